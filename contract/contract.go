@@ -1,0 +1,67 @@
+// Package contract is the distribution rule of docs/contract.md in Go: the
+// key bytes, the CRC-32 hash and the bucket of a key. The software model, the
+// self-source port tables and the simulator all call these functions, so
+// there is one definition of the rule on the Go side.
+package contract
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"net/netip"
+)
+
+// DefaultBuckets is B, the bucket count per group (a power of two).
+const DefaultBuckets = 4096
+
+// Key is what a steered packet hashes: the address and port of the side of
+// the flow with the greater port (contract section 2).
+type Key struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+// KeyForPorts returns the key of a TCP/UDP packet and true, or false when the
+// ports are equal (the packet then goes to its group's default TM).
+func KeyForPorts(src netip.Addr, srcPort uint16, dst netip.Addr, dstPort uint16) (Key, bool) {
+	switch {
+	case srcPort > dstPort:
+		return Key{src, srcPort}, true
+	case dstPort > srcPort:
+		return Key{dst, dstPort}, true
+	default:
+		return Key{}, false
+	}
+}
+
+// MaxKeyLen is the length of an IPv6 key: 16 address bytes and 2 port bytes.
+const MaxKeyLen = 18
+
+// AppendKeyBytes appends the hashed bytes of k: the 4 (IPv4) or 16 (IPv6)
+// address bytes, then the port, in network order.
+func AppendKeyBytes(b []byte, k Key) []byte {
+	if k.Addr.Is4() {
+		a := k.Addr.As4()
+		b = append(b, a[:]...)
+	} else {
+		a := k.Addr.As16()
+		b = append(b, a[:]...)
+	}
+	return binary.BigEndian.AppendUint16(b, k.Port)
+}
+
+// Hash is CRC-32/ISO-HDLC of the key bytes (Go's crc32.ChecksumIEEE, bmv2's
+// HashAlgorithm.crc32).
+func Hash(k Key) uint32 {
+	var buf [MaxKeyLen]byte
+	return crc32.ChecksumIEEE(AppendKeyBytes(buf[:0], k))
+}
+
+// Bucket returns h mod buckets; buckets must be a power of two.
+func Bucket(h uint32, buckets int) int {
+	return int(h & uint32(buckets-1))
+}
+
+// IsPowerOfTwo reports whether n can be a bucket count.
+func IsPowerOfTwo(n int) bool {
+	return n > 0 && n&(n-1) == 0
+}

@@ -1,0 +1,41 @@
+// HeaderCheck: decides whether an IP packet is too broken to forward.
+// Mirrored by swmodel/header_check.go.
+//
+// An EtherType of IPv4 or IPv6 whose header is truncated, has the wrong
+// version, an IHL under 5, a total length shorter than its header, or (IPv6)
+// a payload length shorter than its extension headers is malformed and
+// dropped (drop_counter[DROP_MALFORMED]). A truncated L4 header is not
+// malformed: KeySelect sends it to the group's default TM.
+#ifndef SYMDIST_HEADER_CHECK_P4
+#define SYMDIST_HEADER_CHECK_P4
+
+control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
+    apply {
+        meta.malformed = 0;
+        meta.is_ip = 0;
+        bit<16> ether_type = hdr.ethernet.ether_type;
+        if (hdr.vlan.isValid()) {
+            ether_type = hdr.vlan.ether_type;
+        }
+        if (!hdr.ethernet.isValid()) {
+            meta.malformed = 1;
+        } else if (ether_type == ETHERTYPE_IPV4) {
+            if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl < 5
+                    || hdr.ipv4.total_len < ((bit<16>)hdr.ipv4.ihl << 2)
+                    || (hdr.ipv4.ihl > 5 && !hdr.ipv4_options.isValid())) {
+                meta.malformed = 1;
+            } else {
+                meta.is_ip = 1;
+            }
+        } else if (ether_type == ETHERTYPE_IPV6) {
+            if (!hdr.ipv6.isValid() || hdr.ipv6.version != 6
+                    || hdr.ipv6.payload_len < meta.ipv6_ext_len) {
+                meta.malformed = 1;
+            } else {
+                meta.is_ip = 1;
+            }
+        }
+    }
+}
+
+#endif

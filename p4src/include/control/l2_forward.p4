@@ -1,0 +1,36 @@
+// L2Forward: everything not steered goes by destination MAC (packets from tm
+// and peer ports, unclassified and multicast traffic). An unknown or group
+// destination is flooded through FLOOD_GROUP, so ARP and ND work without
+// static neighbours; Prune keeps a flooded copy off its ingress port.
+// Mirrored by swmodel/l2_forward.go.
+#ifndef SYMDIST_L2_FORWARD_P4
+#define SYMDIST_L2_FORWARD_P4
+
+control L2Forward(in headers_t hdr,
+                  inout standard_metadata_t standard_metadata) {
+    action forward(port_num_t port) {
+        standard_metadata.egress_spec = port;
+    }
+
+    action flood() {
+        standard_metadata.mcast_grp = FLOOD_GROUP;
+    }
+
+    table l2_forward {
+        key = {
+            hdr.ethernet.dst_addr: exact @name("dst_addr");
+        }
+        actions = {
+            forward;
+            @defaultonly flood;
+        }
+        const default_action = flood;
+        size = MAX_L2_ENTRIES;
+    }
+
+    apply {
+        l2_forward.apply();
+    }
+}
+
+#endif

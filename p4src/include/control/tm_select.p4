@@ -1,0 +1,112 @@
+// TmSelect: picks the TM (contract sections 1, 3 and 4).
+//
+//   dst is a TM's own address ---------------> tm_address_v4/_v6 -> that TM
+//   has key --> h = crc32(key bytes)
+//               bucket = h mod BUCKET_COUNT --> bucket_table[group, bucket]
+//                                               (a member of tm_members)
+//   no key, or bucket without entry ---------> default_tm[group]
+//
+// Every way ends in send_to_tm: egress = the TM's port, Ethernet destination
+// = the TM's MAC, nothing else changes. Mirrored by swmodel/tm_select.go.
+#ifndef SYMDIST_TM_SELECT_P4
+#define SYMDIST_TM_SELECT_P4
+
+control TmSelect(inout headers_t hdr,
+                 inout local_metadata_t meta,
+                 inout standard_metadata_t standard_metadata) {
+    counter(MAX_TMS, CounterType.packets_and_bytes) tm_counter;
+    counter(REASON_COUNT, CounterType.packets_and_bytes) steer_reason_counter;
+    action_profile(MAX_TMS) tm_members;
+
+    action send_to_tm(tm_id_t tm_id, port_num_t port, mac_addr_t tm_mac) {
+        standard_metadata.egress_spec = port;
+        hdr.ethernet.dst_addr = tm_mac;
+        meta.tm_id = tm_id;
+        meta.steered = 1;
+        tm_counter.count((bit<32>)tm_id);
+    }
+
+    // A TM's own address (its management or SNAT address) reaches it
+    // directly, whatever the group and the hash say.
+    table tm_address_v4 {
+        key = {
+            hdr.ipv4.dst_addr: exact @name("dst_addr");
+        }
+        actions = {
+            send_to_tm;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction;
+        size = MAX_TM_ADDRESSES;
+    }
+
+    table tm_address_v6 {
+        key = {
+            hdr.ipv6.dst_addr: exact @name("dst_addr");
+        }
+        actions = {
+            send_to_tm;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction;
+        size = MAX_TM_ADDRESSES;
+    }
+
+    table bucket_table {
+        key = {
+            meta.group_id: exact @name("group_id");
+            meta.bucket:   exact @name("bucket");
+        }
+        actions = {
+            send_to_tm;
+        }
+        implementation = tm_members;
+        size = BUCKET_TABLE_SIZE;
+    }
+
+    table default_tm {
+        key = {
+            meta.group_id: exact @name("group_id");
+        }
+        actions = {
+            send_to_tm;
+            @defaultonly NoAction;
+        }
+        const default_action = NoAction;
+        size = MAX_GROUPS;
+    }
+
+    apply {
+        meta.steered = 0;
+        meta.hash = 0;
+        meta.bucket = 0;
+        if (hdr.ipv4.isValid()) {
+            tm_address_v4.apply();
+        } else {
+            tm_address_v6.apply();
+        }
+        if (meta.steered == 1) {
+            meta.reason = REASON_DIRECT;
+        } else if (meta.group_id != 0) {
+            if (meta.has_key == 1) {
+                if (meta.key_is_ipv6 == 0) {
+                    hash(meta.hash, HashAlgorithm.crc32, 32w0,
+                         { meta.key_addr_v4, meta.key_port }, 64w0x100000000);
+                } else {
+                    hash(meta.hash, HashAlgorithm.crc32, 32w0,
+                         { meta.key_addr_v6, meta.key_port }, 64w0x100000000);
+                }
+                meta.bucket = (bucket_id_t)(meta.hash & (BUCKET_COUNT - 1));
+                bucket_table.apply();
+            }
+            if (meta.steered == 0) {
+                default_tm.apply();
+            }
+        }
+        if (meta.steered == 1) {
+            steer_reason_counter.count((bit<32>)meta.reason);
+        }
+    }
+}
+
+#endif

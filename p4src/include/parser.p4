@@ -1,0 +1,221 @@
+// SymdistParser: Ethernet, one 802.1Q tag, ARP, IPv4 (with options), IPv6
+// (up to two Hop-by-Hop/Routing/Destination-Options headers, then Fragment
+// or L4), TCP, UDP, ICMP/ICMPv6, and for ICMP errors the quoted IP header and
+// first 8 bytes of its TCP/UDP header.
+//
+// A header that the frame is too short for stays invalid and the packet goes
+// on to ingress (v1model does not drop on parser errors); the ingress decides
+// what that means (see docs/contract.md, "Malformed and truncated packets").
+// QinQ (a second tag) is not parsed further: the frame is bridged.
+#ifndef SYMDIST_PARSER_P4
+#define SYMDIST_PARSER_P4
+
+#include "header.p4"
+
+parser SymdistParser(packet_in packet,
+                     out headers_t hdr,
+                     inout local_metadata_t meta,
+                     inout standard_metadata_t standard_metadata) {
+    state start {
+        meta.ipv6_ext_len = 0;
+        transition select(standard_metadata.ingress_port) {
+            CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    state parse_packet_out {
+        packet.extract(hdr.packet_out);
+        transition parse_ethernet;
+    }
+
+    state parse_ethernet {
+        packet.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_VLAN: parse_vlan;
+            ETHERTYPE_QINQ: parse_vlan;
+            ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_IPV6: parse_ipv6;
+            ETHERTYPE_ARP: parse_arp;
+            default: accept;
+        }
+    }
+
+    state parse_vlan {
+        packet.extract(hdr.vlan);
+        transition select(hdr.vlan.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            ETHERTYPE_IPV6: parse_ipv6;
+            ETHERTYPE_ARP: parse_arp;
+            default: accept;
+        }
+    }
+
+    state parse_arp {
+        packet.extract(hdr.arp);
+        transition accept;
+    }
+
+    state parse_ipv4 {
+        packet.extract(hdr.ipv4);
+        transition select(hdr.ipv4.ihl) {
+            4w0 &&& 4w0xc: accept; // IHL 0-3: malformed
+            4w4: accept;           // IHL 4: malformed
+            4w5: parse_ipv4_l4;
+            default: parse_ipv4_options;
+        }
+    }
+
+    state parse_ipv4_options {
+        packet.extract(hdr.ipv4_options,
+                       (bit<32>)(((bit<16>)hdr.ipv4.ihl - 5) << 5));
+        transition parse_ipv4_l4;
+    }
+
+    // Only the first fragment carries the L4 header.
+    state parse_ipv4_l4 {
+        transition select(hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (0, IP_PROTO_TCP): parse_tcp;
+            (0, IP_PROTO_UDP): parse_udp;
+            (0, IP_PROTO_ICMP): parse_icmp_v4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv6 {
+        packet.extract(hdr.ipv6);
+        transition select(hdr.ipv6.next_hdr) {
+            IPV6_HOP_BY_HOP: parse_ipv6_ext0;
+            IPV6_ROUTING: parse_ipv6_ext0;
+            IPV6_DEST_OPTS: parse_ipv6_ext0;
+            IPV6_FRAGMENT: parse_ipv6_frag;
+            IP_PROTO_TCP: parse_tcp;
+            IP_PROTO_UDP: parse_udp;
+            IP_PROTO_ICMPV6: parse_icmp_v6;
+            default: accept;
+        }
+    }
+
+    state parse_ipv6_ext0 {
+        packet.extract(hdr.ipv6_ext0);
+        packet.extract(hdr.ipv6_ext0_data,
+                       (bit<32>)((bit<16>)hdr.ipv6_ext0.hdr_ext_len << 6));
+        meta.ipv6_ext_len = ((bit<16>)hdr.ipv6_ext0.hdr_ext_len << 3) + 8;
+        transition select(hdr.ipv6_ext0.next_hdr) {
+            IPV6_HOP_BY_HOP: parse_ipv6_ext1;
+            IPV6_ROUTING: parse_ipv6_ext1;
+            IPV6_DEST_OPTS: parse_ipv6_ext1;
+            IPV6_FRAGMENT: parse_ipv6_frag;
+            IP_PROTO_TCP: parse_tcp;
+            IP_PROTO_UDP: parse_udp;
+            IP_PROTO_ICMPV6: parse_icmp_v6;
+            default: accept;
+        }
+    }
+
+    // A third extension header is not parsed: the packet has no L4 header
+    // as far as steering is concerned.
+    state parse_ipv6_ext1 {
+        packet.extract(hdr.ipv6_ext1);
+        packet.extract(hdr.ipv6_ext1_data,
+                       (bit<32>)((bit<16>)hdr.ipv6_ext1.hdr_ext_len << 6));
+        meta.ipv6_ext_len = meta.ipv6_ext_len + ((bit<16>)hdr.ipv6_ext1.hdr_ext_len << 3) + 8;
+        transition select(hdr.ipv6_ext1.next_hdr) {
+            IPV6_FRAGMENT: parse_ipv6_frag;
+            IP_PROTO_TCP: parse_tcp;
+            IP_PROTO_UDP: parse_udp;
+            IP_PROTO_ICMPV6: parse_icmp_v6;
+            default: accept;
+        }
+    }
+
+    // Every IPv6 fragment goes to the default TM, so nothing after it is read.
+    state parse_ipv6_frag {
+        packet.extract(hdr.ipv6_frag);
+        transition accept;
+    }
+
+    state parse_tcp {
+        packet.extract(hdr.tcp);
+        transition accept;
+    }
+
+    state parse_udp {
+        packet.extract(hdr.udp);
+        transition accept;
+    }
+
+    state parse_icmp_v4 {
+        packet.extract(hdr.icmp);
+        transition select(hdr.icmp.type) {
+            0: parse_icmp_echo;
+            8: parse_icmp_echo;
+            3: parse_icmp_error_v4;
+            4: parse_icmp_error_v4;
+            5: parse_icmp_error_v4;
+            11: parse_icmp_error_v4;
+            12: parse_icmp_error_v4;
+            default: accept;
+        }
+    }
+
+    state parse_icmp_v6 {
+        packet.extract(hdr.icmp);
+        transition select(hdr.icmp.type) {
+            128: parse_icmp_echo;
+            129: parse_icmp_echo;
+            1: parse_icmp_error_v6;
+            2: parse_icmp_error_v6;
+            3: parse_icmp_error_v6;
+            4: parse_icmp_error_v6;
+            default: accept;
+        }
+    }
+
+    state parse_icmp_echo {
+        packet.extract(hdr.icmp_echo);
+        transition accept;
+    }
+
+    state parse_icmp_error_v4 {
+        packet.extract(hdr.icmp_error);
+        packet.extract(hdr.inner_ipv4);
+        transition select(hdr.inner_ipv4.ihl) {
+            4w0 &&& 4w0xc: accept;
+            4w4: accept;
+            4w5: parse_inner_ipv4_l4;
+            default: parse_inner_ipv4_options;
+        }
+    }
+
+    state parse_inner_ipv4_options {
+        packet.extract(hdr.inner_ipv4_options,
+                       (bit<32>)(((bit<16>)hdr.inner_ipv4.ihl - 5) << 5));
+        transition parse_inner_ipv4_l4;
+    }
+
+    state parse_inner_ipv4_l4 {
+        transition select(hdr.inner_ipv4.frag_offset, hdr.inner_ipv4.protocol) {
+            (0, IP_PROTO_TCP): parse_inner_l4;
+            (0, IP_PROTO_UDP): parse_inner_l4;
+            default: accept;
+        }
+    }
+
+    state parse_icmp_error_v6 {
+        packet.extract(hdr.icmp_error);
+        packet.extract(hdr.inner_ipv6);
+        transition select(hdr.inner_ipv6.next_hdr) {
+            IP_PROTO_TCP: parse_inner_l4;
+            IP_PROTO_UDP: parse_inner_l4;
+            default: accept;
+        }
+    }
+
+    state parse_inner_l4 {
+        packet.extract(hdr.inner_l4);
+        transition accept;
+    }
+}
+
+#endif

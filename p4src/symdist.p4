@@ -1,0 +1,115 @@
+// symdist: a symmetric flow distributor (US patent 7,395,349) for v1model.
+//
+// Both directions of every flow reach the same traffic manager (TM) without
+// per-flow state: the key is the (address, port) of the side with the greater
+// port, hashed with CRC-32 into a per-group bucket table. The rule is pinned
+// down in docs/contract.md; swmodel/ is the same pipeline in Go.
+//
+//  SymdistParser
+//      |
+//  SymdistIngress
+//      packet_out from CPU? ----------------------------> its egress_port
+//      HeaderCheck    malformed IP? ----------------------> drop (MALFORMED)
+//      PortRole       port_role          no role? -------> drop (UNKNOWN_PORT)
+//      edge port, IP, unicast destination MAC:
+//          GroupClassifier  group_classifier   -> group_id
+//          KeySelect        (no table)         -> key, reason
+//          TmSelect         tm_address_v4/_v6, bucket_table (tm_members),
+//                           default_tm         -> TM port + MAC
+//                           group but no TM? --> drop (NO_TM)
+//      not steered:
+//          L2Forward        l2_forward         -> port, or flood FLOOD_GROUP
+//  SymdistEgress
+//      Prune            never back out of the ingress port
+//  SymdistDeparser
+
+#include <core.p4>
+#include <v1model.p4>
+
+#include "include/define.p4"
+#include "include/size.p4"
+#include "include/header.p4"
+#include "include/parser.p4"
+#include "include/control/header_check.p4"
+#include "include/control/port_role.p4"
+#include "include/control/group_classifier.p4"
+#include "include/control/key_select.p4"
+#include "include/control/tm_select.p4"
+#include "include/control/l2_forward.p4"
+#include "include/control/prune.p4"
+#include "include/deparser.p4"
+
+control SymdistVerifyChecksum(inout headers_t hdr, inout local_metadata_t meta) {
+    // Nothing that a checksum covers is changed, so none is verified or updated.
+    apply { }
+}
+
+control SymdistIngress(inout headers_t hdr,
+                       inout local_metadata_t meta,
+                       inout standard_metadata_t standard_metadata) {
+    HeaderCheck() header_check;
+    PortRole() port_role;
+    GroupClassifier() group_classifier;
+    KeySelect() key_select;
+    TmSelect() tm_select;
+    L2Forward() l2_forward;
+    counter(DROP_CAUSE_COUNT, CounterType.packets_and_bytes) drop_counter;
+
+    action drop(drop_cause_t cause) {
+        meta.drop_cause = cause;
+        mark_to_drop(standard_metadata);
+        drop_counter.count((bit<32>)cause);
+    }
+
+    apply {
+        meta.drop_cause = 0;
+        meta.steered = 0;
+        if (hdr.packet_out.isValid()) {
+            standard_metadata.egress_spec = hdr.packet_out.egress_port;
+            hdr.packet_out.setInvalid();
+        } else {
+            header_check.apply(hdr, meta);
+            port_role.apply(meta, standard_metadata);
+            if (meta.port_role == ROLE_NONE) {
+                drop(DROP_UNKNOWN_PORT);
+            } else if (meta.malformed == 1) {
+                drop(DROP_MALFORMED);
+            } else {
+                // A frame to a group MAC (broadcast, ND, multicast) is bridged.
+                if (meta.port_role == ROLE_EDGE && meta.is_ip == 1
+                        && hdr.ethernet.dst_addr[40:40] == 0) {
+                    group_classifier.apply(hdr, meta);
+                    key_select.apply(hdr, meta);
+                    tm_select.apply(hdr, meta, standard_metadata);
+                    if (meta.steered == 0 && meta.group_id != 0) {
+                        drop(DROP_NO_TM);
+                    }
+                }
+                if (meta.steered == 0 && meta.drop_cause == 0) {
+                    l2_forward.apply(hdr, standard_metadata);
+                }
+            }
+        }
+    }
+}
+
+control SymdistEgress(inout headers_t hdr,
+                      inout local_metadata_t meta,
+                      inout standard_metadata_t standard_metadata) {
+    Prune() prune;
+
+    apply {
+        prune.apply(standard_metadata);
+    }
+}
+
+control SymdistComputeChecksum(inout headers_t hdr, inout local_metadata_t meta) {
+    apply { }
+}
+
+V1Switch(SymdistParser(),
+         SymdistVerifyChecksum(),
+         SymdistIngress(),
+         SymdistEgress(),
+         SymdistComputeChecksum(),
+         SymdistDeparser()) main;

@@ -1,0 +1,70 @@
+package swmodel
+
+// classifierRule is one entry of table group_classifier: ternary matches on
+// vlan_id, ip_version, ip_src, ip_dst and ip_proto, and action set_group.
+// A field the entry leaves out has an all-zero mask (don't care).
+type classifierRule struct {
+	priority              int32
+	vlanValue, vlanMask   uint16
+	verValue, verMask     uint8
+	srcValue, srcMask     [16]byte
+	dstValue, dstMask     [16]byte
+	protoValue, protoMask uint8
+	groupID               uint16
+}
+
+func matches128(v, value, mask *[16]byte) bool {
+	for i := range v {
+		if v[i]&mask[i] != value[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *classifierRule) matches(m *localMetadata) bool {
+	return m.vlanID&r.vlanMask == r.vlanValue &&
+		m.ipVersion&r.verMask == r.verValue &&
+		m.ipProto&r.protoMask == r.protoValue &&
+		matches128(&m.ipSrc, &r.srcValue, &r.srcMask) &&
+		matches128(&m.ipDst, &r.dstValue, &r.dstMask)
+}
+
+// groupClassifier mirrors control GroupClassifier
+// (p4src/include/control/group_classifier.p4).
+func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
+	m.groupID = 0
+	m.vlanID = 0
+	if valid(h.vlan) {
+		m.vlanID = u16(b, h.vlan) & 0x0fff
+	}
+	if valid(h.ipv4) {
+		m.ipVersion = 4
+		m.ipSrc = [16]byte{}
+		m.ipDst = [16]byte{}
+		copy(m.ipSrc[12:], ipv4Src(b, h.ipv4))
+		copy(m.ipDst[12:], ipv4Dst(b, h.ipv4))
+		m.ipProto = ipv4Protocol(b, h.ipv4)
+	} else {
+		m.ipVersion = 6
+		copy(m.ipSrc[:], ipv6Src(b, h.ipv6))
+		copy(m.ipDst[:], ipv6Dst(b, h.ipv6))
+		m.ipProto = ipv6NextHdr(b, h.ipv6)
+		switch {
+		case valid(h.ipv6Frag):
+			m.ipProto = b[h.ipv6Frag]
+		case valid(h.ipv6Ext1):
+			m.ipProto = b[h.ipv6Ext1]
+		case valid(h.ipv6Ext0):
+			m.ipProto = b[h.ipv6Ext0]
+		}
+	}
+	// Rules are kept sorted by priority, highest first, as a ternary
+	// table matches.
+	for i := range t.classifier {
+		if r := &t.classifier[i]; r.matches(m) {
+			m.groupID = r.groupID
+			return
+		}
+	}
+}

@@ -1,0 +1,41 @@
+package swmodel
+
+// localMetadata mirrors local_metadata_t (p4src/include/header.p4).
+type localMetadata struct {
+	ipv6ExtLen uint16
+
+	malformed bool
+	isIP      bool
+
+	portRole  PortRole
+	groupID   uint16
+	vlanID    uint16
+	ipVersion uint8
+	ipSrc     [16]byte // IPv4 addresses in the last 4 bytes
+	ipDst     [16]byte
+	ipProto   uint8
+
+	hasKey    bool
+	keyIsIPv6 bool
+	keyAddrV4 [4]byte
+	keyAddrV6 [16]byte
+	keyPort   uint16
+	reason    Reason
+
+	hash    uint32
+	bucket  uint16
+	tmID    uint16
+	tmMAC   [6]byte // what send_to_tm writes to hdr.ethernet.dst_addr
+	steered bool
+
+	dropCause DropCause
+}
+
+// standardMetadata is the part of v1model's standard_metadata_t the
+// pipeline uses.
+type standardMetadata struct {
+	ingressPort uint16
+	egressSpec  uint16
+	mcastGrp    uint16
+	drop        bool
+}

@@ -1,0 +1,77 @@
+package swmodel
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// sendToTM holds the parameters of action send_to_tm: the TM's id (its
+// tm_counter index), its port on this switch and its MAC.
+type sendToTM struct {
+	tmID uint16
+	port uint16
+	mac  [6]byte
+}
+
+// member is an action-profile member of tm_members. bucket_table entries
+// point at members, so a MODIFY of a member is seen by all of them.
+type member struct {
+	action sendToTM
+	refs   int // bucket_table entries using it
+}
+
+// groupBuckets is one group's part of bucket_table, indexed by bucket.
+type groupBuckets [BucketCount]*member
+
+// tmSelect mirrors control TmSelect (p4src/include/control/tm_select.p4).
+// scratch holds the key bytes so that hashing allocates nothing.
+func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters, scratch *[18]byte) {
+	m.steered = false
+	m.hash = 0
+	m.bucket = 0
+	var a *sendToTM
+	if valid(h.ipv4) {
+		a = t.tmAddressV4[[4]byte(ipv4Dst(b, h.ipv4))]
+	} else {
+		a = t.tmAddressV6[[16]byte(ipv6Dst(b, h.ipv6))]
+	}
+	if a != nil {
+		t.sendToTM(a, b, m, sm, c)
+		m.reason = ReasonDirect
+	} else if m.groupID != 0 {
+		if m.hasKey {
+			var key []byte
+			if m.keyIsIPv6 {
+				key = append(scratch[:0], m.keyAddrV6[:]...)
+			} else {
+				key = append(scratch[:0], m.keyAddrV4[:]...)
+			}
+			key = binary.BigEndian.AppendUint16(key, m.keyPort)
+			m.hash = crc32.ChecksumIEEE(key)
+			m.bucket = uint16(m.hash & (BucketCount - 1))
+			if g := t.buckets[m.groupID]; g != nil {
+				if mem := g[m.bucket]; mem != nil {
+					t.sendToTM(&mem.action, b, m, sm, c)
+				}
+			}
+		}
+		if !m.steered {
+			if d := t.defaultTM[m.groupID]; d != nil {
+				t.sendToTM(d, b, m, sm, c)
+			}
+		}
+	}
+	if m.steered {
+		c.count(c.steerReason[:], int(m.reason), len(b))
+	}
+}
+
+// sendToTM is action send_to_tm. The TM's MAC is written into the output
+// frame by the deparser; m.tmMAC remembers it.
+func (t *tables) sendToTM(a *sendToTM, b []byte, m *localMetadata, sm *standardMetadata, c *counters) {
+	sm.egressSpec = a.port
+	m.tmMAC = a.mac
+	m.tmID = a.tmID
+	m.steered = true
+	c.count(c.tm[:], int(a.tmID), len(b))
+}
