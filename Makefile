@@ -1,0 +1,40 @@
+# symdist: make help lists the targets.
+GO      ?= go
+P4C     ?= p4c-bm2-ss
+P4FLAGS ?= --arch v1model --std p4-16
+
+.PHONY: help build test demo p4 fmt lint bench fuzz vectors
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/symdist
+	$(GO) build -o bin/symdist ./cmd/symdist
+
+test: ## run every test; those needing root, bmv2, p4c or Mininet skip with the reason where those are missing
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: ## run the demo on the built-in software switch (no root, no bmv2)
+	$(GO) run ./cmd/symdist demo
+
+p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names.go
+	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found; install p4c (see README)"; exit 1; }
+	$(P4C) $(P4FLAGS) -o p4info/symdist.json --p4runtime-files p4info/symdist.p4info.txtpb p4src/symdist.p4
+	$(GO) generate ./p4info
+
+vectors: ## regenerate testvectors/ from vectors/cases.go and the fixture
+	$(GO) test ./vectors -run TestFilesUpToDate -update
+
+fmt: ## format the Go code
+	gofmt -w $$(git ls-files '*.go')
+
+lint: ## go vet, and gofmt must have nothing to say
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+
+bench: ## run the benchmarks recorded in docs/performance.md
+	$(GO) test -run XXX -bench . -benchmem ./...
+
+fuzz: ## fuzz the model's parser for a minute
+	$(GO) test ./swmodel -run XXX -fuzz FuzzProcess -fuzztime 60s

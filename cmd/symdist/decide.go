@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/google/gopacket/pcapgo"
+	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/p4info"
+	"github.com/symdist/symdist/swmodel"
+	"github.com/symdist/symdist/vectors"
+)
+
+func newDecideCmd() *cobra.Command {
+	var statePath, pcapPath string
+	var inPort uint16
+	cmd := &cobra.Command{
+		Use:   "decide --state FILE --pcap FILE",
+		Short: "Print what the software model does with each packet of a capture",
+		Long: `decide runs every packet of a pcap or pcapng file through the software model
+of the pipeline, holding the switch state given by --state (a P4Runtime
+WriteRequest in text format, as testvectors/state.txtpb), and prints one JSON
+line per packet: index, ingress port, egress ports, group, key, bucket, TM and
+reason. Compare a switch's behaviour against these lines.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if statePath == "" || pcapPath == "" {
+				return errors.New("decide needs --state and --pcap")
+			}
+			if inPort >= swmodel.MaxPorts {
+				return fmt.Errorf("--in-port %d: ports are 0-%d", inPort, swmodel.MaxPorts-1)
+			}
+			return decide(cmd.OutOrStdout(), statePath, pcapPath, inPort)
+		},
+	}
+	cmd.Flags().StringVar(&statePath, "state", "", "switch state: P4Runtime WriteRequest in text format")
+	cmd.Flags().StringVar(&pcapPath, "pcap", "", "packets: a pcap or pcapng file")
+	cmd.Flags().Uint16Var(&inPort, "in-port", 1, "ingress port of every packet")
+	return cmd
+}
+
+// decision is one line of decide's output.
+type decision struct {
+	Index       int      `json:"index"`
+	IngressPort uint16   `json:"ingress_port"`
+	EgressPorts []uint16 `json:"egress_ports"`
+	Group       uint16   `json:"group,omitempty"`
+	KeyAddr     string   `json:"key_addr,omitempty"`
+	KeyPort     *uint16  `json:"key_port,omitempty"`
+	Bucket      *uint16  `json:"bucket,omitempty"`
+	TM          *uint16  `json:"tm,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
+	Multicast   uint16   `json:"multicast_group,omitempty"`
+	Drop        string   `json:"drop,omitempty"`
+}
+
+func newDecision(i int, tr swmodel.Trace, ports []uint16) decision {
+	d := decision{Index: i, IngressPort: tr.IngressPort, EgressPorts: append([]uint16{}, ports...),
+		Group: tr.Group, Multicast: tr.Multicast}
+	if tr.HasKey {
+		d.KeyAddr = tr.KeyAddr.String()
+		d.KeyPort, d.Bucket = &tr.KeyPort, &tr.Bucket
+	}
+	if tr.Steered {
+		d.TM, d.Reason = &tr.TM, tr.Reason.String()
+	}
+	if tr.Drop != swmodel.DropNone {
+		d.Drop = tr.Drop.String()
+	}
+	return d
+}
+
+func decide(w io.Writer, statePath, pcapPath string, inPort uint16) error {
+	p, err := swmodel.New(p4info.MustLoad())
+	if err != nil {
+		return err
+	}
+	updates, err := vectors.ReadState(statePath)
+	if err != nil {
+		return fmt.Errorf("reading state: %w", err)
+	}
+	if err := p.WriteAll(updates); err != nil {
+		return fmt.Errorf("%s: %w", statePath, err)
+	}
+	next, err := captureReader(pcapPath)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	var res swmodel.Result
+	for i := 0; ; i++ {
+		frame, err := next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: packet %d: %w", pcapPath, i, err)
+		}
+		p.Process(inPort, frame, &res)
+		if err := enc.Encode(newDecision(i, res.Trace, res.Ports)); err != nil {
+			return err
+		}
+	}
+}
+
+// captureReader opens a pcap or pcapng file and returns a function that
+// gives its packets one by one, then io.EOF.
+func captureReader(path string) (func() ([]byte, error), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if r, err := pcapgo.NewReader(f); err == nil {
+		return func() ([]byte, error) {
+			data, _, err := r.ReadPacketData()
+			return data, err
+		}, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	ng, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither pcap nor pcapng: %w", path, err)
+	}
+	return func() ([]byte, error) {
+		data, _, err := ng.ReadPacketData()
+		return data, err
+	}, nil
+}

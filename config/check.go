@@ -1,0 +1,292 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// validator collects errors, each located in the YAML by its field path.
+type validator struct {
+	file string
+	root *yaml.Node
+	errs []error
+}
+
+// line finds the line of a path like ("tms", 2, "weight") in the YAML, or
+// of the nearest parent that exists.
+func (v *validator) line(path ...any) int {
+	n := v.root
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 1
+	if n != nil {
+		line = n.Line
+	}
+	for _, p := range path {
+		if n == nil {
+			break
+		}
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+						line = n.Content[i].Line
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		n = next
+	}
+	return line
+}
+
+func fieldName(path []any) string {
+	s := ""
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if s != "" {
+				s += "."
+			}
+			s += k
+		case int:
+			s += "[" + strconv.Itoa(k) + "]"
+		}
+	}
+	return s
+}
+
+// fail records a problem with the field at path.
+func (v *validator) fail(path []any, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s:%d: %s: %s", v.file, v.line(path...), fieldName(path), fmt.Sprintf(format, args...)))
+}
+
+func at(path ...any) []any { return path }
+
+var roles = map[string]bool{"edge": true, "tm": true, "peer": true}
+
+func (c *Config) check(v *validator) {
+	if c.Buckets <= 0 || c.Buckets&(c.Buckets-1) != 0 || c.Buckets > 4096 {
+		v.fail(at("buckets"), "must be a power of two up to 4096 (the pipeline's BUCKET_COUNT), got %d", c.Buckets)
+	}
+	if host, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+		v.fail(at("admin", "listen"), "not host:port: %v", err)
+	} else if !isLoopback(host) && c.Admin.Token == "" {
+		v.fail(at("admin", "token"), "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
+	}
+	if len(c.Switches) == 0 {
+		v.fail(at("switches"), "at least one switch is needed")
+	}
+	switches := map[string]*Switch{}
+	for i := range c.Switches {
+		s := &c.Switches[i]
+		p := func(f ...any) []any { return append(at("switches", i), f...) }
+		if s.Name == "" {
+			v.fail(p("name"), "missing")
+		} else if switches[s.Name] != nil {
+			v.fail(p("name"), "duplicate switch %q", s.Name)
+		}
+		switches[s.Name] = s
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			v.fail(p("address"), "not host:port: %v", err)
+		}
+		if (s.P4Info == "") != (s.JSON == "") {
+			v.fail(p("p4info"), "p4info and bmv2_json go together")
+		}
+		if s.TLS != nil && (s.TLS.Cert == "") != (s.TLS.Key == "") {
+			v.fail(p("tls"), "cert and key go together (mutual TLS)")
+		}
+		seen := map[uint16]bool{}
+		for j, port := range s.Ports {
+			if port.Port >= 511 {
+				v.fail(p("ports", j, "port"), "port %d out of range 0-510", port.Port)
+			}
+			if seen[port.Port] {
+				v.fail(p("ports", j, "port"), "port %d given twice", port.Port)
+			}
+			seen[port.Port] = true
+			if !roles[port.Role] {
+				v.fail(p("ports", j, "role"), "role %q: want edge, tm or peer", port.Role)
+			}
+		}
+		for j, fp := range s.FloodPorts {
+			if !seen[fp] {
+				v.fail(p("flood_ports", j), "port %d has no role on this switch", fp)
+			}
+		}
+		for j, e := range s.L2 {
+			if _, err := net.ParseMAC(e.MAC); err != nil || len(e.MAC) != 17 {
+				v.fail(p("l2", j, "mac"), "not a MAC address: %q", e.MAC)
+			}
+			if !seen[e.Port] {
+				v.fail(p("l2", j, "port"), "port %d has no role on this switch", e.Port)
+			}
+		}
+	}
+	groups := map[string]bool{}
+	groupIDs := map[uint16]bool{}
+	for i, g := range c.Groups {
+		p := func(f ...any) []any { return append(at("groups", i), f...) }
+		if g.Name == "" {
+			v.fail(p("name"), "missing")
+		} else if groups[g.Name] {
+			v.fail(p("name"), "duplicate group %q", g.Name)
+		}
+		groups[g.Name] = true
+		if g.ID == 0 {
+			v.fail(p("id"), "must be 1-65535 (0 means no group)")
+		} else if groupIDs[g.ID] {
+			v.fail(p("id"), "duplicate group id %d", g.ID)
+		}
+		groupIDs[g.ID] = true
+		if len(g.Rules) == 0 {
+			v.fail(p("rules"), "a group needs at least one classification rule")
+		}
+		for j, r := range g.Rules {
+			rp := func(f string) []any { return p("rules", j, f) }
+			if r.Priority <= 0 {
+				v.fail(rp("priority"), "must be > 0")
+			}
+			if r.VLAN > 4095 {
+				v.fail(rp("vlan"), "VLAN %d out of range 0-4095", r.VLAN)
+			}
+			if r.IPVersion != 0 && r.IPVersion != 4 && r.IPVersion != 6 {
+				v.fail(rp("ip_version"), "want 4, 6 or 0 (any), got %d", r.IPVersion)
+			}
+			for _, f := range []struct {
+				name, val string
+			}{{"src", r.Src}, {"dst", r.Dst}} {
+				pf, err := Prefix(f.val)
+				if err != nil {
+					v.fail(rp(f.name), "not a prefix: %v", err)
+					continue
+				}
+				if pf.IsValid() && r.IPVersion != 0 && (pf.Addr().Is4() != (r.IPVersion == 4)) {
+					v.fail(rp(f.name), "prefix %s is not IPv%d", pf, r.IPVersion)
+				}
+			}
+		}
+		if g.DefaultTM == "" {
+			v.fail(p("default_tm"), "missing")
+		} else if tm := c.TM(g.DefaultTM); tm == nil || tm.Group != g.Name {
+			v.fail(p("default_tm"), "%q is not a TM of group %q", g.DefaultTM, g.Name)
+		}
+	}
+	if len(c.Groups) > 16 {
+		v.fail(at("groups"), "at most 16 groups (the pipeline's MAX_GROUPS), got %d", len(c.Groups))
+	}
+	tmNames := map[string]bool{}
+	tmIDs := map[uint16]bool{}
+	addrs := map[netip.Addr]string{}
+	for i, tm := range c.TMs {
+		p := func(f ...any) []any { return append(at("tms", i), f...) }
+		if tm.Name == "" {
+			v.fail(p("name"), "missing")
+		} else if tmNames[tm.Name] {
+			v.fail(p("name"), "duplicate TM %q", tm.Name)
+		}
+		tmNames[tm.Name] = true
+		if tm.ID == 0 || tm.ID > 1023 {
+			v.fail(p("id"), "must be 1-1023 (its tm_counter index), got %d", tm.ID)
+		} else if tmIDs[tm.ID] {
+			v.fail(p("id"), "duplicate TM id %d", tm.ID)
+		}
+		tmIDs[tm.ID] = true
+		if !groups[tm.Group] {
+			v.fail(p("group"), "no group %q", tm.Group)
+		}
+		if tm.Weight < 1 || tm.Weight > 1000 {
+			v.fail(p("weight"), "must be 1-1000, got %d", tm.Weight)
+		}
+		for j, a := range tm.Addresses {
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				v.fail(p("addresses", j), "not an address: %q", a)
+			} else if other, dup := addrs[addr]; dup {
+				v.fail(p("addresses", j), "%s is already %s's", addr, other)
+			} else {
+				addrs[addr] = tm.Name
+			}
+		}
+		for j, a := range tm.SNAT {
+			if _, err := netip.ParseAddr(a); err != nil {
+				v.fail(p("snat", j), "not an address: %q", a)
+			}
+		}
+		if len(tm.Ports) == 0 {
+			v.fail(p("ports"), "the TM has no port on any switch")
+		}
+		for sw, tp := range tm.Ports {
+			s := switches[sw]
+			if s == nil {
+				v.fail(p("ports", sw), "no switch %q", sw)
+				continue
+			}
+			if role := portRole(s, tp.Port); role != "tm" {
+				v.fail(p("ports", sw, "port"), "port %d of switch %s has role %q, want tm", tp.Port, sw, role)
+			}
+			if m, err := net.ParseMAC(tp.MAC); err != nil || len(m) != 6 {
+				v.fail(p("ports", sw, "mac"), "not a MAC address: %q", tp.MAC)
+			}
+		}
+		h := tm.Health
+		switch h.Type {
+		case "none":
+		case "tcp":
+			if _, _, err := net.SplitHostPort(h.Target); err != nil {
+				v.fail(p("health", "target"), "tcp check needs host:port: %v", err)
+			}
+		case "http":
+			if u, err := url.Parse(h.Target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+				v.fail(p("health", "target"), "http check needs an http(s) URL, got %q", h.Target)
+			}
+		default:
+			v.fail(p("health", "type"), "want tcp, http or none, got %q", h.Type)
+		}
+		if h.Interval < 10e6 {
+			v.fail(p("health", "interval"), "at least 10ms, got %v", h.Interval)
+		}
+		if h.Timeout <= 0 || h.Timeout > h.Interval {
+			v.fail(p("health", "timeout"), "must be > 0 and at most the interval (%v), got %v", h.Interval, h.Timeout)
+		}
+		if h.Rise < 1 || h.Fall < 1 {
+			v.fail(p("health", "rise"), "rise and fall must be at least 1")
+		}
+	}
+	for i, g := range c.Groups {
+		if len(c.TMsOf(g.Name)) == 0 {
+			v.fail(at("groups", i, "name"), "group %q has no TMs", g.Name)
+		}
+	}
+}
+
+func portRole(s *Switch, port uint16) string {
+	for _, p := range s.Ports {
+		if p.Port == port {
+			return p.Role
+		}
+	}
+	return "none"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestExamplesParse(t *testing.T) {
+	for _, path := range []string{"../examples/figure3.yaml"} {
+		t.Run(path, func(t *testing.T) {
+			c, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Switches) != 2 || len(c.TMs) != 3 || c.Buckets != 4096 {
+				t.Errorf("parsed %d switches, %d TMs, %d buckets", len(c.Switches), len(c.TMs), c.Buckets)
+			}
+		})
+	}
+}
+
+// Each bad config is the figure-3 example with one line changed; the error
+// must name the file, the line, the field and the problem.
+func TestBadConfigs(t *testing.T) {
+	base, err := os.ReadFile("../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, old, new string
+		want           string
+	}{
+		{"bad weight", "    weight: 2\n", "    weight: -1\n", "tms[2].weight: must be 1-1000"},
+		{"unknown field", "    weight: 2\n", "    wieght: 2\n", "field wieght not found"},
+		{"bad buckets", "buckets: 4096", "buckets: 1000", "figure3.yaml:8: buckets: must be a power of two"},
+		{"bad role", "{port: 5, role: peer}\n  - name: server-side", "{port: 5, role: router}\n  - name: server-side", "switches[0].ports[4].role: role \"router\""},
+		{"tm port not tm", "client-side: {port: 2, mac:", "client-side: {port: 1, mac:", "has role \"edge\", want tm"},
+		{"bad mac", `"02:00:00:00:01:01"`, `"02:00:00:00:01"`, "not a MAC address"},
+		{"unknown group", "    group: web\n    weight: 2", "    group: db\n    weight: 2", "tms[2].group: no group \"db\""},
+		{"default tm elsewhere", "default_tm: tm1", "default_tm: tm9", "groups[0].default_tm"},
+		{"bad prefix", "dst: 10.0.0.100/32", "dst: 10.0.0.300/32", "groups[0].rules[0].dst: not a prefix"},
+		{"version mismatch", "ip_version: 4, dst: 10.0.0.100/32", "ip_version: 6, dst: 10.0.0.100/32", "is not IPv6"},
+		{"health type", "{type: tcp, target: \"10.0.1.1:8081\"", "{type: icmp, target: \"10.0.1.1:8081\"", "tms[0].health.type"},
+		{"timeout above interval", "interval: 1s, timeout: 500ms, rise: 2, fall: 3}\n  - name: tm2", "interval: 1s, timeout: 2s, rise: 2, fall: 3}\n  - name: tm2", "tms[0].health.timeout"},
+		{"duplicate tm id", "    id: 2\n    group: web", "    id: 1\n    group: web", "duplicate TM id 1"},
+		{"admin off loopback", "listen: 127.0.0.1:9090", "listen: 0.0.0.0:9090", "admin.token: required"},
+		{"not yaml", "buckets: 4096", "buckets: [4096", "figure3.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(base), tt.old) {
+				t.Fatalf("example lacks %q", tt.old)
+			}
+			text := strings.Replace(string(base), tt.old, tt.new, 1)
+			_, err := Parse("figure3.yaml", []byte(text))
+			if err == nil {
+				t.Fatal("Parse succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "figure3.yaml:") {
+				t.Errorf("error %q does not contain %q and the file name", err, tt.want)
+			}
+		})
+	}
+}
+
+// The error points at the line of the field.
+func TestErrorLine(t *testing.T) {
+	text := "switches:\n  - name: a\n    address: 127.0.0.1:1\n    ports:\n      - {port: 1, role: sideways}\n"
+	_, err := Parse("c.yaml", []byte(text))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: switches[0].ports[0].role") {
+		t.Errorf("error = %v, want it at c.yaml:5", err)
+	}
+}

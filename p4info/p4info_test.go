@@ -1,0 +1,111 @@
+package p4info
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestEmbeddedResolves(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids.BucketTable.Table == 0 || ids.SendToTM.TMMAC == 0 || ids.PacketOut.EgressPort == 0 {
+		t.Errorf("unresolved IDs: %+v", ids)
+	}
+	if len(BMv2JSON()) < 100 {
+		t.Errorf("bmv2 JSON is %d bytes", len(BMv2JSON()))
+	}
+}
+
+// A P4Info missing a name the Go code uses fails at start-up, naming it.
+func TestResolveNamesWhatIsMissing(t *testing.T) {
+	info := proto.Clone(MustLoad().Info).(*p4configv1.P4Info)
+	for _, tb := range info.Tables {
+		if tb.Preamble.Name == TableBucketTable {
+			tb.Preamble.Name = "renamed"
+		}
+		if tb.Preamble.Name == TablePortRole {
+			tb.MatchFields[0].Name = "port"
+		}
+	}
+	s, err := NewSchema(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve()
+	if err == nil {
+		t.Fatal("Resolve succeeded on a P4Info without bucket_table")
+	}
+	for _, want := range []string{TableBucketTable, `no match field "ingress_port"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
+
+func TestNewSchemaRejects(t *testing.T) {
+	dup := proto.Clone(MustLoad().Info).(*p4configv1.P4Info)
+	dup.Actions = append(dup.Actions, dup.Actions[0])
+	zero := proto.Clone(MustLoad().Info).(*p4configv1.P4Info)
+	zero.Tables[0].Preamble.Id = 0
+	for name, info := range map[string]*p4configv1.P4Info{"duplicate": dup, "zero id": zero} {
+		if _, err := NewSchema(info); err == nil {
+			t.Errorf("%s: NewSchema succeeded", name)
+		}
+	}
+	if _, err := Parse([]byte("tables { bogus: 1 }")); err == nil {
+		t.Error("Parse accepted an unknown field")
+	}
+}
+
+// Where p4c is installed, the committed P4Info and bmv2 JSON must be what
+// it compiles p4src/symdist.p4 into.
+func TestCompiledFilesUpToDate(t *testing.T) {
+	p4c, err := exec.LookPath("p4c-bm2-ss")
+	if err != nil {
+		t.Skip("p4c-bm2-ss not installed: cannot check the committed P4Info and bmv2 JSON")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(p4c, "--arch", "v1model", "--std", "p4-16",
+		"-o", filepath.Join(dir, "symdist.json"),
+		"--p4runtime-files", filepath.Join(dir, "symdist.p4info.txtpb"),
+		"p4src/symdist.p4")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("p4c: %v\n%s", err, out)
+	}
+	for _, name := range []string{"symdist.json", "symdist.p4info.txtpb"} {
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		want, _ := os.ReadFile(name)
+		if !bytes.Equal(got, want) {
+			t.Errorf("p4info/%s is stale: run make p4", name)
+		}
+	}
+}
+
+// names.go must be what the generator makes of the committed P4Info.
+func TestNamesUpToDate(t *testing.T) {
+	want, err := GenerateNames(MustLoad().Info, "symdist.p4info.txtpb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("names.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("p4info/names.go is stale: run go generate ./p4info")
+	}
+}

@@ -1,0 +1,227 @@
+package p4rtserver
+
+import (
+	"fmt"
+	"sync"
+
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Client arbitration, P4Runtime spec §5 and §16.2, for the default role
+// only. The server remembers the highest election_id it has ever
+// received (election_id_past); the controller whose stream holds it is the
+// primary. When the primary goes away nobody is promoted: the device has
+// no primary until a controller sends an election_id at least that high
+// (spec v1.1 on, as Stratum and PINS do).
+
+// electionID is a P4Runtime Uint128.
+type electionID struct{ hi, lo uint64 }
+
+func electionIDOf(u *p4v1.Uint128) (electionID, bool) {
+	if u == nil {
+		return electionID{}, false
+	}
+	return electionID{u.GetHigh(), u.GetLow()}, true
+}
+
+func (a electionID) less(b electionID) bool {
+	return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo
+}
+
+func (a electionID) proto() *p4v1.Uint128 { return &p4v1.Uint128{High: a.hi, Low: a.lo} }
+
+func (a electionID) String() string {
+	if a.hi == 0 {
+		return fmt.Sprint(a.lo)
+	}
+	return fmt.Sprintf("{high:%d low:%d}", a.hi, a.lo)
+}
+
+// Queue lengths of a stream. Notifications are never dropped: a
+// controller that leaves ctrlQueue of them unread loses its stream.
+// Packet-ins are dropped when packetQueue is full, as the spec allows.
+const (
+	ctrlQueue   = 64
+	packetQueue = 1024
+)
+
+// conn is one StreamChannel. Its handler goroutine is the only sender on
+// the stream; others queue messages for it.
+type conn struct {
+	peer string
+
+	// Guarded by Server.mu.
+	arbitrated bool // accepted a MasterArbitrationUpdate, in Server.conns
+	hasID      bool
+	id         electionID
+
+	ctrl         chan *p4v1.StreamMessageResponse // arbitration notifications
+	packets      chan *p4v1.StreamMessageResponse // packet-ins
+	overflow     chan struct{}                    // closed when ctrl overflows
+	overflowOnce sync.Once
+}
+
+func newConn(peer string) *conn {
+	return &conn{
+		peer:     peer,
+		ctrl:     make(chan *p4v1.StreamMessageResponse, ctrlQueue),
+		packets:  make(chan *p4v1.StreamMessageResponse, packetQueue),
+		overflow: make(chan struct{}),
+	}
+}
+
+// isPrimaryLocked reports whether c is the primary. s.mu must be held.
+func (s *Server) isPrimaryLocked(c *conn) bool {
+	return c.arbitrated && c.hasID && s.hasHigh && c.id == s.highest
+}
+
+// primaryLocked returns the primary's stream, or nil. s.mu must be held.
+func (s *Server) primaryLocked() *conn {
+	if !s.hasHigh {
+		return nil
+	}
+	for c := range s.conns {
+		if s.isPrimaryLocked(c) {
+			return c
+		}
+	}
+	return nil
+}
+
+// checkPrimary admits a Write or SetForwardingPipelineConfig carrying
+// election_id u: only the primary's.
+func (s *Server) checkPrimary(u *p4v1.Uint128) error {
+	id, ok := electionIDOf(u)
+	if !ok {
+		return status.Error(codes.PermissionDenied, "no election_id: only the primary controller may change the device")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.hasHigh || id != s.highest {
+		return status.Errorf(codes.PermissionDenied, "election_id %v is not the primary's", id)
+	}
+	if s.primaryLocked() == nil {
+		return status.Errorf(codes.PermissionDenied, "election_id %v has no live stream: the device has no primary", id)
+	}
+	return nil
+}
+
+// arbitrate handles a MasterArbitrationUpdate received on c. An error ends
+// the stream with that status (spec §5.3).
+func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.arbitrated {
+		if u.GetDeviceId() != s.deviceID {
+			return status.Errorf(codes.NotFound, "unknown device_id %d (this is device %d)", u.GetDeviceId(), s.deviceID)
+		}
+		if name := u.GetRole().GetName(); name != "" {
+			return status.Errorf(codes.Unimplemented, "role %q: only the default role is supported", name)
+		}
+	} else {
+		if u.GetDeviceId() != s.deviceID {
+			return status.Errorf(codes.FailedPrecondition, "the stream is for device %d, not %d", s.deviceID, u.GetDeviceId())
+		}
+		if name := u.GetRole().GetName(); name != "" {
+			return status.Errorf(codes.FailedPrecondition, "the stream is for the default role, not %q", name)
+		}
+	}
+	if u.GetRole().GetConfig() != nil {
+		return status.Error(codes.InvalidArgument, "the default role takes no role config")
+	}
+	id, hasID := electionIDOf(u.GetElectionId())
+	if hasID {
+		for o := range s.conns {
+			if o != c && o.hasID && o.id == id {
+				return status.Errorf(codes.InvalidArgument, "election_id %v is used by another controller", id)
+			}
+		}
+	}
+	if !c.arbitrated && len(s.conns) >= MaxControllers {
+		return status.Errorf(codes.ResourceExhausted, "too many controllers (%d)", MaxControllers)
+	}
+
+	wasPrimary := s.isPrimaryLocked(c)
+	c.hasID, c.id = hasID, id
+	if !c.arbitrated {
+		c.arbitrated = true
+		s.conns[c] = struct{}{}
+	}
+	switch {
+	case hasID && (!s.hasHigh || !id.less(s.highest)):
+		s.highest, s.hasHigh = id, true
+		s.log.Info("p4rtserver: new primary", "election_id", id, "peer", c.peer)
+		s.notifyAllLocked(c)
+	case wasPrimary:
+		s.log.Info("p4rtserver: primary stepped down, no primary", "election_id", id, "peer", c.peer)
+		s.notifyAllLocked(nil)
+	default:
+		s.log.Info("p4rtserver: backup controller", "election_id", electionIDString(id, hasID), "peer", c.peer)
+		s.notifyLocked(c)
+	}
+	return nil
+}
+
+func electionIDString(id electionID, ok bool) string {
+	if !ok {
+		return "unset"
+	}
+	return id.String()
+}
+
+// disconnect forgets c when its stream ends, telling the others when it
+// was the primary.
+func (s *Server) disconnect(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.arbitrated {
+		return
+	}
+	wasPrimary := s.isPrimaryLocked(c)
+	delete(s.conns, c)
+	c.arbitrated = false
+	if wasPrimary {
+		s.log.Info("p4rtserver: primary disconnected, no primary", "election_id", c.id, "peer", c.peer)
+		s.notifyAllLocked(nil)
+	}
+}
+
+// notifyAllLocked sends every stream its arbitration status, the new
+// primary (if not nil) last, as spec §5.3 orders it.
+func (s *Server) notifyAllLocked(primary *conn) {
+	for c := range s.conns {
+		if c != primary {
+			s.notifyLocked(c)
+		}
+	}
+	if primary != nil {
+		s.notifyLocked(primary)
+	}
+}
+
+// notifyLocked queues c's arbitration status (spec §5.4): OK for the
+// primary, ALREADY_EXISTS for a backup while there is a primary, NOT_FOUND
+// when there is none; election_id is the highest ever received.
+func (s *Server) notifyLocked(c *conn) {
+	u := &p4v1.MasterArbitrationUpdate{DeviceId: s.deviceID}
+	if s.hasHigh {
+		u.ElectionId = s.highest.proto()
+	}
+	switch {
+	case s.isPrimaryLocked(c):
+		u.Status = &spb.Status{Code: int32(codes.OK), Message: "primary"}
+	case s.primaryLocked() != nil:
+		u.Status = &spb.Status{Code: int32(codes.AlreadyExists), Message: "backup: another controller is primary"}
+	default:
+		u.Status = &spb.Status{Code: int32(codes.NotFound), Message: "backup: the device has no primary"}
+	}
+	m := &p4v1.StreamMessageResponse{Update: &p4v1.StreamMessageResponse_Arbitration{Arbitration: u}}
+	select {
+	case c.ctrl <- m:
+	default:
+		c.overflowOnce.Do(func() { close(c.overflow) })
+	}
+}
