@@ -138,11 +138,9 @@ func (s *Server) Pipeline() *swmodel.Pipeline { return s.pipe.Load() }
 // DeviceID returns the device_id served.
 func (s *Server) DeviceID() uint64 { return s.deviceID }
 
-// Capabilities reports the P4Runtime API version.
-func (s *Server) Capabilities(_ context.Context, req *p4v1.CapabilitiesRequest) (*p4v1.CapabilitiesResponse, error) {
-	if d := req.GetDeviceId(); d != 0 && d != s.deviceID {
-		return nil, status.Errorf(codes.NotFound, "unknown device_id %d (this is device %d)", d, s.deviceID)
-	}
+// Capabilities reports the P4Runtime API version. (Its request has no
+// device_id in P4Runtime 1.4.)
+func (s *Server) Capabilities(context.Context, *p4v1.CapabilitiesRequest) (*p4v1.CapabilitiesResponse, error) {
 	return &p4v1.CapabilitiesResponse{P4RuntimeApiVersion: APIVersion}, nil
 }
 

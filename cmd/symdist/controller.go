@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
+	"golang.org/x/sync/errgroup"
+)
+
+func newControllerCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "controller --config FILE",
+		Short: "Program the distributors of a config over P4Runtime and keep them right",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return fmt.Errorf("controller needs --config")
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			c, err := controller.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cfg.Admin.Listen)
+			if err != nil {
+				return fmt.Errorf("admin API: %w", err)
+			}
+			log.Info("admin API listening", "address", ln.Addr().String())
+			g, ctx := errgroup.WithContext(cmd.Context())
+			g.Go(func() error { return c.Run(ctx) })
+			g.Go(func() error { return c.ServeAdmin(ctx, ln) })
+			return g.Wait()
+		},
+	}
+	cmd.Flags().StringVar(&path, "config", "", "controller config (YAML)")
+	return cmd
+}
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with controller configs"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check FILE",
+		Short: "Check a config; errors name the file, line, field and problem",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %d switches, %d groups, %d TMs, %d buckets per group\n",
+				args[0], len(cfg.Switches), len(cfg.Groups), len(cfg.TMs), cfg.Buckets)
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newStatusCmd() *cobra.Command {
+	var url, token string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the controller's view of switches, groups and TMs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(url, "/")+"/api/status", nil)
+			if err != nil {
+				return err
+			}
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			client := &http.Client{Timeout: 5 * time.Second}
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: HTTP %s", url, resp.Status)
+			}
+			var st controller.Status
+			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "controller", "http://127.0.0.1:9090", "the controller's admin API")
+	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func printStatus(w interface{ Write([]byte) (int, error) }, st controller.Status) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SWITCH\tADDRESS\tCONNECTED\tPRIMARY\tIN SYNC\tLAST ERROR")
+	for _, s := range st.Switches {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Address, yesNo(s.Connected), yesNo(s.Primary), yesNo(s.InSync), s.LastError)
+	}
+	tw.Flush()
+	for _, g := range st.Groups {
+		fmt.Fprintf(w, "\ngroup %s (id %d), default TM %s\n", g.Name, g.ID, g.DefaultTM)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TM\tID\tWEIGHT\tHEALTHY\tDRAINED\tBUCKETS")
+		for _, t := range g.TMs {
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%d\n", t.Name, t.ID, t.Weight, yesNo(t.Healthy), yesNo(t.Drained), t.Buckets)
+		}
+		tw.Flush()
+	}
+}

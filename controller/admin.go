@@ -1,0 +1,158 @@
+package controller
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Status is what GET /api/status returns.
+type Status struct {
+	Switches []SwitchStatus `json:"switches"`
+	Groups   []GroupStatus  `json:"groups"`
+}
+
+// SwitchStatus is one switch as the controller sees it.
+type SwitchStatus struct {
+	Name      string    `json:"name"`
+	Address   string    `json:"address"`
+	Connected bool      `json:"connected"`
+	Primary   bool      `json:"primary"`
+	InSync    bool      `json:"in_sync"`
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// GroupStatus is one group and its TMs.
+type GroupStatus struct {
+	Name      string     `json:"name"`
+	ID        uint16     `json:"id"`
+	DefaultTM string     `json:"default_tm"` // in effect (after failover)
+	TMs       []TMStatus `json:"tms"`
+}
+
+// TMStatus is one TM.
+type TMStatus struct {
+	Name    string `json:"name"`
+	ID      uint16 `json:"id"`
+	Weight  int    `json:"weight"`
+	Healthy bool   `json:"healthy"`
+	Drained bool   `json:"drained"`
+	Buckets int    `json:"buckets"`
+}
+
+// Status reports the state of switches, groups and TMs.
+func (c *Controller) Status() Status {
+	var st Status
+	c.mu.Lock()
+	gen := c.gen
+	v := c.viewLocked()
+	for gi := range c.cfg.Groups {
+		g := &c.cfg.Groups[gi]
+		counts := map[string]int{}
+		for _, o := range v.buckets[g.Name] {
+			counts[o]++
+		}
+		gs := GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
+		for _, tm := range c.cfg.TMsOf(g.Name) {
+			gs.TMs = append(gs.TMs, TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
+				Healthy: c.healthy[tm.Name], Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	c.mu.Unlock()
+	for _, sw := range c.switches {
+		sw.mu.Lock()
+		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
+			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.syncedGen == gen && !sw.lastSync.IsZero(),
+			LastSync: sw.lastSync, LastError: sw.lastErr})
+		sw.mu.Unlock()
+	}
+	return st
+}
+
+// Handler is the admin API:
+//
+//	GET  /api/status                 switches, groups, TMs (JSON)
+//	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
+//	POST /api/tms/{tm}/drain         take a TM out of service
+//	POST /api/tms/{tm}/undrain       put it back
+//	GET  /metrics                    Prometheus
+//
+// With a token, every request needs "Authorization: Bearer <token>".
+func (c *Controller) Handler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, c.Status())
+	})
+	mux.HandleFunc("GET /api/groups/{group}/buckets", func(w http.ResponseWriter, r *http.Request) {
+		b, err := c.Buckets(r.PathValue("group"))
+		switch {
+		case errors.Is(err, ErrUnknownGroup):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, BucketTable{Group: r.PathValue("group"), Buckets: b})
+		}
+	})
+	drain := func(on bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := c.Drain(r.PathValue("tm"), on); err != nil {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"tm": r.PathValue("tm"), "drained": on})
+		}
+	}
+	mux.HandleFunc("POST /api/tms/{tm}/drain", drain(true))
+	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
+	c.metrics.reg.MustRegister(counterCollector{c})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
+	if token == "" {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// BucketTable is what GET /api/groups/{group}/buckets returns; TMs compute
+// their self-source ports from it.
+type BucketTable struct {
+	Group   string   `json:"group"`
+	Buckets []string `json:"buckets"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// ServeAdmin serves the admin API on the config's address until ctx ends.
+func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: c.Handler(c.cfg.Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

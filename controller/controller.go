@@ -1,0 +1,444 @@
+// Package controller is the symdist controller: it turns a config into
+// switch state on every distributor of a deployment over P4Runtime, and
+// keeps it right through TM failures, switch restarts, its own restarts and
+// a second controller.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/assign"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/p4info"
+	"google.golang.org/grpc"
+)
+
+// Controller programs and watches the switches of one config.
+type Controller struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	builder entries.Builder
+	info    *p4configv1.P4Info
+	devConf []byte
+	cookie  uint64
+	metrics *metrics
+
+	adoptMu sync.Mutex // one adoption at a time
+
+	mu       sync.Mutex
+	tables   map[string]*assign.Table // by group; nil until adopted or computed
+	healthy  map[string]bool
+	drained  map[string]bool
+	gen      uint64               // bumped on every change of the view
+	genSince map[uint64]time.Time // when each pending generation began
+	switches []*switchState
+}
+
+// switchState is the controller's knowledge of one switch.
+type switchState struct {
+	cfg  *config.Switch
+	kick chan struct{} // a change to write
+
+	mu        sync.Mutex
+	sess      *Session
+	connected bool
+	primary   bool
+	syncedGen uint64
+	lastSync  time.Time
+	lastErr   string
+	written   int // updates written by the last sync
+}
+
+// New checks that the pipeline resolves and returns a controller for cfg.
+func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
+	schema, err := p4info.Load()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := schema.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	c := &Controller{
+		cfg: cfg, log: log,
+		builder: entries.Builder{IDs: ids},
+		info:    schema.Info, devConf: p4info.BMv2JSON(), cookie: p4info.Cookie(),
+		healthy:  map[string]bool{},
+		drained:  map[string]bool{},
+		genSince: map[uint64]time.Time{},
+		metrics:  newMetrics(cfg),
+	}
+	for i := range cfg.TMs {
+		c.healthy[cfg.TMs[i].Name] = true
+	}
+	for i := range cfg.Switches {
+		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], kick: make(chan struct{}, 1)})
+	}
+	return c, nil
+}
+
+// Run programs the switches and keeps them right until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, sw := range c.switches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.runSwitch(ctx, sw)
+		}()
+	}
+	for i := range c.cfg.TMs {
+		tm := &c.cfg.TMs[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watch(ctx, tm, c.setHealth)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// up reports whether a TM takes traffic: healthy and not drained.
+func (c *Controller) up(name string) bool { return c.healthy[name] && !c.drained[name] }
+
+func (c *Controller) assignTMs(group string) []assign.TM {
+	var tms []assign.TM
+	for _, tm := range c.cfg.TMsOf(group) {
+		tms = append(tms, assign.TM{Name: tm.Name, Weight: tm.Weight, Up: c.up(tm.Name)})
+	}
+	return tms
+}
+
+// setHealth is called by the health checks.
+func (c *Controller) setHealth(name string, up bool, why error) {
+	c.log.Info("TM health changed", "tm", name, "up", up, "reason", why)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.healthy[name] = up
+	c.metrics.setTMUp(name, c.up(name))
+	c.reassignLocked(c.cfg.TM(name).Group)
+}
+
+// Drain takes a TM out of service (drain=true) or puts it back.
+func (c *Controller) Drain(name string, drain bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tm := c.cfg.TM(name)
+	if tm == nil {
+		return fmt.Errorf("no TM %q", name)
+	}
+	c.drained[name] = drain
+	c.metrics.setTMUp(name, c.up(name))
+	c.log.Info("TM drain changed", "tm", name, "drained", drain)
+	c.reassignLocked(tm.Group)
+	return nil
+}
+
+// reassignLocked moves the group's buckets after a change of its TMs and
+// asks every switch to write the result.
+func (c *Controller) reassignLocked(group string) {
+	if t := c.tables[group]; t != nil {
+		moved, err := t.Apply(c.assignTMs(group))
+		if err != nil {
+			c.log.Error("bucket assignment failed", "group", group, "error", err)
+			return
+		}
+		c.metrics.bucketsMoved.WithLabelValues(group).Add(float64(len(moved)))
+		c.log.Info("buckets moved", "group", group, "moved", len(moved))
+	}
+	c.gen++
+	c.genSince[c.gen] = time.Now()
+	for _, sw := range c.switches {
+		select {
+		case sw.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// view snapshots what the desired state depends on.
+func (c *Controller) viewLocked() view {
+	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
+	for name, t := range c.tables {
+		v.buckets[name] = slices.Clone(t.Buckets)
+	}
+	for i := range c.cfg.TMs {
+		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
+	}
+	return v
+}
+
+func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := c.serveSwitch(ctx, sw)
+		sw.mu.Lock()
+		sw.connected, sw.primary, sw.sess = false, false, nil
+		if err != nil {
+			sw.lastErr = err.Error()
+		}
+		sw.mu.Unlock()
+		c.metrics.setSwitch(sw.cfg.Name, false, false)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		c.log.Warn("switch connection lost; reconnecting", "switch", sw.cfg.Name, "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff + rand.N(backoff/2+1)):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// serveSwitch holds one connection to a switch until it drops.
+func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
+	opts, err := DialOptions(sw.cfg.TLS)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(sw.cfg.Address, opts...)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.cfg.ElectionID, c.log.With("switch", sw.cfg.Name))
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	sw.mu.Lock()
+	sw.sess, sw.connected = sess, true
+	sw.mu.Unlock()
+	c.log.Info("switch connected", "switch", sw.cfg.Name, "address", sw.cfg.Address)
+	var retry <-chan time.Time
+	for {
+		primary, changed := sess.Primary()
+		sw.mu.Lock()
+		if primary != sw.primary {
+			c.log.Info("arbitration", "switch", sw.cfg.Name, "primary", primary)
+		}
+		sw.primary = primary
+		sw.mu.Unlock()
+		c.metrics.setSwitch(sw.cfg.Name, true, primary)
+		retry = nil
+		if primary {
+			if err := c.syncSwitch(sctx, sw, sess); err != nil {
+				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err)
+				sw.mu.Lock()
+				sw.lastErr = err.Error()
+				sw.mu.Unlock()
+				retry = time.After(time.Second)
+			}
+		}
+		select {
+		case <-changed:
+		case <-sw.kick:
+		case <-retry:
+		case <-sess.Done():
+			return sess.Err()
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// syncSwitch makes a switch hold exactly the desired state.
+func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Session) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cookie, ok, err := sess.PipelineCookie(ctx)
+	if err != nil {
+		return fmt.Errorf("reading pipeline: %w", err)
+	}
+	if !ok || cookie != c.cookie {
+		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "cookie", c.cookie)
+		if err := sess.SetPipeline(ctx, c.info, c.devConf, c.cookie); err != nil {
+			return fmt.Errorf("pushing pipeline: %w", err)
+		}
+	}
+	if err := c.ensureTables(ctx); err != nil {
+		return err
+	}
+	current, err := readState(ctx, sess)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	v, gen := c.viewLocked(), c.gen
+	c.mu.Unlock()
+	p := diff(current, desired(c.cfg, c.builder, sw.cfg, v))
+	if err := apply(ctx, sess, p); err != nil {
+		return err
+	}
+	if !p.empty() {
+		c.log.Info("switch synced", "switch", sw.cfg.Name, "updates", p.size())
+	}
+	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
+	sw.mu.Lock()
+	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written = gen, time.Now(), "", p.size()
+	sw.mu.Unlock()
+	c.observeSynced()
+	return nil
+}
+
+// observeSynced records the reprogramming latency of every generation that
+// all connected primaries have now written.
+func (c *Controller) observeSynced() {
+	minGen := ^uint64(0)
+	for _, sw := range c.switches {
+		sw.mu.Lock()
+		if sw.primary && sw.syncedGen < minGen {
+			minGen = sw.syncedGen
+		}
+		sw.mu.Unlock()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for g, t := range c.genSince {
+		if g <= minGen {
+			c.metrics.reprogram.Observe(time.Since(t).Seconds())
+			delete(c.genSince, g)
+		}
+	}
+}
+
+// ensureTables computes the bucket tables once: adopted from the switches
+// when they hold some (so a restarted or newly primary controller moves no
+// flow), otherwise fresh.
+func (c *Controller) ensureTables(ctx context.Context) error {
+	c.adoptMu.Lock()
+	defer c.adoptMu.Unlock()
+	c.mu.Lock()
+	done := c.tables != nil
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	found := map[string][]string{} // group -> owners read back
+	counts := map[string]int{}
+	for _, sw := range c.switches {
+		sw.mu.Lock()
+		sess := sw.sess
+		sw.mu.Unlock()
+		if sess == nil {
+			continue
+		}
+		owners, err := c.readBuckets(ctx, sess)
+		if err != nil {
+			c.log.Warn("cannot read bucket table", "switch", sw.cfg.Name, "error", err)
+			continue
+		}
+		for g, o := range owners {
+			n := 0
+			for _, name := range o {
+				if name != "" {
+					n++
+				}
+			}
+			if n > counts[g] {
+				found[g], counts[g] = o, n
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tables := map[string]*assign.Table{}
+	for _, g := range c.cfg.Groups {
+		tms := c.assignTMs(g.Name)
+		var t *assign.Table
+		var err error
+		if o := found[g.Name]; o != nil {
+			t, err = assign.Adopt(o, tms)
+			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
+		} else {
+			t, err = assign.New(c.cfg.Buckets, tms)
+			c.log.Info("computed a new bucket table", "group", g.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		tables[g.Name] = t
+	}
+	c.tables = tables
+	return nil
+}
+
+// readBuckets reads a switch's bucket_table back as owner names per group.
+func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]string, error) {
+	ids := c.builder.IDs.BucketTable
+	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.Table}}})
+	if err != nil {
+		return nil, err
+	}
+	byID := map[uint64]string{}
+	for _, tm := range c.cfg.TMs {
+		byID[uint64(tm.ID)] = tm.Name
+	}
+	groupByID := map[uint64]string{}
+	for _, g := range c.cfg.Groups {
+		groupByID[uint64(g.ID)] = g.Name
+	}
+	out := map[string][]string{}
+	for _, e := range es {
+		te := e.GetTableEntry()
+		var group, bucket uint64
+		for _, m := range te.GetMatch() {
+			v := m.GetExact().GetValue()
+			var x uint64
+			for _, b := range v {
+				x = x<<8 | uint64(b)
+			}
+			switch m.GetFieldId() {
+			case ids.GroupID:
+				group = x
+			case ids.Bucket:
+				bucket = x
+			}
+		}
+		name, ok := groupByID[group]
+		if !ok || bucket >= uint64(c.cfg.Buckets) {
+			continue
+		}
+		if out[name] == nil {
+			out[name] = make([]string, c.cfg.Buckets)
+		}
+		out[name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
+	}
+	return out, nil
+}
+
+// ErrUnknownGroup is returned for a group the config lacks.
+var ErrUnknownGroup = errors.New("no such group")
+
+// Buckets returns a group's bucket table (owner TM name per bucket).
+func (c *Controller) Buckets(group string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.Group(group) == nil {
+		return nil, ErrUnknownGroup
+	}
+	t := c.tables[group]
+	if t == nil {
+		return nil, errors.New("bucket table not computed yet: no switch reached")
+	}
+	return slices.Clone(t.Buckets), nil
+}

@@ -1,0 +1,101 @@
+package controller
+
+import (
+	"net/netip"
+
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/entries"
+)
+
+var roleValues = map[string]uint8{"edge": 1, "tm": 2, "peer": 3}
+
+// view is what the desired state depends on besides the config: each
+// group's bucket table (owner TM name per bucket) and which TMs are up.
+type view struct {
+	buckets map[string][]string // group name -> owner per bucket
+	up      map[string]bool     // TM name -> up (healthy and not drained)
+}
+
+// defaultTM is the group's configured default TM while it is up, else its
+// first TM (in config order) that is up, else the configured one.
+func defaultTM(cfg *config.Config, g *config.Group, v view) *config.TM {
+	if v.up[g.DefaultTM] {
+		return cfg.TM(g.DefaultTM)
+	}
+	for _, tm := range cfg.TMsOf(g.Name) {
+		if v.up[tm.Name] {
+			return tm
+		}
+	}
+	return cfg.TM(g.DefaultTM)
+}
+
+func tmOn(tm *config.TM, sw string) (entries.TM, bool) {
+	p, ok := tm.Ports[sw]
+	if !ok {
+		return entries.TM{}, false
+	}
+	return entries.TM{ID: tm.ID, Port: p.Port, MAC: config.ParseMAC(p.MAC)}, true
+}
+
+// desired returns every entity switch sw must hold, canonical.
+func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) []*p4v1.Entity {
+	var es []*p4v1.Entity
+	flood := sw.FloodPorts
+	for _, p := range sw.Ports {
+		es = append(es, b.PortRole(p.Port, roleValues[p.Role]))
+		if len(sw.FloodPorts) == 0 {
+			flood = append(flood, p.Port)
+		}
+	}
+	es = append(es, entries.MulticastGroup(1, flood))
+	for _, e := range sw.L2 {
+		es = append(es, b.L2Forward(config.ParseMAC(e.MAC), e.Port))
+	}
+	// One member per TM with a port here, whatever its health: a TM that
+	// comes back only needs its buckets.
+	for i := range cfg.TMs {
+		tm := &cfg.TMs[i]
+		t, ok := tmOn(tm, sw.Name)
+		if !ok {
+			continue
+		}
+		es = append(es, b.Member(uint32(tm.ID), t), b.L2Forward(t.MAC, t.Port))
+		for _, a := range tm.Addresses {
+			es = append(es, b.TMAddress(netip.MustParseAddr(a), t))
+		}
+	}
+	for gi := range cfg.Groups {
+		g := &cfg.Groups[gi]
+		for _, r := range g.Rules {
+			c := classifier(r, g.ID)
+			es = append(es, b.GroupClassifier(c))
+			if c.Src != c.Dst {
+				es = append(es, b.GroupClassifier(c.Mirror()))
+			}
+		}
+		if d, ok := tmOn(defaultTM(cfg, g, v), sw.Name); ok {
+			es = append(es, b.DefaultTM(g.ID, d))
+		}
+		for bucket, owner := range v.buckets[g.Name] {
+			tm := cfg.TM(owner)
+			if tm == nil {
+				continue
+			}
+			if _, ok := tm.Ports[sw.Name]; ok {
+				es = append(es, b.Bucket(g.ID, uint16(bucket), uint32(tm.ID)))
+			}
+		}
+	}
+	for i, e := range es {
+		es[i] = entries.Canonical(e)
+	}
+	return es
+}
+
+func classifier(r config.Rule, group uint16) entries.Classifier {
+	src, _ := config.Prefix(r.Src)
+	dst, _ := config.Prefix(r.Dst)
+	return entries.Classifier{Priority: r.Priority, VLAN: r.VLAN, IPVersion: r.IPVersion, Src: src, Dst: dst, Proto: r.Proto, Group: group}
+}

@@ -1,0 +1,93 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/symdist/symdist/config"
+)
+
+// probe runs one health check of a TM and returns nil when it passes.
+func probe(ctx context.Context, h config.Health) error {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	switch h.Type {
+	case "tcp":
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", h.Target)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "http":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.Target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 399 {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
+	}
+	return nil
+}
+
+// debounce turns probe results into up/down with rise and fall thresholds,
+// so that a flapping TM does not flap the bucket table.
+type debounce struct {
+	rise, fall int
+	up         bool
+	streak     int // consecutive results disagreeing with up
+}
+
+// observe records one result and reports whether the state changed.
+func (d *debounce) observe(ok bool) bool {
+	if ok == d.up {
+		d.streak = 0
+		return false
+	}
+	d.streak++
+	need := d.fall
+	if ok {
+		need = d.rise
+	}
+	if d.streak < need {
+		return false
+	}
+	d.up, d.streak = ok, 0
+	return true
+}
+
+// watch checks a TM every interval until ctx ends, calling report on each
+// change of state. A TM starts up, so that a restarted controller moves
+// nothing before the checks have had their say.
+func watch(ctx context.Context, tm *config.TM, report func(name string, up bool, why error)) {
+	if tm.Health.Type == "none" {
+		return
+	}
+	d := &debounce{rise: tm.Health.Rise, fall: tm.Health.Fall, up: true}
+	t := time.NewTicker(tm.Health.Interval)
+	defer t.Stop()
+	for {
+		err := probe(ctx, tm.Health)
+		if ctx.Err() != nil {
+			return
+		}
+		if d.observe(err == nil) {
+			report(tm.Name, d.up, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package controller
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/symdist/symdist/config"
+)
+
+// metrics are the controller's own Prometheus metrics; the switches'
+// counters are read at scrape time by counterCollector.
+type metrics struct {
+	reg             *prometheus.Registry
+	tmUp            *prometheus.GaugeVec
+	switchConnected *prometheus.GaugeVec
+	switchPrimary   *prometheus.GaugeVec
+	bucketsMoved    *prometheus.CounterVec
+	updatesWritten  *prometheus.CounterVec
+	reprogram       prometheus.Histogram
+	groupOf         map[string]string // TM -> group, for labels
+}
+
+func newMetrics(cfg *config.Config) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		tmUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "symdist_tm_up", Help: "1 when the TM takes traffic (healthy and not drained).",
+		}, []string{"tm", "group"}),
+		switchConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "symdist_switch_connected", Help: "1 while the P4Runtime stream to the switch is up.",
+		}, []string{"switch"}),
+		switchPrimary: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "symdist_switch_primary", Help: "1 while this controller is the switch's primary.",
+		}, []string{"switch"}),
+		bucketsMoved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "symdist_buckets_moved_total", Help: "Buckets whose TM changed.",
+		}, []string{"group"}),
+		updatesWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "symdist_p4runtime_updates_total", Help: "P4Runtime updates written to the switch.",
+		}, []string{"switch"}),
+		reprogram: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "symdist_reprogram_seconds",
+			Help:    "From a change (health, drain) to every primary switch holding its result.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram)
+	m.groupOf = map[string]string{}
+	for _, tm := range cfg.TMs {
+		m.groupOf[tm.Name] = tm.Group
+		m.tmUp.WithLabelValues(tm.Name, tm.Group).Set(1)
+	}
+	return m
+}
+
+func (m *metrics) setTMUp(name string, up bool) {
+	m.tmUp.WithLabelValues(name, m.groupOf[name]).Set(b2f(up))
+}
+
+func b2f(x bool) float64 {
+	if x {
+		return 1
+	}
+	return 0
+}
+
+func (m *metrics) setSwitch(name string, connected, primary bool) {
+	m.switchConnected.WithLabelValues(name).Set(b2f(connected))
+	m.switchPrimary.WithLabelValues(name).Set(b2f(primary))
+}

@@ -1,0 +1,120 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/entries"
+	"google.golang.org/protobuf/proto"
+)
+
+// plan is the difference between what a switch holds and what it must
+// hold, in the order it is written: make before break.
+type plan struct {
+	// Phases, each one Write call (or more, in batches) after the one
+	// before has succeeded:
+	//  1. new and changed members and multicast groups
+	//  2. new and changed table entries (they may point at phase-1 members)
+	//  3. removed table entries
+	//  4. removed members and multicast groups (no entry uses them now)
+	phases [4][]*p4v1.Update
+}
+
+func (p *plan) empty() bool {
+	for _, ph := range p.phases {
+		if len(ph) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *plan) size() int {
+	n := 0
+	for _, ph := range p.phases {
+		n += len(ph)
+	}
+	return n
+}
+
+func isTableEntry(e *p4v1.Entity) bool { return e.GetTableEntry() != nil }
+
+// diff plans how to go from current to want (both canonical). Entries
+// equal in both are not touched, so a controller restart writes nothing.
+func diff(current, want []*p4v1.Entity) *plan {
+	have := make(map[string]*p4v1.Entity, len(current))
+	for _, e := range current {
+		have[entries.Key(e)] = e
+	}
+	p := &plan{}
+	seen := make(map[string]bool, len(want))
+	for _, e := range want {
+		k := entries.Key(e)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		phase := 0
+		if isTableEntry(e) {
+			phase = 1
+		}
+		switch old, ok := have[k]; {
+		case !ok:
+			p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_INSERT, e))
+		case !proto.Equal(old, e):
+			p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_MODIFY, e))
+		}
+	}
+	for _, e := range current {
+		if seen[entries.Key(e)] {
+			continue
+		}
+		phase := 3
+		if isTableEntry(e) {
+			phase = 2
+		}
+		p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_DELETE, e))
+	}
+	return p
+}
+
+// readState reads everything the controller manages from a switch.
+func readState(ctx context.Context, s *Session) ([]*p4v1.Entity, error) {
+	es, err := s.Read(ctx,
+		&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
+		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
+		&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
+			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}},
+		}}},
+	)
+	if err != nil {
+		return nil, fmt.Errorf("reading switch state: %w", err)
+	}
+	out := es[:0]
+	for _, e := range es {
+		// Default entries are the program's, not ours.
+		if e.GetTableEntry().GetIsDefaultAction() {
+			continue
+		}
+		// Counter data is not state.
+		if te := e.GetTableEntry(); te != nil {
+			te.CounterData, te.MeterConfig = nil, nil
+		}
+		out = append(out, entries.Canonical(e))
+	}
+	return out, nil
+}
+
+// apply writes a plan phase by phase.
+func apply(ctx context.Context, s *Session, p *plan) error {
+	for i, ph := range p.phases {
+		if len(ph) == 0 {
+			continue
+		}
+		if err := s.Write(ctx, ph); err != nil {
+			return fmt.Errorf("phase %d of %d: %w", i+1, len(p.phases), err)
+		}
+	}
+	return nil
+}
