@@ -27,6 +27,9 @@ type SwitchStatus struct {
 	InSync    bool      `json:"in_sync"`
 	LastSync  time.Time `json:"last_sync,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Updates written by the last sync; 0 when the switch already held
+	// the desired state.
+	LastWritten int `json:"last_written"`
 }
 
 // GroupStatus is one group and its TMs.
@@ -62,7 +65,7 @@ func (c *Controller) Status() Status {
 		gs := GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
 			gs.TMs = append(gs.TMs, TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
-				Healthy: c.healthy[tm.Name], Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})
+				Healthy: c.healthy[tm.Name].up, Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})
 		}
 		st.Groups = append(st.Groups, gs)
 	}
@@ -71,7 +74,7 @@ func (c *Controller) Status() Status {
 		sw.mu.Lock()
 		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
 			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.syncedGen == gen && !sw.lastSync.IsZero(),
-			LastSync: sw.lastSync, LastError: sw.lastErr})
+			LastSync: sw.lastSync, LastError: sw.lastErr, LastWritten: sw.written})
 		sw.mu.Unlock()
 	}
 	return st

@@ -37,7 +37,7 @@ type Controller struct {
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
-	healthy  map[string]bool
+	healthy  map[string]*debounce // health-check state per TM
 	drained  map[string]bool
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
@@ -73,13 +73,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		cfg: cfg, log: log,
 		builder: entries.Builder{IDs: ids},
 		info:    schema.Info, devConf: p4info.BMv2JSON(), cookie: p4info.Cookie(),
-		healthy:  map[string]bool{},
+		healthy:  map[string]*debounce{},
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
 		metrics:  newMetrics(cfg),
 	}
+	// A TM starts up, so that nothing moves before the checks have had
+	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
-		c.healthy[cfg.TMs[i].Name] = true
+		h := cfg.TMs[i].Health
+		c.healthy[cfg.TMs[i].Name] = &debounce{rise: h.Rise, fall: h.Fall, up: true}
 	}
 	for i := range cfg.Switches {
 		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], kick: make(chan struct{}, 1)})
@@ -102,7 +105,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			watch(ctx, tm, c.setHealth)
+			watch(ctx, tm, c.observeHealth)
 		}()
 	}
 	wg.Wait()
@@ -110,7 +113,7 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 // up reports whether a TM takes traffic: healthy and not drained.
-func (c *Controller) up(name string) bool { return c.healthy[name] && !c.drained[name] }
+func (c *Controller) up(name string) bool { return c.healthy[name].up && !c.drained[name] }
 
 func (c *Controller) assignTMs(group string) []assign.TM {
 	var tms []assign.TM
@@ -120,12 +123,16 @@ func (c *Controller) assignTMs(group string) []assign.TM {
 	return tms
 }
 
-// setHealth is called by the health checks.
-func (c *Controller) setHealth(name string, up bool, why error) {
-	c.log.Info("TM health changed", "tm", name, "up", up, "reason", why)
+// observeHealth takes one health-check result; the TM's state changes
+// after rise successes or fall failures in a row.
+func (c *Controller) observeHealth(name string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.healthy[name] = up
+	d := c.healthy[name]
+	if !d.observe(err == nil) {
+		return
+	}
+	c.log.Info("TM health changed", "tm", name, "up", d.up, "error", err)
 	c.metrics.setTMUp(name, c.up(name))
 	c.reassignLocked(c.cfg.TM(name).Group)
 }
@@ -367,6 +374,16 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 		var t *assign.Table
 		var err error
 		if o := found[g.Name]; o != nil {
+			// The table carries the previous controller's view of health:
+			// a TM that owns no bucket was down, and must now pass rise
+			// checks before it gets buckets; one that owns some stays up
+			// until fall checks fail.
+			for _, tm := range c.cfg.TMsOf(g.Name) {
+				c.healthy[tm.Name].up = slices.Contains(o, tm.Name)
+				c.healthy[tm.Name].streak = 0
+				c.metrics.setTMUp(tm.Name, c.up(tm.Name))
+			}
+			tms = c.assignTMs(g.Name)
 			t, err = assign.Adopt(o, tms)
 			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
 		} else {

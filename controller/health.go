@@ -66,14 +66,11 @@ func (d *debounce) observe(ok bool) bool {
 	return true
 }
 
-// watch checks a TM every interval until ctx ends, calling report on each
-// change of state. A TM starts up, so that a restarted controller moves
-// nothing before the checks have had their say.
-func watch(ctx context.Context, tm *config.TM, report func(name string, up bool, why error)) {
+// watch checks a TM every interval until ctx ends and reports every result.
+func watch(ctx context.Context, tm *config.TM, report func(name string, err error)) {
 	if tm.Health.Type == "none" {
 		return
 	}
-	d := &debounce{rise: tm.Health.Rise, fall: tm.Health.Fall, up: true}
 	t := time.NewTicker(tm.Health.Interval)
 	defer t.Stop()
 	for {
@@ -81,9 +78,7 @@ func watch(ctx context.Context, tm *config.TM, report func(name string, up bool,
 		if ctx.Err() != nil {
 			return
 		}
-		if d.observe(err == nil) {
-			report(tm.Name, d.up, err)
-		}
+		report(tm.Name, err)
 		select {
 		case <-ctx.Done():
 			return

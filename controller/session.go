@@ -30,7 +30,7 @@ import (
 // back as an UpdateError naming its entity.
 type Session struct {
 	DeviceID   uint64
-	ElectionID *p4v1.Uint128
+	ElectionID *p4v1.Uint128 // raised by claim when a primary is gone; guarded by mu
 	conn       *grpc.ClientConn
 	client     p4v1.P4RuntimeClient
 	log        *slog.Logger
@@ -132,6 +132,11 @@ func (s *Session) receive(first chan<- error) {
 		case *p4v1.StreamMessageResponse_Arbitration:
 			code := codes.Code(u.Arbitration.GetStatus().GetCode())
 			primary := code == codes.OK
+			if code == codes.NotFound && answered {
+				// The primary is gone and the switch keeps the highest
+				// election id it has seen: claim the switch with one more.
+				s.claim(u.Arbitration.GetElectionId())
+			}
 			s.mu.Lock()
 			if primary != s.primary {
 				s.primary = primary
@@ -147,6 +152,34 @@ func (s *Session) receive(first chan<- error) {
 			s.log.Warn("stream error from switch", "code", codes.Code(u.Error.GetCanonicalCode()), "message", u.Error.GetMessage())
 		}
 	}
+}
+
+// claim re-sends arbitration with an election id above highest.
+func (s *Session) claim(highest *p4v1.Uint128) {
+	next := &p4v1.Uint128{High: highest.GetHigh(), Low: highest.GetLow() + 1}
+	if next.Low == 0 {
+		next.High++
+	}
+	if next.High < s.ElectionID.High || next.High == s.ElectionID.High && next.Low < s.ElectionID.Low {
+		next = s.ElectionID
+	}
+	s.mu.Lock()
+	s.ElectionID = next
+	s.mu.Unlock()
+	s.log.Info("switch has no primary; claiming it", "election_id_low", next.Low, "election_id_high", next.High)
+	err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Arbitration{
+		Arbitration: &p4v1.MasterArbitrationUpdate{DeviceId: s.DeviceID, ElectionId: next},
+	}})
+	if err != nil {
+		s.log.Warn("claiming the switch failed", "error", err)
+	}
+}
+
+// electionID is the id this session now writes with.
+func (s *Session) electionID() *p4v1.Uint128 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ElectionID
 }
 
 // Primary reports whether this session is the switch's primary, and a
@@ -195,7 +228,7 @@ func (s *Session) PipelineCookie(ctx context.Context) (cookie uint64, ok bool, e
 func (s *Session) SetPipeline(ctx context.Context, info *p4configv1.P4Info, deviceConfig []byte, cookie uint64) error {
 	_, err := s.client.SetForwardingPipelineConfig(ctx, &p4v1.SetForwardingPipelineConfigRequest{
 		DeviceId:   s.DeviceID,
-		ElectionId: s.ElectionID,
+		ElectionId: s.electionID(),
 		Action:     p4v1.SetForwardingPipelineConfigRequest_VERIFY_AND_COMMIT,
 		Config: &p4v1.ForwardingPipelineConfig{
 			P4Info: info, P4DeviceConfig: deviceConfig,
@@ -245,7 +278,7 @@ func (s *Session) Write(ctx context.Context, updates []*p4v1.Update) error {
 	for start := 0; start < len(updates); start += maxBatch {
 		batch := updates[start:min(start+maxBatch, len(updates))]
 		_, err := s.client.Write(ctx, &p4v1.WriteRequest{
-			DeviceId: s.DeviceID, ElectionId: s.ElectionID, Updates: batch,
+			DeviceId: s.DeviceID, ElectionId: s.electionID(), Updates: batch,
 			Atomicity: p4v1.WriteRequest_CONTINUE_ON_ERROR,
 		})
 		if err == nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/p4rtserver"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // deviceID is the device the test servers serve.
@@ -364,9 +366,29 @@ func updateCodes(t testing.TB, err error, n int) []codes.Code {
 
 // sortEntities orders entities by their deterministic encoding.
 func sortEntities(es []*p4v1.Entity) {
-	key := func(e *p4v1.Entity) []byte {
-		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(e)
-		return b
+	type keyed struct {
+		key []byte
+		e   *p4v1.Entity
 	}
-	slices.SortFunc(es, func(a, b *p4v1.Entity) int { return bytes.Compare(key(a), key(b)) })
+	ks := make([]keyed, len(es))
+	for i, e := range es {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+		if err != nil {
+			panic(err)
+		}
+		ks[i] = keyed{b, e}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
+	for i := range ks {
+		es[i] = ks[i].e
+	}
+}
+
+// diffEntities is cmp.Diff of two entity lists, quick when they are equal
+// (cmp is slow on thousands of messages).
+func diffEntities(want, got []*p4v1.Entity) string {
+	if slices.EqualFunc(want, got, func(a, b *p4v1.Entity) bool { return proto.Equal(a, b) }) {
+		return ""
+	}
+	return cmp.Diff(want, got, protocmp.Transform())
 }

@@ -77,6 +77,10 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 	}
 }
 
+// maxEcho bounds the packet-out a StreamError copies back: a bigger one
+// could exceed what the client accepts in one message.
+const maxEcho = 64 << 10
+
 // handleStreamRequest handles one message from the controller. Arbitration
 // errors end the stream (returned); the others are reported with a
 // StreamError (spec §16.6) and the stream goes on.
@@ -92,7 +96,11 @@ func (s *Server) handleStreamRequest(c *conn, req *p4v1.StreamMessageRequest, se
 		}
 		st := status.Convert(err)
 		se.CanonicalCode, se.Message = int32(st.Code()), st.Message()
-		se.Details = &p4v1.StreamError_PacketOut{PacketOut: &p4v1.PacketOutError{PacketOut: u.Packet}}
+		pe := &p4v1.PacketOutError{}
+		if proto.Size(u.Packet) <= maxEcho {
+			pe.PacketOut = u.Packet
+		}
+		se.Details = &p4v1.StreamError_PacketOut{PacketOut: pe}
 	case *p4v1.StreamMessageRequest_DigestAck:
 		se.CanonicalCode = int32(codes.InvalidArgument)
 		se.Message = "this pipeline has no digests"

@@ -1,0 +1,451 @@
+package controller_test
+
+import (
+	"context"
+	"os"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/gopacket/layers"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/vectors"
+	"google.golang.org/grpc"
+)
+
+// testSwitch is a software switch on loopback gRPC with in-process ports.
+type testSwitch struct {
+	addr   string
+	sw     *swswitch.Switch
+	gs     *grpc.Server
+	ports  map[uint16]*swswitch.PipePort
+	mu     sync.Mutex
+	out    map[uint16][][]byte // frames sent per port
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startSwitch starts a software switch; addr "" picks a free port.
+func startSwitch(t *testing.T, addr string, deviceID uint64) *testSwitch {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old switch's port may take a moment to free
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testSwitch{addr: ln.Addr().String(), ports: map[uint16]*swswitch.PipePort{}, out: map[uint16][][]byte{}, done: make(chan struct{})}
+	ports := map[uint16]swswitch.Port{}
+	for _, n := range []uint16{1, 2, 3, 4, 5} {
+		n := n
+		p := swswitch.NewPipePort(func(f []byte) {
+			ts.mu.Lock()
+			ts.out[n] = append(ts.out[n], f)
+			ts.mu.Unlock()
+		})
+		ts.ports[n], ports[n] = p, p
+	}
+	ts.sw = swswitch.New(deviceID, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts.gs = grpc.NewServer(ts.sw.Server().ServerOptions()...)
+	ts.sw.Server().Register(ts.gs)
+	ctx, cancel := context.WithCancel(context.Background())
+	ts.cancel = cancel
+	go ts.gs.Serve(ln)
+	go func() { ts.sw.Run(ctx); close(ts.done) }()
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testSwitch) stop() {
+	ts.cancel()
+	ts.gs.Stop()
+	<-ts.done
+}
+
+// send runs a frame through the switch synchronously and returns the
+// ports it left by.
+func (ts *testSwitch) send(port uint16, frame []byte) []uint16 {
+	ts.mu.Lock()
+	ts.out = map[uint16][][]byte{}
+	ts.mu.Unlock()
+	ts.sw.Receive(port, frame)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var ports []uint16
+	for p := range ts.out {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	return ports
+}
+
+// bucketTable reads a switch's bucket_table: member id per bucket of group 1.
+func (ts *testSwitch) bucketTable(t *testing.T) []uint32 {
+	t.Helper()
+	p := ts.sw.Server().Pipeline()
+	if p == nil {
+		return nil
+	}
+	ids, _ := p.Schema().Resolve()
+	table := make([]uint32, 4096)
+	err := p.Read(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.BucketTable.Table}}}, func(e *p4v1.Entity) error {
+		var g, b uint64
+		for _, m := range e.GetTableEntry().GetMatch() {
+			var x uint64
+			for _, c := range m.GetExact().GetValue() {
+				x = x<<8 | uint64(c)
+			}
+			if m.GetFieldId() == ids.BucketTable.GroupID {
+				g = x
+			} else {
+				b = x
+			}
+		}
+		if g == 1 {
+			table[b] = e.GetTableEntry().GetAction().GetActionProfileMemberId()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+// healthTarget is a TCP listener a TM's health check connects to.
+type healthTarget struct {
+	addr string
+	ln   net.Listener
+}
+
+func newHealthTarget(t *testing.T) *healthTarget {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &healthTarget{addr: ln.Addr().String(), ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return h
+}
+
+const configTemplate = `
+election_id: %d
+admin: {listen: "127.0.0.1:0"}
+switches:
+  - name: client-side
+    address: %s
+    device_id: 1
+    ports: [{port: 1, role: edge}, {port: 2, role: tm}, {port: 3, role: tm}, {port: 4, role: tm}, {port: 5, role: peer}]
+  - name: server-side
+    address: %s
+    device_id: 2
+    ports: [{port: 1, role: edge}, {port: 2, role: tm}, {port: 3, role: tm}, {port: 4, role: tm}, {port: 5, role: peer}]
+groups:
+  - name: web
+    id: 1
+    default_tm: tm1
+    rules: [{priority: 10, ip_version: 4, dst: 10.0.0.0/8}]
+tms:
+%s`
+
+func tmYAML(i int, health string) string {
+	return fmt.Sprintf(`  - name: tm%d
+    id: %d
+    group: web
+    ports:
+      client-side: {port: %d, mac: "02:00:00:00:01:0%d"}
+      server-side: {port: %d, mac: "02:00:00:00:02:0%d"}
+    health: {type: tcp, target: "%s", interval: 50ms, timeout: 40ms, rise: 2, fall: 2}
+`, i, i, i+1, i, i+1, i, health)
+}
+
+type lab struct {
+	client, server *testSwitch
+	health         []*healthTarget
+}
+
+func newLab(t *testing.T) *lab {
+	l := &lab{client: startSwitch(t, "", 1), server: startSwitch(t, "", 2)}
+	for i := 0; i < 3; i++ {
+		l.health = append(l.health, newHealthTarget(t))
+	}
+	return l
+}
+
+func (l *lab) config(t *testing.T, electionID uint64) *config.Config {
+	tms := ""
+	for i, h := range l.health {
+		tms += tmYAML(i+1, h.addr)
+	}
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(configTemplate, electionID, l.client.addr, l.server.addr, tms)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// runController starts a controller; stop ends it and waits.
+func runController(t *testing.T, cfg *config.Config) (c *controller.Controller, stop func()) {
+	t.Helper()
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	c, err := controller.New(cfg, slog.New(slog.NewTextHandler(w, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return c, stop
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func inSync(c *controller.Controller) bool {
+	st := c.Status()
+	for _, s := range st.Switches {
+		if !s.InSync {
+			return false
+		}
+	}
+	return true
+}
+
+// flowsReachSameTM sends n flows' requests through the client side and
+// replies through the server side, and returns the TM index (0-2) of each.
+func flowsReachSameTM(t *testing.T, l *lab, n int) []int {
+	t.Helper()
+	tms := make([]int, n)
+	for i := 0; i < n; i++ {
+		client := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		vip := netip.MustParseAddr("10.0.0.100")
+		sp := uint16(10000 + i*7)
+		req := l.client.send(1, vectors.Flow(layers.IPProtocolTCP, client, sp, vip, 80, nil))
+		rep := l.server.send(1, vectors.Flow(layers.IPProtocolTCP, vip, 80, client, sp, nil))
+		if len(req) != 1 || len(rep) != 1 || req[0] != rep[0] || req[0] < 2 || req[0] > 4 {
+			t.Fatalf("flow %d: request left client side by %v, reply left server side by %v", i, req, rep)
+		}
+		tms[i] = int(req[0]) - 2
+	}
+	return tms
+}
+
+func TestEndToEnd(t *testing.T) {
+	top := t // what must outlive a subtest is cleaned up by the top test
+	l := newLab(t)
+	c, stop := runController(t, l.config(t, 10))
+	eventually(t, "initial programming", func() bool { return inSync(c) })
+
+	// Both switches hold the same table, with every TM's share.
+	before := l.client.bucketTable(t)
+	if diff := cmp.Diff(before, l.server.bucketTable(t)); diff != "" {
+		t.Fatalf("switches disagree (-client +server):\n%s", diff)
+	}
+	counts := map[uint32]int{}
+	for _, m := range before {
+		counts[m]++
+	}
+	for _, m := range []uint32{1, 2, 3} {
+		if counts[m] < 1365 || counts[m] > 1366 {
+			t.Errorf("TM %d has %d buckets, want 1365-1366", m, counts[m])
+		}
+	}
+	flows := flowsReachSameTM(t, l, 300)
+
+	t.Run("TM fails its health check: only its buckets move, on both switches", func(t *testing.T) {
+		l.health[1].ln.Close()
+		eventually(t, "tm2 to lose its buckets", func() bool {
+			return !slices.Contains(l.client.bucketTable(t), 2) && !slices.Contains(l.server.bucketTable(t), 2)
+		})
+		eventually(t, "sync", func() bool { return inSync(c) })
+		after := l.client.bucketTable(t)
+		if diff := cmp.Diff(after, l.server.bucketTable(t)); diff != "" {
+			t.Fatalf("switches disagree after failover:\n%s", diff)
+		}
+		for b := range before {
+			if before[b] != 2 && after[b] != before[b] {
+				t.Fatalf("bucket %d moved from TM %d to %d though TM %d did not fail", b, before[b], after[b], before[b])
+			}
+		}
+		now := flowsReachSameTM(t, l, 300)
+		for i := range flows {
+			if flows[i] != 1 && now[i] != flows[i] {
+				t.Fatalf("flow %d moved from TM %d to %d", i, flows[i]+1, now[i]+1)
+			}
+			if now[i] == 1 {
+				t.Fatalf("flow %d still goes to the failed TM", i)
+			}
+		}
+		if st := c.Status(); st.Groups[0].TMs[1].Healthy {
+			t.Error("status still shows tm2 healthy")
+		}
+	})
+
+	t.Run("switch restart: state restored", func(t *testing.T) {
+		want := l.client.bucketTable(t)
+		addr := l.server.addr
+		l.server.stop()
+		l.server = startSwitch(top, addr, 2)
+		eventually(t, "restarted switch reprogrammed", func() bool {
+			return inSync(c) && cmp.Equal(l.server.bucketTable(t), want)
+		})
+		flowsReachSameTM(t, l, 100)
+	})
+
+	t.Run("controller restart: nothing moves, nothing written", func(t *testing.T) {
+		want := l.client.bucketTable(t)
+		stop()
+		c2, _ := runController(top, l.config(t, 10))
+		eventually(t, "new controller in sync", func() bool { return inSync(c2) })
+		if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
+			t.Fatal("bucket table changed across a controller restart")
+		}
+		for _, s := range c2.Status().Switches {
+			if s.LastWritten != 0 {
+				t.Errorf("restarted controller wrote %d updates to %s, want 0", s.LastWritten, s.Name)
+			}
+		}
+		if st := c2.Status(); st.Groups[0].TMs[1].Healthy {
+			t.Error("adopted table has no bucket for tm2, yet the new controller thinks it healthy")
+		}
+		c = c2
+	})
+
+	t.Run("TM recovers: it gets its share back, only from the others", func(t *testing.T) {
+		before := l.client.bucketTable(t)
+		l.health[1] = restartHealthTarget(t, l.health[1].addr)
+		eventually(t, "tm2 back", func() bool {
+			n := 0
+			for _, m := range l.client.bucketTable(t) {
+				if m == 2 {
+					n++
+				}
+			}
+			return n >= 1365 && inSync(c)
+		})
+		after := l.client.bucketTable(t)
+		for b := range before {
+			if after[b] != before[b] && after[b] != 2 {
+				t.Fatalf("bucket %d moved from TM %d to TM %d", b, before[b], after[b])
+			}
+		}
+	})
+}
+
+func restartHealthTarget(t *testing.T, addr string) *healthTarget {
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return &healthTarget{addr: addr, ln: ln}
+}
+
+// Two controllers: the backup (lower election id) writes nothing; when the
+// primary dies the backup takes over from the switches' state.
+func TestPrimaryBackupFailover(t *testing.T) {
+	l := newLab(t)
+	primary, stopPrimary := runController(t, l.config(t, 20))
+	eventually(t, "primary in sync", func() bool { return inSync(primary) })
+	want := l.client.bucketTable(t)
+	backup, _ := runController(t, l.config(t, 10))
+	eventually(t, "backup connected", func() bool {
+		for _, s := range backup.Status().Switches {
+			if !s.Connected {
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range backup.Status().Switches {
+		if s.Primary || s.LastWritten != 0 || !s.LastSync.IsZero() {
+			t.Fatalf("backup acts as primary on %s: %+v", s.Name, s)
+		}
+	}
+	stopPrimary()
+	eventually(t, "backup takes over", func() bool { return inSync(backup) })
+	if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
+		t.Error("bucket table changed when the backup took over")
+	}
+	for _, s := range backup.Status().Switches {
+		if s.LastWritten != 0 {
+			t.Errorf("new primary rewrote %d updates on %s, want 0", s.LastWritten, s.Name)
+		}
+	}
+	flowsReachSameTM(t, l, 100)
+}
+
+// A bad config is refused before anything is written: the running state
+// is untouched.
+func TestBadConfigLeavesStateAlone(t *testing.T) {
+	l := newLab(t)
+	c, _ := runController(t, l.config(t, 10))
+	eventually(t, "in sync", func() bool { return inSync(c) })
+	want := l.client.bucketTable(t)
+	_, err := config.Parse("bad.yaml", []byte(fmt.Sprintf(configTemplate, 30, l.client.addr, l.server.addr, "  - name: tm1\n    id: 0\n")))
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
+		t.Error("switch state changed")
+	}
+}
