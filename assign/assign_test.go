@@ -63,22 +63,24 @@ func TestGolden(t *testing.T) {
 			{[]TM{up("a", 1), up("b", 1), up("c", 1)}, "abcabcabcabcabca", nil},
 			// c goes down: its buckets 2, 5, 8, 11, 14 go to a (6 -> 8) and b (5 -> 8).
 			{[]TM{up("a", 1), up("b", 1), down("c", 1)}, "abbabaabbabaabba", []int{2, 5, 8, 11, 14}},
-			// d is added: it takes 5, a (8 -> 6) and b (8 -> 5) give it, spread.
-			{[]TM{up("a", 1), up("b", 1), down("c", 1), up("d", 1)}, "adbabdabbdbadbda", []int{1, 5, 9, 10, 13}},
-			// c comes back: 4 from the others (a 6 -> 4, b 5 -> 4, d 5 -> 4... and one stays).
-			{[]TM{up("a", 1), up("b", 1), up("c", 1), up("d", 1)}, "adcabdcbbdcadcda", []int{2, 6, 10, 14}},
+			// d is added: it takes 5, from a (8 -> 6, the extra bucket by
+			// name) and b (8 -> 5), each giving buckets spread over its own.
+			{[]TM{up("a", 1), up("b", 1), down("c", 1), up("d", 1)}, "abdabdabdabaddba", []int{2, 5, 8, 12, 13}},
+			// c comes back: it takes 4, from a (6 -> 4), b and d (5 -> 4).
+			{[]TM{up("a", 1), up("b", 1), up("c", 1), up("d", 1)}, "abdcbdaccabcddba", []int{3, 7, 8, 11}},
 		}},
 		{"weights 1 2 1", 16, []step{
 			{[]TM{up("a", 1), up("b", 2), up("c", 1)}, "bacbbacbbacbbacb", nil},
-			// b gets lighter: it gives 4 of its 8, 2 each to a and c.
-			{[]TM{up("a", 1), up("b", 1), up("c", 1)}, "bacabacbbacbcacb", []int{3, 11, 12}},
-			// b removed from the list: down.
-			{[]TM{up("a", 1), up("c", 1)}, "aacaaaccaacccacc", []int{0, 4, 7, 8, 11, 15}},
+			// b gets lighter: it keeps the extra bucket (6 of 8), a and c
+			// take one each (4 -> 5).
+			{[]TM{up("a", 1), up("b", 1), up("c", 1)}, "bacbaacbbacbcacb", []int{4, 12}},
+			// b is left out of the list, so down: a and c take turns.
+			{[]TM{up("a", 1), up("c", 1)}, "aaccaacacacacacc", []int{0, 3, 7, 8, 11, 15}},
 		}},
 		{"no TM up", 8, []step{
 			{[]TM{down("a", 1)}, "........", nil},
 			{[]TM{up("a", 1)}, "aaaaaaaa", []int{0, 1, 2, 3, 4, 5, 6, 7}},
-			{[]TM{up("a", 1), up("b", 3)}, "bbabbbab", []int{0, 1, 3, 4, 5, 7}},
+			{[]TM{up("a", 1), up("b", 3)}, "babbbabb", []int{0, 2, 3, 4, 6, 7}},
 			{nil, "........", []int{0, 1, 2, 3, 4, 5, 6, 7}},
 		}},
 	}
@@ -180,11 +182,11 @@ func TestAdopt(t *testing.T) {
 		{"consistent other ceil", "ccaaaaabbbbbcccc", abc, "ccaaaaabbbbbcccc"},
 		// Buckets of an unknown TM, of a down TM, and "" go to those short.
 		{"unknown owner", "aaaaaabbbbbcccczz"[:16], abc, "aaaaaabbbbbccccc"},
-		{"unknown owners", "zaaaaabbbbbcccyc", abc, "baaaaabbbbbccccc"},
+		{"unknown owners", "zaaaaabbbbbcccyc", abc, "aaaaaabbbbbccccc"},
 		{"down owner", "aaaaaabbbbbccccc", []TM{up("a", 1), up("b", 1), down("c", 1)}, "aaaaaabbbbbbabab"},
 		{"empty", "................", abc, "abcabcabcabcabca"},
 		// A TM over its share gives only its excess, evenly picked.
-		{"over share", "aaaaaaaaaaaabbbc", abc, "aacaabacacabbbcc"},
+		{"over share", "aaaaaaaaaaaabbbc", abc, "acabacacabacbbbc"},
 		{"no TM up", "aaaaaabbbbbccccc", []TM{down("a", 1)}, "................"},
 	}
 	for _, tt := range tests {
@@ -387,7 +389,7 @@ func TestCheckCatches(t *testing.T) {
 		{"c down, a gives to b", "abcabcabcabcabca", "bbbabaabbabaabba", abc, ab, "buckets moved"},
 		{"d up", "abcabcabcabcabca", "dbcadcabcdbcabcd", abc, abcd, ""},
 		{"d up, a takes", "abcabcabcabcabca", "dbcadcabadbcabcd", abc, abcd, `moved from "c" to "a"`},
-		{"d up, a gives and takes", "abcabcabcabcabca", "dacadcabcdbcabcd", abc, abcd, `"a" gained 1 and lost 2`},
+		{"a heavier, gives and takes", "abcabcabcabcabca", "baaaacabcabcabca", abc, []TM{up("a", 2), up("b", 1), up("c", 1)}, `"a" gained 3 and lost 1`},
 		{"no change", "abcabcabcabcabca", "abcabcabcabcabca", abc, abc, ""},
 		{"no change, swap", "abcabcabcabcabca", "bacabcabcabcabca", abc, abc, "moved between unchanged"},
 		{"sizes", "abcabcabcabcabca", "abcabcab", abc, abc, "tables of 16 and 8 buckets"},

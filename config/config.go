@@ -88,7 +88,7 @@ type Rule struct {
 	IPVersion uint8  `yaml:"ip_version"` // 0: any
 	Src       string `yaml:"src"`        // prefix; "": any
 	Dst       string `yaml:"dst"`
-	Proto     uint8 `yaml:"proto"` // 0: any
+	Proto     uint8  `yaml:"proto"` // 0: any
 }
 
 // TM is one traffic manager.

@@ -37,7 +37,7 @@ type Controller struct {
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
-	healthy  map[string]*debounce // health-check state per TM
+	healthy  map[string]*debounce     // health-check state per TM
 	drained  map[string]bool
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began

@@ -2,12 +2,12 @@ package controller_test
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"testing"
