@@ -45,6 +45,7 @@ type harness struct {
 	ids      *p4info.IDs
 	injected chan injected
 	logs     *syncBuffer
+	addr     string // the server's
 }
 
 // syncBuffer is a log sink the server's goroutines may write to at any
@@ -99,7 +100,8 @@ func newHarnessInject(t testing.TB, inject func(uint16, []byte)) *harness {
 		t.Fatal(err)
 	}
 	go g.Serve(lis)
-	conn, err := grpc.NewClient(lis.Addr().String(),
+	h.addr = lis.Addr().String()
+	conn, err := grpc.NewClient(h.addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {

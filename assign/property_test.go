@@ -1,0 +1,232 @@
+package assign
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// events makes random changes of a TM list: add, remove, up, down, weight.
+type events struct {
+	r      *rand.Rand
+	maxN   int
+	maxW   int
+	serial int
+}
+
+// first returns a list of 1 to maxN TMs, most of them up.
+func (e *events) first() []TM {
+	var tms []TM
+	for range 1 + e.r.IntN(e.maxN) {
+		tms = append(tms, e.tm())
+	}
+	return tms
+}
+
+func (e *events) tm() TM {
+	e.serial++
+	return TM{Name: fmt.Sprintf("tm%d", e.serial), Weight: 1 + e.r.IntN(e.maxW), Up: e.r.IntN(8) > 0}
+}
+
+// next returns tms after one random change, and the name of the TM it
+// concerns.
+func (e *events) next(tms []TM) ([]TM, string) {
+	next := slices.Clone(tms)
+	i := e.r.IntN(len(next) + 1)
+	switch k := e.r.IntN(5); {
+	case i == len(next) && len(next) < e.maxN, len(next) == 0:
+		tm := e.tm()
+		tm.Up = true
+		return append(next, tm), tm.Name
+	case i == len(next):
+		i = e.r.IntN(len(next))
+		fallthrough
+	case k == 0:
+		return slices.Delete(next, i, i+1), tms[i].Name
+	case k == 1 || k == 2:
+		next[i].Up = !next[i].Up
+	default:
+		w := 1 + e.r.IntN(e.maxW-1)
+		if w >= next[i].Weight {
+			w++
+		}
+		next[i].Weight = w
+	}
+	return next, tms[i].Name
+}
+
+// Random sequences of changes keep rules 1 and 2 (Check) and rule 3
+// (CheckMovement) after every change. A test that does not use Check and
+// CheckMovement also checks each single change: every moved bucket was or
+// is the changed TM's, and moved lists exactly the buckets that changed.
+func TestRandomChanges(t *testing.T) {
+	tests := []struct {
+		buckets, seqs, events, maxN, maxW int
+		clashes                           int // expected, pinned by the seed
+	}{
+		{64, 200, 50, 40, 10, 0},
+		{4096, 50, 50, 40, 100, 0},
+		{16, 300, 50, 12, 4, 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("B=%d", tt.buckets), func(t *testing.T) {
+			clashes := 0
+			for seq := range tt.seqs {
+				e := &events{r: rand.New(rand.NewPCG(uint64(tt.buckets), uint64(seq))), maxN: tt.maxN, maxW: tt.maxW}
+				tms := e.first()
+				tb, err := New(tt.buckets, tms)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := Check(tb, tms); err != nil {
+					t.Fatalf("seq %d New: %v", seq, err)
+				}
+				for ev := range tt.events {
+					next, who := e.next(tms)
+					before := tb.Clone()
+					ms, dir := members(before.Buckets, sortedTMs(tms), sortedTMs(next))
+					clash := plan(tt.buckets, ms, dir, false) > 0
+					if clash {
+						clashes++
+					}
+					moved, err := tb.Apply(next)
+					if err != nil {
+						t.Fatal(err)
+					}
+					where := fmt.Sprintf("seq %d event %d (%s)", seq, ev, who)
+					if err := Check(tb, next); err != nil {
+						t.Fatalf("%s: %v", where, err)
+					}
+					if err := CheckMovement(before, tb, tms, next); err != nil {
+						t.Fatalf("%s: %v", where, err)
+					}
+					if want := changed(before, tb); !slices.Equal(want, moved) {
+						t.Fatalf("%s: moved (-changed +reported):\n%s", where, cmp.Diff(want, moved))
+					}
+					for _, b := range moved {
+						if !clash && before.Buckets[b] != who && tb.Buckets[b] != who {
+							t.Fatalf("%s: bucket %d moved from %q to %q", where, b, before.Buckets[b], tb.Buckets[b])
+						}
+					}
+					tms = next
+				}
+			}
+			if clashes != tt.clashes {
+				t.Errorf("%d changes where rules 2 and 3 clash, want %d", clashes, tt.clashes)
+			}
+		})
+	}
+}
+
+// The same changes give the same tables, whatever the order of the lists.
+func TestDeterministic(t *testing.T) {
+	run := func(shuffle bool) []string {
+		e := &events{r: rand.New(rand.NewPCG(7, 7)), maxN: 30, maxW: 5}
+		shuf := rand.New(rand.NewPCG(8, 8))
+		order := func(tms []TM) []TM {
+			s := slices.Clone(tms)
+			if shuffle {
+				shuf.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+			}
+			return s
+		}
+		tms := e.first()
+		tb, err := New(1024, order(tms))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tables := []string{fmt.Sprint(tb.Buckets)}
+		for range 300 {
+			tms, _ = e.next(tms)
+			if _, err := tb.Apply(order(tms)); err != nil {
+				t.Fatal(err)
+			}
+			tables = append(tables, fmt.Sprint(tb.Buckets))
+		}
+		return tables
+	}
+	first := run(false)
+	for _, shuffle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shuffled=%v", shuffle), func(t *testing.T) {
+			for i, got := range run(shuffle) {
+				if got != first[i] {
+					t.Fatalf("table %d differs", i)
+				}
+			}
+		})
+	}
+}
+
+// FuzzApply: any list of changes, at any table size, keeps the rules.
+func FuzzApply(f *testing.F) {
+	f.Add([]byte{4, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{2, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3})
+	f.Add([]byte{12, 255, 128, 64, 32, 16, 8, 4, 2, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		buckets := 1 << (data[0] % 13)
+		tms := []TM{}
+		tb, err := New(buckets, tms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i+1 < len(data); i += 2 {
+			op, arg := data[i], int(data[i+1])
+			next := slices.Clone(tms)
+			j := arg % (len(next) + 1)
+			switch {
+			case j == len(next):
+				next = append(next, TM{Name: fmt.Sprint("t", i), Weight: 1 + arg%7, Up: true})
+			case op%4 == 0:
+				next = slices.Delete(next, j, j+1)
+			case op%4 == 1:
+				next[j].Up = !next[j].Up
+			default:
+				next[j].Weight = 1 + int(op)%9
+			}
+			before := tb.Clone()
+			if _, err := tb.Apply(next); err != nil {
+				t.Fatal(err)
+			}
+			if err := Check(tb, next); err != nil {
+				t.Fatal(err)
+			}
+			if err := CheckMovement(before, tb, tms, next); err != nil {
+				t.Fatal(err)
+			}
+			tms = next
+		}
+	})
+}
+
+// BenchmarkApply: one TM goes down.
+func BenchmarkApply(b *testing.B) {
+	for _, bb := range []struct{ n, buckets int }{{16, 4096}, {256, 4096}, {1000, 4096}, {1000, 65536}} {
+		b.Run(fmt.Sprintf("N=%d/B=%d", bb.n, bb.buckets), func(b *testing.B) {
+			tms := make([]TM, bb.n)
+			for i := range tms {
+				tms[i] = TM{Name: fmt.Sprintf("tm%04d", i), Weight: 1 + i%4, Up: true}
+			}
+			start, err := New(bb.buckets, tms)
+			if err != nil {
+				b.Fatal(err)
+			}
+			next := slices.Clone(tms)
+			next[bb.n/2].Up = false
+			b.ReportAllocs()
+			for range b.N {
+				b.StopTimer()
+				tb := start.Clone()
+				b.StartTimer()
+				if _, err := tb.Apply(next); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
