@@ -8,7 +8,6 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
@@ -84,42 +83,52 @@ func precheck(u *p4v1.Update) error {
 // §12.3): nil when all succeeded, else UNKNOWN with one p4.v1.Error per
 // update, in order, canonical_code 0 for those that succeeded.
 func batchError(errs []error) error {
-	failed := 0
-	for _, err := range errs {
+	failed, size := 0, 0
+	sts := make([]*status.Status, len(errs))
+	for i, err := range errs {
 		if err != nil {
 			failed++
+			sts[i] = status.Convert(err)
+			size += len(sts[i].Message())
 		}
 	}
 	if failed == 0 {
 		return nil
 	}
 	msg := fmt.Sprintf("%d of %d updates failed", failed, len(errs))
-	st, err := errorStatus(msg, errs, true)
-	if err == nil && proto.Size(st) > maxErrorDetails {
-		st, err = errorStatus(msg+" (messages left out: too many)", errs, false)
+	messages := size+len(errs)*perErrorSize <= maxErrorDetails
+	if !messages {
+		msg += " (messages left out: too many)"
 	}
-	if err != nil {
-		return status.Errorf(codes.Internal, "%s, and the errors cannot be encoded: %v", msg, err)
+	st := &spb.Status{Code: int32(codes.Unknown), Message: msg, Details: make([]*anypb.Any, len(errs))}
+	// Most failures of a large batch are alike: encode each kind once.
+	type kind struct {
+		code codes.Code
+		msg  string
+	}
+	seen := map[kind]*anypb.Any{}
+	for i, s := range sts {
+		var k kind
+		if s != nil {
+			k.code = s.Code()
+			if messages {
+				k.msg = s.Message()
+			}
+		}
+		a := seen[k]
+		if a == nil {
+			var err error
+			a, err = anypb.New(&p4v1.Error{CanonicalCode: int32(k.code), Message: k.msg})
+			if err != nil {
+				return status.Errorf(codes.Internal, "%s, and the errors cannot be encoded: %v", msg, err)
+			}
+			seen[k] = a
+		}
+		st.Details[i] = a
 	}
 	return status.FromProto(st).Err()
 }
 
-func errorStatus(msg string, errs []error, messages bool) (*spb.Status, error) {
-	st := &spb.Status{Code: int32(codes.Unknown), Message: msg, Details: make([]*anypb.Any, len(errs))}
-	for i, err := range errs {
-		pe := &p4v1.Error{}
-		if err != nil {
-			s := status.Convert(err)
-			pe.CanonicalCode = int32(s.Code())
-			if messages {
-				pe.Message = s.Message()
-			}
-		}
-		a, err := anypb.New(pe)
-		if err != nil {
-			return nil, err
-		}
-		st.Details[i] = a
-	}
-	return st, nil
-}
+// perErrorSize is about what a p4.v1.Error in an Any takes, message
+// aside.
+const perErrorSize = 48
