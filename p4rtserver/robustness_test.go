@@ -43,14 +43,12 @@ func TestWriteLargeFailingBatch(t *testing.T) {
 	for _, c := range []struct {
 		n        int
 		messages bool
-	}{{10_000, true}, {60_000, false}} {
+	}{{5_000, true}, {45_000, false}} {
 		batch := make([]*p4v1.Update, c.n)
 		for i := range batch {
 			batch[i] = entries.Update(p4v1.Update_DELETE, entries.Builder{IDs: h.ids}.PortRole(uint16(i%512), 1))
 		}
-		start := time.Now()
 		err := h.write(eid(1), batch...)
-		t.Logf("%d updates: %v", c.n, time.Since(start))
 		for i, code := range updateCodes(t, err, c.n) {
 			if code != codes.NotFound {
 				t.Fatalf("%d updates: update %d: %v, want NOT_FOUND", c.n, i, code)

@@ -1,5 +1,7 @@
 package swmodel
 
+import "encoding/binary"
+
 // classifierRule is one entry of table group_classifier: ternary matches on
 // vlan_id, ip_version, ip_src, ip_dst and ip_proto, and action set_group.
 // A field the entry leaves out has an all-zero mask (don't care).
@@ -7,27 +9,33 @@ type classifierRule struct {
 	priority              int32
 	vlanValue, vlanMask   uint16
 	verValue, verMask     uint8
-	srcValue, srcMask     [16]byte
-	dstValue, dstMask     [16]byte
+	srcValue, srcMask     addr128
+	dstValue, dstMask     addr128
 	protoValue, protoMask uint8
 	groupID               uint16
 }
 
-func matches128(v, value, mask *[16]byte) bool {
-	for i := range v {
-		if v[i]&mask[i] != value[i] {
-			return false
-		}
+// addr128 is a bit<128> field as two 64-bit halves, so that a ternary
+// match is two AND-compares.
+type addr128 struct{ hi, lo uint64 }
+
+func addr128From(b []byte) addr128 {
+	if len(b) == 4 {
+		return addr128{lo: uint64(binary.BigEndian.Uint32(b))}
 	}
-	return true
+	return addr128{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
+}
+
+func matches128(v, value, mask addr128) bool {
+	return v.hi&mask.hi == value.hi && v.lo&mask.lo == value.lo
 }
 
 func (r *classifierRule) matches(m *localMetadata) bool {
 	return m.vlanID&r.vlanMask == r.vlanValue &&
 		m.ipVersion&r.verMask == r.verValue &&
 		m.ipProto&r.protoMask == r.protoValue &&
-		matches128(&m.ipSrc, &r.srcValue, &r.srcMask) &&
-		matches128(&m.ipDst, &r.dstValue, &r.dstMask)
+		matches128(m.ipSrc, r.srcValue, r.srcMask) &&
+		matches128(m.ipDst, r.dstValue, r.dstMask)
 }
 
 // groupClassifier mirrors control GroupClassifier
@@ -40,15 +48,13 @@ func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
 	}
 	if valid(h.ipv4) {
 		m.ipVersion = 4
-		m.ipSrc = [16]byte{}
-		m.ipDst = [16]byte{}
-		copy(m.ipSrc[12:], ipv4Src(b, h.ipv4))
-		copy(m.ipDst[12:], ipv4Dst(b, h.ipv4))
+		m.ipSrc = addr128From(ipv4Src(b, h.ipv4))
+		m.ipDst = addr128From(ipv4Dst(b, h.ipv4))
 		m.ipProto = ipv4Protocol(b, h.ipv4)
 	} else {
 		m.ipVersion = 6
-		copy(m.ipSrc[:], ipv6Src(b, h.ipv6))
-		copy(m.ipDst[:], ipv6Dst(b, h.ipv6))
+		m.ipSrc = addr128From(ipv6Src(b, h.ipv6))
+		m.ipDst = addr128From(ipv6Dst(b, h.ipv6))
 		m.ipProto = ipv6NextHdr(b, h.ipv6)
 		switch {
 		case valid(h.ipv6Frag):

@@ -11,8 +11,8 @@ type localMetadata struct {
 	groupID   uint16
 	vlanID    uint16
 	ipVersion uint8
-	ipSrc     [16]byte // IPv4 addresses in the last 4 bytes
-	ipDst     [16]byte
+	ipSrc     addr128 // IPv4 addresses in the low 32 bits
+	ipDst     addr128
 	ipProto   uint8
 
 	hasKey    bool

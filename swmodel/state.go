@@ -468,11 +468,9 @@ func (p *Pipeline) rebuildClassifier(add, remove *p4v1.TableEntry) {
 			case ids.IPVersion:
 				r.verValue, r.verMask = uint8(uintOf(v)), uint8(uintOf(mask))
 			case ids.IPSrc:
-				padded(r.srcValue[:], v)
-				padded(r.srcMask[:], mask)
+				r.srcValue, r.srcMask = addr128Of(v), addr128Of(mask)
 			case ids.IPDst:
-				padded(r.dstValue[:], v)
-				padded(r.dstMask[:], mask)
+				r.dstValue, r.dstMask = addr128Of(v), addr128Of(mask)
 			case ids.IPProto:
 				r.protoValue, r.protoMask = uint8(uintOf(v)), uint8(uintOf(mask))
 			}
@@ -498,6 +496,13 @@ func (p *Pipeline) rebuildClassifier(add, remove *p4v1.TableEntry) {
 		return bytes.Compare(fmt.Appendf(nil, "%v", a), fmt.Appendf(nil, "%v", b))
 	})
 	p.t.classifier = rules
+}
+
+// addr128Of decodes a canonical bytestring of a bit<128> field.
+func addr128Of(c []byte) addr128 {
+	var b [16]byte
+	padded(b[:], c)
+	return addr128From(b[:])
 }
 
 func sameMatch(a, b *p4v1.TableEntry) bool {
