@@ -135,11 +135,11 @@ func solveGame(b, maxN, maxW int, letter bool) (safe, total int) {
 		rec(0, b)
 		return keys
 	}
-	any := func([]int) bool { return true }
+	all := func([]int) bool { return true }
 	var weights func(ws []int)
 	weights = func(ws []int) {
 		if len(ws) > 0 {
-			counts(ws, any)
+			counts(ws, all)
 		}
 		for w := 1; w <= maxW && len(ws) < maxN; w++ {
 			if len(ws) == 0 || w >= ws[len(ws)-1] {
