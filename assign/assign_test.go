@@ -314,7 +314,7 @@ func TestErrors(t *testing.T) {
 		{"duplicate", 16, []TM{up("a", 1), down("a", 2)}, `"a" listed twice`},
 		{"weight 0", 16, []TM{up("a", 0)}, "weight 0"},
 		{"weight negative", 16, []TM{down("a", -1)}, "weight -1"},
-		{"weight too big", 16, []TM{up("a", MaxWeight + 1)}, "weight"},
+		{"weight too big", 16, []TM{up("a", MaxWeight+1)}, "weight"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

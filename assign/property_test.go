@@ -61,19 +61,25 @@ func (e *events) next(tms []TM) ([]TM, string) {
 // Random sequences of changes keep rules 1 and 2 (Check) and rule 3
 // (CheckMovement) after every change. A test that does not use Check and
 // CheckMovement also checks each single change: every moved bucket was or
-// is the changed TM's, and moved lists exactly the buckets that changed.
+// is the changed TM's; and that moved lists exactly the buckets that
+// changed. Some events make several changes at once.
 func TestRandomChanges(t *testing.T) {
 	tests := []struct {
 		buckets, seqs, events, maxN, maxW int
-		clashes                           int // expected, pinned by the seed
+		changes                           int // changes per event: 1 to this
+		// Expected, pinned by the seeds: changes where rules 2 and 3 (as
+		// CheckMovement reads it) clash, and buckets that then moved
+		// between two TMs the change does not concern.
+		clashes, between int
 	}{
-		{64, 200, 50, 40, 10, 0},
-		{4096, 50, 50, 40, 100, 0},
-		{16, 300, 50, 12, 4, 0},
+		{64, 200, 50, 40, 10, 1, 0, 0},
+		{4096, 40, 50, 40, 100, 1, 0, 0},
+		{16, 300, 50, 12, 4, 1, 0, 0},
+		{256, 100, 50, 40, 10, 4, 1, 0},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("B=%d", tt.buckets), func(t *testing.T) {
-			clashes := 0
+		t.Run(fmt.Sprintf("B=%d/changes=%d", tt.buckets, tt.changes), func(t *testing.T) {
+			clashes, between := 0, 0
 			for seq := range tt.seqs {
 				e := &events{r: rand.New(rand.NewPCG(uint64(tt.buckets), uint64(seq))), maxN: tt.maxN, maxW: tt.maxW}
 				tms := e.first()
@@ -86,6 +92,10 @@ func TestRandomChanges(t *testing.T) {
 				}
 				for ev := range tt.events {
 					next, who := e.next(tms)
+					for range e.r.IntN(tt.changes) {
+						next, _ = e.next(next)
+						who = ""
+					}
 					before := tb.Clone()
 					ms, dir := members(before.Buckets, sortedTMs(tms), sortedTMs(next))
 					clash := plan(tt.buckets, ms, dir, false) > 0
@@ -106,19 +116,41 @@ func TestRandomChanges(t *testing.T) {
 					if want := changed(before, tb); !slices.Equal(want, moved) {
 						t.Fatalf("%s: moved (-changed +reported):\n%s", where, cmp.Diff(want, moved))
 					}
+					same := unchangedTMs(tms, next)
 					for _, b := range moved {
-						if !clash && before.Buckets[b] != who && tb.Buckets[b] != who {
+						if same[before.Buckets[b]] && same[tb.Buckets[b]] {
+							between++
+						}
+						if who != "" && !clash && before.Buckets[b] != who && tb.Buckets[b] != who {
 							t.Fatalf("%s: bucket %d moved from %q to %q", where, b, before.Buckets[b], tb.Buckets[b])
 						}
 					}
 					tms = next
 				}
 			}
-			if clashes != tt.clashes {
-				t.Errorf("%d changes where rules 2 and 3 clash, want %d", clashes, tt.clashes)
+			if clashes != tt.clashes || between != tt.between {
+				t.Errorf("%d changes where rules 2 and 3 clash, moving %d buckets between unchanged TMs; want %d and %d",
+					clashes, between, tt.clashes, tt.between)
 			}
 		})
 	}
+}
+
+// unchangedTMs returns the TMs up in both lists with the same weight.
+func unchangedTMs(prev, next []TM) map[string]bool {
+	w := map[string]int{}
+	for _, tm := range prev {
+		if tm.Up {
+			w[tm.Name] = tm.Weight
+		}
+	}
+	same := map[string]bool{}
+	for _, tm := range next {
+		if tm.Up && w[tm.Name] == tm.Weight {
+			same[tm.Name] = true
+		}
+	}
+	return same
 }
 
 // The same changes give the same tables, whatever the order of the lists.

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/ports"
+)
+
+// getJSON GETs a controller API path into v.
+func getJSON(cmd *cobra.Command, base, token, path string, v any) error {
+	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("%s%s: %s %s", base, path, resp.Status, e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func newPortsCmd() *cobra.Command {
+	var url, token, tm, snat, format string
+	var minPort, rangeLo, rangeHi uint16
+	cmd := &cobra.Command{
+		Use:   "ports --controller URL --tm NAME --snat ADDR",
+		Short: "Print a TM's self-source ports for a SNAT address",
+		Long: `ports fetches the TM's group bucket table from the controller and prints the
+source ports of the SNAT address whose replies hash back to this TM
+(docs/contract.md section 5):
+
+  --format list     one port per line
+  --format ranges   a-b,c,d-e
+  --format sysctl   a value for net.ipv4.ip_local_reserved_ports that reserves
+                    every port of --range that is NOT the TM's, so a proxy
+                    that lets the kernel pick its source ports gets only self
+                    ports (docs/tm.md)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, err := netip.ParseAddr(snat)
+			if err != nil {
+				return fmt.Errorf("--snat %q: %w", snat, err)
+			}
+			if tm == "" {
+				return fmt.Errorf("ports needs --tm")
+			}
+			if format != "list" && format != "ranges" && format != "sysctl" {
+				return fmt.Errorf("--format %q: want list, ranges or sysctl", format)
+			}
+			if rangeLo > rangeHi || rangeLo == 0 {
+				return fmt.Errorf("--range-lo/--range-hi: %d-%d is not a port range", rangeLo, rangeHi)
+			}
+			var st controller.Status
+			if err := getJSON(cmd, url, token, "/api/status", &st); err != nil {
+				return err
+			}
+			group := ""
+			for _, g := range st.Groups {
+				for _, t := range g.TMs {
+					if t.Name == tm {
+						group = g.Name
+					}
+				}
+			}
+			if group == "" {
+				return fmt.Errorf("the controller has no TM %q", tm)
+			}
+			var bt controller.BucketTable
+			if err := getJSON(cmd, url, token, "/api/groups/"+group+"/buckets", &bt); err != nil {
+				return err
+			}
+			tab, err := ports.Compute(bt.Buckets, tm, addr, minPort)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "list":
+				for _, p := range tab.Ports() {
+					fmt.Fprintln(out, p)
+				}
+			case "ranges":
+				fmt.Fprintln(out, ports.Ranges(tab.Ports()))
+			case "sysctl":
+				fmt.Fprintln(out, ports.Ranges(tab.ReservedPorts(rangeLo, rangeHi)))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "controller", "http://127.0.0.1:9090", "the controller's admin API")
+	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	cmd.Flags().StringVar(&tm, "tm", "", "TM name")
+	cmd.Flags().StringVar(&snat, "snat", "", "SNAT address")
+	cmd.Flags().StringVar(&format, "format", "ranges", "list, ranges or sysctl")
+	cmd.Flags().Uint16Var(&minPort, "min-port", 1024, "lowest port to use")
+	cmd.Flags().Uint16Var(&rangeLo, "range-lo", 32768, "sysctl: low end of net.ipv4.ip_local_port_range")
+	cmd.Flags().Uint16Var(&rangeHi, "range-hi", 60999, "sysctl: high end of net.ipv4.ip_local_port_range")
+	return cmd
+}

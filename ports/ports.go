@@ -1,0 +1,246 @@
+// Package ports computes and hands out a TM's self-source ports (contract
+// section 5, the patent's figure 9): the source ports p of a shared SNAT
+// address s whose key (s, p) hashes to a bucket the TM owns. A connection
+// from s:p to a server port d < p has p as its greater port, so the
+// server's reply hashes to this TM, whichever TM shares the address.
+package ports
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/symdist/symdist/contract"
+)
+
+const words = 65536 / 64
+
+// bitmap is one bit per port.
+type bitmap [words]uint64
+
+func (b *bitmap) set(p uint16)      { b[p/64] |= 1 << (p % 64) }
+func (b *bitmap) clear(p uint16)    { b[p/64] &^= 1 << (p % 64) }
+func (b *bitmap) has(p uint16) bool { return b[p/64]&(1<<(p%64)) != 0 }
+
+// next returns the first set port at or after from (wrapping to min), or
+// false. It tests at most 1025 words: constant time.
+func (b *bitmap) next(from, min uint16) (uint16, bool) {
+	try := func(lo, hi int) (uint16, bool) { // ports [lo, hi)
+		for w := lo / 64; w*64 < hi; w++ {
+			word := b[w]
+			if w == lo/64 {
+				word &= ^uint64(0) << (lo % 64)
+			}
+			if word != 0 {
+				p := w*64 + bits.TrailingZeros64(word)
+				if p < hi {
+					return uint16(p), true
+				}
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+	if p, ok := try(int(from), 65536); ok {
+		return p, true
+	}
+	return try(int(min), int(from))
+}
+
+// Table is one TM's self-source ports for one SNAT address, and which of
+// them are in use. Safe for concurrent use.
+type Table struct {
+	TM      string
+	SNAT    netip.Addr
+	MinPort uint16
+
+	mu     sync.Mutex
+	own    bitmap // self ports
+	inUse  bitmap // handed out, not yet released
+	free   bitmap // own and not in use
+	nOwn   int
+	nFree  int
+	cursor uint16 // where the next search starts, so ports rotate
+}
+
+// Compute builds the table from a group's bucket table (owner TM name per
+// bucket, as GET /api/groups/{group}/buckets returns it).
+func Compute(buckets []string, tm string, snat netip.Addr, minPort uint16) (*Table, error) {
+	if !contract.IsPowerOfTwo(len(buckets)) {
+		return nil, fmt.Errorf("bucket table has %d buckets, want a power of two", len(buckets))
+	}
+	if !snat.IsValid() {
+		return nil, errors.New("no SNAT address")
+	}
+	if minPort == 0 {
+		minPort = 1
+	}
+	t := &Table{TM: tm, SNAT: snat.Unmap(), MinPort: minPort, cursor: minPort}
+	t.own = owned(buckets, tm, t.SNAT, minPort)
+	t.free = t.own
+	t.nOwn = count(&t.own)
+	t.nFree = t.nOwn
+	return t, nil
+}
+
+func owned(buckets []string, tm string, snat netip.Addr, minPort uint16) bitmap {
+	var own bitmap
+	for p := int(minPort); p < 65536; p++ {
+		h := contract.Hash(contract.Key{Addr: snat, Port: uint16(p)})
+		if buckets[contract.Bucket(h, len(buckets))] == tm {
+			own.set(uint16(p))
+		}
+	}
+	return own
+}
+
+func count(b *bitmap) int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// Len is the number of self ports.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nOwn
+}
+
+// Free is the number of self ports not in use.
+func (t *Table) Free() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nFree
+}
+
+// IsOwn reports whether p is a self port.
+func (t *Table) IsOwn(p uint16) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.own.has(p)
+}
+
+// Ports lists the self ports in order.
+func (t *Table) Ports() []uint16 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]uint16, 0, t.nOwn)
+	for p := int(t.MinPort); p < 65536; p++ {
+		if t.own.has(uint16(p)) {
+			out = append(out, uint16(p))
+		}
+	}
+	return out
+}
+
+// ErrExhausted is returned when no self port above the destination port is
+// free.
+var ErrExhausted = errors.New("no free self-source port")
+
+// Allocate hands out a free self port greater than dstPort (the contract
+// needs the source port to be the greater one). Ports rotate: the search
+// starts after the last port handed out.
+func (t *Table) Allocate(dstPort uint16) (uint16, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dstPort == 65535 {
+		return 0, ErrExhausted
+	}
+	min := max(t.MinPort, dstPort+1)
+	from := max(t.cursor, min)
+	p, ok := t.free.next(from, min)
+	if !ok {
+		return 0, ErrExhausted
+	}
+	t.free.clear(p)
+	t.inUse.set(p)
+	t.nFree--
+	t.cursor = p + 1
+	if t.cursor == 0 {
+		t.cursor = t.MinPort
+	}
+	return p, nil
+}
+
+// Release returns a port handed out by Allocate. Releasing a port that is
+// not in use is an error (a double free).
+func (t *Table) Release(p uint16) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.inUse.has(p) {
+		return fmt.Errorf("port %d is not in use", p)
+	}
+	t.inUse.clear(p)
+	if t.own.has(p) {
+		t.free.set(p)
+		t.nFree++
+	}
+	return nil
+}
+
+// Update follows a new bucket table. Ports the TM gains become free;
+// ports it loses are no longer handed out (one still in use stays in use
+// until released, and is then dropped). It returns how many ports were
+// gained and lost. Under contract section 6 a surviving TM only gains.
+func (t *Table) Update(buckets []string) (gained, lost int, err error) {
+	if !contract.IsPowerOfTwo(len(buckets)) {
+		return 0, 0, fmt.Errorf("bucket table has %d buckets, want a power of two", len(buckets))
+	}
+	own := owned(buckets, t.TM, t.SNAT, t.MinPort)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for w := range own {
+		gainedBits := own[w] &^ t.own[w]
+		lostBits := t.own[w] &^ own[w]
+		gained += bits.OnesCount64(gainedBits)
+		lost += bits.OnesCount64(lostBits)
+		t.free[w] = (t.free[w] &^ lostBits) | (gainedBits &^ t.inUse[w])
+	}
+	t.own = own
+	t.nOwn = count(&t.own)
+	t.nFree = count(&t.free)
+	return gained, lost, nil
+}
+
+// Ranges formats ports as "a-b,c,d-e".
+func Ranges(ports []uint16) string {
+	var b strings.Builder
+	for i := 0; i < len(ports); {
+		j := i
+		for j+1 < len(ports) && ports[j+1] == ports[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(ports[i])))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(int(ports[j])))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// ReservedPorts returns every port in [lo, hi] that is NOT a self port:
+// the value of net.ipv4.ip_local_reserved_ports that makes the kernel pick
+// only self ports from ip_local_port_range [lo, hi].
+func (t *Table) ReservedPorts(lo, hi uint16) []uint16 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []uint16
+	for p := int(lo); p <= int(hi); p++ {
+		if !t.own.has(uint16(p)) {
+			out = append(out, uint16(p))
+		}
+	}
+	return out
+}
