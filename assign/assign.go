@@ -107,9 +107,9 @@ func (t *Table) apply(next []TM, repair bool) []int {
 	if repair {
 		prev = nil
 	}
-	ms, dir := members(t.Buckets, prev, next)
+	ms, dir, owner := members(t.Buckets, prev, next)
 	plan(len(t.Buckets), ms, dir, repair)
-	moved := t.execute(ms)
+	moved := t.execute(ms, owner)
 	if next == nil {
 		next = []TM{} // remember "no TMs" as a list, so Apply works
 	}

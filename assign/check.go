@@ -12,16 +12,13 @@ func Check(t *Table, tms []TM) error {
 	if err := validate(len(t.Buckets), tms); err != nil {
 		return err
 	}
-	ms, _ := members(t.Buckets, nil, sortedTMs(tms))
-	up := make(map[string]bool, len(ms))
-	for _, m := range ms {
-		up[m.name] = true
-	}
-	for b, o := range t.Buckets {
+	ms, _, owner := members(t.Buckets, nil, sortedTMs(tms))
+	for b, i := range owner {
+		o := t.Buckets[b]
 		switch {
 		case len(ms) == 0 && o != "":
 			return fmt.Errorf("bucket %d names %q, but no TM is up", b, o)
-		case len(ms) > 0 && !up[o]:
+		case len(ms) > 0 && i < 0:
 			return fmt.Errorf("bucket %d names %q, which is not an up TM", b, o)
 		}
 	}
@@ -55,7 +52,7 @@ func CheckMovement(before, after *Table, beforeTMs, afterTMs []TM) error {
 	if err := validate(len(after.Buckets), afterTMs); err != nil {
 		return fmt.Errorf("after: %w", err)
 	}
-	ms, dir := members(before.Buckets, sortedTMs(beforeTMs), sortedTMs(afterTMs))
+	ms, dir, _ := members(before.Buckets, sortedTMs(beforeTMs), sortedTMs(afterTMs))
 	allowed := plan(len(before.Buckets), ms, dir, false)
 	index := make(map[string]int, len(ms))
 	for i, m := range ms {

@@ -19,7 +19,7 @@ func TestClash(t *testing.T) {
 	}
 	next := []TM{up("a", 1), up("b", 1), down("c", 2), up("d", 3)}
 	before := tb.Clone()
-	ms, dir := members(before.Buckets, sortedTMs(abcd), sortedTMs(next))
+	ms, dir, _ := members(before.Buckets, sortedTMs(abcd), sortedTMs(next))
 	if forced := plan(2, ms, dir, false); forced != 1 {
 		t.Errorf("forced = %d, want 1", forced)
 	}

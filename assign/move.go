@@ -14,18 +14,15 @@ import (
 // Only in a conflict (conflict.go) do unchanged TMs both give and take
 // buckets; the buckets the unchanged ones give then go first to TMs the
 // change concerns, so the fewest move between two unchanged TMs.
-func (t *Table) execute(ms []member) []int {
-	index := make(map[string]int, len(ms))
-	for i, m := range ms {
-		index[m.name] = i
-	}
+//
+// owner gives for each bucket the index in ms of its TM, or -1.
+func (t *Table) execute(ms []member, owner []int32) []int {
 	var free []int // buckets of no up TM, or given up by a changed TM
 	lists := make([][]int, len(ms))
-	for b, o := range t.Buckets {
-		i, ok := index[o]
+	for b, i := range owner {
 		switch {
-		case !ok:
-			if o != "" || len(ms) > 0 {
+		case i < 0:
+			if t.Buckets[b] != "" || len(ms) > 0 {
 				free = append(free, b)
 			}
 		case ms[i].target < ms[i].held:

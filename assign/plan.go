@@ -38,23 +38,29 @@ const (
 )
 
 // members returns the up TMs of next (sorted by name, as next is) with
-// their current counts in buckets and their ideal counts, and the direction
-// of the unchanged ones. prev is the list the table was computed for.
-func members(buckets []string, prev, next []TM) ([]member, direction) {
+// their current counts in buckets and their ideal counts, the direction of
+// the unchanged ones, and for each bucket the index in ms of its TM, or -1.
+// prev is the list the table was computed for.
+func members(buckets []string, prev, next []TM) ([]member, direction, []int32) {
 	var ms []member
-	index := make(map[string]int, len(next))
+	index := make(map[string]int32, len(next))
 	var w int64
 	for _, tm := range next {
 		if tm.Up {
-			index[tm.Name] = len(ms)
+			index[tm.Name] = int32(len(ms))
 			ms = append(ms, member{name: tm.Name})
 			w += int64(tm.Weight)
 		}
 	}
-	for _, o := range buckets {
-		if i, ok := index[o]; ok {
+	owner := make([]int32, len(buckets))
+	for b, o := range buckets {
+		i, ok := index[o]
+		if !ok {
+			i = -1
+		} else {
 			ms[i].held++
 		}
+		owner[b] = i
 	}
 	old := make(map[string]int, len(prev)) // weights of the TMs up before
 	var oldW int64
@@ -83,7 +89,7 @@ func members(buckets []string, prev, next []TM) ([]member, direction) {
 	case w > oldW:
 		dir = shrink
 	}
-	return ms, dir
+	return ms, dir, owner
 }
 
 // bounds sets each member's lo and hi: its ideal's floor and ceil (contract

@@ -97,7 +97,7 @@ func TestRandomChanges(t *testing.T) {
 						who = ""
 					}
 					before := tb.Clone()
-					ms, dir := members(before.Buckets, sortedTMs(tms), sortedTMs(next))
+					ms, dir, _ := members(before.Buckets, sortedTMs(tms), sortedTMs(next))
 					clash := plan(tt.buckets, ms, dir, false) > 0
 					if clash {
 						clashes++
