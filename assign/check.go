@@ -1,8 +1,6 @@
 package assign
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // Check reports whether t meets rules 1 and 2 of contract section 6 for the
 // TM list tms: every bucket names an up TM (all are "" when none is up), and

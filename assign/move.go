@@ -11,9 +11,10 @@ import (
 // of its own, picked evenly over its buckets. They go to the TMs under their
 // targets, interleaved so that each one's new buckets spread over the table.
 //
-// Only in a conflict (conflict.go) do unchanged TMs both give and take
-// buckets; the buckets the unchanged ones give then go first to TMs the
-// change concerns, so the fewest move between two unchanged TMs.
+// Only when rules 2 and 3 clash (conflict.go) do some unchanged TMs give
+// buckets while others take; the buckets the unchanged ones give then go
+// first to TMs the change concerns, so the fewest move between two
+// unchanged TMs.
 //
 // owner gives for each bucket the index in ms of its TM, or -1.
 func (t *Table) execute(ms []member, owner []int32) []int {
@@ -65,7 +66,7 @@ func (t *Table) execute(ms []member, owner []int32) []int {
 		t.interleave(ms, pool, append(changed, unchanged...))
 		return pool
 	}
-	// A conflict: the changed TMs take what unchanged TMs gave first.
+	// A clash: the changed TMs take what unchanged TMs gave first.
 	take := min(len(given), needC)
 	toChanged, rest := pickSpread(given, take)
 	fromFree, freeRest := pickSpread(free, needC-take)

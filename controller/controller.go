@@ -57,6 +57,24 @@ type switchState struct {
 	lastSync  time.Time
 	lastErr   string
 	written   int // updates written by the last sync
+
+	// held is what the switch holds as of our last successful sync, so a
+	// sync after a health event diffs against it instead of reading back
+	// every entry. Only the primary writes, so it stays true until the
+	// session or the primary role changes, or a write fails; it is dropped
+	// then, and at least every fullReadEvery.
+	held     []*p4v1.Entity
+	heldTime time.Time
+}
+
+// fullReadEvery bounds how long the controller trusts its record of a
+// switch's state before reading it back again.
+const fullReadEvery = time.Minute
+
+func (sw *switchState) forget() {
+	sw.mu.Lock()
+	sw.held = nil
+	sw.mu.Unlock()
 }
 
 // New checks that the pipeline resolves and returns a controller for cfg.
@@ -242,6 +260,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		sw.mu.Lock()
 		if primary != sw.primary {
 			c.log.Info("arbitration", "switch", sw.cfg.Name, "primary", primary)
+			sw.held = nil // another controller may have written meanwhile
 		}
 		sw.primary = primary
 		sw.mu.Unlock()
@@ -249,6 +268,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		retry = nil
 		if primary {
 			if err := c.syncSwitch(sctx, sw, sess); err != nil {
+				sw.forget()
 				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err)
 				sw.mu.Lock()
 				sw.lastErr = err.Error()
@@ -285,23 +305,39 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	if err := c.ensureTables(ctx); err != nil {
 		return err
 	}
-	current, err := readState(ctx, sess)
-	if err != nil {
-		return err
+	start := time.Now()
+	sw.mu.Lock()
+	current := sw.held
+	if time.Since(sw.heldTime) > fullReadEvery {
+		current = nil
 	}
+	sw.mu.Unlock()
+	if current == nil {
+		if current, err = readState(ctx, sess); err != nil {
+			return err
+		}
+		sw.mu.Lock()
+		sw.heldTime = time.Now()
+		sw.mu.Unlock()
+	}
+	read := time.Since(start)
 	c.mu.Lock()
 	v, gen := c.viewLocked(), c.gen
 	c.mu.Unlock()
-	p := diff(current, desired(c.cfg, c.builder, sw.cfg, v))
+	want := desired(c.cfg, c.builder, sw.cfg, v)
+	p := diff(current, want)
+	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
 		return err
 	}
 	if !p.empty() {
-		c.log.Info("switch synced", "switch", sw.cfg.Name, "updates", p.size())
+		c.log.Info("switch synced", "switch", sw.cfg.Name, "updates", p.size(),
+			"read", read.Round(time.Millisecond), "planned", planned.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond))
 	}
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
 	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written = gen, time.Now(), "", p.size()
+	sw.held = want
 	sw.mu.Unlock()
 	c.observeSynced()
 	return nil

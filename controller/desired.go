@@ -88,8 +88,8 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 			}
 		}
 	}
-	for i, e := range es {
-		es[i] = entries.Canonical(e)
+	for _, e := range es {
+		entries.Canonicalize(e)
 	}
 	return es
 }

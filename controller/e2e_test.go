@@ -25,18 +25,19 @@ import (
 
 // testSwitch is a software switch on loopback gRPC with in-process ports.
 type testSwitch struct {
-	addr   string
-	sw     *swswitch.Switch
-	gs     *grpc.Server
-	ports  map[uint16]*swswitch.PipePort
-	mu     sync.Mutex
-	out    map[uint16][][]byte // frames sent per port
-	cancel context.CancelFunc
-	done   chan struct{}
+	addr     string
+	sw       *swswitch.Switch
+	gs       *grpc.Server
+	ports    map[uint16]*swswitch.PipePort
+	mu       sync.Mutex
+	out      map[uint16][][]byte // frames sent per port
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // startSwitch starts a software switch; addr "" picks a free port.
-func startSwitch(t *testing.T, addr string, deviceID uint64) *testSwitch {
+func startSwitch(t testing.TB, addr string, deviceID uint64) *testSwitch {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -75,9 +76,11 @@ func startSwitch(t *testing.T, addr string, deviceID uint64) *testSwitch {
 }
 
 func (ts *testSwitch) stop() {
-	ts.cancel()
-	ts.gs.Stop()
-	<-ts.done
+	ts.stopOnce.Do(func() {
+		ts.cancel()
+		ts.gs.Stop()
+		<-ts.done
+	})
 }
 
 // send runs a frame through the switch synchronously and returns the
@@ -212,7 +215,7 @@ func (l *lab) config(t *testing.T, electionID uint64) *config.Config {
 }
 
 // runController starts a controller; stop ends it and waits.
-func runController(t *testing.T, cfg *config.Config) (c *controller.Controller, stop func()) {
+func runController(t testing.TB, cfg *config.Config) (c *controller.Controller, stop func()) {
 	t.Helper()
 	var w io.Writer = io.Discard
 	if testing.Verbose() {

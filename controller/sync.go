@@ -6,7 +6,6 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
-	"google.golang.org/protobuf/proto"
 )
 
 // plan is the difference between what a switch holds and what it must
@@ -62,7 +61,7 @@ func diff(current, want []*p4v1.Entity) *plan {
 		switch old, ok := have[k]; {
 		case !ok:
 			p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_INSERT, e))
-		case !proto.Equal(old, e):
+		case entries.Value(old) != entries.Value(e):
 			p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_MODIFY, e))
 		}
 	}
@@ -101,7 +100,7 @@ func readState(ctx context.Context, s *Session) ([]*p4v1.Entity, error) {
 		if te := e.GetTableEntry(); te != nil {
 			te.CounterData, te.MeterConfig = nil, nil
 		}
-		out = append(out, entries.Canonical(e))
+		out = append(out, entries.Canonicalize(e))
 	}
 	return out, nil
 }

@@ -2,12 +2,11 @@ package entries
 
 import (
 	"cmp"
-	"fmt"
+	"encoding/hex"
 	"slices"
-	"strings"
+	"strconv"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // trim strips leading zero bytes, keeping at least one: P4Runtime's
@@ -19,15 +18,16 @@ func trim(b []byte) []byte {
 	return b
 }
 
-// Canonical returns a copy of e with every bytestring of its match and
-// action in canonical form, as a switch returns it on Read. Entities that
-// differ only in padding compare equal after it.
-func Canonical(e *p4v1.Entity) *p4v1.Entity {
-	e = proto.Clone(e).(*p4v1.Entity)
+// Canonicalize puts e in the form a switch returns on Read, in place:
+// canonical bytestrings, match fields sorted by ID, multicast replicas
+// sorted and with numeric ports. Entities that differ only in these
+// respects then have equal Key and Value.
+func Canonicalize(e *p4v1.Entity) *p4v1.Entity {
 	canonAction := func(a *p4v1.Action) {
 		for _, p := range a.GetParams() {
 			p.Value = trim(p.Value)
 		}
+		slices.SortFunc(a.GetParams(), func(x, y *p4v1.Action_Param) int { return cmp.Compare(x.GetParamId(), y.GetParamId()) })
 	}
 	if te := e.GetTableEntry(); te != nil {
 		for _, m := range te.GetMatch() {
@@ -40,6 +40,9 @@ func Canonical(e *p4v1.Entity) *p4v1.Entity {
 		}
 		slices.SortFunc(te.Match, func(a, b *p4v1.FieldMatch) int { return cmp.Compare(a.GetFieldId(), b.GetFieldId()) })
 		canonAction(te.GetAction().GetAction())
+	}
+	if m := e.GetActionProfileMember(); m != nil {
+		canonAction(m.GetAction())
 	}
 	if g := e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry(); g != nil {
 		for _, r := range g.GetReplicas() {
@@ -58,30 +61,84 @@ func Canonical(e *p4v1.Entity) *p4v1.Entity {
 			return cmp.Compare(a.GetInstance(), b.GetInstance())
 		})
 	}
-	if m := e.GetActionProfileMember(); m != nil {
-		canonAction(m.GetAction())
-	}
 	return e
 }
+
+func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10) }
 
 // Key identifies an entity for diffing: the table and match (with
 // priority) of a table entry, the profile and ID of a member, the ID of a
 // multicast group. e must be canonical.
 func Key(e *p4v1.Entity) string {
+	var b []byte
 	switch {
 	case e.GetTableEntry() != nil:
 		te := e.GetTableEntry()
-		var b strings.Builder
-		fmt.Fprintf(&b, "table/%d/%d", te.GetTableId(), te.GetPriority())
+		b = append(b, "t/"...)
+		b = appendUint(b, uint64(te.GetTableId()))
+		b = append(b, '/')
+		b = appendUint(b, uint64(te.GetPriority()))
 		for _, m := range te.GetMatch() {
-			fmt.Fprintf(&b, "/%d:%x:%x:%x", m.GetFieldId(), m.GetExact().GetValue(), m.GetTernary().GetValue(), m.GetTernary().GetMask())
+			b = append(b, '/')
+			b = appendUint(b, uint64(m.GetFieldId()))
+			b = append(b, ':')
+			if x := m.GetExact(); x != nil {
+				b = hex.AppendEncode(b, x.GetValue())
+			} else if x := m.GetTernary(); x != nil {
+				b = hex.AppendEncode(b, x.GetValue())
+				b = append(b, '&')
+				b = hex.AppendEncode(b, x.GetMask())
+			}
 		}
-		return b.String()
 	case e.GetActionProfileMember() != nil:
 		m := e.GetActionProfileMember()
-		return fmt.Sprintf("member/%d/%d", m.GetActionProfileId(), m.GetMemberId())
+		b = append(b, "m/"...)
+		b = appendUint(b, uint64(m.GetActionProfileId()))
+		b = append(b, '/')
+		b = appendUint(b, uint64(m.GetMemberId()))
 	case e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry() != nil:
-		return fmt.Sprintf("mcast/%d", e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry().GetMulticastGroupId())
+		b = append(b, "g/"...)
+		b = appendUint(b, uint64(e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry().GetMulticastGroupId()))
+	default:
+		return "other/" + e.String()
 	}
-	return "other/" + e.String()
+	return string(b)
+}
+
+func appendAction(b []byte, a *p4v1.Action) []byte {
+	b = appendUint(b, uint64(a.GetActionId()))
+	for _, p := range a.GetParams() {
+		b = append(b, ',')
+		b = appendUint(b, uint64(p.GetParamId()))
+		b = append(b, '=')
+		b = hex.AppendEncode(b, p.GetValue())
+	}
+	return b
+}
+
+// Value is what an entity with a given Key holds: the action (or member)
+// of a table entry, the action of a member, the replicas of a multicast
+// group. Two canonical entities with equal Key and Value are the same.
+func Value(e *p4v1.Entity) string {
+	var b []byte
+	switch {
+	case e.GetTableEntry() != nil:
+		a := e.GetTableEntry().GetAction()
+		if id, ok := a.GetType().(*p4v1.TableAction_ActionProfileMemberId); ok {
+			b = append(b, "member "...)
+			b = appendUint(b, uint64(id.ActionProfileMemberId))
+		} else {
+			b = appendAction(b, a.GetAction())
+		}
+	case e.GetActionProfileMember() != nil:
+		b = appendAction(b, e.GetActionProfileMember().GetAction())
+	case e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry() != nil:
+		for _, r := range e.GetPacketReplicationEngineEntry().GetMulticastGroupEntry().GetReplicas() {
+			b = appendUint(b, uint64(r.GetEgressPort()))
+			b = append(b, '.')
+			b = appendUint(b, uint64(r.GetInstance()))
+			b = append(b, ',')
+		}
+	}
+	return string(b)
 }
