@@ -153,7 +153,7 @@ func TestArbitrationNoElectionID(t *testing.T) {
 	h := newHarness(t)
 	a := h.connect(nil)
 	a.wantArbitration(codes.NotFound, nil) // no primary ever: no election_id
-	b := h.connect(nil)                   // several may have none
+	b := h.connect(nil)                    // several may have none
 	b.wantArbitration(codes.NotFound, nil)
 
 	p := h.primary(1)

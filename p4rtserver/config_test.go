@@ -221,7 +221,9 @@ func TestSetConfigOnlyThisPipeline(t *testing.T) {
 		})},
 		{"table duplicated", edit(func(i *p4configv1.P4Info) { i.Tables = append(i.Tables, i.Tables[0]) })},
 		{"match field bitwidth changed", edit(func(i *p4configv1.P4Info) { i.Tables[0].MatchFields[0].Bitwidth = 16 })},
-		{"match type changed", edit(func(i *p4configv1.P4Info) { i.Tables[0].MatchFields[0].Match = &p4configv1.MatchField_MatchType_{MatchType: p4configv1.MatchField_LPM} })},
+		{"match type changed", edit(func(i *p4configv1.P4Info) {
+			i.Tables[0].MatchFields[0].Match = &p4configv1.MatchField_MatchType_{MatchType: p4configv1.MatchField_LPM}
+		})},
 		{"action missing", edit(func(i *p4configv1.P4Info) { i.Actions = i.Actions[1:] })},
 		{"param ID changed", edit(func(i *p4configv1.P4Info) { i.Actions[1].Params[0].Id = 7 })},
 		{"counter size changed", edit(func(i *p4configv1.P4Info) { i.Counters[0].Size = 1 })},

@@ -28,8 +28,12 @@ import (
 // deviceID is the device the test servers serve.
 const deviceID = 7
 
-// wait bounds every wait for a message in the tests.
-const wait = 5 * time.Second
+// wait bounds every wait for a message in the tests; callTimeout every
+// call (long enough for the large batches under -race).
+const (
+	wait        = 5 * time.Second
+	callTimeout = 60 * time.Second
+)
 
 type injected struct {
 	port  uint16
@@ -116,7 +120,7 @@ func newHarnessInject(t testing.TB, inject func(uint16, []byte)) *harness {
 }
 
 func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), wait)
+	c, cancel := context.WithTimeout(context.Background(), callTimeout)
 	t.Cleanup(cancel)
 	return c
 }

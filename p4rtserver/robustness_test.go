@@ -106,6 +106,11 @@ func TestNilRequests(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument {
 		t.Errorf("SetForwardingPipelineConfig with empty entities: %v", err)
 	}
+	_, err = s.SetForwardingPipelineConfig(c, &p4v1.SetForwardingPipelineConfigRequest{DeviceId: deviceID, ElectionId: eid(1), Action: verify,
+		Config: &p4v1.ForwardingPipelineConfig{P4Info: &p4configv1.P4Info{Tables: []*p4configv1.Table{nil}, Counters: []*p4configv1.Counter{{Preamble: nil}}}}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("SetForwardingPipelineConfig with nil entities: %v", err)
+	}
 	h.commit(1)
 
 	updates := []*p4v1.Update{

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/tm"
+)
+
+func newTMCmd() *cobra.Command {
+	var cfg tm.Config
+	var selfPorts bool
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "tm --name NAME --listen VIP:PORT --backend IP:PORT --snat ADDR --controller URL",
+		Short: "Run a reference traffic manager: a TCP proxy that source-NATs from self-source ports",
+		Long: `tm is a TCP proxy for a symdist TM. It accepts connections on the virtual
+addresses (--listen), picks a backend (--backend, --balance), and connects to
+it from the shared SNAT address (--snat) with a self-source port: a port
+greater than the backend's whose key (SNAT, port) hashes to a bucket this TM
+owns, so the distributor brings the server's replies back to this TM
+(docs/contract.md section 5, docs/tm.md). It copies bytes both ways with
+half-close, connect and idle timeouts.
+
+The bucket table of the TM's group comes from the controller (--controller,
+--name, --token) or a JSON file like GET /api/groups/{group}/buckets returns
+(--buckets-file), fetched at start and every --refresh.
+
+--http serves GET /healthz (for the controller's health check) and GET /stats
+(JSON counters). SIGINT or SIGTERM stop accepting, wait up to --grace for the
+active connections, then close them.
+
+--self-ports=false lets the kernel pick the source port (a control run: in a
+lab with several TMs most replies then reach the wrong TM).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			cfg.KernelPorts = !selfPorts
+			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			s, err := tm.New(cfg)
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Name, "name", "", "the TM's name in the controller config")
+	f.StringArrayVar(&cfg.Listen, "listen", nil, "virtual address to accept connections on, ADDRESS:PORT (repeat)")
+	f.StringArrayVar(&cfg.Backends, "backend", nil, "backend server, IP:PORT (repeat)")
+	f.StringVar(&cfg.Balance, "balance", tm.RoundRobin, "backend choice: round-robin or least-conn")
+	f.StringVar(&cfg.SNAT, "snat", "", "shared source address of backend connections")
+	f.BoolVar(&selfPorts, "self-ports", true, "use self-source ports (false: the kernel picks; a control run)")
+	f.Uint16Var(&cfg.MinPort, "min-port", 1024, "lowest self-source port")
+	f.StringVar(&cfg.Controller, "controller", "", "the controller's admin API URL, e.g. http://10.0.9.1:9090")
+	f.StringVar(&cfg.Token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	f.StringVar(&cfg.BucketsFile, "buckets-file", "", "read the bucket table from this JSON file instead of a controller")
+	f.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to fetch the bucket table again")
+	f.StringVar(&cfg.HTTP, "http", "", "serve /healthz and /stats on ADDRESS:PORT (empty: none)")
+	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "backend connect timeout")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "close a connection idle both ways this long (0: never)")
+	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, wait this long for active connections")
+	f.BoolVar(&cfg.Freebind, "freebind", false, "IP_FREEBIND: bind virtual and SNAT addresses not configured on an interface")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,69 @@
+// Package conformance runs the test vectors and random flows through a real
+// switch (bmv2 simple_switch_grpc, or the software switch on AF_PACKET)
+// over veth pairs, and compares what comes out with the Go model packet for
+// packet. It needs root (CAP_NET_ADMIN) to make the veths.
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// VethPair is one switch port: SwitchSide is given to the switch, HostSide
+// is where the test sends and captures.
+type VethPair struct {
+	Port       uint16
+	SwitchSide string
+	HostSide   string
+}
+
+func run(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// CanMakeVeths reports why veth pairs cannot be made here, or "".
+func CanMakeVeths() string {
+	if os.Geteuid() != 0 {
+		return "needs root to create veth pairs"
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return "needs iproute2's ip command"
+	}
+	return ""
+}
+
+// MakeVeths creates one veth pair per port, named <prefix><port>s and
+// <prefix><port>h, up, with IPv6 off so the kernel sends nothing of its
+// own on them. The returned function deletes them.
+func MakeVeths(prefix string, ports []uint16) ([]VethPair, func(), error) {
+	var pairs []VethPair
+	cleanup := func() {
+		for _, p := range pairs {
+			_ = run("ip", "link", "del", p.SwitchSide)
+		}
+	}
+	for _, port := range ports {
+		p := VethPair{Port: port, SwitchSide: fmt.Sprintf("%s%ds", prefix, port), HostSide: fmt.Sprintf("%s%dh", prefix, port)}
+		_ = run("ip", "link", "del", p.SwitchSide) // left over from a killed run
+		if err := run("ip", "link", "add", p.SwitchSide, "type", "veth", "peer", "name", p.HostSide); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		pairs = append(pairs, p)
+		for _, ifname := range []string{p.SwitchSide, p.HostSide} {
+			_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+ifname+"/disable_ipv6", []byte("1"), 0o644)
+			// Jumbo frames pass.
+			if err := run("ip", "link", "set", ifname, "mtu", "9500", "up"); err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+		}
+	}
+	return pairs, cleanup, nil
+}

@@ -1,0 +1,360 @@
+// Package tm is a reference traffic manager for symdist: a TCP proxy that
+// source-NATs its backend connections to a shared SNAT address and picks
+// each connection's source port from its self-source port table (contract
+// section 5), so the server's reply hashes back to this TM at the
+// distributor, whichever TMs share the address.
+//
+// A Server listens on virtual addresses, picks a backend (round-robin or
+// least connections), connects to it from SNAT:p, p a free self port
+// greater than the backend's port, and copies bytes both ways with
+// half-close. It follows the bucket table of its group (from the
+// controller or a file) and serves /healthz and /stats. See README.md and
+// docs/tm.md.
+package tm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/symdist/symdist/ports"
+)
+
+// Server is one running TM.
+type Server struct {
+	cfg *parsed
+	log *slog.Logger
+	bal *balancer
+
+	tab *ports.Table // nil: no bucket table (KernelPorts without a source)
+
+	listeners []net.Listener
+	httpLn    net.Listener
+	httpSrv   *http.Server
+
+	// hard is cancelled when the grace period ends: dials in progress
+	// stop and proxied connections are closed.
+	hard       context.Context
+	hardCancel context.CancelFunc
+
+	accepting sync.WaitGroup // accept loops
+	conns     sync.WaitGroup // connection handlers
+	bg        sync.WaitGroup // refresh loop
+	started   atomic.Bool
+	done      chan struct{}
+
+	st counters
+
+	mu          sync.Mutex // guards the bucket state below
+	lastBuckets []string
+	group       string
+	bucketSt    BucketStats
+}
+
+// New checks cfg and returns a Server that Start runs.
+func New(cfg Config) (*Server, error) {
+	p, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{})}
+	s.hard, s.hardCancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Run starts the server and serves until ctx is done, then shuts down
+// gracefully (Wait).
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	s.Wait()
+	return nil
+}
+
+// Start fetches the bucket table, binds the listeners and the HTTP
+// endpoint, and serves in the background. When ctx is done the server stops
+// accepting, waits up to Grace for active connections, closes the rest and
+// stops; Wait returns then.
+func (s *Server) Start(ctx context.Context) (err error) {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("tm: Start called twice")
+	}
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+			if s.httpLn != nil {
+				s.httpLn.Close()
+			}
+			s.hardCancel()
+			close(s.done)
+		}
+	}()
+	c := s.cfg
+	if c.source != nil {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		bt, err := c.source.Fetch(fctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("bucket table from %s: %w", c.source, err)
+		}
+		s.tab, err = ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
+		if err != nil {
+			return fmt.Errorf("bucket table from %s: %w", c.source, err)
+		}
+		s.mu.Lock()
+		s.lastBuckets = slices.Clone(bt.Buckets)
+		s.group = bt.Group
+		s.bucketSt.LastChange = time.Now()
+		s.bucketSt.Fetches = 1
+		s.mu.Unlock()
+		s.log.Info("self-source ports", "tm", c.Name, "group", bt.Group, "snat", c.snat, "source", c.source.String(),
+			"buckets", len(bt.Buckets), "owned", owned(bt.Buckets, c.Name), "self_ports", s.tab.Len())
+		if owned(bt.Buckets, c.Name) == 0 {
+			s.log.Warn("this TM owns no bucket yet: backend connections fail until it does", "tm", c.Name)
+		}
+	}
+	if err := s.checkSNAT(); err != nil {
+		return err
+	}
+	lc := net.ListenConfig{Control: sockopts(false, false, c.Freebind)}
+	for _, a := range c.listen {
+		ln, err := lc.Listen(ctx, "tcp", a)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", a, err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	if c.HTTP != "" {
+		s.httpLn, err = net.Listen("tcp", c.HTTP)
+		if err != nil {
+			return fmt.Errorf("--http %s: %w", c.HTTP, err)
+		}
+		s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("HTTP endpoint stopped", "err", err)
+			}
+		}()
+	}
+	for _, ln := range s.listeners {
+		s.log.Info("listening", "address", ln.Addr().String())
+		s.accepting.Add(1)
+		go s.accept(ln)
+	}
+	mode := "self-ports"
+	if c.KernelPorts {
+		mode = "kernel-ports"
+		s.log.Warn("--self-ports=false: the kernel picks source ports; replies reach this TM only by chance")
+	}
+	s.log.Info("TM started", "tm", c.Name, "mode", mode, "backends", len(c.backends), "balance", c.Balance)
+	if c.source != nil {
+		s.bg.Add(1)
+		go s.refreshLoop(ctx)
+	}
+	go s.shutdown(ctx)
+	return nil
+}
+
+// checkSNAT binds SNAT:0 once, so a SNAT address that is not local fails
+// at start with a clear error rather than on every connection.
+func (s *Server) checkSNAT() error {
+	lc := net.ListenConfig{Control: sockopts(false, false, s.cfg.Freebind)}
+	ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(s.cfg.snat, 0).String())
+	if err != nil {
+		return fmt.Errorf("--snat %s: cannot bind it (configure it on an interface, or --freebind): %w", s.cfg.snat, err)
+	}
+	return ln.Close()
+}
+
+// Wait blocks until the server has stopped: ctx done, connections ended or
+// closed after the grace period.
+func (s *Server) Wait() { <-s.done }
+
+// Done is closed when the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Addrs are the listeners' addresses (useful with port 0).
+func (s *Server) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, ln := range s.listeners {
+		out = append(out, ln.Addr())
+	}
+	return out
+}
+
+// HTTPAddr is the HTTP endpoint's address, or nil.
+func (s *Server) HTTPAddr() net.Addr {
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// Table is the self-source port table, nil without a bucket table.
+func (s *Server) Table() *ports.Table { return s.tab }
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) shutdown(ctx context.Context) {
+	<-ctx.Done()
+	s.closeListeners()
+	s.accepting.Wait() // no conns.Add after this
+	s.bg.Wait()
+	active := s.st.active.Load()
+	s.log.Info("shutting down: not accepting", "active", active, "grace", s.cfg.Grace)
+	ended := make(chan struct{})
+	go func() { s.conns.Wait(); close(ended) }()
+	if active > 0 {
+		t := time.NewTimer(s.cfg.Grace)
+		select {
+		case <-ended:
+			t.Stop()
+		case <-t.C:
+			s.log.Warn("grace period over: closing connections", "active", s.st.active.Load())
+		}
+	}
+	s.hardCancel()
+	<-ended
+	if s.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	st := s.Stats()
+	s.log.Info("TM stopped", "accepted", st.Connections.Accepted, "completed", st.Connections.Completed,
+		"failed", st.Connections.Failed)
+	close(s.done)
+}
+
+func (s *Server) accept(ln net.Listener) {
+	defer s.accepting.Done()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE, ENFILE, ECONNABORTED...: back off like net/http.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept", "address", ln.Addr().String(), "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.conns.Add(1)
+		go s.handle(c.(*net.TCPConn))
+	}
+}
+
+func (s *Server) refreshLoop(ctx context.Context) {
+	defer s.bg.Done()
+	t := time.NewTicker(s.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.refresh(ctx)
+		}
+	}
+}
+
+// refresh fetches the bucket table and applies a change to the port table.
+func (s *Server) refresh(ctx context.Context) {
+	c := s.cfg
+	fctx, cancel := context.WithTimeout(ctx, max(c.Refresh, 5*time.Second))
+	bt, err := c.source.Fetch(fctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bucketSt.Fetches++
+	if err == nil && slices.Equal(bt.Buckets, s.lastBuckets) {
+		if s.bucketSt.LastError != "" {
+			s.log.Info("bucket table source is back", "source", c.source.String())
+		}
+		s.bucketSt.LastError = ""
+		return
+	}
+	var gained, lost int
+	if err == nil {
+		gained, lost, err = s.tab.Update(bt.Buckets)
+	}
+	if err != nil {
+		s.bucketSt.Errors++
+		// Log a failure once until it changes or recovers, not every
+		// refresh; the old table stays in force.
+		if msg := err.Error(); msg != s.bucketSt.LastError {
+			s.log.Warn("bucket table refresh failed; keeping the current table", "source", c.source.String(), "err", err)
+			s.bucketSt.LastError = msg
+		}
+		return
+	}
+	s.bucketSt.LastError = ""
+	s.bucketSt.Updates++
+	s.bucketSt.LastChange = time.Now()
+	s.bucketSt.Gained += int64(gained)
+	s.bucketSt.Lost += int64(lost)
+	s.lastBuckets = slices.Clone(bt.Buckets)
+	s.group = bt.Group
+	args := []any{"tm", c.Name, "group", bt.Group, "owned", owned(bt.Buckets, c.Name),
+		"gained", gained, "lost", lost, "self_ports", s.tab.Len(), "free", s.tab.Free()}
+	if lost > 0 {
+		// Under contract section 6 a TM that stays up only gains. A
+		// loss means this TM was taken down, drained or reweighted:
+		// connections on lost ports keep them until they end, but their
+		// replies now hash to another TM.
+		s.log.Warn("bucket table changed: self ports lost", args...)
+	} else {
+		s.log.Info("bucket table changed", args...)
+	}
+}
+
+func owned(buckets []string, tm string) int {
+	n := 0
+	for _, b := range buckets {
+		if b == tm {
+			n++
+		}
+	}
+	return n
+}
+
+// Handler serves GET /healthz ("ok": the controller's health check) and
+// GET /stats (Stats as JSON).
+//
+// /healthz stays "ok" during the grace period: were the TM reported down,
+// the controller would give its buckets to others and the replies of the
+// connections it is finishing would go elsewhere.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s.Stats())
+	})
+	return mux
+}
