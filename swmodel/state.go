@@ -108,6 +108,8 @@ func (p *Pipeline) writeOne(u *p4v1.Update) error {
 			return errorf(codes.Unimplemented, "only multicast group entries are supported")
 		}
 		return p.writeMulticast(u.GetType(), mg)
+	case nil:
+		return errorf(codes.InvalidArgument, "update has an entity of no type")
 	default:
 		return errorf(codes.Unimplemented, "entity %T cannot be written to this pipeline", e)
 	}
@@ -273,7 +275,11 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 	}
 	name := t.GetPreamble().GetName()
 	if e.GetIsDefaultAction() {
-		if t.GetConstDefaultActionId() != 0 {
+		// The default entry always exists: it can only be modified.
+		switch {
+		case op != p4v1.Update_MODIFY:
+			return errorf(codes.InvalidArgument, "table %s: the default entry can only be modified, not %v", name, op)
+		case t.GetConstDefaultActionId() != 0:
 			return errorf(codes.PermissionDenied, "table %s has a const default action", name)
 		}
 		return errorf(codes.InvalidArgument, "table %s: the default action of an action-profile table cannot be set", name)
@@ -514,6 +520,9 @@ func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember)
 	prof := p.schema.ActionProfiles[m.GetActionProfileId()]
 	if prof == nil {
 		return errorf(codes.InvalidArgument, "unknown action profile ID %d", m.GetActionProfileId())
+	}
+	if m.GetMemberId() == 0 {
+		return errorf(codes.InvalidArgument, "member ID 0")
 	}
 	old := p.store.members[m.GetMemberId()]
 	switch {
