@@ -199,9 +199,11 @@ func movedPlot(r *Result) (*plot.Plot, error) {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.NominalX(labels...)
-	// Room above the bars for the legend.
+	// Room above the bars for the legend, and beside the outer groups.
 	p.Y.Min = 0
-	p.Y.Max *= 1.45
+	p.Y.Max *= 1.6
+	p.X.Min = -0.75
+	p.X.Max = float64(len(steps)) - 0.25
 	return p, nil
 }
 

@@ -34,6 +34,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd())
+	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd())
 	return root
 }

@@ -1,0 +1,272 @@
+// Package lab builds the patent's figure 3 on one machine with network
+// namespaces: a client, a client-side distributor, three TMs running
+// `symdist tm` that all source-NAT to ONE shared address, a server-side
+// distributor, an HTTP server, and the controller. The distributors are
+// software switches, or bmv2 where installed. `symdist lab` starts it for
+// people; lab_test.go drives it.
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/symdist/symdist/conformance"
+	"github.com/symdist/symdist/controller"
+)
+
+// Addresses of the lab.
+const (
+	VIP        = "10.0.0.100"
+	SNAT       = "10.3.0.1"
+	ServerAddr = "10.2.0.10"
+	ServerPort = 8080
+	Clients    = 4 // addresses 10.1.0.1 .. 10.1.0.4 in the client namespace
+	NumTMs     = 3
+	mgmtNet    = "198.18.0" // the root namespace's management bridge, .1
+)
+
+// Options of a lab.
+type Options struct {
+	Prefix    string // of namespace and link names, e.g. "sd"
+	Binary    string // the symdist binary the TMs run
+	Switch    string // "soft" or "bmv2"
+	SelfPorts bool   // TMs use self-source ports (false: the kernel picks: the control run)
+	Dir       string // logs
+	Log       *slog.Logger
+}
+
+// Lab is a running figure-3 deployment.
+type Lab struct {
+	Opts       Options
+	Controller *controller.Controller
+	AdminURL   string
+	Token      string
+	Requests   atomic.Int64 // served by the HTTP server
+	srcPorts   sync.Map     // source port -> true, as the server saw them
+	tms         map[string]*exec.Cmd
+	switchAddrs []string // client side, server side
+	undo        []func()
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+func (o Options) ns(name string) string { return o.Prefix + name }
+
+// ClientNS, ServerNS and TMNS name the namespaces.
+func (l *Lab) ClientNS() string     { return l.Opts.ns("c") }
+func (l *Lab) ServerNS() string     { return l.Opts.ns("s") }
+func (l *Lab) TMNS(i int) string    { return l.Opts.ns(fmt.Sprintf("t%d", i)) }
+func tmName(i int) string           { return fmt.Sprintf("tm%d", i) }
+func tmMgmt(i int) string           { return fmt.Sprintf("%s.%d", mgmtNet, 10+i) }
+func tmMAC(side, i int) string      { return fmt.Sprintf("02:00:00:00:0%d:0%d", side, i) }
+func (l *Lab) link(s string) string { return l.Opts.Prefix + s }
+
+// Up builds the lab. On error, what was built is taken down.
+func Up(opts Options) (_ *Lab, err error) {
+	if why := Missing(); why != "" {
+		return nil, fmt.Errorf("lab: %s", why)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Dir == "" {
+		if opts.Dir, err = os.MkdirTemp("", "symdist-lab-"); err != nil {
+			return nil, err
+		}
+	}
+	l := &Lab{Opts: opts, tms: map[string]*exec.Cmd{}}
+	defer func() {
+		if err != nil {
+			l.Down()
+		}
+	}()
+	if err := l.network(); err != nil {
+		return nil, err
+	}
+	if err := l.startSwitches(); err != nil {
+		return nil, err
+	}
+	if err := l.startServer(); err != nil {
+		return nil, err
+	}
+	if err := l.startController(); err != nil {
+		return nil, err
+	}
+	for i := 1; i <= NumTMs; i++ {
+		if err := l.StartTM(i, opts.SelfPorts); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.WaitReady(30 * time.Second); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Down takes everything down, in reverse order.
+func (l *Lab) Down() {
+	for name := range l.tms {
+		l.StopTM(name)
+	}
+	if l.cancel != nil {
+		l.cancel()
+		l.wg.Wait()
+	}
+	for i := len(l.undo) - 1; i >= 0; i-- {
+		l.undo[i]()
+	}
+	l.undo = nil
+}
+
+func (l *Lab) addNS(ns string) error {
+	_ = sh("ip", "netns", "del", ns) // left over from a killed run
+	if err := sh("ip", "netns", "add", ns); err != nil {
+		return err
+	}
+	l.undo = append(l.undo, func() { _ = sh("ip", "netns", "del", ns) })
+	return inNS(ns, "ip", "link", "set", "lo", "up")
+}
+
+// veth makes a pair with one end (rootName) in the root namespace and the
+// other (nsName) in ns, with a MAC if given, IPv6 off, both up.
+func (l *Lab) veth(rootName, ns, nsName, mac string) error {
+	_ = sh("ip", "link", "del", rootName)
+	if err := sh("ip", "link", "add", rootName, "type", "veth", "peer", "name", nsName, "netns", ns); err != nil {
+		return err
+	}
+	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", rootName) })
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+rootName+"/disable_ipv6", []byte("1"), 0o644)
+	_ = inNS(ns, "sysctl", "-qw", "net.ipv6.conf."+nsName+".disable_ipv6=1")
+	if mac != "" {
+		if err := inNS(ns, "ip", "link", "set", nsName, "address", mac); err != nil {
+			return err
+		}
+	}
+	if err := disableTxChecksum(ns, nsName); err != nil {
+		return err
+	}
+	if err := sh("ip", "link", "set", rootName, "up"); err != nil {
+		return err
+	}
+	return inNS(ns, "ip", "link", "set", nsName, "up")
+}
+
+func (l *Lab) network() error {
+	for _, ns := range []string{l.ClientNS(), l.ServerNS()} {
+		if err := l.addNS(ns); err != nil {
+			return err
+		}
+	}
+	// Management bridge: the controller's admin API and health checks.
+	br := l.link("m")
+	_ = sh("ip", "link", "del", br)
+	if err := sh("ip", "link", "add", br, "type", "bridge"); err != nil {
+		return err
+	}
+	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", br) })
+	if err := sh("ip", "addr", "add", mgmtNet+".1/24", "dev", br); err != nil {
+		return err
+	}
+	if err := sh("ip", "link", "set", br, "up"); err != nil {
+		return err
+	}
+	// Client: port 1 of the client-side switch.
+	if err := l.veth(l.link("a1"), l.ClientNS(), "eth0", ""); err != nil {
+		return err
+	}
+	for i := 1; i <= Clients; i++ {
+		if err := inNS(l.ClientNS(), "ip", "addr", "add", fmt.Sprintf("10.1.0.%d/8", i), "dev", "eth0"); err != nil {
+			return err
+		}
+	}
+	// Server: port 1 of the server-side switch; the SNAT address is on-link.
+	if err := l.veth(l.link("b1"), l.ServerNS(), "eth0", ""); err != nil {
+		return err
+	}
+	for _, c := range [][]string{
+		{"ip", "addr", "add", ServerAddr + "/16", "dev", "eth0"},
+		{"ip", "route", "add", "10.3.0.0/16", "dev", "eth0"},
+	} {
+		if err := inNS(l.ServerNS(), c...); err != nil {
+			return err
+		}
+	}
+	// TMs: a leg on each switch (ports 2-4) and one on the management bridge.
+	for i := 1; i <= NumTMs; i++ {
+		ns := l.TMNS(i)
+		if err := l.addNS(ns); err != nil {
+			return err
+		}
+		if err := l.veth(l.link(fmt.Sprintf("a%d", i+1)), ns, "cli0", tmMAC(1, i)); err != nil {
+			return err
+		}
+		if err := l.veth(l.link(fmt.Sprintf("b%d", i+1)), ns, "srv0", tmMAC(2, i)); err != nil {
+			return err
+		}
+		if err := l.veth(l.link(fmt.Sprintf("m%d", i)), ns, "mgmt0", ""); err != nil {
+			return err
+		}
+		if err := sh("ip", "link", "set", l.link(fmt.Sprintf("m%d", i)), "master", br); err != nil {
+			return err
+		}
+		for _, c := range [][]string{
+			{"ip", "addr", "add", fmt.Sprintf("10.0.1.%d/8", i), "dev", "cli0"},
+			{"ip", "addr", "add", VIP + "/32", "dev", "lo"},
+			{"ip", "addr", "add", SNAT + "/16", "dev", "srv0"},
+			{"ip", "route", "add", "10.2.0.0/16", "dev", "srv0", "src", SNAT},
+			{"ip", "addr", "add", tmMgmt(i) + "/24", "dev", "mgmt0"},
+			{"sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"},
+		} {
+			if err := inNS(ns, c...); err != nil {
+				return err
+			}
+		}
+	}
+	// The direct link between the distributors (port 5 of each).
+	_ = sh("ip", "link", "del", l.link("a5"))
+	if err := sh("ip", "link", "add", l.link("a5"), "type", "veth", "peer", "name", l.link("b5")); err != nil {
+		return err
+	}
+	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", l.link("a5")) })
+	for _, n := range []string{"a5", "b5"} {
+		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+l.link(n)+"/disable_ipv6", []byte("1"), 0o644)
+		if err := sh("ip", "link", "set", l.link(n), "up"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Lab) startSwitches() error {
+	for _, side := range []string{"a", "b"} {
+		var pairs []conformance.VethPair
+		for p := 1; p <= 5; p++ {
+			pairs = append(pairs, conformance.VethPair{Port: uint16(p), SwitchSide: l.link(fmt.Sprintf("%s%d", side, p))})
+		}
+		var t *conformance.Target
+		var err error
+		if l.Opts.Switch == "bmv2" {
+			dir := filepath.Join(l.Opts.Dir, "bmv2-"+side)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			t, err = conformance.StartBMv2(pairs, dir)
+		} else {
+			t, err = conformance.StartSoftSwitch(pairs)
+		}
+		if err != nil {
+			return err
+		}
+		l.undo = append(l.undo, t.Stop)
+		l.switchAddrs = append(l.switchAddrs, t.Addr)
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sh runs a command and returns its error with its output.
+func sh(args ...string) error {
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// inNS runs args in network namespace ns.
+func inNS(ns string, args ...string) error {
+	return sh(append([]string{"ip", "netns", "exec", ns}, args...)...)
+}
+
+// doInNS runs f on an OS thread moved into namespace ns; sockets f creates
+// stay in ns and can be used from any goroutine afterwards. The thread is
+// discarded when f returns, so no other goroutine ever runs in ns.
+func doInNS(ns string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with us
+		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("netns %s: %w", ns, err)
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// DialTCP connects from namespace ns (from local, if set) to addr.
+func DialTCP(ns string, local *net.TCPAddr, addr string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := doInNS(ns, func() error {
+		d := net.Dialer{Timeout: timeout}
+		if local != nil {
+			d.LocalAddr = local
+		}
+		var err error
+		c, err = d.Dial("tcp", addr)
+		return err
+	})
+	return c, err
+}
+
+// ListenTCP listens on addr inside namespace ns.
+func ListenTCP(ns, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := doInNS(ns, func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln, err
+}
+
+// Missing says why the lab cannot run here, or "".
+func Missing() string {
+	if os.Geteuid() != 0 {
+		return "needs root (network namespaces, veths)"
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return "needs iproute2's ip command"
+	}
+	return ""
+}
+
+// ethtoolValue is struct ethtool_value of <linux/ethtool.h>.
+type ethtoolValue struct {
+	cmd, data uint32
+}
+
+const ethtoolSTXCSUM = 0x17 // ETHTOOL_STXCSUM: set TX checksum offload
+
+// disableTxChecksum turns off TX checksum offload on an interface in ns
+// (ethtool -K IF tx off, by ioctl). A veth otherwise passes TCP/UDP packets
+// with their checksum left for "hardware" to fill in; a switch that reads
+// them with AF_PACKET (the software switch, bmv2) forwards them unfinished
+// and the receiver drops them as corrupt.
+func disableTxChecksum(ns, ifname string) error {
+	return doInNS(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		v := ethtoolValue{cmd: ethtoolSTXCSUM, data: 0}
+		var ifr [40]byte // struct ifreq: name, then ifr_data
+		copy(ifr[:unix.IFNAMSIZ-1], ifname)
+		*(*uintptr)(unsafe.Pointer(&ifr[unix.IFNAMSIZ])) = uintptr(unsafe.Pointer(&v))
+		_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+		runtime.KeepAlive(&v)
+		if errno != 0 {
+			return fmt.Errorf("%s in %s: ETHTOOL_STXCSUM: %w", ifname, ns, errno)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,218 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/tm"
+)
+
+// startServer serves HTTP in the server namespace; it answers with its
+// counter and remembers every source port it saw.
+func (l *Lab) startServer() error {
+	ln, err := ListenTCP(l.ServerNS(), fmt.Sprintf("%s:%d", ServerAddr, ServerPort))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			p, _ := strconv.Atoi(port)
+			l.srcPorts.Store(p, true)
+		}
+		n := l.Requests.Add(1)
+		fmt.Fprintf(w, "hello %d\n", n)
+	})}
+	go srv.Serve(ln)
+	l.undo = append(l.undo, func() { srv.Close() })
+	return nil
+}
+
+// SourcePorts returns the source ports the server saw.
+func (l *Lab) SourcePorts() []int {
+	var ps []int
+	l.srcPorts.Range(func(k, _ any) bool {
+		ps = append(ps, k.(int))
+		return true
+	})
+	return ps
+}
+
+func (l *Lab) configYAML(adminAddr string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "election_id: 10\nadmin: {listen: %q, token: %q}\nswitches:\n", adminAddr, l.Token)
+	for i, name := range []string{"client-side", "server-side"} {
+		fmt.Fprintf(&b, "  - name: %s\n    address: %q\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n      - {port: 2, role: tm}\n      - {port: 3, role: tm}\n      - {port: 4, role: tm}\n      - {port: 5, role: peer}\n", name, l.switchAddrs[i])
+	}
+	fmt.Fprintf(&b, `groups:
+  - name: web
+    id: 1
+    default_tm: tm1
+    rules:
+      - {priority: 10, ip_version: 4, dst: %s/32}
+      - {priority: 10, ip_version: 4, dst: %s/32}
+tms:
+`, VIP, SNAT)
+	for i := 1; i <= NumTMs; i++ {
+		fmt.Fprintf(&b, `  - name: %s
+    id: %d
+    group: web
+    addresses: [10.0.1.%d]
+    snat: [%s]
+    ports:
+      client-side: {port: %d, mac: %q}
+      server-side: {port: %d, mac: %q}
+    health: {type: http, target: "http://%s:8081/healthz", interval: 200ms, timeout: 150ms, rise: 2, fall: 2}
+`, tmName(i), i, i, SNAT, i+1, tmMAC(1, i), i+1, tmMAC(2, i), tmMgmt(i))
+	}
+	return b.String()
+}
+
+func (l *Lab) startController() error {
+	tok := make([]byte, 16)
+	rand.Read(tok)
+	l.Token = hex.EncodeToString(tok)
+	ln, err := net.Listen("tcp", mgmtNet+".1:0")
+	if err != nil {
+		return err
+	}
+	text := l.configYAML(ln.Addr().String())
+	if err := os.WriteFile(filepath.Join(l.Opts.Dir, "controller.yaml"), []byte(text), 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	cfg, err := config.Parse("lab controller.yaml", []byte(text))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if l.Controller, err = controller.New(cfg, l.Opts.Log); err != nil {
+		ln.Close()
+		return err
+	}
+	l.AdminURL = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); l.Controller.Run(ctx) }()
+	go func() { defer l.wg.Done(); l.Controller.ServeAdmin(ctx, ln) }()
+	return nil
+}
+
+// StartTM starts `symdist tm` for TM i in its namespace.
+func (l *Lab) StartTM(i int, selfPorts bool) error {
+	name := tmName(i)
+	logf, err := os.Create(filepath.Join(l.Opts.Dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.TMNS(i), l.Opts.Binary, "tm",
+		"--name", name,
+		"--listen", VIP+":80",
+		"--backend", fmt.Sprintf("%s:%d", ServerAddr, ServerPort),
+		"--snat", SNAT,
+		"--controller", l.AdminURL, "--token", l.Token,
+		"--http", "0.0.0.0:8081",
+		"--self-ports="+strconv.FormatBool(selfPorts),
+		"--connect-timeout", "1s",
+		"--grace", "1s",
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	l.tms[name] = cmd
+	go func() { cmd.Wait(); logf.Close() }()
+	return nil
+}
+
+// StopTM kills a TM's process (as a crash would).
+func (l *Lab) StopTM(name string) {
+	if cmd := l.tms[name]; cmd != nil {
+		_ = cmd.Process.Kill()
+		delete(l.tms, name)
+		// Its health endpoint must be gone before it is restarted.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, err := l.TMStats(name); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TMStats fetches a TM's /stats.
+func (l *Lab) TMStats(name string) (tm.Stats, error) {
+	i, _ := strconv.Atoi(strings.TrimPrefix(name, "tm"))
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://%s:8081/stats", tmMgmt(i)))
+	if err != nil {
+		return tm.Stats{}, err
+	}
+	defer resp.Body.Close()
+	var st tm.Stats
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// WaitReady waits until both switches are programmed and every running TM
+// is healthy in the controller's view.
+func (l *Lab) WaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		st := l.Controller.Status()
+		ok := true
+		for _, s := range st.Switches {
+			ok = ok && s.InSync
+		}
+		for _, g := range st.Groups {
+			for _, t := range g.TMs {
+				_, running := l.tms[t.Name]
+				ok = ok && (!running || t.Healthy)
+				if running {
+					if _, err := l.TMStats(t.Name); err != nil {
+						ok = false
+					}
+				}
+			}
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			b, _ := json.Marshal(st)
+			return fmt.Errorf("lab not ready after %v: %s (logs in %s)", timeout, b, l.Opts.Dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Guide tells a person how to use the running lab.
+func (l *Lab) Guide() string {
+	return fmt.Sprintf(`The figure-3 lab is up (distributors: %s switch).
+
+  client namespace   %s  (10.1.0.1-%d)   try: ip netns exec %s curl http://%s/
+  TMs                %s, %s, %s  (symdist tm; SNAT %s shared; stats: curl http://%s:8081/stats)
+  server namespace   %s  (%s:%d)
+  controller admin   %s  (token %s)
+                     symdist status --controller %s --token %s
+  fail a TM          kill its process, or: curl -XPOST -H 'Authorization: Bearer %s' %s/api/tms/tm2/drain
+  logs               %s
+
+Ctrl-C takes it down.
+`, l.Opts.Switch, l.ClientNS(), Clients, l.ClientNS(), VIP, l.TMNS(1), l.TMNS(2), l.TMNS(3), SNAT, tmMgmt(1),
+		l.ServerNS(), ServerAddr, ServerPort, l.AdminURL, l.Token, l.AdminURL, l.Token, l.Token, l.AdminURL, l.Opts.Dir)
+}

@@ -1,0 +1,75 @@
+package lab
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Result counts a batch of connections.
+type Result struct {
+	Connections, Failed int
+	Requests, OK        int
+}
+
+// Connection opens one TCP connection from client address index c to the
+// VIP and sends n HTTP/1.1 requests on it; it reports how many succeeded.
+func (l *Lab) Connection(c, n int, timeout time.Duration) (ok int, err error) {
+	local := &net.TCPAddr{IP: net.IPv4(10, 1, 0, byte(1+c%Clients))}
+	conn, err := DialTCP(l.ClientNS(), local, VIP+":80", timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := 0; i < n; i++ {
+		conn.SetDeadline(time.Now().Add(timeout))
+		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\n\r\n", i); err != nil {
+			return ok, err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return ok, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello") {
+			return ok, fmt.Errorf("request %d: %v %q", i, err, body)
+		}
+		ok++
+	}
+	return ok, nil
+}
+
+// Run opens conns connections, parallel at most par at a time, each with
+// reqs requests.
+func (l *Lab) Run(conns, reqs, par int, timeout time.Duration) (Result, []error) {
+	var mu sync.Mutex
+	var errs []error
+	res := Result{Connections: conns, Requests: conns * reqs}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ok, err := l.Connection(i, reqs, timeout)
+			mu.Lock()
+			res.OK += ok
+			if err != nil {
+				res.Failed++
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return res, errs
+}
