@@ -3,7 +3,7 @@ GO      ?= go
 P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo p4 fmt lint bench fuzz vectors
+.PHONY: help build test demo lab p4 fmt lint bench fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ test: ## run every test; those needing root, bmv2, p4c or Mininet skip with the 
 
 demo: ## run the demo on the built-in software switch (no root, no bmv2)
 	$(GO) run ./cmd/symdist demo
+
+lab: ## build the figure-3 lab in network namespaces (root) and keep it up until Ctrl-C
+	$(GO) build -o bin/symdist ./cmd/symdist
+	./bin/symdist lab
 
 p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names.go
 	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found; install p4c (see README)"; exit 1; }

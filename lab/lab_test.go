@@ -2,13 +2,16 @@ package lab
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
 )
@@ -106,31 +109,56 @@ func TestLab(t *testing.T) {
 	}
 }
 
+// ownerOf is the TM the client-side distributor sends a client connection
+// to: the client's (address, port) is the greater-port side.
+func ownerOf(buckets []string, local *net.TCPAddr) string {
+	a, _ := netip.AddrFromSlice(local.IP.To4())
+	return buckets[contract.Bucket(contract.Hash(contract.Key{Addr: a, Port: uint16(local.Port)}), len(buckets))]
+}
+
 func killMidRun(t *testing.T, l *Lab) {
+	buckets, err := l.Controller.Buckets("web")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Long connections on every TM; then tm2 dies.
 	type outcome struct {
-		err error
+		owner string
+		err   error
 	}
-	done := make(chan outcome, 90)
-	for i := 0; i < 90; i++ {
+	const n = 90
+	done := make(chan outcome, n)
+	var opened sync.WaitGroup
+	opened.Add(n)
+	for i := 0; i < n; i++ {
 		go func() {
-			_, err := l.Connection(i, 20, 10*time.Second)
-			done <- outcome{err}
+			once := sync.OnceFunc(opened.Done)
+			defer once()
+			_, local, err := l.connection(i, 30, 10*time.Second, func(*net.TCPAddr) { once() })
+			o := outcome{err: err}
+			if local != nil {
+				o.owner = ownerOf(buckets, local)
+			}
+			done <- o
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	opened.Wait()
 	l.StopTM("tm2")
-	failed := 0
-	for i := 0; i < 90; i++ {
-		if o := <-done; o.err != nil {
-			failed++
+	failedOn := map[string]int{}
+	total := map[string]int{}
+	for i := 0; i < n; i++ {
+		o := <-done
+		total[o.owner]++
+		if o.err != nil {
+			failedOn[o.owner]++
 		}
 	}
-	// Only tm2's connections (about a third) may fail.
-	if failed > 45 {
-		t.Errorf("%d of 90 connections failed when one of three TMs died", failed)
+	t.Logf("connections in flight when tm2 died: %v; failed: %v", total, failedOn)
+	for owner, k := range failedOn {
+		if owner != "tm2" {
+			t.Errorf("%d connections on %s failed when tm2 died", k, owner)
+		}
 	}
-	t.Logf("%d of 90 connections in flight failed with tm2", failed)
 	waitDown(t, l.Controller, "tm2")
 	res, errs := l.Run(200, 2, 20, 5*time.Second)
 	if res.Failed != 0 {
@@ -170,5 +198,53 @@ func TestLabWithoutSelfPorts(t *testing.T) {
 	t.Logf("without self-source ports %d of %d connections failed (%.0f%%; (N-1)/N = 67%%)", res.Failed, res.Connections, 100*frac)
 	if frac < 0.45 || frac > 0.9 {
 		t.Errorf("%.0f%% of connections failed, want about 67%%", 100*frac)
+	}
+}
+
+// plainClients connects n times from TM 1's namespace to the server with a
+// plain client that lets the kernel pick its source port from the SNAT
+// address, and counts the failures.
+func plainClients(t *testing.T, l *Lab, n int) (failed int) {
+	for i := 0; i < n; i++ {
+		c, err := DialTCP(l.TMNS(1), &net.TCPAddr{IP: net.ParseIP(SNAT)}, fmt.Sprintf("%s:%d", ServerAddr, ServerPort), 500*time.Millisecond)
+		if err != nil {
+			failed++
+			continue
+		}
+		c.Close()
+	}
+	return failed
+}
+
+// The ip_local_reserved_ports integration (docs/tm.md): with every port
+// that is not tm1's reserved, an unmodified program in tm1's namespace that
+// lets the kernel pick its source port gets only self ports, and every
+// connection works. Without it, most fail.
+func TestLabReservedPorts(t *testing.T) {
+	l := startLab(t, "sr", "soft", true)
+	if failed := plainClients(t, l, 30); failed < 10 {
+		t.Errorf("without reserved ports only %d of 30 kernel-port connections failed, want about 20", failed)
+	}
+	buckets, err := l.Controller.Buckets("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := ports.Compute(buckets, "tm1", netip.MustParseAddr(SNAT), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := ports.Ranges(tab.ReservedPorts(32768, 60999))
+	err = doInNS(l.TMNS(1), func() error {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_local_port_range", []byte("32768 60999"), 0o644); err != nil {
+			return err
+		}
+		// One write: the kernel takes the list only whole.
+		return os.WriteFile("/proc/sys/net/ipv4/ip_local_reserved_ports", []byte(value), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := plainClients(t, l, 200); failed != 0 {
+		t.Errorf("with reserved ports %d of 200 kernel-port connections failed", failed)
 	}
 }

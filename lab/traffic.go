@@ -20,30 +20,41 @@ type Result struct {
 // Connection opens one TCP connection from client address index c to the
 // VIP and sends n HTTP/1.1 requests on it; it reports how many succeeded.
 func (l *Lab) Connection(c, n int, timeout time.Duration) (ok int, err error) {
-	local := &net.TCPAddr{IP: net.IPv4(10, 1, 0, byte(1+c%Clients))}
+	ok, _, err = l.connection(c, n, timeout, nil)
+	return ok, err
+}
+
+// connection is Connection; opened, if not nil, gets the connection's
+// local address as soon as it is connected.
+func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, local *net.TCPAddr, err error) {
+	local = &net.TCPAddr{IP: net.IPv4(10, 1, 0, byte(1+c%Clients))}
 	conn, err := DialTCP(l.ClientNS(), local, VIP+":80", timeout)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer conn.Close()
+	local = conn.LocalAddr().(*net.TCPAddr)
+	if opened != nil {
+		opened(local)
+	}
 	br := bufio.NewReader(conn)
 	for i := 0; i < n; i++ {
 		conn.SetDeadline(time.Now().Add(timeout))
 		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\n\r\n", i); err != nil {
-			return ok, err
+			return ok, local, err
 		}
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			return ok, err
+			return ok, local, err
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello") {
-			return ok, fmt.Errorf("request %d: %v %q", i, err, body)
+			return ok, local, fmt.Errorf("request %d: %v %q", i, err, body)
 		}
 		ok++
 	}
-	return ok, nil
+	return ok, local, nil
 }
 
 // Run opens conns connections, parallel at most par at a time, each with
