@@ -70,3 +70,22 @@ func TestHashGolden(t *testing.T) {
 		t.Fatalf("Bucket = %#x, want 0xeef", got)
 	}
 }
+
+func TestHashBytes(t *testing.T) {
+	for n := 0; n < 40; n++ {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*37 + n)
+		}
+		if got, want := HashBytes(b), crc32.ChecksumIEEE(b); got != want {
+			t.Fatalf("HashBytes(%x) = %#x, want %#x", b, got, want)
+		}
+	}
+}
+
+func TestHashAllocatesNothing(t *testing.T) {
+	k := Key{netip.MustParseAddr("2001:db8::7"), 443}
+	if n := testing.AllocsPerRun(100, func() { Hash(k) }); n != 0 {
+		t.Errorf("Hash allocates %v times", n)
+	}
+}

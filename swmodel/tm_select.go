@@ -2,22 +2,9 @@ package swmodel
 
 import (
 	"encoding/binary"
-	"hash/crc32"
+
+	"github.com/symdist/symdist/contract"
 )
-
-// ieee is hash/crc32's own table for the contract's CRC-32. keyHash runs the
-// byte-at-a-time loop over it inline: for a 6- or 18-byte key that is about
-// twice as fast as crc32.ChecksumIEEE, whose dispatch costs more than the
-// bytes. TestKeyHashIsChecksumIEEE holds the two equal.
-var ieee = crc32.MakeTable(crc32.IEEE)
-
-func keyHash(key []byte) uint32 {
-	crc := ^uint32(0)
-	for _, b := range key {
-		crc = ieee[byte(crc)^b] ^ crc>>8
-	}
-	return ^crc
-}
 
 // sendToTM holds the parameters of action send_to_tm: the TM's id (its
 // tm_counter index), its port on this switch and its MAC.
@@ -63,7 +50,7 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 				key = append(scratch[:0], m.keyAddrV4[:]...)
 			}
 			key = binary.BigEndian.AppendUint16(key, m.keyPort)
-			m.hash = keyHash(key)
+			m.hash = contract.HashBytes(key)
 			m.bucket = uint16(m.hash & (BucketCount - 1))
 			if g := t.buckets[m.groupID]; g != nil {
 				if mem := g[m.bucket]; mem != nil {
