@@ -172,7 +172,7 @@ func Run(out, progressOut io.Writer, perGroup int, asJSON bool) (*Report, error)
 	}
 	rep.Rounds = append(rep.Rounds, down)
 	webFlows := perGroup
-	say("\n%s\n  flows moved: %d of %d web flows (%.1f%%); ideal: web-2's own %d (%.1f%% = 1/4); moved between surviving TMs: %d\n  from health-check failure to both switches reprogrammed: %s\n",
+	say("\n%s\n  flows moved: %d of %d web flows (%.1f%%); ideal: web-2's own %d (%.1f%% = 1/4); moved between surviving TMs: %d\n  from web-2 dying to both switches reprogrammed (health check every 100ms, down after 2 failures): %s\n",
 		loadTable(l, down), down.Moved, webFlows, pct(down.Moved, webFlows), down.IdealMoved, pct(down.IdealMoved, webFlows), down.MovedOff, down.Reprogram)
 
 	if err := l.RecoverTM(rep.FailedTM); err != nil {
