@@ -79,6 +79,9 @@ func (sw *switchState) forget() {
 
 // New checks that the pipeline resolves and returns a controller for cfg.
 func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	schema, err := p4info.Load()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,9 +19,13 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/vectors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // testSwitch is a software switch on loopback gRPC with in-process ports.
@@ -450,5 +455,45 @@ func TestBadConfigLeavesStateAlone(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
 		t.Error("switch state changed")
+	}
+}
+
+// A batch with failing updates: every failure comes back decoded, with
+// its index, code and entity.
+func TestWriteErrorsDecoded(t *testing.T) {
+	ts := startSwitch(t, "", 1)
+	conn, err := grpc.NewClient(ts.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	sess, err := controller.Open(ctx, conn, 1, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	schema := p4info.MustLoad()
+	if err := sess.SetPipeline(ctx, schema.Info, p4info.BMv2JSON(), p4info.Cookie()); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := schema.Resolve()
+	b := entries.Builder{IDs: ids}
+	ups := entries.Inserts(b.PortRole(1, 1), b.PortRole(1, 1), b.Bucket(1, 0, 77), b.PortRole(2, 1))
+	err = sess.Write(ctx, ups)
+	var we *controller.WriteError
+	if !errors.As(err, &we) {
+		t.Fatalf("Write = %v, want a WriteError", err)
+	}
+	got := map[int]codes.Code{}
+	for _, u := range we.Updates {
+		got[u.Index] = u.Code
+		if u.Update != ups[u.Index] {
+			t.Errorf("update %d: entity not the one sent", u.Index)
+		}
+	}
+	want := map[int]codes.Code{1: codes.AlreadyExists, 2: codes.NotFound}
+	if !cmp.Equal(got, want) {
+		t.Errorf("failed updates = %v, want %v (%v)", got, want, err)
 	}
 }
