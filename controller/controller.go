@@ -71,6 +71,13 @@ type switchState struct {
 // switch's state before reading it back again.
 const fullReadEvery = time.Minute
 
+// session is the switch's live session, or nil.
+func (sw *switchState) session() *Session {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.sess
+}
+
 func (sw *switchState) forget() {
 	sw.mu.Lock()
 	sw.held = nil
@@ -382,9 +389,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	found := map[string][]string{} // group -> owners read back
 	counts := map[string]int{}
 	for _, sw := range c.switches {
-		sw.mu.Lock()
-		sess := sw.sess
-		sw.mu.Unlock()
+		sess := sw.session()
 		if sess == nil {
 			continue
 		}

@@ -41,9 +41,7 @@ func (cc counterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ids := c.builder.IDs
 	for _, sw := range c.switches {
-		sw.mu.Lock()
-		sess := sw.sess
-		sw.mu.Unlock()
+		sess := sw.session()
 		if sess == nil {
 			continue
 		}

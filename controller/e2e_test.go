@@ -145,22 +145,7 @@ type healthTarget struct {
 }
 
 func newHealthTarget(t *testing.T) *healthTarget {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &healthTarget{addr: ln.Addr().String(), ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return h
+	return restartHealthTarget(t, "127.0.0.1:0")
 }
 
 const configTemplate = `
@@ -404,7 +389,7 @@ func restartHealthTarget(t *testing.T, addr string) *healthTarget {
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
-	return &healthTarget{addr: addr, ln: ln}
+	return &healthTarget{addr: ln.Addr().String(), ln: ln}
 }
 
 // Two controllers: the backup (lower election id) writes nothing; when the
