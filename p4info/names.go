@@ -4,6 +4,7 @@ package p4info
 
 // Names of the P4Info entities.
 const (
+	ActionDrop                    = "SymdistIngress.drop"
 	ActionFlood                   = "SymdistIngress.l2_forward.flood"
 	ActionForward                 = "SymdistIngress.l2_forward.forward"
 	ActionNoAction                = "NoAction"
