@@ -21,7 +21,10 @@ type tables struct {
 	classifier  []classifierRule // highest priority first
 	tmAddressV4 map[[4]byte]*sendToTM
 	tmAddressV6 map[[16]byte]*sendToTM
-	buckets     map[uint16]*groupBuckets
+	// maybeTM has a bit for the last 16 bits of every TM address, so that
+	// most packets skip the map lookups above.
+	maybeTM *[1 << 16 / 64]uint64
+	buckets     *[1 << 16]*groupBuckets // by group_id: an array, not a map, on the per-packet path
 	defaultTM   map[uint16]*sendToTM
 	l2          map[uint64]uint16
 	mcast       map[uint32][]uint16 // multicast group -> egress ports
@@ -31,11 +34,34 @@ func newTables() tables {
 	return tables{
 		tmAddressV4: map[[4]byte]*sendToTM{},
 		tmAddressV6: map[[16]byte]*sendToTM{},
-		buckets:     map[uint16]*groupBuckets{},
+		maybeTM:     new([1 << 16 / 64]uint64),
+		buckets:     new([1 << 16]*groupBuckets),
 		defaultTM:   map[uint16]*sendToTM{},
 		l2:          map[uint64]uint16{},
 		mcast:       map[uint32][]uint16{},
 	}
+}
+
+// rebuildMaybeTM recomputes the filter of TM addresses.
+func (t *tables) rebuildMaybeTM() {
+	clear(t.maybeTM[:])
+	for a := range t.tmAddressV4 {
+		t.setMaybeTM(a[2:])
+	}
+	for a := range t.tmAddressV6 {
+		t.setMaybeTM(a[14:])
+	}
+}
+
+func (t *tables) setMaybeTM(last2 []byte) {
+	i := uint16(last2[0])<<8 | uint16(last2[1])
+	t.maybeTM[i/64] |= 1 << (i % 64)
+}
+
+// mayBeTM reports whether an address ending in last2 can be a TM's.
+func (t *tables) mayBeTM(last2 []byte) bool {
+	i := uint16(last2[0])<<8 | uint16(last2[1])
+	return t.maybeTM[i/64]&(1<<(i%64)) != 0
 }
 
 // storedMember is an action-profile member as written and as looked up.
@@ -393,10 +419,12 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		var k [4]byte
 		padded(k[:], exactValue(e, ids.TMAddressV4.DstAddr))
 		p.t.tmAddressV4[k] = p.decodeSendToTM(e.GetAction().GetAction())
+		p.t.rebuildMaybeTM()
 	case ids.TMAddressV6.Table:
 		var k [16]byte
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		p.t.tmAddressV6[k] = p.decodeSendToTM(e.GetAction().GetAction())
+		p.t.rebuildMaybeTM()
 	case ids.BucketTable.Table:
 		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
@@ -436,10 +464,12 @@ func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		var k [4]byte
 		padded(k[:], exactValue(e, ids.TMAddressV4.DstAddr))
 		delete(p.t.tmAddressV4, k)
+		p.t.rebuildMaybeTM()
 	case ids.TMAddressV6.Table:
 		var k [16]byte
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		delete(p.t.tmAddressV6, k)
+		p.t.rebuildMaybeTM()
 	case ids.BucketTable.Table:
 		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))

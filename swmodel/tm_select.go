@@ -32,11 +32,11 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 	m.bucket = 0
 	var a *sendToTM
 	if valid(h.ipv4) {
-		if len(t.tmAddressV4) > 0 {
-			a = t.tmAddressV4[[4]byte(ipv4Dst(b, h.ipv4))]
+		if dst := ipv4Dst(b, h.ipv4); t.mayBeTM(dst[2:]) {
+			a = t.tmAddressV4[[4]byte(dst)]
 		}
-	} else if len(t.tmAddressV6) > 0 {
-		a = t.tmAddressV6[[16]byte(ipv6Dst(b, h.ipv6))]
+	} else if dst := ipv6Dst(b, h.ipv6); t.mayBeTM(dst[14:]) {
+		a = t.tmAddressV6[[16]byte(dst)]
 	}
 	if a != nil {
 		t.sendToTM(a, b, m, sm, c)
