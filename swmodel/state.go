@@ -23,11 +23,11 @@ type tables struct {
 	tmAddressV6 map[[16]byte]*sendToTM
 	// maybeTM has a bit for the last 16 bits of every TM address, so that
 	// most packets skip the map lookups above.
-	maybeTM *[1 << 16 / 64]uint64
-	buckets     *[1 << 16]*groupBuckets // by group_id: an array, not a map, on the per-packet path
-	defaultTM   map[uint16]*sendToTM
-	l2          map[uint64]uint16
-	mcast       map[uint32][]uint16 // multicast group -> egress ports
+	maybeTM   *[1 << 16 / 64]uint64
+	buckets   *[1 << 16]*groupBuckets // by group_id: an array, not a map, on the per-packet path
+	defaultTM map[uint16]*sendToTM
+	l2        map[uint64]uint16
+	mcast     map[uint32][]uint16 // multicast group -> egress ports
 }
 
 func newTables() tables {
