@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"fmt"
 	"net/netip"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/p4info"
 )
 
 var roleValues = map[string]uint8{"edge": 1, "tm": 2, "peer": 3}
@@ -98,4 +101,50 @@ func classifier(r config.Rule, group uint16) entries.Classifier {
 	src, _ := config.Prefix(r.Src)
 	dst, _ := config.Prefix(r.Dst)
 	return entries.Classifier{Priority: r.Priority, VLAN: r.VLAN, IPVersion: r.IPVersion, Src: src, Dst: dst, Proto: r.Proto, Group: group}
+}
+
+// DesiredState is what a fresh controller would write to switch swName of
+// cfg with every TM up: the state `symdist decide` runs packets against.
+func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
+	schema, err := p4info.Load()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := schema.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	var sw *config.Switch
+	for i := range cfg.Switches {
+		if cfg.Switches[i].Name == swName || swName == "" && i == 0 {
+			sw = &cfg.Switches[i]
+		}
+	}
+	if sw == nil {
+		return nil, fmt.Errorf("the config has no switch %q", swName)
+	}
+	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
+	for _, g := range cfg.Groups {
+		var tms []assign.TM
+		for _, tm := range cfg.TMsOf(g.Name) {
+			tms = append(tms, assign.TM{Name: tm.Name, Weight: tm.Weight, Up: true})
+			v.up[tm.Name] = true
+		}
+		t, err := assign.New(cfg.Buckets, tms)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		v.buckets[g.Name] = t.Buckets
+	}
+	es := desired(cfg, entries.Builder{IDs: ids}, sw, v)
+	// Members and multicast groups before the entries that use them.
+	var first, rest []*p4v1.Entity
+	for _, e := range es {
+		if e.GetTableEntry() == nil {
+			first = append(first, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return entries.Inserts(append(first, rest...)...), nil
 }

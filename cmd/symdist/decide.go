@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/google/gopacket/pcapgo"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
 )
 
 func newDecideCmd() *cobra.Command {
-	var statePath, pcapPath string
+	var statePath, pcapPath, swName string
 	var inPort uint16
 	cmd := &cobra.Command{
 		Use:   "decide --state FILE --pcap FILE",
@@ -33,10 +37,11 @@ reason. Compare a switch's behaviour against these lines.`,
 			if inPort >= swmodel.MaxPorts {
 				return fmt.Errorf("--in-port %d: ports are 0-%d", inPort, swmodel.MaxPorts-1)
 			}
-			return decide(cmd.OutOrStdout(), statePath, pcapPath, inPort)
+			return decide(cmd.OutOrStdout(), statePath, swName, pcapPath, inPort)
 		},
 	}
-	cmd.Flags().StringVar(&statePath, "state", "", "switch state: P4Runtime WriteRequest in text format")
+	cmd.Flags().StringVar(&statePath, "state", "", "switch state: a P4Runtime WriteRequest in text format, or a controller config (.yaml)")
+	cmd.Flags().StringVar(&swName, "switch", "", "with a config: the switch whose state to use (default the first)")
 	cmd.Flags().StringVar(&pcapPath, "pcap", "", "packets: a pcap or pcapng file")
 	cmd.Flags().Uint16Var(&inPort, "in-port", 1, "ingress port of every packet")
 	return cmd
@@ -73,12 +78,25 @@ func newDecision(i int, tr swmodel.Trace, ports []uint16) decision {
 	return d
 }
 
-func decide(w io.Writer, statePath, pcapPath string, inPort uint16) error {
+// loadState reads the switch state: P4Runtime updates in text format, or
+// what a fresh controller would write for a config.
+func loadState(path, swName string) ([]*p4v1.Update, error) {
+	if strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml") {
+		cfg, err := config.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return controller.DesiredState(cfg, swName)
+	}
+	return vectors.ReadState(path)
+}
+
+func decide(w io.Writer, statePath, swName, pcapPath string, inPort uint16) error {
 	p, err := swmodel.New(p4info.MustLoad())
 	if err != nil {
 		return err
 	}
-	updates, err := vectors.ReadState(statePath)
+	updates, err := loadState(statePath, swName)
 	if err != nil {
 		return fmt.Errorf("reading state: %w", err)
 	}

@@ -92,3 +92,28 @@ func TestDecideErrors(t *testing.T) {
 		})
 	}
 }
+
+// With a controller config as the state, decide uses what the controller
+// would write: every steered packet goes to a TM of the config.
+func TestDecideFromConfig(t *testing.T) {
+	out, err := runCmd(t, "decide", "--state", "../../examples/figure3.yaml", "--switch", "client-side", "--pcap", writePcap(t, vectors.PortClient))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	steered := 0
+	for _, l := range lines {
+		if strings.Contains(l, `"reason":"hashed"`) {
+			steered++
+			if !strings.Contains(l, `"egress_ports":[2]`) && !strings.Contains(l, `"egress_ports":[3]`) && !strings.Contains(l, `"egress_ports":[4]`) {
+				t.Errorf("steered to a port that is no TM's: %s", l)
+			}
+		}
+	}
+	if steered == 0 {
+		t.Errorf("no packet steered: %s", out)
+	}
+	if _, err := runCmd(t, "decide", "--state", "../../examples/figure3.yaml", "--switch", "nope", "--pcap", writePcap(t, 1)); err == nil || !strings.Contains(err.Error(), "no switch") {
+		t.Errorf("unknown switch: %v", err)
+	}
+}
