@@ -280,3 +280,38 @@ func BenchmarkSwitchRate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkProgram: pushing the pipeline and writing the fixture state
+// (6,200 updates: 6,144 bucket entries and the rest) to each switch over
+// P4Runtime, side by side in one run.
+func BenchmarkProgram(b *testing.B) {
+	ts := targets(b)
+	ids, _ := p4info.MustLoad().Resolve()
+	n := len(vectors.State(ids))
+	for i, name := range []string{"softswitch", "bmv2"} {
+		start, ok := ts[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			pairs, cleanup, err := MakeVeths(fmt.Sprintf("cp%d", i), ports)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cleanup()
+			target, err := start(pairs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer target.Stop()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				if err := Program(ctx, target); err != nil {
+					b.Fatal(err)
+				}
+				cancel()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+		})
+	}
+}
