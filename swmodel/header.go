@@ -34,10 +34,9 @@ type headers struct {
 	innerIPv4, innerIPv4Options, innerIPv6, innerL4 int
 }
 
-func (h *headers) reset() {
-	*h = headers{absent, absent, absent, absent, absent, absent, absent, absent, absent,
-		absent, absent, absent, absent, absent, absent, absent, absent, absent, absent, absent, absent}
-}
+// noHeaders has every header invalid.
+var noHeaders = headers{absent, absent, absent, absent, absent, absent, absent, absent, absent,
+	absent, absent, absent, absent, absent, absent, absent, absent, absent, absent, absent, absent}
 
 func valid(off int) bool { return off != absent }
 

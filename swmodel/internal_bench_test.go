@@ -20,9 +20,11 @@ func BenchmarkStages(b *testing.B) {
 	var m localMetadata
 	b.Run("parse", func(b *testing.B) {
 		for b.Loop() {
+			h = noHeaders
 			parse(frame, 1, &h, &m)
 		}
 	})
+	h = noHeaders
 	parse(frame, 1, &h, &m)
 	b.Run("headerCheck", func(b *testing.B) {
 		for b.Loop() {

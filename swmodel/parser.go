@@ -22,8 +22,8 @@ func (p *parser) extract(hdr *int, n int) bool {
 	return true
 }
 
+// parse fills h, which must start as noHeaders.
 func parse(frame []byte, ingressPort uint16, h *headers, m *localMetadata) {
-	h.reset()
 	m.ipv6ExtLen = 0
 	p := parser{b: frame, h: h, m: m}
 	if ingressPort == CPUPort {

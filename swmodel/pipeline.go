@@ -84,7 +84,7 @@ const dropPort = 511
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	var h headers
+	h := noHeaders
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
 	parse(frame, ingressPort, &h, &m)
