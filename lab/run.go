@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,10 +169,52 @@ func (l *Lab) TMStats(name string) (tm.Stats, error) {
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
-// WaitReady waits until both switches are programmed and every running TM
-// is healthy in the controller's view.
+// WaitReady waits until both switches are programmed, every running TM is
+// healthy in the controller's view, and every TM has fetched the bucket
+// table since it last changed (TMs that were not up yet when the controller
+// started make their group's table move once).
 func (l *Lab) WaitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	for {
+		if err := l.waitHealthy(deadline, timeout); err != nil {
+			return err
+		}
+		before, err := l.Controller.Buckets("web")
+		if err != nil {
+			return err
+		}
+		fetched := map[string]int64{}
+		for name := range l.tms {
+			st, err := l.TMStats(name)
+			if err != nil {
+				return err
+			}
+			fetched[name] = st.Buckets.Fetches
+		}
+		// Every TM fetches again within its refresh interval.
+		for name, n := range fetched {
+			for {
+				st, err := l.TMStats(name)
+				if err == nil && st.Buckets.Fetches > n {
+					break
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s did not refresh its bucket table", name)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		after, err := l.Controller.Buckets("web")
+		if err != nil {
+			return err
+		}
+		if slices.Equal(before, after) {
+			return nil
+		}
+	}
+}
+
+func (l *Lab) waitHealthy(deadline time.Time, timeout time.Duration) error {
 	for {
 		st := l.Controller.Status()
 		ok := true

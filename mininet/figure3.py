@@ -57,7 +57,7 @@ class P4RuntimeSwitch(Switch):
     """
 
     def __init__(self, name, kind="bmv2", grpc_port=9559, thrift_port=None, device_id=1, log_dir="/tmp",
-                 symdist=None, log_level="info", **params):
+                 symdist=None, log_level="info", on_start=None, **params):
         params.setdefault("dpid", "%x" % device_id)
         Switch.__init__(self, name, **params)
         self.kind = kind
@@ -68,6 +68,7 @@ class P4RuntimeSwitch(Switch):
         self.symdist = symdist
         self.log_level = log_level
         self.proc = None
+        self.on_start = on_start  # called once the process exists (run.py records its PID)
         self.logfile = os.path.join(log_dir, name + ".log")
         self.outfile = os.path.join(log_dir, name + ".out")
 
@@ -108,6 +109,8 @@ class P4RuntimeSwitch(Switch):
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         out.close()
+        if self.on_start:
+            self.on_start()
         deadline = time.time() + 30
         while True:
             if self.proc.poll() is not None:

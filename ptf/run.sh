@@ -157,4 +157,6 @@ timeout "${PTF_TIMEOUT:-900}" ip netns exec "$NS" "$PY" "$PTF_BIN" \
 	"${TESTS[@]}"
 rc=$?
 [ $rc = 124 ] && echo "ptf: timed out after ${PTF_TIMEOUT:-900}s"
+# What the vector tests sent, from their logs.
+grep -h "vectors sent" "$LOGDIR"/*.log 2>/dev/null | sed 's/.*INFO *: /ptf: vectors: /' | sort
 exit $rc

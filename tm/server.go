@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
 )
 
@@ -101,9 +102,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	c := s.cfg
 	if c.source != nil {
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		bt, err := c.source.Fetch(fctx)
-		cancel()
+		bt, err := fetchAtStart(ctx, c.source, s.log)
 		if err != nil {
 			return fmt.Errorf("bucket table from %s: %w", c.source, err)
 		}
@@ -357,4 +356,31 @@ func (s *Server) Handler() http.Handler {
 		_ = enc.Encode(s.Stats())
 	})
 	return mux
+}
+
+// startFetchFor is how long a starting TM keeps asking for its bucket table:
+// the controller may be starting too, or not have reached a switch yet.
+const startFetchFor = 30 * time.Second
+
+// fetchAtStart fetches the bucket table, retrying transient failures with
+// backoff for up to startFetchFor.
+func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (controller.BucketTable, error) {
+	deadline := time.Now().Add(startFetchFor)
+	wait := 100 * time.Millisecond
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		bt, err := src.Fetch(fctx)
+		cancel()
+		var transient *transientError
+		if err == nil || !errors.As(err, &transient) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return bt, err
+		}
+		log.Warn("no bucket table yet; retrying", "source", src, "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return bt, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

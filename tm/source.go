@@ -77,7 +77,7 @@ func (s *ControllerSource) get(ctx context.Context, path string, v any) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return &transientError{err} // the controller may not be up yet
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -87,10 +87,14 @@ func (s *ControllerSource) get(ctx context.Context, path string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
+		err := fmt.Errorf("GET %s: %s", u, resp.Status)
 		if e.Error != "" {
-			return fmt.Errorf("GET %s: %s: %s", u, resp.Status, e.Error)
+			err = fmt.Errorf("GET %s: %s: %s", u, resp.Status, e.Error)
 		}
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return &transientError{err}
+		}
+		return err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
@@ -121,3 +125,10 @@ func (s *FileSource) Fetch(context.Context) (controller.BucketTable, error) {
 	}
 	return bt, nil
 }
+
+// transientError is a fetch that may work if tried again: the controller
+// is not reachable yet, or has no bucket table yet (HTTP 503).
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }

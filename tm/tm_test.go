@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"fmt"
 	"io"
 	"net"
@@ -822,5 +823,36 @@ func TestPortBusy(t *testing.T) {
 		if busy, everywhere := portBusy(tc.err); busy != tc.busy || everywhere != tc.everywhere {
 			t.Errorf("portBusy(%v) = %v, %v", tc.err, busy, everywhere)
 		}
+	}
+}
+
+// flakySource fails transiently a few times, then answers.
+type flakySource struct {
+	fails int
+	calls int
+	err   error
+}
+
+func (f *flakySource) Fetch(context.Context) (controller.BucketTable, error) {
+	f.calls++
+	if f.calls <= f.fails {
+		return controller.BucketTable{}, f.err
+	}
+	return controller.BucketTable{Group: "g", Buckets: make([]string, 16)}, nil
+}
+
+func (f *flakySource) String() string { return "flaky" }
+
+// A TM that starts before the controller has a table keeps asking; a
+// permanent error (unknown TM) fails at once.
+func TestFetchAtStartRetriesTransientErrors(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	f := &flakySource{fails: 3, err: &transientError{errors.New("HTTP 503")}}
+	if _, err := fetchAtStart(context.Background(), f, log); err != nil || f.calls != 4 {
+		t.Errorf("transient: err %v after %d calls, want success after 4", err, f.calls)
+	}
+	f = &flakySource{fails: 3, err: errors.New("no TM \"x\"")}
+	if _, err := fetchAtStart(context.Background(), f, log); err == nil || f.calls != 1 {
+		t.Errorf("permanent: err %v after %d calls, want failure after 1", err, f.calls)
 	}
 }
