@@ -45,17 +45,17 @@ type Options struct {
 
 // Lab is a running figure-3 deployment.
 type Lab struct {
-	Opts       Options
-	Controller *controller.Controller
-	AdminURL   string
-	Token      string
-	Requests   atomic.Int64 // served by the HTTP server
-	srcPorts   sync.Map     // source port -> true, as the server saw them
+	Opts        Options
+	Controller  *controller.Controller
+	AdminURL    string
+	Token       string
+	Requests    atomic.Int64 // served by the HTTP server
+	srcPorts    sync.Map     // source port -> true, as the server saw them
 	tms         map[string]*exec.Cmd
 	switchAddrs []string // client side, server side
 	undo        []func()
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 func (o Options) ns(name string) string { return o.Prefix + name }

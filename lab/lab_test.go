@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
