@@ -3,13 +3,11 @@ package tm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/symdist/symdist/controller"
 )
@@ -35,71 +33,17 @@ type ControllerSource struct {
 
 func (s *ControllerSource) String() string { return "controller " + s.URL }
 
-// Fetch returns the bucket table of the TM's group.
+// Fetch returns the bucket table of the TM's group. A controller that is
+// not reachable or has no table yet (HTTP 503) is a transient error.
 func (s *ControllerSource) Fetch(ctx context.Context) (controller.BucketTable, error) {
-	var st controller.Status
-	if err := s.get(ctx, "/api/status", &st); err != nil {
-		return controller.BucketTable{}, err
+	c := controller.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}
+	bt, err := c.BucketsOf(ctx, s.TM)
+	var he *controller.HTTPError
+	var ne net.Error
+	if errors.As(err, &he) && he.Code == http.StatusServiceUnavailable || errors.As(err, &ne) {
+		return bt, &transientError{err}
 	}
-	group := ""
-	for _, g := range st.Groups {
-		for _, t := range g.TMs {
-			if t.Name == s.TM {
-				group = g.Name
-			}
-		}
-	}
-	if group == "" {
-		return controller.BucketTable{}, fmt.Errorf("the controller at %s has no TM %q", s.URL, s.TM)
-	}
-	var bt controller.BucketTable
-	if err := s.get(ctx, "/api/groups/"+url.PathEscape(group)+"/buckets", &bt); err != nil {
-		return controller.BucketTable{}, err
-	}
-	if bt.Group == "" {
-		bt.Group = group
-	}
-	return bt, nil
-}
-
-func (s *ControllerSource) get(ctx context.Context, path string, v any) error {
-	u := strings.TrimRight(s.URL, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	if s.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.Token)
-	}
-	client := s.Client
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return &transientError{err} // the controller may not be up yet
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.Unmarshal(body, &e)
-		err := fmt.Errorf("GET %s: %s", u, resp.Status)
-		if e.Error != "" {
-			err = fmt.Errorf("GET %s: %s: %s", u, resp.Status, e.Error)
-		}
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			return &transientError{err}
-		}
-		return err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	return nil
+	return bt, err
 }
 
 // FileSource reads a JSON controller.BucketTable from a file, again at each

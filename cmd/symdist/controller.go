@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/config"
@@ -78,24 +75,9 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show the controller's view of switches, groups and TMs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(url, "/")+"/api/status", nil)
+			client := controller.Client{URL: url, Token: token}
+			st, err := client.Status(cmd.Context())
 			if err != nil {
-				return err
-			}
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s: HTTP %s", url, resp.Status)
-			}
-			var st controller.Status
-			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 				return err
 			}
 			if asJSON {

@@ -1,40 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
 )
-
-// getJSON GETs a controller API path into v.
-func getJSON(cmd *cobra.Command, base, token, path string, v any) error {
-	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, strings.TrimRight(base, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("%s%s: %s %s", base, path, resp.Status, e.Error)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
 
 func newPortsCmd() *cobra.Command {
 	var url, token, tm, snat, format string
@@ -67,23 +41,9 @@ source ports of the SNAT address whose replies hash back to this TM
 			if rangeLo > rangeHi || rangeLo == 0 {
 				return fmt.Errorf("--range-lo/--range-hi: %d-%d is not a port range", rangeLo, rangeHi)
 			}
-			var st controller.Status
-			if err := getJSON(cmd, url, token, "/api/status", &st); err != nil {
-				return err
-			}
-			group := ""
-			for _, g := range st.Groups {
-				for _, t := range g.TMs {
-					if t.Name == tm {
-						group = g.Name
-					}
-				}
-			}
-			if group == "" {
-				return fmt.Errorf("the controller has no TM %q", tm)
-			}
-			var bt controller.BucketTable
-			if err := getJSON(cmd, url, token, "/api/groups/"+group+"/buckets", &bt); err != nil {
+			client := controller.Client{URL: url, Token: token}
+			bt, err := client.BucketsOf(cmd.Context(), tm)
+			if err != nil {
 				return err
 			}
 			tab, err := ports.Compute(bt.Buckets, tm, addr, minPort)

@@ -116,3 +116,19 @@ func TestPortsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestStatus(t *testing.T) {
+	srv, _ := fakeController(t)
+	out, err := runCmd(t, "status", "--controller", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"SWITCH", "group web", "tm1", "tm2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := runCmd(t, "status", "--controller", srv.URL+"/nope"); err == nil {
+		t.Error("status against a wrong URL succeeded")
+	}
+}
