@@ -3,7 +3,7 @@ GO      ?= go
 P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo lab p4 fmt lint bench fuzz vectors
+.PHONY: help build test demo lab mininet ptf p4 fmt lint bench fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,14 @@ demo: ## run the demo on the built-in software switch (no root, no bmv2)
 lab: ## build the figure-3 lab in network namespaces (root) and keep it up until Ctrl-C
 	$(GO) build -o bin/symdist ./cmd/symdist
 	./bin/symdist lab
+
+SWITCH ?= bmv2
+
+mininet: ## figure 3 in Mininet on bmv2, then its CLI (root, Debian's mininet; SWITCH=soft: the Go switch; MININET_ARGS=--test: the end-to-end test)
+	python3 mininet/run.py --switch $(SWITCH) $(MININET_ARGS)
+
+ptf: ## PTF tests of the P4 program on bmv2 (root, p4lang ptf; SWITCH=soft: the Go switch); says in one line what is missing
+	ptf/run.sh --switch $(SWITCH)
 
 p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names.go
 	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found; install p4c (see README)"; exit 1; }

@@ -69,7 +69,8 @@ class P4RuntimeSwitch(Switch):
         self.log_level = log_level
         self.proc = None
         self.on_start = on_start  # called once the process exists (run.py records its PID)
-        self.logfile = os.path.join(log_dir, name + ".log")
+        # bmv2 appends .txt to its --log-file.
+        self.logfile = os.path.join(log_dir, name + (".txt" if kind == "bmv2" else ".log"))
         self.outfile = os.path.join(log_dir, name + ".out")
 
     @property
@@ -83,7 +84,7 @@ class P4RuntimeSwitch(Switch):
     def command(self):
         if self.kind == "bmv2":
             args = ["simple_switch_grpc", "--device-id", str(self.device_id), "--no-p4",
-                    "--log-file", self.logfile, "--log-level", self.log_level]
+                    "--log-file", os.path.join(self.log_dir, self.name), "--log-flush", "--log-level", self.log_level]
             if self.thrift_port is not None:
                 args += ["--thrift-port", str(self.thrift_port)]
             for port, name in self.port_map():

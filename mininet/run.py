@@ -140,6 +140,8 @@ def missing(args):
 def free_port(prefer, host="0.0.0.0"):
     for port in [prefer, 0]:
         s = socket.socket()
+        # As the Go and gRPC listeners do: TIME_WAIT leftovers do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return s.getsockname()[1]
@@ -207,7 +209,7 @@ class Figure3Run:
     @staticmethod
     def clean_leftovers():
         """Processes and links a killed earlier run left (by recorded PID
-        and command line, and by our fixed link names)."""
+        and start time, and by our fixed link names)."""
         try:
             with open(PIDS) as f:
                 entries = json.load(f)
@@ -475,7 +477,8 @@ class Figure3Run:
         for head, vals in zip(lines[0::2], lines[1::2]):
             for k, v in zip(head.split()[1:], vals.split()[1:]):
                 out[head.split(":")[0] + "." + k] = int(v)
-        return {"syn_retrans": out.get("TcpExt.TCPSynRetrans", 0), "retrans_segs": out.get("Tcp.RetransSegs", 0)}
+        return {"syn_retrans": out.get("TcpExt.TCPSynRetrans", 0), "retrans_segs": out.get("Tcp.RetransSegs", 0),
+                "loss_probes": out.get("TcpExt.TCPLossProbes", 0)}
 
     # --- traffic -------------------------------------------------------------
 
@@ -509,11 +512,12 @@ class Figure3Run:
         tcp0 = {h: self.tcp_counters(h) for h in hosts}
         r = self.requests(self.args.requests)
         tcp1 = {h: self.tcp_counters(h) for h in hosts}
-        log("     TCP retransmissions during those requests (SYN, all segments): %s" % ", ".join(
-            "%s %d/%d" % (h, tcp1[h]["syn_retrans"] - tcp0[h]["syn_retrans"],
-                          tcp1[h]["retrans_segs"] - tcp0[h]["retrans_segs"]) for h in hosts))
         step(r["failed"] == 0, "%d of %d HTTP requests through the VIP, one connection each, succeeded (%.1fs)%s"
              % (r["ok"], r["requests"], r["seconds"], "" if r["failed"] == 0 else ": " + "; ".join(r["errors"][:3])))
+        log("     TCP retransmissions meanwhile (SYNs/segments/of which tail-loss probes): %s" % ", ".join(
+            "%s %d/%d/%d" % (h, tcp1[h]["syn_retrans"] - tcp0[h]["syn_retrans"],
+                             tcp1[h]["retrans_segs"] - tcp0[h]["retrans_segs"],
+                             tcp1[h]["loss_probes"] - tcp0[h]["loss_probes"]) for h in hosts))
         for i in (1, 2, 3):
             st = self.tm_stats(i)
             acc = st["connections"]["accepted"] - stats0[i]["connections"]["accepted"]
@@ -592,12 +596,13 @@ Figure 3 is up (distributors: %(kind)s).
                  status   (or: sh %(bin)s status --controller %(admin)s --token %(token)s)
   fail a TM      failtm tm2      (kills its symdist tm, as a crash would; the controller moves its buckets)
   bring it back  starttm tm2
-  logs           %(logs)s  (s1.log, s2.log, controller.log, tm1.log ..., server.log)
+  logs           %(logs)s  (%(swlogs)s, controller.log, tm1.log ..., server.log)
 
 'exit' (or Ctrl-D) takes everything down.
 """ % dict(kind=kind, vip=f3.VIP, py=self.py, here=HERE, g1=s1.grpc_addr, g2=s2.grpc_addr, thrift=thrift,
            snat=f3.SNAT, m1=mgmt_ip(1), server=f3.SERVER, sport=f3.SERVER_PORT, admin=self.admin,
-           token=self.token, bin=self.bin, logs=self.logs)
+           token=self.token, bin=self.bin, logs=self.logs,
+           swlogs=", ".join(os.path.basename(s.logfile) for s in (s1, s2)))
 
     def cli(self):
         from mininet.cli import CLI
@@ -672,6 +677,7 @@ def main():
     ap.add_argument("--test", action="store_true", help="run the end-to-end scenario and exit with its result")
     ap.add_argument("--requests", type=int, default=200, help="requests of the first --test step (200)")
     ap.add_argument("--logs", help="log directory (default: a new /tmp/symdist-mininet-*)")
+    ap.add_argument("--keep-logs", action="store_true", help="keep the logs of a --test run that passed")
     ap.add_argument("--timeout", type=int, default=600, help="bound of a --test run in seconds (600)")
     ap.add_argument("--bmv2-log-level", default="info", help="simple_switch_grpc --log-level (info; debug logs every packet)")
     args = ap.parse_args()
@@ -683,7 +689,7 @@ def main():
         if binary is None:
             why.append(note)
     if why:
-        print("mininet: not run: missing %s (docs/mininet.md says how to install them)" % "; ".join(why))
+        print("mininet: not run: missing %s (see docs/mininet.md)" % "; ".join(why))
         return 0
     sys.path.insert(0, HERE)
 
@@ -729,7 +735,11 @@ def main():
         signalled = e.code
     finally:
         run.down()
-        log("stopped everything it started; logs in %s" % run.logs)
+        if args.test and ok and not args.keep_logs and not args.logs:
+            shutil.rmtree(run.logs, ignore_errors=True)
+            log("stopped everything it started; logs removed (--keep-logs keeps them)")
+        else:
+            log("stopped everything it started; logs in %s" % run.logs)
     if args.test:
         log("%s (%s switches)" % ("PASSED" if ok else "FAILED", args.switch))
     if signalled is not None:

@@ -81,7 +81,7 @@ else
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	msg=$(printf '%s; ' "${missing[@]}")
-	echo "ptf: not run: missing ${msg%; } (docs/mininet.md says how to install them)"
+	echo "ptf: not run: missing ${msg%; } (see docs/mininet.md)"
 	exit 0
 fi
 
@@ -128,7 +128,7 @@ for p in $PORTS; do
 done
 
 if [ "$SWITCH" = bmv2 ]; then
-	args=(--device-id 1 --no-p4 --log-file "$LOGDIR/bmv2" --log-level "${BMV2_LOG_LEVEL:-info}")
+	args=(--device-id 1 --no-p4 --log-file "$LOGDIR/bmv2" --log-flush --log-level "${BMV2_LOG_LEVEL:-info}")  # bmv2 adds .txt
 	for i in "${IFS_SW[@]}"; do args+=(-i "$i"); done
 	args+=(-- --grpc-server-addr "$GRPC" --cpu-port 255)
 	echo "ptf: bmv2: simple_switch_grpc ${args[*]}" >"$LOGDIR/switch.cmd"
@@ -149,14 +149,15 @@ for _ in $(seq 300); do
 done
 echo "ptf: $SWNAME on ports ${PORTS// /,} in namespace $NS; P4Runtime $GRPC"
 
-timeout "${PTF_TIMEOUT:-900}" ip netns exec "$NS" "$PY" "$PTF_BIN" \
+timeout --foreground "${PTF_TIMEOUT:-900}" ip netns exec "$NS" "$PY" "$PTF_BIN" \
 	--test-dir "$ROOT/ptf/tests" --pypath "$ROOT/ptf" \
-	--log-dir "$LOGDIR" --socket-recv-size 10240 \
+	--log-dir "$LOGDIR/ptf" --socket-recv-size 10240 \
 	"${IFS_PTF[@]}" \
 	--test-params "grpc_addr='$GRPC';device_id=1;p4info='$ROOT/p4info/symdist.p4info.txtpb';device_config='$ROOT/p4info/symdist.json';stf='$ROOT/testvectors/symdist.stf';state='$ROOT/testvectors/state.txtpb'" \
 	"${TESTS[@]}"
 rc=$?
 [ $rc = 124 ] && echo "ptf: timed out after ${PTF_TIMEOUT:-900}s"
 # What the vector tests sent, from their logs.
-grep -h "vectors sent" "$LOGDIR"/*.log 2>/dev/null | sed 's/.*INFO *: /ptf: vectors: /' | sort
+grep -h "vectors sent" "$LOGDIR"/ptf/*.log 2>/dev/null | sed 's/.*INFO *: /ptf: vectors: /' | sort |
+	awk '{print} {s += $4; d += $7; x += $9} END {if (NR) printf "ptf: vectors: all: %d of %d in testvectors/symdist.stf sent, %d differ, %d cannot cross a veth\n", s, s + x, d, x}'
 exit $rc
