@@ -316,3 +316,43 @@ func BenchmarkProgram(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSwitchBlast: every packet sent as fast as the sender can, no
+// waiting; what each switch delivers per second until its last output,
+// and what it lost (bmv2 drops from its queues under such load).
+func BenchmarkSwitchBlast(b *testing.B) {
+	ts := targets(b)
+	pkts := slices.DeleteFunc(vectors.Random(20000, 13), func(p vectors.Packet) bool { return !crossesVeth(p.Frame) })
+	for i, name := range []string{"softswitch", "bmv2"} {
+		start, ok := ts[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			r := newRig(b, fmt.Sprintf("cx%d", i), start)
+			_, want := r.expect(pkts)
+			var delivered, lost float64
+			for b.Loop() {
+				r.drain()
+				begin := time.Now()
+				for _, p := range pkts {
+					if err := r.hosts[p.Port].send(p.Frame); err != nil {
+						b.Fatal(err)
+					}
+				}
+				// Until nothing more arrives for 300 ms.
+				last, n := time.Now(), 0
+				for time.Since(last) < 300*time.Millisecond {
+					if c := r.captured(); c != n {
+						n, last = c, time.Now()
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				delivered = float64(n) / last.Sub(begin).Seconds()
+				lost = 100 * float64(want-n) / float64(want)
+			}
+			b.ReportMetric(delivered, "frames/s")
+			b.ReportMetric(lost, "%lost")
+		})
+	}
+}
