@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
@@ -353,6 +355,78 @@ func BenchmarkSwitchBlast(b *testing.B) {
 			}
 			b.ReportMetric(delivered, "frames/s")
 			b.ReportMetric(lost, "%lost")
+		})
+	}
+}
+
+// programConfig is one switch with 4 groups x 4 TMs x 4096 buckets.
+func programConfig(b *testing.B, addr string) *config.Config {
+	var s strings.Builder
+	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n", addr)
+	for p := 2; p <= 17; p++ {
+		fmt.Fprintf(&s, "      - {port: %d, role: tm}\n", p)
+	}
+	s.WriteString("groups:\n")
+	for g := 1; g <= 4; g++ {
+		fmt.Fprintf(&s, "  - {name: g%d, id: %d, default_tm: t%d-1, rules: [{priority: 10, vlan: %d}]}\n", g, g, g, g)
+	}
+	s.WriteString("tms:\n")
+	for id := 1; id <= 16; id++ {
+		g := (id-1)/4 + 1
+		fmt.Fprintf(&s, "  - {name: t%d-%d, id: %d, group: g%d, ports: {sw: {port: %d, mac: \"02:00:00:00:00:%02x\"}}}\n", g, (id-1)%4+1, id, g, id+1, id)
+	}
+	cfg, err := config.Parse("program.yaml", []byte(s.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
+}
+
+// BenchmarkControllerProgram: the controller programs a fresh switch with 4
+// groups x 4096 buckets (16,4xx updates), timed to the switch in sync.
+func BenchmarkControllerProgram(b *testing.B) {
+	ts := targets(b)
+	for i, name := range []string{"softswitch", "bmv2"} {
+		start, ok := ts[name]
+		if !ok {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			pairs, cleanup, err := MakeVeths(fmt.Sprintf("cc%d", i), ports)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cleanup()
+			written := 0
+			for b.Loop() {
+				b.StopTimer()
+				target, err := start(pairs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c, err := controller.New(programConfig(b, target.Addr), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				b.StartTimer()
+				go func() { c.Run(ctx); close(done) }()
+				deadline := time.Now().Add(2 * time.Minute)
+				for !c.Status().Switches[0].InSync {
+					if time.Now().After(deadline) {
+						b.Fatal("not in sync after 2 minutes")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				b.StopTimer()
+				written = c.Status().Switches[0].LastWritten
+				cancel()
+				<-done
+				target.Stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(written), "updates/op")
 		})
 	}
 }
