@@ -66,7 +66,7 @@ type Lab struct {
 	client     *softSwitch
 	server     *softSwitch
 	health     map[string]*healthServer // by TM name
-	tmPort     map[uint16]string         // switch port -> TM name (same on both switches)
+	tmPort     map[uint16]string        // switch port -> TM name (same on both switches)
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }

@@ -54,7 +54,7 @@ type Round struct {
 	Flows      int            `json:"flows"`
 	Symmetric  int            `json:"symmetric"` // reply reached the request's TM
 	PerTM      map[string]int `json:"flows_per_tm"`
-	Moved      int            `json:"moved"`                  // flows whose TM changed since the round before
+	Moved      int            `json:"moved"`                 // flows whose TM changed since the round before
 	IdealMoved int            `json:"ideal_moved,omitempty"` // what a perfect scheme must move
 	MovedOff   int            `json:"moved_between_survivors"`
 	Reprogram  string         `json:"reprogram_time,omitempty"`
