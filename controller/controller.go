@@ -89,11 +89,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	schema, err := p4info.Load()
-	if err != nil {
-		return nil, err
-	}
-	ids, err := schema.Resolve()
+	schema, ids, err := loadPipeline()
 	if err != nil {
 		return nil, err
 	}

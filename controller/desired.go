@@ -106,11 +106,7 @@ func classifier(r config.Rule, group uint16) entries.Classifier {
 // DesiredState is what a fresh controller would write to switch swName of
 // cfg with every TM up: the state `symdist decide` runs packets against.
 func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
-	schema, err := p4info.Load()
-	if err != nil {
-		return nil, err
-	}
-	ids, err := schema.Resolve()
+	_, ids, err := loadPipeline()
 	if err != nil {
 		return nil, err
 	}
@@ -147,4 +143,18 @@ func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
 		}
 	}
 	return entries.Inserts(append(first, rest...)...), nil
+}
+
+// loadPipeline loads the embedded P4Info and resolves every ID the
+// controller uses.
+func loadPipeline() (*p4info.Schema, *p4info.IDs, error) {
+	schema, err := p4info.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := schema.Resolve()
+	if err != nil {
+		return nil, nil, err
+	}
+	return schema, ids, nil
 }

@@ -64,20 +64,27 @@ func (p *parser) parseVLAN() {
 	}
 }
 
-func (p *parser) parseIPv4() {
-	if !p.extract(&p.h.ipv4, ipv4Len) {
-		return
+// ipv4AndOptions mirrors parse_ipv4 and parse_ipv4_options (and their
+// inner_ twins for ICMP errors): the header, its options, and whether an L4
+// header follows (IHL at least 5, not a later fragment).
+func (p *parser) ipv4AndOptions(hdr, opts *int) bool {
+	if !p.extract(hdr, ipv4Len) {
+		return false
 	}
-	ihl := int(ipv4IHL(p.b, p.h.ipv4))
+	ihl := int(ipv4IHL(p.b, *hdr))
 	switch {
 	case ihl < 5:
-		return
+		return false
 	case ihl > 5:
-		if !p.extract(&p.h.ipv4Options, (ihl-5)*4) {
-			return
+		if !p.extract(opts, (ihl-5)*4) {
+			return false
 		}
 	}
-	if ipv4FragOffset(p.b, p.h.ipv4) != 0 {
+	return ipv4FragOffset(p.b, *hdr) == 0
+}
+
+func (p *parser) parseIPv4() {
+	if !p.ipv4AndOptions(&p.h.ipv4, &p.h.ipv4Options) {
 		return
 	}
 	switch ipv4Protocol(p.b, p.h.ipv4) {
@@ -157,19 +164,7 @@ func (p *parser) parseICMPv6() {
 }
 
 func (p *parser) parseICMPErrorV4() {
-	if !p.extract(&p.h.icmpError, icmpErrorLen) || !p.extract(&p.h.innerIPv4, ipv4Len) {
-		return
-	}
-	ihl := int(ipv4IHL(p.b, p.h.innerIPv4))
-	switch {
-	case ihl < 5:
-		return
-	case ihl > 5:
-		if !p.extract(&p.h.innerIPv4Options, (ihl-5)*4) {
-			return
-		}
-	}
-	if ipv4FragOffset(p.b, p.h.innerIPv4) != 0 {
+	if !p.extract(&p.h.icmpError, icmpErrorLen) || !p.ipv4AndOptions(&p.h.innerIPv4, &p.h.innerIPv4Options) {
 		return
 	}
 	switch ipv4Protocol(p.b, p.h.innerIPv4) {
