@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/symdist/symdist/config"
@@ -132,9 +131,6 @@ func (l *Lab) StartTM(i int, selfPorts bool) error {
 		"--grace", "1s",
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// A TM dies with us, even if we are killed (ip netns exec execs it, and
-	// the parent-death signal survives exec).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
