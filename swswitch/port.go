@@ -165,6 +165,11 @@ func NewPipePort(out func(frame []byte)) *PipePort {
 // Inject queues a frame as if received on the port.
 func (p *PipePort) Inject(frame []byte) error {
 	select {
+	case <-p.closed: // checked first: select picks at random among ready cases
+		return ErrClosed
+	default:
+	}
+	select {
 	case p.in <- frame:
 		return nil
 	case <-p.closed:
