@@ -426,23 +426,6 @@ func TestPrimaryBackupFailover(t *testing.T) {
 	flowsReachSameTM(t, l, 100)
 }
 
-// A bad config is refused before anything is written: the running state
-// is untouched.
-func TestBadConfigLeavesStateAlone(t *testing.T) {
-	l := newLab(t)
-	c, _ := runController(t, l.config(t, 10))
-	eventually(t, "in sync", func() bool { return inSync(c) })
-	want := l.client.bucketTable(t)
-	_, err := config.Parse("bad.yaml", []byte(fmt.Sprintf(configTemplate, 30, l.client.addr, l.server.addr, "  - name: tm1\n    id: 0\n")))
-	if err == nil {
-		t.Fatal("bad config accepted")
-	}
-	time.Sleep(200 * time.Millisecond)
-	if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
-		t.Error("switch state changed")
-	}
-}
-
 // A batch with failing updates: every failure comes back decoded, with
 // its index, code and entity.
 func TestWriteErrorsDecoded(t *testing.T) {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/conformance"
+	"github.com/symdist/symdist/swswitch"
+	"google.golang.org/grpc"
+)
+
+// countEntries reads every table entry and member the switch holds.
+func countEntries(t *testing.T, sw *swswitch.Switch) int {
+	n := 0
+	for _, e := range []*p4v1.Entity{
+		{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
+		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
+	} {
+		if err := sw.Server().Pipeline().Read(e, func(*p4v1.Entity) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// `symdist controller` with a bad config fails naming the file, line and
+// field, before it connects to any switch: a programmed switch keeps its
+// state though the bad config's election id would win.
+func TestControllerBadConfigTouchesNothing(t *testing.T) {
+	sw := swswitch.New(1, map[uint16]swswitch.Port{}, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(sw.Server().ServerOptions()...)
+	sw.Server().Register(gs)
+	go gs.Serve(ln)
+	defer gs.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := conformance.Program(ctx, &conformance.Target{Name: "sw", Addr: ln.Addr().String(), DeviceID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	before := countEntries(t, sw)
+
+	example, err := os.ReadFile("../../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.NewReplacer(
+		"127.0.0.1:9559", ln.Addr().String(),
+		"election_id: 10", "election_id: 99",
+		"    weight: 2\n", "    weight: -1\n",
+		"127.0.0.1:9090", "127.0.0.1:0",
+	).Replace(string(example))
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = runCmd(t, "controller", "--config", path)
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:") || !strings.Contains(err.Error(), "tms[2]") {
+		t.Fatalf("controller with a bad config: %v, want an error naming bad.yaml:LINE and tms[2]", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if after := countEntries(t, sw); after != before {
+		t.Errorf("the switch held %d entries and members, now %d", before, after)
+	}
+}
