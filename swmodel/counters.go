@@ -33,3 +33,13 @@ type CounterValue struct {
 func (c *counters) read(arr []counterCell, i int) CounterValue {
 	return CounterValue{arr[i].packets.Load(), arr[i].bytes.Load()}
 }
+
+// reset sets every cell to 0, cell by cell, as packets may be counting.
+func (c *counters) reset() {
+	for _, arr := range [][]counterCell{c.tm[:], c.steerReason[:], c.drop[:]} {
+		for i := range arr {
+			arr[i].packets.Store(0)
+			arr[i].bytes.Store(0)
+		}
+	}
+}

@@ -10,19 +10,25 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/symdist/symdist/p4info"
 )
 
 // Pipeline is one switch's instance of the program: tables, counters and
-// multicast groups. Process may be called from many goroutines at once;
-// writes wait for packets in flight.
+// multicast groups. Process may be called from many goroutines at once,
+// and never waits for a writer: it reads the tables published by the last
+// Write (snapshot.go).
 type Pipeline struct {
 	schema *p4info.Schema
 	ids    *p4info.IDs
 
-	mu    sync.RWMutex
-	t     tables
+	view atomic.Pointer[tables] // what Process reads
+
+	mu    sync.RWMutex // writers, and Read of the store
+	t     tables       // the writer's copy, published as view
+	owned owned        // parts of t not shared with view
+	gen   uint64       // publish count, for the bucket nodes
 	store store
 	c     counters
 }
@@ -33,7 +39,9 @@ func New(schema *p4info.Schema) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{schema: schema, ids: ids, t: newTables(), store: newStore()}, nil
+	p := &Pipeline{schema: schema, ids: ids, t: newTables(), store: newStore()}
+	p.publish()
+	return p, nil
 }
 
 // Schema returns the P4Info the pipeline validates writes against.
@@ -46,7 +54,8 @@ func (p *Pipeline) Reset() {
 	defer p.mu.Unlock()
 	p.t = newTables()
 	p.store = newStore()
-	p.c = counters{}
+	p.c.reset()
+	p.publish()
 }
 
 // Trace says how the pipeline decided.
@@ -82,13 +91,12 @@ const dropPort = 511
 
 // Process runs one frame received on ingressPort through the pipeline.
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	t := p.view.Load()
 	h := noHeaders
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
 	parse(frame, ingressPort, &h, &m)
-	p.ingress(frame, &h, &m, &sm, res)
+	p.ingress(t, frame, &h, &m, &sm, res)
 
 	res.Ports = res.Ports[:0]
 	res.Frame = res.Frame[:0]
@@ -113,7 +121,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	case sm.drop:
 	case sm.mcastGrp != 0:
 		tr.Multicast = sm.mcastGrp
-		for _, port := range p.t.mcast[uint32(sm.mcastGrp)] {
+		for _, port := range t.mcast[uint32(sm.mcastGrp)] {
 			if !prune(port, ingressPort) {
 				res.Ports = append(res.Ports, port)
 			}
@@ -129,8 +137,8 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	}
 }
 
-// ingress mirrors control SymdistIngress (p4src/symdist.p4).
-func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardMetadata, res *Result) {
+// ingress mirrors control SymdistIngress (p4src/symdist.p4) over tables t.
+func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm *standardMetadata, res *Result) {
 	m.dropCause = DropNone
 	m.steered = false
 	if valid(h.packetOut) {
@@ -138,7 +146,7 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 		return
 	}
 	headerCheck(b, h, m)
-	p.t.portRole(m, sm)
+	t.portRole(m, sm)
 	switch {
 	case m.portRole == RoleNone:
 		p.drop(b, m, sm, DropUnknownPort)
@@ -147,15 +155,15 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 	default:
 		// A frame to a group MAC (broadcast, ND, multicast) is bridged.
 		if m.portRole == RoleEdge && m.isIP && b[h.ethernet]&1 == 0 {
-			p.t.groupClassifier(b, h, m)
+			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
-			p.t.tmSelect(b, h, m, sm, &p.c, &res.scratch)
+			t.tmSelect(b, h, m, sm, &p.c, &res.scratch)
 			if !m.steered && m.groupID != 0 {
 				p.drop(b, m, sm, DropNoTM)
 			}
 		}
 		if !m.steered && m.dropCause == DropNone {
-			p.t.l2Forward(b, h, sm)
+			t.l2Forward(b, h, sm)
 		}
 	}
 }

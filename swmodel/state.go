@@ -24,7 +24,7 @@ type tables struct {
 	// maybeTM has a bit for the last 16 bits of every TM address, so that
 	// most packets skip the map lookups above.
 	maybeTM   *[1 << 16 / 64]uint64
-	buckets   *[1 << 16]*groupBuckets // by group_id: an array, not a map, on the per-packet path
+	buckets   *bucketTree // by group_id and bucket: arrays, not maps, on the per-packet path
 	defaultTM map[uint16]*sendToTM
 	l2        map[uint64]uint16
 	mcast     map[uint32][]uint16 // multicast group -> egress ports
@@ -35,7 +35,7 @@ func newTables() tables {
 		tmAddressV4: map[[4]byte]*sendToTM{},
 		tmAddressV6: map[[16]byte]*sendToTM{},
 		maybeTM:     new([1 << 16 / 64]uint64),
-		buckets:     new([1 << 16]*groupBuckets),
+		buckets:     &bucketTree{},
 		defaultTM:   map[uint16]*sendToTM{},
 		l2:          map[uint64]uint16{},
 		mcast:       map[uint32][]uint16{},
@@ -96,10 +96,12 @@ func errorf(c codes.Code, format string, args ...any) error {
 func (p *Pipeline) Write(updates []*p4v1.Update) []error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.unshare(updates)
 	errs := make([]error, len(updates))
 	for i, u := range updates {
 		errs[i] = p.writeOne(u)
 	}
+	p.publish()
 	return errs
 }
 
@@ -430,15 +432,7 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
 		m := p.store.members[e.GetAction().GetActionProfileMemberId()].m
 		m.refs++
-		// A bucket of BucketCount or more is stored but can never be hit.
-		if bucket < BucketCount {
-			g := p.t.buckets[group]
-			if g == nil {
-				g = &groupBuckets{}
-				p.t.buckets[group] = g
-			}
-			g[bucket] = m
-		}
+		p.setBucket(group, bucket, m)
 	case ids.DefaultTM.Table:
 		group := uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID)))
 		p.t.defaultTM[group] = p.decodeSendToTM(e.GetAction().GetAction())
@@ -474,9 +468,7 @@ func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
 		p.store.members[e.GetAction().GetActionProfileMemberId()].m.refs--
-		if g := p.t.buckets[group]; g != nil && bucket < BucketCount {
-			g[bucket] = nil
-		}
+		p.setBucket(group, bucket, nil)
 	case ids.DefaultTM.Table:
 		delete(p.t.defaultTM, uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID))))
 	case ids.L2Forward.Table:
@@ -585,10 +577,10 @@ func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember)
 	s := p.decodeSendToTM(a)
 	if old != nil {
 		old.proto = cm
-		old.m.action = *s // entries pointing at it follow
+		old.m.action.Store(s) // entries pointing at it follow
 		return nil
 	}
-	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: &member{action: *s}}
+	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: newMember(s)}
 	return nil
 }
 

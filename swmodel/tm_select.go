@@ -2,6 +2,7 @@ package swmodel
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/symdist/symdist/contract"
 )
@@ -15,14 +16,18 @@ type sendToTM struct {
 }
 
 // member is an action-profile member of tm_members. bucket_table entries
-// point at members, so a MODIFY of a member is seen by all of them.
+// point at members, so a MODIFY of a member (a new action stored) is seen
+// by all of them at once.
 type member struct {
-	action sendToTM
-	refs   int // bucket_table entries using it
+	action atomic.Pointer[sendToTM]
+	refs   int // bucket_table entries using it; the writer's alone
 }
 
-// groupBuckets is one group's part of bucket_table, indexed by bucket.
-type groupBuckets [BucketCount]*member
+func newMember(a *sendToTM) *member {
+	m := &member{}
+	m.action.Store(a)
+	return m
+}
 
 // tmSelect mirrors control TmSelect (p4src/include/control/tm_select.p4).
 // scratch holds the key bytes so that hashing allocates nothing.
@@ -52,9 +57,9 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 			key = binary.BigEndian.AppendUint16(key, m.keyPort)
 			m.hash = contract.HashBytes(key)
 			m.bucket = uint16(m.hash & (BucketCount - 1))
-			if g := t.buckets[m.groupID]; g != nil {
-				if mem := g[m.bucket]; mem != nil {
-					t.sendToTM(&mem.action, b, m, sm, c)
+			if g := t.buckets.group(m.groupID); g != nil {
+				if mem := g.member(m.bucket); mem != nil {
+					t.sendToTM(mem.action.Load(), b, m, sm, c)
 				}
 			}
 		}
