@@ -172,16 +172,16 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 func (p *Pipeline) drop(b []byte, m *localMetadata, sm *standardMetadata, cause DropCause) {
 	m.dropCause = cause
 	sm.drop = true
-	p.c.count(p.c.drop[:], int(cause), len(b))
+	p.c.countDrop(cause, len(b))
 }
 
 // Counter returns the value of one counter cell, by P4Info counter ID.
 func (p *Pipeline) Counter(id uint32, index int) (CounterValue, bool) {
 	arr := p.counterArray(id)
-	if index < 0 || index >= len(arr) {
+	if index < 0 || index >= arr.size {
 		return CounterValue{}, false
 	}
-	return p.c.read(arr, index), true
+	return arr.read(index), true
 }
 
 // String is the trace as the vector files state it.

@@ -103,16 +103,16 @@ func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) er
 }
 
 // counterArrays maps the P4Info counter IDs to the model's arrays.
-func (p *Pipeline) counterArray(id uint32) []counterCell {
+func (p *Pipeline) counterArray(id uint32) counterArray {
 	switch id {
 	case p.ids.TMCounter:
-		return p.c.tm[:]
+		return p.c.tmCounter()
 	case p.ids.SteerReasonCounter:
-		return p.c.steerReason[:]
+		return p.c.steerReasonCounter()
 	case p.ids.DropCounter:
-		return p.c.drop[:]
+		return p.c.dropCounter()
 	}
-	return nil
+	return counterArray{}
 }
 
 func (p *Pipeline) readCounters(q *p4v1.CounterEntry, fn func(*p4v1.Entity) error) error {
@@ -120,23 +120,23 @@ func (p *Pipeline) readCounters(q *p4v1.CounterEntry, fn func(*p4v1.Entity) erro
 	if q.GetCounterId() == 0 {
 		ids = sortedKeys(p.schema.Counters)
 	} else {
-		if p.counterArray(q.GetCounterId()) == nil {
+		if p.counterArray(q.GetCounterId()).size == 0 {
 			return errorf(codes.InvalidArgument, "unknown counter ID %d", q.GetCounterId())
 		}
 		ids = []uint32{q.GetCounterId()}
 	}
 	for _, id := range ids {
 		arr := p.counterArray(id)
-		from, to := 0, len(arr)
+		from, to := 0, arr.size
 		if q.GetIndex() != nil {
 			i := q.GetIndex().GetIndex()
-			if i < 0 || int(i) >= len(arr) {
-				return errorf(codes.OutOfRange, "counter index %d out of range [0, %d)", i, len(arr))
+			if i < 0 || int(i) >= arr.size {
+				return errorf(codes.OutOfRange, "counter index %d out of range [0, %d)", i, arr.size)
 			}
 			from, to = int(i), int(i)+1
 		}
 		for i := from; i < to; i++ {
-			v := p.c.read(arr, i)
+			v := arr.read(i)
 			ce := &p4v1.CounterEntry{CounterId: id, Index: &p4v1.Index{Index: int64(i)},
 				Data: &p4v1.CounterData{PacketCount: int64(v.Packets), ByteCount: int64(v.Bytes)}}
 			if err := fn(&p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: ce}}); err != nil {

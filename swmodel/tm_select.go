@@ -44,7 +44,7 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 		a = t.tmAddressV6[[16]byte(dst)]
 	}
 	if a != nil {
-		t.sendToTM(a, b, m, sm, c)
+		applySendToTM(a, m, sm)
 		m.reason = ReasonDirect
 	} else if m.groupID != 0 {
 		if m.hasKey {
@@ -59,27 +59,26 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 			m.bucket = uint16(m.hash & (BucketCount - 1))
 			if g := t.buckets.group(m.groupID); g != nil {
 				if mem := g.member(m.bucket); mem != nil {
-					t.sendToTM(mem.action.Load(), b, m, sm, c)
+					applySendToTM(mem.action.Load(), m, sm)
 				}
 			}
 		}
 		if !m.steered {
 			if d := t.defaultTM[m.groupID]; d != nil {
-				t.sendToTM(d, b, m, sm, c)
+				applySendToTM(d, m, sm)
 			}
 		}
 	}
 	if m.steered {
-		c.count(c.steerReason[:], int(m.reason), len(b))
+		c.countSteered(m.tmID, m.reason, len(b))
 	}
 }
 
-// sendToTM is action send_to_tm. The TM's MAC is written into the output
+// applySendToTM is action send_to_tm. The TM's MAC is written into the output
 // frame by the deparser; m.tmMAC remembers it.
-func (t *tables) sendToTM(a *sendToTM, b []byte, m *localMetadata, sm *standardMetadata, c *counters) {
+func applySendToTM(a *sendToTM, m *localMetadata, sm *standardMetadata) {
 	sm.egressSpec = a.port
 	m.tmMAC = a.mac
 	m.tmID = a.tmID
-	m.steered = true
-	c.count(c.tm[:], int(a.tmID), len(b))
+	m.steered = true // counted once the reason is known (tmSelect)
 }
