@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"runtime"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket/layers"
 	"github.com/symdist/symdist/contract"
+	"github.com/symdist/symdist/internal/cputime"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
@@ -212,36 +210,13 @@ func BenchmarkProcess(b *testing.B) {
 	for _, name := range []string{"ipv4", "ipv6", "icmp_error"} {
 		frame := benchFrames()[name]
 		b.Run("floor/"+name, func(b *testing.B) {
-			cpuLoop(b, func() { floorDecide(frame, &table) })
+			cputime.Loop(b, func() { floorDecide(frame, &table) })
 		})
 		b.Run("Process/"+name, func(b *testing.B) {
 			var res swmodel.Result
-			cpuLoop(b, func() { p.Process(vectors.PortClient, frame, &res) })
+			cputime.Loop(b, func() { p.Process(vectors.PortClient, frame, &res) })
 		})
 	}
-}
-
-// cpuLoop runs f for b.Loop on one OS thread and reports, beside the wall
-// time, the thread's own CPU time per call as cpu-ns/op: on a shared
-// machine the wall time also counts the turns of other processes.
-func cpuLoop(b *testing.B, f func()) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.ReportAllocs()
-	start, n := threadCPU(b), 0
-	for b.Loop() {
-		f()
-		n++
-	}
-	b.ReportMetric(float64(threadCPU(b)-start)/float64(n), "cpu-ns/op")
-}
-
-func threadCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // floorDecide is the least that deciding a steered packet takes, with
