@@ -427,7 +427,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 			t, err = assign.Adopt(o, tms)
 			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
 		} else {
-			t, err = assign.New(c.cfg.Buckets, tms)
+			t, err = assign.New(g.Buckets, tms)
 			c.log.Info("computed a new bucket table", "group", g.Name)
 		}
 		if err != nil {
@@ -450,9 +450,9 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]
 	for _, tm := range c.cfg.TMs {
 		byID[uint64(tm.ID)] = tm.Name
 	}
-	groupByID := map[uint64]string{}
-	for _, g := range c.cfg.Groups {
-		groupByID[uint64(g.ID)] = g.Name
+	groupByID := map[uint64]*config.Group{}
+	for i := range c.cfg.Groups {
+		groupByID[uint64(c.cfg.Groups[i].ID)] = &c.cfg.Groups[i]
 	}
 	out := map[string][]string{}
 	for _, e := range es {
@@ -471,14 +471,16 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]
 				bucket = x
 			}
 		}
-		name, ok := groupByID[group]
-		if !ok || bucket >= uint64(c.cfg.Buckets) {
+		// Entries of another group or past the group's bucket count are
+		// not the table; the sync deletes them.
+		g := groupByID[group]
+		if g == nil || bucket >= uint64(g.Buckets) {
 			continue
 		}
-		if out[name] == nil {
-			out[name] = make([]string, c.cfg.Buckets)
+		if out[g.Name] == nil {
+			out[g.Name] = make([]string, g.Buckets)
 		}
-		out[name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
+		out[g.Name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
 	}
 	return out, nil
 }

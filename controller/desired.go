@@ -126,7 +126,7 @@ func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
 			tms = append(tms, assign.TM{Name: tm.Name, Weight: tm.Weight, Up: true})
 			v.up[tm.Name] = true
 		}
-		t, err := assign.New(cfg.Buckets, tms)
+		t, err := assign.New(g.Buckets, tms)
 		if err != nil {
 			return nil, fmt.Errorf("group %s: %w", g.Name, err)
 		}

@@ -1,0 +1,214 @@
+// Command memory measures what a large bucket table costs: a controller
+// programs one software switch (p4rtserver and swmodel, in this process)
+// with G groups of B buckets and N TMs, and it prints the time to program
+// it, the time for one TM's failure to reach the switch after the
+// controller's decision, and the heap in use after GC of the switch and of
+// the controller, per bucket entry.
+//
+//	go run ./bench/memory -groups 16 -buckets 65536 -tms 128
+//
+// Heap figures: the live heap (runtime.MemStats.HeapAlloc after two GCs)
+// with the switch alone, and with the controller beside it; the
+// controller's share is the difference. The pipeline built into symdist
+// takes at most 4,096 buckets per group (BUCKET_COUNT) and 65,536 bucket
+// entries in all; for larger tables this program gives the switch that
+// pipeline with bucket_table's size raised to G x B, and the controller a
+// config whose groups have B buckets (what config check will allow once the
+// pipeline takes per-group bucket counts). Memory and times do not depend
+// on the bucket mask of the data plane.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/p4info"
+	"github.com/symdist/symdist/swswitch"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "memory:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	groups := flag.Int("groups", 16, "groups")
+	buckets := flag.Int("buckets", 65536, "buckets per group (a power of two)")
+	tms := flag.Int("tms", 128, "TMs, spread evenly over the groups")
+	flag.Parse()
+	if *groups < 1 || *tms < *groups || *tms > 500 {
+		return fmt.Errorf("want 1 <= groups <= tms <= 500")
+	}
+	entries := *groups * *buckets
+	dir, err := os.MkdirTemp("", "symdist-memory")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p4infoPath, jsonPath, err := writePipeline(dir, entries)
+	if err != nil {
+		return err
+	}
+
+	base := liveHeap()
+	addr, stopSwitch, err := startSwitch()
+	if err != nil {
+		return err
+	}
+	defer stopSwitch()
+	cfg, err := makeConfig(addr, p4infoPath, jsonPath, *groups, *buckets, *tms)
+	if err != nil {
+		return err
+	}
+	c, err := controller.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { c.Run(ctx); close(done) }()
+	if err := waitInSync(c, 10*time.Minute); err != nil {
+		return err
+	}
+	program := time.Since(start)
+	both := liveHeap()
+
+	// A TM fails: from the controller's decision (what a health check
+	// does after `fall` failures) to the switch holding the new table.
+	start = time.Now()
+	if err := c.Drain("t1-1", true); err != nil {
+		return err
+	}
+	if err := waitInSync(c, time.Minute); err != nil {
+		return err
+	}
+	failure := time.Since(start)
+
+	cancel()
+	<-done
+	c = nil
+	alone := liveHeap()
+
+	perEntry := func(b uint64) float64 { return float64(b) / float64(entries) }
+	fmt.Printf("groups %d x buckets %d = %d bucket entries, %d TMs, %s, %d CPUs\n", *groups, *buckets, entries, *tms, runtime.Version(), runtime.NumCPU())
+	fmt.Printf("program the switch:          %v\n", program.Round(time.Millisecond))
+	fmt.Printf("TM failure reaches switch:   %v (%d buckets moved)\n", failure.Round(time.Millisecond), *buckets/(*tms / *groups))
+	fmt.Printf("switch heap after GC:        %6.1f MB  %6.0f bytes/entry\n", mb(alone-base), perEntry(alone-base))
+	fmt.Printf("controller heap after GC:    %6.1f MB  %6.0f bytes/entry\n", mb(both-alone), perEntry(both-alone))
+	return nil
+}
+
+func mb(b uint64) float64 { return float64(b) / 1e6 }
+
+// liveHeap is the heap in use after garbage collection.
+func liveHeap() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// writePipeline writes the built-in pipeline, with bucket_table holding at
+// least entries, for the controller to push.
+func writePipeline(dir string, entries int) (p4infoPath, jsonPath string, err error) {
+	info := proto.Clone(p4info.MustLoad().Info).(*p4configv1.P4Info)
+	for _, t := range info.GetTables() {
+		if t.GetPreamble().GetName() == p4info.TableBucketTable {
+			t.Size = max(t.GetSize(), int64(entries))
+		}
+	}
+	text, err := prototext.Marshal(info)
+	if err != nil {
+		return "", "", err
+	}
+	p4infoPath, jsonPath = filepath.Join(dir, "p4info.txtpb"), filepath.Join(dir, "symdist.json")
+	if err := os.WriteFile(p4infoPath, text, 0o644); err != nil {
+		return "", "", err
+	}
+	return p4infoPath, jsonPath, os.WriteFile(jsonPath, p4info.BMv2JSON(), 0o644)
+}
+
+// startSwitch runs a software switch with ports 1-17 on a free port.
+func startSwitch() (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ports := map[uint16]swswitch.Port{}
+	for n := uint16(1); n <= 17; n++ {
+		ports[n] = swswitch.NewPipePort(func([]byte) {})
+	}
+	sw := swswitch.New(1, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gs := grpc.NewServer(sw.Server().ServerOptions()...)
+	sw.Server().Register(gs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go gs.Serve(ln)
+	go func() { sw.Run(ctx); close(done) }()
+	return ln.Addr().String(), func() { cancel(); gs.Stop(); <-done }, nil
+}
+
+// makeConfig is one switch, groups by VLAN, TMs spread over the groups and
+// over 16 TM ports. Group bucket counts are set after the check (see the
+// package comment).
+func makeConfig(addr, p4infoPath, jsonPath string, groups, buckets, tms int) (*config.Config, error) {
+	var s strings.Builder
+	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n", addr)
+	fmt.Fprintf(&s, "    p4info: %s\n    bmv2_json: %s\n    ports:\n      - {port: 1, role: edge}\n", p4infoPath, jsonPath)
+	for p := 2; p <= 17; p++ {
+		fmt.Fprintf(&s, "      - {port: %d, role: tm}\n", p)
+	}
+	s.WriteString("groups:\n")
+	for g := 1; g <= groups; g++ {
+		fmt.Fprintf(&s, "  - {name: g%d, id: %d, default_tm: t%d-1, rules: [{priority: 10, vlan: %d}]}\n", g, g, g, g)
+	}
+	s.WriteString("tms:\n")
+	for i := range tms {
+		g, k := i%groups+1, i/groups+1
+		fmt.Fprintf(&s, "  - {name: t%d-%d, id: %d, group: g%d, ports: {sw: {port: %d, mac: \"02:00:00:00:%02x:%02x\"}}}\n",
+			g, k, i+1, g, 2+i%16, (i+1)>>8, (i+1)&0xff)
+	}
+	cfg, err := config.Parse("memory.yaml", []byte(s.String()))
+	if err != nil {
+		return nil, err
+	}
+	for i := range cfg.Groups {
+		cfg.Groups[i].Buckets = buckets
+	}
+	return cfg, nil
+}
+
+func waitInSync(c *controller.Controller, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		in := true
+		for _, s := range c.Status().Switches {
+			in = in && s.InSync
+		}
+		if in {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("controller not in sync after %v", limit)
+}
