@@ -63,8 +63,9 @@ type switchState struct {
 	// every entry. Only the primary writes, so it stays true until the
 	// session or the primary role changes, or a write fails; it is dropped
 	// then, and at least every fullReadEvery.
-	held     []*p4v1.Entity
-	heldTime time.Time
+	held        []*p4v1.Entity
+	heldBuckets bucketOwners // bucket_table, apart from held: see bucketOwners
+	heldTime    time.Time
 }
 
 // fullReadEvery bounds how long the controller trusts its record of a
@@ -313,7 +314,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	start := time.Now()
 	sw.mu.Lock()
-	current := sw.held
+	current, curBuckets := sw.held, sw.heldBuckets
 	if time.Since(sw.heldTime) > fullReadEvery {
 		current = nil
 	}
@@ -322,6 +323,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 		if current, err = readState(ctx, sess); err != nil {
 			return err
 		}
+		current, curBuckets = splitBuckets(c.builder.IDs, current)
 		sw.mu.Lock()
 		sw.heldTime = time.Now()
 		sw.mu.Unlock()
@@ -330,8 +332,9 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	c.mu.Lock()
 	v, gen := c.viewLocked(), c.gen
 	c.mu.Unlock()
-	want := desired(c.cfg, c.builder, sw.cfg, v)
+	want, wantBuckets := desiredState(c.cfg, c.builder, sw.cfg, v)
 	p := diff(current, want)
+	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
 	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
 		return err
@@ -343,7 +346,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
 	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written = gen, time.Now(), "", p.size()
-	sw.held = want
+	sw.held, sw.heldBuckets = want, wantBuckets
 	sw.mu.Unlock()
 	c.observeSynced()
 	return nil

@@ -44,7 +44,15 @@ func tmOn(tm *config.TM, sw string) (entries.TM, bool) {
 
 // desired returns every entity switch sw must hold, canonical.
 func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) []*p4v1.Entity {
+	es, buckets := desiredState(cfg, b, sw, v)
+	return append(es, buckets.entities(b)...)
+}
+
+// desiredState is what switch sw must hold: every entity but the bucket
+// entries, canonical, and the bucket entries as owners.
+func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) ([]*p4v1.Entity, bucketOwners) {
 	var es []*p4v1.Entity
+	buckets := bucketOwners{}
 	flood := sw.FloodPorts
 	for _, p := range sw.Ports {
 		es = append(es, b.PortRole(p.Port, roleValues[p.Role]))
@@ -87,14 +95,14 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 				continue
 			}
 			if _, ok := tm.Ports[sw.Name]; ok {
-				es = append(es, b.Bucket(g.ID, uint16(bucket), uint32(tm.ID)))
+				buckets.set(g.ID, bucket, uint32(tm.ID))
 			}
 		}
 	}
 	for _, e := range es {
 		entries.Canonicalize(e)
 	}
-	return es
+	return es, buckets
 }
 
 func classifier(r config.Rule, group uint16) entries.Classifier {

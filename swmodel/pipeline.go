@@ -29,8 +29,10 @@ type Pipeline struct {
 	t     tables       // the writer's copy, published as view
 	owned owned        // parts of t not shared with view
 	gen   uint64       // publish count, for the bucket nodes
-	store store
-	c     counters
+
+	bucketEntries int // in bucket_table (bucket_table.go)
+	store         store
+	c             counters
 }
 
 // New returns a pipeline with empty tables for the given P4Info.
@@ -54,6 +56,7 @@ func (p *Pipeline) Reset() {
 	defer p.mu.Unlock()
 	p.t = newTables()
 	p.store = newStore()
+	p.bucketEntries = 0
 	p.c.reset()
 	p.publish()
 }

@@ -84,6 +84,12 @@ func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) er
 		wantKey = k
 	}
 	for _, tid := range tableIDs {
+		if tid == p.ids.BucketTable.Table {
+			if err := p.readBucketEntries(p.schema.Tables[tid], q, fn); err != nil {
+				return err
+			}
+			continue
+		}
 		entries := p.store.entries[tid]
 		keys := make([]string, 0, len(entries))
 		for k := range entries {

@@ -312,6 +312,9 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		}
 		return errorf(codes.InvalidArgument, "table %s: the default action of an action-profile table cannot be set", name)
 	}
+	if e.GetTableId() == p.ids.BucketTable.Table {
+		return p.writeBucketEntry(op, t, e)
+	}
 	match, key, err := p.matchKey(t, e)
 	if err != nil {
 		return err
@@ -427,12 +430,6 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		p.t.tmAddressV6[k] = p.decodeSendToTM(e.GetAction().GetAction())
 		p.t.rebuildMaybeTM()
-	case ids.BucketTable.Table:
-		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
-		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
-		m := p.store.members[e.GetAction().GetActionProfileMemberId()].m
-		m.refs++
-		p.setBucket(group, bucket, m)
 	case ids.DefaultTM.Table:
 		group := uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID)))
 		p.t.defaultTM[group] = p.decodeSendToTM(e.GetAction().GetAction())
@@ -464,11 +461,6 @@ func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		delete(p.t.tmAddressV6, k)
 		p.t.rebuildMaybeTM()
-	case ids.BucketTable.Table:
-		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
-		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
-		p.store.members[e.GetAction().GetActionProfileMemberId()].m.refs--
-		p.setBucket(group, bucket, nil)
 	case ids.DefaultTM.Table:
 		delete(p.t.defaultTM, uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID))))
 	case ids.L2Forward.Table:
@@ -580,7 +572,7 @@ func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember)
 		old.m.action.Store(s) // entries pointing at it follow
 		return nil
 	}
-	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: newMember(s)}
+	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: newMember(m.GetMemberId(), s)}
 	return nil
 }
 

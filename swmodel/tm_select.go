@@ -20,11 +20,12 @@ type sendToTM struct {
 // by all of them at once.
 type member struct {
 	action atomic.Pointer[sendToTM]
-	refs   int // bucket_table entries using it; the writer's alone
+	id     uint32 // its member ID, for Read of bucket_table
+	refs   int    // bucket_table entries using it; the writer's alone
 }
 
-func newMember(a *sendToTM) *member {
-	m := &member{}
+func newMember(id uint32, a *sendToTM) *member {
+	m := &member{id: id}
 	m.action.Store(a)
 	return m
 }

@@ -1,0 +1,133 @@
+package swmodel
+
+import (
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"google.golang.org/grpc/codes"
+)
+
+// bucket_table is stored only as the lookup tree (snapshot.go): each entry
+// is one pointer to its tm_members member, which knows its member ID, and
+// Read rebuilds the canonical entries from it. At 16 groups of 65,536
+// buckets that is a million entries, which as P4Runtime messages would
+// cost several hundred bytes each.
+
+// writeBucketEntry is writeTableEntry for bucket_table.
+func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e *p4v1.TableEntry) error {
+	name := t.GetPreamble().GetName()
+	match, _, err := p.matchKey(t, e)
+	if err != nil {
+		return err
+	}
+	group, bucket := p.bucketKey(match)
+	old := p.bucketMember(group, bucket)
+	switch {
+	case op == p4v1.Update_INSERT && old != nil:
+		return errorf(codes.AlreadyExists, "table %s already has this entry", name)
+	case op != p4v1.Update_INSERT && old == nil:
+		return errorf(codes.NotFound, "table %s has no such entry", name)
+	case op == p4v1.Update_INSERT && int64(p.bucketEntries) >= t.GetSize():
+		return errorf(codes.ResourceExhausted, "table %s is full (%d entries)", name, t.GetSize())
+	}
+	if op == p4v1.Update_DELETE {
+		old.refs--
+		p.setBucket(group, bucket, nil)
+		p.bucketEntries--
+		return nil
+	}
+	a, err := p.tableAction(t, e.GetAction())
+	if err != nil {
+		return err
+	}
+	m := p.store.members[a.GetActionProfileMemberId()].m
+	m.refs++
+	if old != nil {
+		old.refs--
+	} else {
+		p.bucketEntries++
+	}
+	p.setBucket(group, bucket, m)
+	return nil
+}
+
+// bucketKey decodes the canonical match of a bucket_table entry.
+func (p *Pipeline) bucketKey(match []*p4v1.FieldMatch) (group uint16, bucket uint64) {
+	for _, m := range match {
+		switch m.GetFieldId() {
+		case p.ids.BucketTable.GroupID:
+			group = uint16(uintOf(m.GetExact().GetValue()))
+		case p.ids.BucketTable.Bucket:
+			bucket = uintOf(m.GetExact().GetValue())
+		}
+	}
+	return group, bucket
+}
+
+// bucketMember is the writer's entry for (group, bucket), or nil.
+func (p *Pipeline) bucketMember(group uint16, bucket uint64) *member {
+	g := p.t.buckets.group(group)
+	if g == nil || bucket >= MaxBucketsPerGroup {
+		return nil
+	}
+	return g.member(uint16(bucket))
+}
+
+// readBucketEntries calls fn for the bucket_table entries that match q (all
+// of them when q has no match), by group_id, then bucket.
+func (p *Pipeline) readBucketEntries(t *p4configv1.Table, q *p4v1.TableEntry, fn func(*p4v1.Entity) error) error {
+	if len(q.GetMatch()) > 0 {
+		match, _, err := p.matchKey(t, q)
+		if err != nil {
+			return err
+		}
+		group, bucket := p.bucketKey(match)
+		if m := p.bucketMember(group, bucket); m != nil {
+			return fn(p.bucketEntity(group, uint16(bucket), m))
+		}
+		return nil
+	}
+	for hi, h := range p.t.buckets.high {
+		if h == nil {
+			continue
+		}
+		for lo, g := range h.groups {
+			if g == nil {
+				continue
+			}
+			for pi, pg := range g.pages {
+				if pg == nil {
+					continue
+				}
+				for i, m := range pg.members {
+					if m == nil {
+						continue
+					}
+					group, bucket := uint16(hi<<8|lo), uint16(pi*bucketPageSize+i)
+					if err := fn(p.bucketEntity(group, bucket, m)); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bucketEntity is the canonical entry of bucket_table for (group, bucket).
+func (p *Pipeline) bucketEntity(group, bucket uint16, m *member) *p4v1.Entity {
+	ids := p.ids.BucketTable
+	exact := func(id uint32, v uint16) *p4v1.FieldMatch {
+		c := []byte{byte(v >> 8), byte(v)}
+		if c[0] == 0 {
+			c = c[1:]
+		}
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: c}}}
+	}
+	match := []*p4v1.FieldMatch{exact(ids.GroupID, group), exact(ids.Bucket, bucket)}
+	if ids.Bucket < ids.GroupID {
+		match[0], match[1] = match[1], match[0]
+	}
+	te := &p4v1.TableEntry{TableId: ids.Table, Match: match,
+		Action: &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: m.id}}}
+	return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: te}}
+}
