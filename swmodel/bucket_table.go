@@ -15,11 +15,10 @@ import (
 // writeBucketEntry is writeTableEntry for bucket_table.
 func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e *p4v1.TableEntry) error {
 	name := t.GetPreamble().GetName()
-	match, _, err := p.matchKey(t, e)
+	group, bucket, err := p.bucketMatch(t, e)
 	if err != nil {
 		return err
 	}
-	group, bucket := p.bucketKey(match)
 	old := p.bucketMember(group, bucket)
 	switch {
 	case op == p4v1.Update_INSERT && old != nil:
@@ -48,6 +47,45 @@ func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e 
 	}
 	p.setBucket(group, bucket, m)
 	return nil
+}
+
+// bucketMatch validates the match of a bucket_table entry and returns its
+// key. The usual entry (group_id and bucket, exact, each value within its
+// field) takes a short way; anything else goes through matchKey, for its
+// checks and errors.
+func (p *Pipeline) bucketMatch(t *p4configv1.Table, e *p4v1.TableEntry) (group uint16, bucket uint64, err error) {
+	ids := p.ids.BucketTable
+	if ms := e.GetMatch(); len(ms) == 2 && e.GetPriority() == 0 && ms[0].GetFieldId() != ms[1].GetFieldId() {
+		ok := true
+		for _, m := range ms {
+			v := m.GetExact().GetValue()
+			var f *p4configv1.MatchField
+			for _, mf := range t.GetMatchFields() {
+				if mf.GetId() == m.GetFieldId() {
+					f = mf
+				}
+			}
+			if f == nil || len(v) == 0 || len(v) > 8 || uintOf(v)>>f.GetBitwidth() != 0 {
+				ok = false
+				break
+			}
+			switch m.GetFieldId() {
+			case ids.GroupID:
+				group = uint16(uintOf(v))
+			case ids.Bucket:
+				bucket = uintOf(v)
+			}
+		}
+		if ok {
+			return group, bucket, nil
+		}
+	}
+	match, _, err := p.matchKey(t, e)
+	if err != nil {
+		return 0, 0, err
+	}
+	group, bucket = p.bucketKey(match)
+	return group, bucket, nil
 }
 
 // bucketKey decodes the canonical match of a bucket_table entry.

@@ -1,0 +1,59 @@
+package swmodel
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/entries"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
+)
+
+// bucket_table entries are checked as every table's (the short way of
+// bucketMatch included), and read back canonical.
+func TestBucketEntryWrites(t *testing.T) {
+	p, b := newStateFixture(t)
+	ids := p.ids.BucketTable
+	exact := func(id uint32, v ...byte) *p4v1.FieldMatch {
+		return &p4v1.FieldMatch{FieldId: id, FieldMatchType: &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: v}}}
+	}
+	entry := func(priority int32, ms ...*p4v1.FieldMatch) *p4v1.Update {
+		return entries.Update(p4v1.Update_INSERT, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{
+			TableId: ids.Table, Match: ms, Priority: priority,
+			Action: &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: 100}}}}})
+	}
+	for _, tt := range []struct {
+		name string
+		u    *p4v1.Update
+		want codes.Code
+	}{
+		{"zero-padded values", entry(0, exact(ids.GroupID, 0, 9), exact(ids.Bucket, 0, 0, 5)), codes.OK},
+		{"bucket past 16 bits", entry(0, exact(ids.GroupID, 9), exact(ids.Bucket, 1, 0, 0)), codes.InvalidArgument},
+		{"group past 16 bits", entry(0, exact(ids.GroupID, 1, 0, 0), exact(ids.Bucket, 1)), codes.InvalidArgument},
+		{"field twice", entry(0, exact(ids.GroupID, 9), exact(ids.GroupID, 9)), codes.InvalidArgument},
+		{"bucket missing", entry(0, exact(ids.GroupID, 9)), codes.InvalidArgument},
+		{"unknown field", entry(0, exact(ids.GroupID, 9), exact(77, 1)), codes.InvalidArgument},
+		{"empty value", entry(0, exact(ids.GroupID, 9), exact(ids.Bucket)), codes.InvalidArgument},
+		{"priority", entry(5, exact(ids.GroupID, 9), exact(ids.Bucket, 6)), codes.InvalidArgument},
+		{"ternary", entry(0, exact(ids.GroupID, 9), &p4v1.FieldMatch{FieldId: ids.Bucket, FieldMatchType: &p4v1.FieldMatch_Ternary_{Ternary: &p4v1.FieldMatch_Ternary{Value: []byte{1}, Mask: []byte{1}}}}), codes.InvalidArgument},
+		{"again", entry(0, exact(ids.GroupID, 9), exact(ids.Bucket, 5)), codes.AlreadyExists},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := status.Code(p.Write([]*p4v1.Update{tt.u})[0]); got != tt.want {
+				t.Errorf("code %v, want %v", got, tt.want)
+			}
+		})
+	}
+	var got []*p4v1.Entity
+	q := &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.Table,
+		Match: []*p4v1.FieldMatch{exact(ids.GroupID, 9), exact(ids.Bucket, 5)}}}}
+	if err := p.Read(q, func(e *p4v1.Entity) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []*p4v1.Entity{entries.Canonicalize(b.Bucket(9, 5, 100))}
+	if d := cmp.Diff(want, got, protocmp.Transform()); d != "" {
+		t.Errorf("read back (-want +got):\n%s", d)
+	}
+}
