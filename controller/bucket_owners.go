@@ -53,27 +53,14 @@ func (o bucketOwners) entities(b entries.Builder) []*p4v1.Entity {
 // where the sync deletes it as an entity it does not want.
 func splitBuckets(ids *p4info.IDs, es []*p4v1.Entity) (rest []*p4v1.Entity, owners bucketOwners) {
 	owners = bucketOwners{}
-	t := ids.BucketTable
 	for _, e := range es {
 		te := e.GetTableEntry()
 		m := te.GetAction().GetActionProfileMemberId()
-		if te.GetTableId() != t.Table || m == 0 {
+		if te.GetTableId() != ids.BucketTable.Table || m == 0 {
 			rest = append(rest, e)
 			continue
 		}
-		var group, bucket uint64
-		for _, f := range te.GetMatch() {
-			var x uint64
-			for _, c := range f.GetExact().GetValue() {
-				x = x<<8 | uint64(c)
-			}
-			switch f.GetFieldId() {
-			case t.GroupID:
-				group = x
-			case t.Bucket:
-				bucket = x
-			}
-		}
+		group, bucket := bucketKey(ids, te)
 		if group > 0xffff || bucket > 0xffff {
 			rest = append(rest, e)
 			continue
@@ -81,6 +68,23 @@ func splitBuckets(ids *p4info.IDs, es []*p4v1.Entity) (rest []*p4v1.Entity, owne
 		owners.set(uint16(group), int(bucket), m)
 	}
 	return rest, owners
+}
+
+// bucketKey returns the group_id and bucket of a bucket_table entry.
+func bucketKey(ids *p4info.IDs, te *p4v1.TableEntry) (group, bucket uint64) {
+	for _, f := range te.GetMatch() {
+		var x uint64
+		for _, c := range f.GetExact().GetValue() {
+			x = x<<8 | uint64(c)
+		}
+		switch f.GetFieldId() {
+		case ids.BucketTable.GroupID:
+			group = x
+		case ids.BucketTable.Bucket:
+			bucket = x
+		}
+	}
+	return group, bucket
 }
 
 // addBucketChanges adds to p the updates that take bucket_table from cur to

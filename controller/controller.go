@@ -460,20 +460,7 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]
 	out := map[string][]string{}
 	for _, e := range es {
 		te := e.GetTableEntry()
-		var group, bucket uint64
-		for _, m := range te.GetMatch() {
-			v := m.GetExact().GetValue()
-			var x uint64
-			for _, b := range v {
-				x = x<<8 | uint64(b)
-			}
-			switch m.GetFieldId() {
-			case ids.GroupID:
-				group = x
-			case ids.Bucket:
-				bucket = x
-			}
-		}
+		group, bucket := bucketKey(c.builder.IDs, te)
 		// Entries of another group or past the group's bucket count are
 		// not the table; the sync deletes them.
 		g := groupByID[group]

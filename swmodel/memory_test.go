@@ -8,6 +8,7 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/internal/heap"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 )
@@ -39,7 +40,7 @@ func BenchmarkBucketTableMemory(b *testing.B) {
 		if err := p.WriteAll(entries.Inserts(members...)); err != nil {
 			b.Fatal(err)
 		}
-		before := liveHeap()
+		before := heap.Live()
 		start := time.Now()
 		b.StartTimer()
 		batch := make([]*p4v1.Entity, 0, 1000)
@@ -56,16 +57,8 @@ func BenchmarkBucketTableMemory(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(time.Since(start).Nanoseconds())/(groups*buckets), "ns/entry")
-		b.ReportMetric(float64(liveHeap()-before)/(groups*buckets), "bytes/entry")
+		b.ReportMetric(float64(heap.Live()-before)/(groups*buckets), "bytes/entry")
 		runtime.KeepAlive(p)
 		b.StartTimer()
 	}
-}
-
-func liveHeap() uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/internal/heap"
 	"github.com/symdist/symdist/swswitch"
 	"google.golang.org/grpc"
 )
@@ -62,7 +63,7 @@ func run() error {
 	}
 	entries := *groups * *buckets
 
-	base := liveHeap()
+	base := heap.Live()
 	addr, stopSwitch, err := startSwitch()
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func run() error {
 		return err
 	}
 	program, programCPU := time.Since(start), processCPU()-cpuStart
-	both := liveHeap()
+	both := heap.Live()
 
 	// A TM fails: from the controller's decision (what a health check
 	// does after `fall` failures) to the switch holding the new table.
@@ -101,7 +102,7 @@ func run() error {
 	cancel()
 	<-done
 	c = nil
-	alone := liveHeap()
+	alone := heap.Live()
 
 	perEntry := func(b uint64) float64 { return float64(b) / float64(entries) }
 	fmt.Printf("groups %d x buckets %d = %d bucket entries, %d TMs, %s, %d CPUs\n", *groups, *buckets, entries, *tms, runtime.Version(), runtime.NumCPU())
@@ -122,15 +123,6 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// liveHeap is the heap in use after garbage collection.
-func liveHeap() uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // startSwitch runs a software switch with ports 1-17 on a free port.
