@@ -1,6 +1,8 @@
 package swmodel
 
 import (
+	"bytes"
+
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
@@ -10,7 +12,12 @@ import (
 // is one pointer to its tm_members member, which knows its member ID, and
 // Read rebuilds the canonical entries from it. At 16 groups of 65,536
 // buckets that is a million entries, which as P4Runtime messages would
-// cost several hundred bytes each.
+// cost several hundred bytes each. An entry's metadata (spec 9.1: kept and
+// read back as written), which symdist's controller does not use here, is
+// kept on the side, by (group, bucket).
+
+// bucketKeyOf is the key of bucketMeta.
+func bucketKeyOf(group uint16, bucket uint64) uint32 { return uint32(group)<<16 | uint32(bucket) }
 
 // writeBucketEntry is writeTableEntry for bucket_table.
 func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e *p4v1.TableEntry) error {
@@ -32,6 +39,7 @@ func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e 
 		old.refs--
 		p.setBucket(group, bucket, nil)
 		p.bucketEntries--
+		delete(p.bucketMeta, bucketKeyOf(group, bucket))
 		return nil
 	}
 	a, err := p.tableAction(t, e.GetAction())
@@ -46,6 +54,14 @@ func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e 
 		p.bucketEntries++
 	}
 	p.setBucket(group, bucket, m)
+	if md := e.GetMetadata(); len(md) > 0 {
+		if p.bucketMeta == nil {
+			p.bucketMeta = map[uint32][]byte{}
+		}
+		p.bucketMeta[bucketKeyOf(group, bucket)] = bytes.Clone(md)
+	} else {
+		delete(p.bucketMeta, bucketKeyOf(group, bucket))
+	}
 	return nil
 }
 
@@ -166,6 +182,7 @@ func (p *Pipeline) bucketEntity(group, bucket uint16, m *member) *p4v1.Entity {
 		match[0], match[1] = match[1], match[0]
 	}
 	te := &p4v1.TableEntry{TableId: ids.Table, Match: match,
-		Action: &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: m.id}}}
+		Action:   &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: m.id}},
+		Metadata: bytes.Clone(p.bucketMeta[bucketKeyOf(group, uint64(bucket))])}
 	return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: te}}
 }

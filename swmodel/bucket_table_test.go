@@ -56,4 +56,33 @@ func TestBucketEntryWrites(t *testing.T) {
 	if d := cmp.Diff(want, got, protocmp.Transform()); d != "" {
 		t.Errorf("read back (-want +got):\n%s", d)
 	}
+
+	// Metadata is kept as written, replaced by a MODIFY, gone with the entry.
+	withMeta := func(op p4v1.Update_Type, meta string) error {
+		e := entries.Canonicalize(b.Bucket(9, 5, 101))
+		e.GetTableEntry().Metadata = []byte(meta)
+		return p.Write([]*p4v1.Update{entries.Update(op, e)})[0]
+	}
+	for _, meta := range []string{"cookie 1", "", "cookie 2"} {
+		if err := withMeta(p4v1.Update_MODIFY, meta); err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		if err := p.Read(q, func(e *p4v1.Entity) error { got = append(got, e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || string(got[0].GetTableEntry().GetMetadata()) != meta {
+			t.Errorf("after a MODIFY with metadata %q: read %v", meta, got)
+		}
+	}
+	if err := withMeta(p4v1.Update_DELETE, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := withMeta(p4v1.Update_INSERT, ""); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	if err := p.Read(q, func(e *p4v1.Entity) error { got = append(got, e); return nil }); err != nil || len(got) != 1 || len(got[0].GetTableEntry().GetMetadata()) != 0 {
+		t.Errorf("a deleted entry's metadata came back: %v, %v", got, err)
+	}
 }

@@ -30,7 +30,8 @@ type Pipeline struct {
 	owned owned        // parts of t not shared with view
 	gen   uint64       // publish count, for the bucket nodes
 
-	bucketEntries int // in bucket_table (bucket_table.go)
+	bucketEntries int               // in bucket_table (bucket_table.go)
+	bucketMeta    map[uint32][]byte // their metadata, where there is some
 	store         store
 	c             counters
 }
@@ -56,7 +57,7 @@ func (p *Pipeline) Reset() {
 	defer p.mu.Unlock()
 	p.t = newTables()
 	p.store = newStore()
-	p.bucketEntries = 0
+	p.bucketEntries, p.bucketMeta = 0, nil
 	p.c.reset()
 	p.publish()
 }
