@@ -14,19 +14,23 @@ type BucketCapacity struct {
 	MaxPerGroup, Total int
 }
 
-// maxBucketsPerGroup is BUCKET_COUNT of p4src/include/define.p4: the
-// pipeline takes the bucket as h & (BUCKET_COUNT - 1), so a group cannot use
-// more buckets than that, whatever bucket_table holds.
-const maxBucketsPerGroup = 4096
-
-// PipelineBuckets returns the bucket capacity of a pipeline: the total is
-// bucket_table's size in its P4Info.
+// PipelineBuckets returns the bucket capacity of a pipeline from its
+// P4Info: a group's bucket count is limited by the width of
+// bucket_table's bucket field (the pipeline takes the bucket as
+// h & bucket_mask), all groups' by bucket_table's size.
 func PipelineBuckets(s *p4info.Schema) (BucketCapacity, error) {
 	t := s.Tables[s.ID(p4info.TableBucketTable)]
 	if t == nil {
 		return BucketCapacity{}, fmt.Errorf("the P4Info has no table %s", p4info.TableBucketTable)
 	}
-	return BucketCapacity{MaxPerGroup: maxBucketsPerGroup, Total: int(t.GetSize())}, nil
+	f := p4info.MatchField(t, p4info.FieldBucketTableBucket)
+	if f == nil || f.GetBitwidth() < 1 || f.GetBitwidth() > 24 {
+		return BucketCapacity{}, fmt.Errorf("the P4Info's %s has no usable field %s", p4info.TableBucketTable, p4info.FieldBucketTableBucket)
+	}
+	if s.Tables[s.ID(p4info.TableBucketMask)] == nil {
+		return BucketCapacity{}, fmt.Errorf("the P4Info has no table %s (a pipeline older than per-group bucket counts)", p4info.TableBucketMask)
+	}
+	return BucketCapacity{MaxPerGroup: 1 << f.GetBitwidth(), Total: int(t.GetSize())}, nil
 }
 
 // bucketCapacity is the capacity every switch of the config offers: the

@@ -78,10 +78,14 @@ func TestBucketsAbovePipelineCapacity(t *testing.T) {
 
 // A group's bucket count must be a power of two the pipeline takes.
 func TestBadGroupBuckets(t *testing.T) {
-	for _, b := range []string{"1000", "8192", "-4"} {
+	for _, b := range []string{"1000", "131072", "-4"} {
 		_, err := Parse("figure3.yaml", []byte(figure3(t, "default_tm: tm1", "default_tm: tm1\n    buckets: "+b)))
-		if err == nil || !strings.Contains(err.Error(), "groups[0].buckets: must be a power of two up to 4096") {
+		if err == nil || !strings.Contains(err.Error(), "groups[0].buckets: must be a power of two up to 65536") {
 			t.Errorf("buckets %s: error = %v", b, err)
 		}
+	}
+	// The largest a group takes.
+	if _, err := Parse("figure3.yaml", []byte(figure3(t, "default_tm: tm1", "default_tm: tm1\n    buckets: 65536"))); err != nil {
+		t.Errorf("buckets 65536: %v", err)
 	}
 }

@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +82,20 @@ func TestBucketsPerGroup(t *testing.T) {
 	}
 	if got, want := sw.bucketEntries(t), map[uint64]int{1: 1024, 2: 4096}; got[1] != want[1] || got[2] != want[2] {
 		t.Errorf("switch holds %v bucket entries per group_id, want %v", got, want)
+	}
+	// The data plane takes each group's count from bucket_mask.
+	p := sw.sw.Server().Pipeline()
+	ids, _ := p.Schema().Resolve()
+	masks := map[string]string{}
+	err = p.Read(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.BucketMask.Table}}}, func(e *p4v1.Entity) error {
+		te := e.GetTableEntry()
+		masks[fmt.Sprintf("%x", te.GetMatch()[0].GetExact().GetValue())] = fmt.Sprintf("%x", te.GetAction().GetAction().GetParams()[0].GetValue())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"01": "03ff", "02": "0fff"}; !maps.Equal(masks, want) {
+		t.Errorf("bucket_mask entries %v, want %v (group_id -> B - 1)", masks, want)
 	}
 }

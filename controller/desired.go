@@ -86,6 +86,7 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 				es = append(es, b.GroupClassifier(c.Mirror()))
 			}
 		}
+		es = append(es, b.BucketMask(g.ID, g.Buckets))
 		if d, ok := tmOn(defaultTM(cfg, g, v), sw.Name); ok {
 			es = append(es, b.DefaultTM(g.ID, d))
 		}

@@ -101,10 +101,13 @@ type bucketGroups struct {
 	groups [256]*groupBuckets
 }
 
-// groupBuckets is one group's part of bucket_table.
+// groupBuckets is one group's part of bucket_table, and its entry of
+// bucket_mask (tm_select.p4): mask is B - 1 when hasMask.
 type groupBuckets struct {
-	gen   uint64
-	pages [MaxBucketsPerGroup / bucketPageSize]*bucketPage
+	gen     uint64
+	mask    uint16
+	hasMask bool
+	pages   [MaxBucketsPerGroup / bucketPageSize]*bucketPage
 }
 
 type bucketPage struct {
@@ -128,12 +131,36 @@ func (g *groupBuckets) member(b uint16) *member {
 	return nil
 }
 
+// setBucketMask sets (or with ok false removes) group g's bucket_mask
+// entry.
+func (p *Pipeline) setBucketMask(g uint16, mask uint16, ok bool) {
+	gb := p.ownGroup(g)
+	gb.mask, gb.hasMask = mask, ok
+}
+
 // setBucket points bucket b of group g at m (nil: no entry), copying the
 // nodes on the way that the published view may be reading.
 func (p *Pipeline) setBucket(g uint16, b uint64, m *member) {
 	if b >= MaxBucketsPerGroup {
 		return
 	}
+	gb := p.ownGroup(g)
+	gen := p.gen
+	pg := gb.pages[b/bucketPageSize]
+	switch {
+	case pg == nil:
+		pg = &bucketPage{gen: gen}
+		gb.pages[b/bucketPageSize] = pg
+	case pg.gen != gen:
+		pg = &bucketPage{gen: gen, members: pg.members}
+		gb.pages[b/bucketPageSize] = pg
+	}
+	pg.members[b%bucketPageSize] = m
+}
+
+// ownGroup returns group g's node, made or copied so that the writer owns
+// it and the nodes above it.
+func (p *Pipeline) ownGroup(g uint16) *groupBuckets {
 	gen := p.gen
 	t := p.t.buckets
 	if t.gen != gen {
@@ -155,17 +182,10 @@ func (p *Pipeline) setBucket(g uint16, b uint64, m *member) {
 		gb = &groupBuckets{gen: gen}
 		h.groups[g&0xff] = gb
 	case gb.gen != gen:
-		gb = &groupBuckets{gen: gen, pages: gb.pages}
+		c := *gb
+		c.gen = gen
+		gb = &c
 		h.groups[g&0xff] = gb
 	}
-	pg := gb.pages[b/bucketPageSize]
-	switch {
-	case pg == nil:
-		pg = &bucketPage{gen: gen}
-		gb.pages[b/bucketPageSize] = pg
-	case pg.gen != gen:
-		pg = &bucketPage{gen: gen, members: pg.members}
-		gb.pages[b/bucketPageSize] = pg
-	}
-	pg.members[b%bucketPageSize] = m
+	return gb
 }

@@ -430,6 +430,9 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		p.t.tmAddressV6[k] = p.decodeSendToTM(e.GetAction().GetAction())
 		p.t.rebuildMaybeTM()
+	case ids.BucketMask.Table:
+		group := uint16(uintOf(exactValue(e, ids.BucketMask.GroupID)))
+		p.setBucketMask(group, uint16(uintOf(paramValue(e.GetAction().GetAction(), ids.BucketMask.BucketMask))), true)
 	case ids.DefaultTM.Table:
 		group := uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID)))
 		p.t.defaultTM[group] = p.decodeSendToTM(e.GetAction().GetAction())
@@ -461,6 +464,8 @@ func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		delete(p.t.tmAddressV6, k)
 		p.t.rebuildMaybeTM()
+	case ids.BucketMask.Table:
+		p.setBucketMask(uint16(uintOf(exactValue(e, ids.BucketMask.GroupID))), 0, false)
 	case ids.DefaultTM.Table:
 		delete(p.t.defaultTM, uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID))))
 	case ids.L2Forward.Table:

@@ -57,8 +57,14 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 			}
 			key = binary.BigEndian.AppendUint16(key, m.keyPort)
 			m.hash = contract.HashBytes(key)
-			m.bucket = uint16(m.hash & (BucketCount - 1))
-			if g := t.buckets.group(m.groupID); g != nil {
+			// bucket_mask, then bucket_table.
+			m.bucketMask = BucketCount - 1
+			g := t.buckets.group(m.groupID)
+			if g != nil && g.hasMask {
+				m.bucketMask = g.mask
+			}
+			m.bucket = uint16(m.hash) & m.bucketMask
+			if g != nil {
 				if mem := g.member(m.bucket); mem != nil {
 					applySendToTM(mem.action.Load(), m, sm)
 				}

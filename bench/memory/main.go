@@ -5,20 +5,14 @@
 // controller's decision, and the heap in use after GC of the switch and of
 // the controller, per bucket entry.
 //
-//	go run ./bench/memory -groups 16 -buckets 4096 -tms 128
-//	go run ./bench/memory -groups 1 -buckets 65536 -tms 128
+//	go run ./bench/memory -groups 16 -buckets 65536 -tms 128
 //
 // Heap figures: the live heap (runtime.MemStats.HeapAlloc after two GCs)
 // with the switch alone, and with the controller beside it; the
 // controller's share is the difference.
 //
-// The software switch serves the pipeline built into symdist, whose
-// bucket_table holds 65,536 entries in all and whose data plane uses 4,096
-// buckets per group (BUCKET_COUNT): G x B must stay within 65,536 until the
-// pipeline takes per-group bucket counts. B above 4,096 is given to the
-// controller's config after its check (memory and times do not depend on
-// the data plane's bucket mask). swmodel's BenchmarkBucketTableMemory
-// measures the switch's pipeline alone at 16 x 65,536.
+// The config goes through config check: B a power of two up to 65,536, G x B
+// within the pipeline's bucket_table (1,048,576 entries).
 package main
 
 import (
@@ -49,8 +43,8 @@ func main() {
 }
 
 func run() error {
-	groups := flag.Int("groups", 16, "groups (groups x buckets at most the pipeline's bucket_table, 65,536)")
-	buckets := flag.Int("buckets", 4096, "buckets per group (a power of two)")
+	groups := flag.Int("groups", 16, "groups (groups x buckets at most the pipeline's bucket_table, 1,048,576)")
+	buckets := flag.Int("buckets", 65536, "buckets per group (a power of two up to 65,536)")
 	tms := flag.Int("tms", 128, "TMs, spread evenly over the groups")
 	verbose := flag.Bool("v", false, "log the controller to stderr")
 	flag.Parse()
@@ -145,12 +139,11 @@ func startSwitch() (addr string, stop func(), err error) {
 	return ln.Addr().String(), func() { cancel(); gs.Stop(); <-done }, nil
 }
 
-// makeConfig is one switch, groups by VLAN, TMs spread over the groups and
-// over 16 TM ports. Group bucket counts are set after the check (see the
-// package comment).
+// makeConfig is one switch, groups by VLAN of B buckets each, TMs spread
+// over the groups and over 16 TM ports.
 func makeConfig(addr string, groups, buckets, tms int) (*config.Config, error) {
 	var s strings.Builder
-	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n", addr)
+	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nbuckets: %d\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n", buckets, addr)
 	fmt.Fprintf(&s, "    ports:\n      - {port: 1, role: edge}\n")
 	for p := 2; p <= 17; p++ {
 		fmt.Fprintf(&s, "      - {port: %d, role: tm}\n", p)
@@ -165,14 +158,7 @@ func makeConfig(addr string, groups, buckets, tms int) (*config.Config, error) {
 		fmt.Fprintf(&s, "  - {name: t%d-%d, id: %d, group: g%d, ports: {sw: {port: %d, mac: \"02:00:00:00:%02x:%02x\"}}}\n",
 			g, k, i+1, g, 2+i%16, (i+1)>>8, (i+1)&0xff)
 	}
-	cfg, err := config.Parse("memory.yaml", []byte(s.String()))
-	if err != nil {
-		return nil, err
-	}
-	for i := range cfg.Groups {
-		cfg.Groups[i].Buckets = buckets
-	}
-	return cfg, nil
+	return config.Parse("memory.yaml", []byte(s.String()))
 }
 
 func waitInSync(c *controller.Controller, limit time.Duration) error {
