@@ -77,6 +77,14 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 			es = append(es, b.TMAddress(netip.MustParseAddr(a), t))
 		}
 	}
+	// The member of each bucket owner on this switch (0: no TM with a port
+	// here), looked up once per TM, not once per bucket.
+	members := map[string]uint32{}
+	for i := range cfg.TMs {
+		if _, ok := cfg.TMs[i].Ports[sw.Name]; ok {
+			members[cfg.TMs[i].Name] = uint32(cfg.TMs[i].ID)
+		}
+	}
 	for gi := range cfg.Groups {
 		g := &cfg.Groups[gi]
 		for _, r := range g.Rules {
@@ -91,12 +99,8 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 			es = append(es, b.DefaultTM(g.ID, d))
 		}
 		for bucket, owner := range v.buckets[g.Name] {
-			tm := cfg.TM(owner)
-			if tm == nil {
-				continue
-			}
-			if _, ok := tm.Ports[sw.Name]; ok {
-				buckets.set(g.ID, bucket, uint32(tm.ID))
+			if m := members[owner]; m != 0 {
+				buckets.set(g.ID, bucket, m)
 			}
 		}
 	}
