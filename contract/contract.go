@@ -78,8 +78,23 @@ var slicing = func() *[8][256]uint32 {
 // the bytes, and it lets a caller's key buffer stay on the stack (no
 // allocation per packet). TestHashBytes holds the two equal.
 func HashBytes(key []byte) uint32 {
+	return ^update(^uint32(0), key)
+}
+
+// HashAddrPort is HashBytes of the key bytes addr (4 or 16 bytes) and port
+// (network order), without building them in a buffer: what the software
+// model hashes per packet.
+func HashAddrPort(addr []byte, port uint16) uint32 {
+	t := &slicing[0]
+	crc := update(^uint32(0), addr)
+	crc = t[byte(crc)^byte(port>>8)] ^ crc>>8
+	crc = t[byte(crc)^byte(port)] ^ crc>>8
+	return ^crc
+}
+
+// update runs the CRC register crc over b (no init, no final xor).
+func update(crc uint32, key []byte) uint32 {
 	t := slicing
-	crc := ^uint32(0)
 	for len(key) >= 8 {
 		crc ^= binary.LittleEndian.Uint32(key)
 		crc = t[7][byte(crc)] ^ t[6][byte(crc>>8)] ^ t[5][byte(crc>>16)] ^ t[4][crc>>24] ^
@@ -94,7 +109,7 @@ func HashBytes(key []byte) uint32 {
 	for _, b := range key {
 		crc = t[0][byte(crc)^b] ^ crc>>8
 	}
-	return ^crc
+	return crc
 }
 
 // Bucket returns h mod buckets; buckets must be a power of two.

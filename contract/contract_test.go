@@ -105,6 +105,11 @@ func TestHashBytesRandom(t *testing.T) {
 			if got, want := HashBytes(b), crc32.ChecksumIEEE(b); got != want {
 				t.Fatalf("HashBytes(%x) = %#x, want %#x", b, got, want)
 			}
+			if n >= 2 {
+				if got, want := HashAddrPort(b[:n-2], uint16(b[n-2])<<8|uint16(b[n-1])), crc32.ChecksumIEEE(b); got != want {
+					t.Fatalf("HashAddrPort(%x) = %#x, want %#x", b, got, want)
+				}
+			}
 		}
 	}
 }

@@ -45,12 +45,12 @@ func BenchmarkStages(b *testing.B) {
 	sm := standardMetadata{ingressPort: 1}
 	b.Run("tmSelect", func(b *testing.B) {
 		for b.Loop() {
-			p.view.Load().tmSelect(frame, &h, &m, &sm, &p.c, &res.scratch)
+			p.view.Load().tmSelect(frame, &h, &m, &sm, &p.c)
 		}
 	})
 	b.Run("ingress", func(b *testing.B) {
 		for b.Loop() {
-			p.ingress(p.view.Load(), frame, &h, &m, &sm, &res)
+			p.ingress(p.view.Load(), frame, &h, &m, &sm)
 		}
 	})
 	b.Run("Process", func(b *testing.B) {

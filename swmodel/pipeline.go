@@ -85,8 +85,6 @@ type Result struct {
 	Ports []uint16 // egress ports, empty when dropped
 	Frame []byte   // the frame that leaves on every one of Ports
 	Trace Trace
-
-	scratch [18]byte
 }
 
 // dropPort is v1model's drop port for simple_switch: an egress_spec of 511
@@ -100,7 +98,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
 	parse(frame, ingressPort, &h, &m)
-	p.ingress(t, frame, &h, &m, &sm, res)
+	p.ingress(t, frame, &h, &m, &sm)
 
 	res.Ports = res.Ports[:0]
 	res.Frame = res.Frame[:0]
@@ -142,7 +140,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 }
 
 // ingress mirrors control SymdistIngress (p4src/symdist.p4) over tables t.
-func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm *standardMetadata, res *Result) {
+func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm *standardMetadata) {
 	m.dropCause = DropNone
 	m.steered = false
 	if valid(h.packetOut) {
@@ -161,7 +159,7 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 		if m.portRole == RoleEdge && m.isIP && b[h.ethernet]&1 == 0 {
 			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
-			t.tmSelect(b, h, m, sm, &p.c, &res.scratch)
+			t.tmSelect(b, h, m, sm, &p.c)
 			if !m.steered && m.groupID != 0 {
 				p.drop(b, m, sm, DropNoTM)
 			}

@@ -1,7 +1,6 @@
 package swmodel
 
 import (
-	"encoding/binary"
 	"sync/atomic"
 
 	"github.com/symdist/symdist/contract"
@@ -31,8 +30,7 @@ func newMember(id uint32, a *sendToTM) *member {
 }
 
 // tmSelect mirrors control TmSelect (p4src/include/control/tm_select.p4).
-// scratch holds the key bytes so that hashing allocates nothing.
-func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters, scratch *[18]byte) {
+func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters) {
 	m.steered = false
 	m.hash = 0
 	m.bucket = 0
@@ -49,14 +47,11 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 		m.reason = ReasonDirect
 	} else if m.groupID != 0 {
 		if m.hasKey {
-			var key []byte
 			if m.keyIsIPv6 {
-				key = append(scratch[:0], m.keyAddrV6[:]...)
+				m.hash = contract.HashAddrPort(m.keyAddrV6[:], m.keyPort)
 			} else {
-				key = append(scratch[:0], m.keyAddrV4[:]...)
+				m.hash = contract.HashAddrPort(m.keyAddrV4[:], m.keyPort)
 			}
-			key = binary.BigEndian.AppendUint16(key, m.keyPort)
-			m.hash = contract.HashBytes(key)
 			// bucket_mask, then bucket_table.
 			m.bucketMask = BucketCount - 1
 			g := t.buckets.group(m.groupID)
