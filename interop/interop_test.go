@@ -44,10 +44,15 @@ type target struct {
 	// writesCounters: the target takes counter MODIFY (bmv2 does; the
 	// software switch answers UNIMPLEMENTED, as its README says).
 	writesCounters bool
+	// injected receives the packet-outs the switch injects, and packetIn
+	// sends one to the primary; nil where the test cannot see them.
+	injected chan []byte
+	packetIn func(frame []byte) bool
 }
 
 func softSwitch(t *testing.T) target {
-	srv := p4rtserver.New(p4rtserver.Config{DeviceID: 1})
+	injected := make(chan []byte, 16)
+	srv := p4rtserver.New(p4rtserver.Config{DeviceID: 1, Inject: func(_ uint16, frame []byte) { injected <- frame }})
 	g := grpc.NewServer(srv.ServerOptions()...)
 	srv.Register(g)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,7 +61,8 @@ func softSwitch(t *testing.T) target {
 	}
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
-	return target{addr: ln.Addr().String(), deviceID: 1, pipeline: srv.Pipeline}
+	return target{addr: ln.Addr().String(), deviceID: 1, pipeline: srv.Pipeline, injected: injected,
+		packetIn: func(frame []byte) bool { return srv.SendPacketIn(frame) }}
 }
 
 func bmv2(t *testing.T) target {
@@ -74,7 +80,7 @@ func bmv2(t *testing.T) target {
 // connect makes a client of the community's library, arbitrated with
 // election id electionID, and waits until it is primary (or, for a
 // lower id, told it is not).
-func connect(t *testing.T, tg target, electionID uint64, wantPrimary bool) *client.Client {
+func connect(t *testing.T, tg target, electionID uint64, wantPrimary bool) (*client.Client, chan *p4v1.StreamMessageResponse) {
 	t.Helper()
 	conn, err := grpc.NewClient(tg.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -83,7 +89,8 @@ func connect(t *testing.T, tg target, electionID uint64, wantPrimary bool) *clie
 	c := client.NewClient(p4v1.NewP4RuntimeClient(conn), tg.deviceID, &p4v1.Uint128{Low: electionID})
 	stop := make(chan struct{})
 	arbitration := make(chan bool, 16)
-	go c.Run(stop, arbitration, make(chan *p4v1.StreamMessageResponse, 64))
+	messages := make(chan *p4v1.StreamMessageResponse, 64)
+	go c.Run(stop, arbitration, messages)
 	t.Cleanup(func() { close(stop); conn.Close() })
 	select {
 	case primary := <-arbitration:
@@ -93,7 +100,7 @@ func connect(t *testing.T, tg target, electionID uint64, wantPrimary bool) *clie
 	case <-time.After(10 * time.Second):
 		t.Fatal("no arbitration answer")
 	}
-	return c
+	return c, messages
 }
 
 // canonical returns m as a server reads it back: every action parameter in
@@ -178,7 +185,7 @@ func TestCommunityClient(t *testing.T) {
 func programAndReadBack(t *testing.T, tg target) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := connect(t, tg, 10, true)
+	c, messages := connect(t, tg, 10, true)
 
 	// The pipeline, from files as the library wants it.
 	dir := t.TempDir()
@@ -402,7 +409,7 @@ func programAndReadBack(t *testing.T, tg target) {
 	// A second client, lower election id: a backup. It learns the pipeline
 	// from the switch (GetFwdPipe ALL) and reads by name; its writes are
 	// refused.
-	backup := connect(t, tg, 5, false)
+	backup, _ := connect(t, tg, 5, false)
 	if cfg, err := backup.GetFwdPipe(ctx, client.GetFwdPipeAll); err != nil || cfg.Cookie != cookie {
 		t.Fatalf("backup GetFwdPipe: %+v, %v", cfg, err)
 	}
@@ -411,6 +418,36 @@ func programAndReadBack(t *testing.T, tg target) {
 	}
 	if err := backup.DeleteTableEntry(ctx, tables[p4info.TablePortRole][0]); codeOf(err) != codes.PermissionDenied {
 		t.Errorf("backup delete: %v, want PERMISSION_DENIED", err)
+	}
+
+	// Packet-out with the library's SendPacketOut: the frame injected is
+	// the packet_out header (egress_port 3 in 9 bits, 7 bits of padding)
+	// and the payload. Packet-in reaches the primary's message channel.
+	if tg.injected != nil {
+		payload := []byte("hello from the controller")
+		err := c.SendPacketOut(ctx, &p4v1.PacketOut{Payload: payload, Metadata: []*p4v1.PacketMetadata{{MetadataId: 1, Value: []byte{3}}}})
+		if err != nil {
+			t.Fatalf("SendPacketOut: %v", err)
+		}
+		select {
+		case got := <-tg.injected:
+			if want := append([]byte{0x01, 0x80}, payload...); !slices.Equal(got, want) {
+				t.Errorf("injected %x, want %x", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the packet-out was not injected")
+		}
+		if !tg.packetIn([]byte("to the controller")) {
+			t.Fatal("SendPacketIn found no primary")
+		}
+		select {
+		case m := <-messages:
+			if got := m.GetPacket().GetPayload(); string(got) != "to the controller" {
+				t.Errorf("packet-in: %v", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("no packet-in on the library's message channel")
+		}
 	}
 
 	// A member still in use cannot go (spec: FAILED_PRECONDITION).
