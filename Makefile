@@ -41,9 +41,10 @@ vectors: ## regenerate testvectors/ from vectors/cases.go and the fixture
 fmt: ## format the Go code
 	gofmt -w $$(git ls-files '*.go')
 
-lint: ## go vet, and gofmt must have nothing to say
+lint: ## go vet; gofmt and go mod tidy must have nothing to change
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
 
 bench: ## run the benchmarks recorded in docs/performance.md
 	$(GO) test -run XXX -bench . -benchmem ./...

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -143,6 +144,15 @@ func Parse(name string, data []byte) (*Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// yaml reads one document at a time: a second one would be ignored.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, fmt.Errorf("%s: a second YAML document (a config file holds one): %w", name, err)
+	default:
+		return nil, fmt.Errorf("%s:%d: a second YAML document: a config file holds one (the first would be used and this one ignored)", name, next.Line)
 	}
 	c.setDefaults()
 	v := &validator{file: name, root: &root}

@@ -72,7 +72,7 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 	for gi := range cfg.Groups {
 		g := &cfg.Groups[gi]
 		for _, r := range g.Rules {
-			c := classifier(r, g.ID)
+			c := r.Classifier(g.ID)
 			es = append(es, b.GroupClassifier(c))
 			if c.Src != c.Dst {
 				es = append(es, b.GroupClassifier(c.Mirror()))
@@ -95,12 +95,6 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 		entries.Canonicalize(e)
 	}
 	return es
-}
-
-func classifier(r config.Rule, group uint16) entries.Classifier {
-	src, _ := config.Prefix(r.Src)
-	dst, _ := config.Prefix(r.Dst)
-	return entries.Classifier{Priority: r.Priority, VLAN: r.VLAN, IPVersion: r.IPVersion, Src: src, Dst: dst, Proto: r.Proto, Group: group}
 }
 
 // DesiredState is what a fresh controller would write to switch swName of

@@ -310,6 +310,9 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		}
 		return errorf(codes.InvalidArgument, "table %s: the default action of an action-profile table cannot be set", name)
 	}
+	if e.GetIdleTimeoutNs() != 0 && t.GetIdleTimeoutBehavior() == p4configv1.Table_NO_TIMEOUT {
+		return errorf(codes.InvalidArgument, "table %s has no idle timeout; idle_timeout_ns must be 0", name)
+	}
 	match, key, err := p.matchKey(t, e)
 	if err != nil {
 		return err
@@ -335,7 +338,9 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		delete(entries, key)
 		return nil
 	}
-	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority()}
+	// Metadata is the controller's, kept and read back as written (spec
+	// 9.1).
+	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(), Metadata: bytes.Clone(e.GetMetadata())}
 	if ce.Action, err = p.tableAction(t, e.GetAction()); err != nil {
 		return err
 	}

@@ -53,6 +53,14 @@ type Config struct {
 	// IdleTimeout closes a connection with no byte in either direction
 	// for that long (--idle-timeout); 0: never.
 	IdleTimeout time.Duration
+	// BusyIdleTimeout replaces IdleTimeout while the self-port table is
+	// 80% used or more (until it is back under 70%), so idle connections
+	// give their ports back to new ones (--busy-idle-timeout); 0: no
+	// change.
+	BusyIdleTimeout time.Duration
+	// MaxConnsPerClient is how many connections one client address may
+	// hold at once (--max-conns-per-client); more are reset. 0: no limit.
+	MaxConnsPerClient int
 	// Grace is how long shutdown waits for active connections before it
 	// closes them (--grace); 0: close them at once.
 	Grace time.Duration
@@ -175,6 +183,7 @@ func (c Config) check() (*parsed, error) {
 		{"--refresh", &p.Refresh, defaultRefresh},
 		{"--connect-timeout", &p.ConnectTimeout, defaultConnectTimeout},
 		{"--idle-timeout", &p.IdleTimeout, 0},
+		{"--busy-idle-timeout", &p.BusyIdleTimeout, 0},
 		{"--grace", &p.Grace, 0},
 	} {
 		if *d.v < 0 {
@@ -183,6 +192,9 @@ func (c Config) check() (*parsed, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if c.MaxConnsPerClient < 0 {
+		return nil, fmt.Errorf("--max-conns-per-client %d: must not be negative (0: no limit)", c.MaxConnsPerClient)
 	}
 	if c.HTTP != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {

@@ -53,7 +53,8 @@ type Server struct {
 	started   atomic.Bool
 	done      chan struct{}
 
-	st counters
+	st   counters
+	load load // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
 
 	mu          sync.Mutex // guards the bucket state below
 	lastBuckets []string
@@ -355,6 +356,7 @@ func (s *Server) Handler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Stats())
 	})
+	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }
 
