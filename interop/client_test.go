@@ -45,9 +45,12 @@ func TestCommunityClient(t *testing.T) {
 		t.Skip("no go command to build the interop test with")
 	}
 	root := filepath.Dir(goCmd(t, ".", nil, "env", "GOMOD"))
+	// Nothing built without the interop_client tag imports the library, so
+	// a fresh machine may not have fetched it yet.
+	goCmd(t, root, nil, "mod", "download", clientModule)
 	src := goCmd(t, root, nil, "list", "-m", "-f", "{{.Dir}}", clientModule)
 	if src == "" {
-		t.Fatalf("%s is not in the module cache: go mod download", clientModule)
+		t.Fatalf("%s is not in the module cache after go mod download", clientModule)
 	}
 	tmp := t.TempDir()
 	lib := filepath.Join(tmp, "p4runtime-go-client")
