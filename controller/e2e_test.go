@@ -175,7 +175,7 @@ func tmYAML(i int, health string) string {
     ports:
       client-side: {port: %d, mac: "02:00:00:00:01:0%d"}
       server-side: {port: %d, mac: "02:00:00:00:02:0%d"}
-    health: {type: tcp, target: "%s", interval: 50ms, timeout: 40ms, rise: 2, fall: 2}
+    health: {type: tcp, target: "%s", interval: 200ms, timeout: 190ms, rise: 2, fall: 3}
 `, i, i, i+1, i, i+1, i, health)
 }
 
