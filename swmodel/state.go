@@ -335,7 +335,8 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		delete(entries, key)
 		return nil
 	}
-	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority()}
+	// Metadata is the controller's, opaque here: kept and read back.
+	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(), Metadata: e.GetMetadata()}
 	if ce.Action, err = p.tableAction(t, e.GetAction()); err != nil {
 		return err
 	}
