@@ -117,6 +117,20 @@ func TestConfigPlanAndApplyCommands(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// drain and undrain from the command line.
+	for _, drain := range []bool{true, false} {
+		verb := map[bool]string{true: "drain", false: "undrain"}[drain]
+		if _, err := runCmd(t, verb, "tm3", "--controller", srv.URL); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Status().Groups[0].TMs[2].Drained; got != drain {
+			t.Errorf("after %s, tm3 drained = %v", verb, got)
+		}
+	}
+	if _, err := runCmd(t, "drain", "tm9", "--controller", srv.URL); err == nil || !strings.Contains(err.Error(), `no TM "tm9"`) {
+		t.Errorf("drain of an unknown TM: %v", err)
+	}
+
 	bad := strings.Replace(fmt.Sprintf(reloadConfig, addr, reloadTM(1, 1)), "device_id: 1", "device_id: 2", 1)
 	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
