@@ -111,17 +111,23 @@ func settled(t *testing.T, c *controller.Controller, l *lab, p *controller.Confi
 	return cmp.Equal(owners(t, l.client), owners(t, l.server))
 }
 
-// Each reload moves only what its change concerns, and `config plan`
-// printed exactly what `config apply` then did: the planned moves, pair by
-// pair, are those read back from both switches before and after.
-func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
+// startReloadLab runs a controller of tm1 and tm2 (health checked) with
+// its admin API, programmed; start is its config text.
+func startReloadLab(t *testing.T) (*lab, *controller.Controller, controller.Client, string) {
 	l := newLab(t)
 	start := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "tcp"})
 	c, _ := runController(t, l.parse(t, start))
 	srv := httptest.NewServer(c.Handler(""))
-	defer srv.Close()
-	client := controller.Client{URL: srv.URL}
+	t.Cleanup(srv.Close)
 	eventually(t, "initial programming", func() bool { return inSync(c) })
+	return l, c, controller.Client{URL: srv.URL}, start
+}
+
+// Each reload moves only what its change concerns, and `config plan`
+// printed exactly what `config apply` then did: the planned moves, pair by
+// pair, are those read back from both switches before and after.
+func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
+	l, c, client, _ := startReloadLab(t)
 	ctx := context.Background()
 
 	steps := []struct {
@@ -189,13 +195,7 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 // A file that fails its checks, or changes what needs a restart, changes
 // nothing, and the answer names file:line: field for every problem.
 func TestReloadRejectsBadFile(t *testing.T) {
-	l := newLab(t)
-	start := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "tcp"})
-	c, _ := runController(t, l.parse(t, start))
-	srv := httptest.NewServer(c.Handler(""))
-	defer srv.Close()
-	client := controller.Client{URL: srv.URL}
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	l, c, client, start := startReloadLab(t)
 	table, status := owners(t, l.client), c.Status()
 
 	tests := []struct {

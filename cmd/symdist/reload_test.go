@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/signal"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
-	"github.com/symdist/symdist/swswitch"
-	"google.golang.org/grpc"
 )
 
 const reloadConfig = `
@@ -39,16 +36,7 @@ func reloadTM(i, weight int) string {
 // `symdist config plan` prints the change before anything is written;
 // `symdist config apply` applies it and prints the same plan as applied.
 func TestConfigPlanAndApplyCommands(t *testing.T) {
-	sw := swswitch.New(1, map[uint16]swswitch.Port{}, slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(sw.Server().ServerOptions()...)
-	sw.Server().Register(gs)
-	go gs.Serve(ln)
-	defer gs.Stop()
-	addr := ln.Addr().String()
+	_, addr := startSoftSwitch(t)
 	cfg, err := config.Parse("start.yaml", []byte(fmt.Sprintf(reloadConfig, addr, reloadTM(1, 1)+reloadTM(2, 1))))
 	if err != nil {
 		t.Fatal(err)
