@@ -490,6 +490,7 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Co
 		groupByID[uint64(g.ID)] = g.Name
 	}
 	out := map[string][]string{}
+	unknown := map[uint64]int{} // member id -> buckets
 	for _, e := range es {
 		te := e.GetTableEntry()
 		var group, bucket uint64
@@ -513,7 +514,16 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Co
 		if out[name] == nil {
 			out[name] = make([]string, cfg.Buckets)
 		}
-		out[name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
+		member := uint64(te.GetAction().GetActionProfileMemberId())
+		out[name][bucket] = byID[member]
+		if byID[member] == "" {
+			unknown[member]++
+		}
+	}
+	for member, n := range unknown {
+		// Adopting moves these buckets: the primary ran another config.
+		c.log.Warn("the switch's bucket table names a TM id this config lacks; apply the same config to every controller",
+			"tm_id", member, "buckets", n)
 	}
 	return out, nil
 }

@@ -26,9 +26,10 @@ import (
 // anything is written; `config apply` returns the plan it carried out.
 type ConfigPlan struct {
 	Applied bool `json:"applied"`
-	// NoTables: this controller holds no bucket table yet (it is a backup
-	// or reached no switch), so the buckets that move are not known here;
-	// the config still replaces the running one on apply.
+	// NoTables: this controller holds no current bucket table (it is a
+	// backup, or reached no switch), so the buckets that move are not
+	// known here; the config still replaces the running one on apply, and
+	// the tables are adopted from the switches under it.
 	NoTables bool        `json:"no_tables,omitempty"`
 	Groups   []GroupPlan `json:"groups"`
 	// Switches whose port roles, flood ports or static L2 entries change.
@@ -212,9 +213,11 @@ func (c *Controller) nextTMsLocked(next *config.Config, group string) (now, late
 // planLocked computes what next changes, and the bucket tables right
 // after applying it (nil when this controller holds none yet).
 func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*assign.Table, error) {
-	p := &ConfigPlan{NoTables: c.tables == nil}
+	// A table kept from a time this controller was primary is stale: the
+	// primary may have moved buckets since.
+	p := &ConfigPlan{NoTables: c.tables == nil || c.rt.stale}
 	var tables map[string]*assign.Table
-	if c.tables != nil {
+	if !p.NoTables {
 		tables = map[string]*assign.Table{}
 	}
 	for gi := range next.Groups {
@@ -277,7 +280,7 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 		}
 		gp := GroupPlan{Name: g.Name, Change: "removed", Buckets: c.cfg.Buckets}
 		var before []string
-		if c.tables != nil {
+		if !p.NoTables {
 			before = c.tables[g.Name].Buckets
 			gp.Moves, gp.Moved = moves(before, make([]string, len(before)))
 		}
@@ -413,6 +416,9 @@ func (c *Controller) applyLocked(next *config.Config, tables map[string]*assign.
 			c.metrics.tmUp.DeleteLabelValues(tm.Name, tm.Group)
 			delete(c.metrics.groupOf, tm.Name)
 		}
+	}
+	if tables == nil && c.tables != nil {
+		c.rt.stale = true // adopt under the new config before writing
 	}
 	if tables != nil {
 		for name, t := range tables {

@@ -282,3 +282,43 @@ func TestReloadFileAndSave(t *testing.T) {
 		}
 	}
 }
+
+// `config apply` to the primary and then the backup: the backup takes the
+// config without writing, and when it takes over it adopts the tables
+// under the new config, so the TM added at run time keeps its buckets.
+func TestApplyToBackupThenFailover(t *testing.T) {
+	l := newLab(t)
+	two := []tmSpec{{1, 1, "tcp"}, {2, 1, "tcp"}}
+	primary, stopPrimary := runController(t, l.parse(t, l.yaml(20, "", two...)))
+	eventually(t, "primary in sync", func() bool { return inSync(primary) })
+	backup, _ := runController(t, l.parse(t, l.yaml(10, "", two...)))
+	eventually(t, "backup connected", func() bool {
+		return !slices.ContainsFunc(backup.Status().Switches, func(s controller.SwitchStatus) bool { return !s.Connected })
+	})
+
+	three := append(two, tmSpec{3, 2, "tcp"})
+	p, err := primary.ApplyConfig("test.yaml", []byte(l.yaml(20, "", three...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tm3 to get its share", func() bool { return settled(t, primary, l, p) })
+	bp, err := backup.ApplyConfig("test.yaml", []byte(l.yaml(10, "", three...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bp.NoTables || !bp.Applied {
+		t.Errorf("backup's answer: no_tables %v, applied %v; want both", bp.NoTables, bp.Applied)
+	}
+	table := owners(t, l.client)
+	stopPrimary()
+
+	eventually(t, "backup takes over", func() bool { return inSync(backup) })
+	if !cmp.Equal(owners(t, l.client), table) {
+		t.Errorf("the bucket table changed when the backup took over: moves %v", movesBetween(table, owners(t, l.client)))
+	}
+	for _, s := range backup.Status().Switches {
+		if s.LastWritten != 0 {
+			t.Errorf("new primary wrote %d updates to %s, want 0", s.LastWritten, s.Name)
+		}
+	}
+}
