@@ -322,3 +322,39 @@ func TestApplyToBackupThenFailover(t *testing.T) {
 		}
 	}
 }
+
+// A reload restarts the health check it changes: tm2's check pointed at a
+// closed port takes it down (only its buckets move); changed to none, it
+// is up at once and gets its share back, only from the others.
+func TestReloadChangesHealthChecks(t *testing.T) {
+	l, c, client, start := startReloadLab(t)
+	ctx := context.Background()
+	dead := strings.Replace(start, l.health[1].addr, "127.0.0.1:1", 1)
+	if dead == start {
+		t.Fatal("tm2's health target not in the config")
+	}
+	before := owners(t, l.client)
+	if _, err := client.ApplyConfig(ctx, "test.yaml", []byte(dead)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tm2 down", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
+	for _, m := range movesBetween(before, owners(t, l.client)) {
+		if m.From != "tm2" {
+			t.Errorf("%d buckets moved %s -> %s", m.Buckets, m.From, m.To)
+		}
+	}
+
+	none := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "none"})
+	before = owners(t, l.client)
+	p, err := client.ApplyConfig(ctx, "test.yaml", []byte(none))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "tm2 back", func() bool { return settled(t, c, l, p) })
+	if diff := cmp.Diff(p.Groups[0].Moves, movesBetween(before, owners(t, l.client)), sortMoves); diff != "" {
+		t.Errorf("moves (-plan +switches):\n%s", diff)
+	}
+	if got := bucketsOf(t, l, "tm2"); got != 2048 {
+		t.Errorf("tm2 holds %d buckets, want 2048", got)
+	}
+}
