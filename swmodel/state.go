@@ -335,8 +335,9 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		delete(entries, key)
 		return nil
 	}
-	// Metadata is the controller's, opaque here: kept and read back.
-	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(), Metadata: e.GetMetadata()}
+	// Metadata is the controller's, kept and read back as written (spec
+	// 9.1).
+	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(), Metadata: bytes.Clone(e.GetMetadata())}
 	if ce.Action, err = p.tableAction(t, e.GetAction()); err != nil {
 		return err
 	}
