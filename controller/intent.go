@@ -51,6 +51,14 @@ func (c *Controller) readIntent(ctx context.Context, s *Session, cfg *config.Con
 	if err != nil {
 		return err
 	}
+	collectIntent(cfg, es, in)
+	return nil
+}
+
+// collectIntent adds the intent l2_forward entries carry to in. Metadata
+// that is not a symdist intent record of this version, or names a TM the
+// config lacks, is ignored.
+func collectIntent(cfg *config.Config, es []*p4v1.Entity, in *switchIntent) {
 	for _, e := range es {
 		md := e.GetTableEntry().GetMetadata()
 		if len(md) == 0 {
@@ -66,7 +74,6 @@ func (c *Controller) readIntent(ctx context.Context, s *Session, cfg *config.Con
 			in.drained[r.TM] = true
 		}
 	}
-	return nil
 }
 
 // isTMEntry reports whether an l2_forward entry is some TM's (by MAC).
