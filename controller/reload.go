@@ -165,8 +165,12 @@ func (c *Controller) reload(name string, data []byte, apply, save bool) (*Config
 // saveConfig replaces path with data atomically, keeping the old file as
 // path.prev.
 func saveConfig(path string, data []byte) error {
+	mode := os.FileMode(0o600) // it may hold the admin token
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
 	if old, err := os.ReadFile(path); err == nil {
-		if err := os.WriteFile(path+".prev", old, 0o600); err != nil {
+		if err := os.WriteFile(path+".prev", old, mode); err != nil {
 			return err
 		}
 	}
@@ -175,6 +179,10 @@ func saveConfig(path string, data []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err

@@ -276,6 +276,11 @@ func TestReloadFileAndSave(t *testing.T) {
 	if got, _ := os.ReadFile(path + ".prev"); string(got) != three {
 		t.Error("the replaced config was not kept as .prev")
 	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("saved config has mode %v, want 0644 as before", fi.Mode())
+	}
 	for _, tm := range c.Status().Groups[0].TMs {
 		if tm.Name == "tm2" {
 			t.Error("status still lists the removed tm2")
