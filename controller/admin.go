@@ -84,8 +84,10 @@ func (c *Controller) Status() Status {
 //
 //	GET  /api/status                 switches, groups, TMs (JSON)
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
-//	POST /api/tms/{tm}/drain         take a TM out of service
+//	POST /api/tms/{tm}/drain         take a TM out of service (409 on a backup)
 //	POST /api/tms/{tm}/undrain       put it back
+//	POST /api/config/plan            what a new config would change (reload.go)
+//	POST /api/config/apply           apply a new config (reload.go)
 //	GET  /metrics                    Prometheus
 //
 // With a token, every request needs "Authorization: Bearer <token>".
@@ -108,7 +110,11 @@ func (c *Controller) Handler(token string) http.Handler {
 	drain := func(on bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := c.Drain(r.PathValue("tm"), on); err != nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				code := http.StatusNotFound
+				if errors.Is(err, ErrBackup) {
+					code = http.StatusConflict
+				}
+				writeJSON(w, code, map[string]string{"error": err.Error()})
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"tm": r.PathValue("tm"), "drained": on})
@@ -116,6 +122,7 @@ func (c *Controller) Handler(token string) http.Handler {
 	}
 	mux.HandleFunc("POST /api/tms/{tm}/drain", drain(true))
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
+	c.handleConfig(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
 	if token == "" {
@@ -147,7 +154,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // ServeAdmin serves the admin API on the config's address until ctx ends.
 func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: c.Handler(c.cfg.Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

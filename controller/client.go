@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +24,7 @@ type Client struct {
 
 // HTTPError is an answer other than 200 OK.
 type HTTPError struct {
+	Method string // "" is GET
 	URL    string
 	Code   int
 	Status string
@@ -29,17 +32,36 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
+	method := cmp.Or(e.Method, http.MethodGet)
 	if e.Msg != "" {
-		return fmt.Sprintf("GET %s: %s: %s", e.URL, e.Status, e.Msg)
+		return fmt.Sprintf("%s %s: %s: %s", method, e.URL, e.Status, e.Msg)
 	}
-	return fmt.Sprintf("GET %s: %s", e.URL, e.Status)
+	return fmt.Sprintf("%s %s: %s", method, e.URL, e.Status)
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
+	return c.call(ctx, http.MethodGet, path, nil, v)
+}
+
+// call sends body (JSON; nil: none) and decodes a 200 answer into v. A
+// config the controller rejected comes back as a *RejectedError, other
+// answers as an *HTTPError.
+func (c *Client) call(ctx context.Context, method, path string, body, v any) error {
 	u := strings.TrimRight(c.URL, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -47,23 +69,32 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 5 * time.Second}
+		if method != http.MethodGet {
+			hc.Timeout = 30 * time.Second // a reload plans every group's table
+		}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error string }
-		_ = json.Unmarshal(body, &e)
-		return &HTTPError{URL: u, Code: resp.StatusCode, Status: resp.Status, Msg: e.Error}
+		var e struct {
+			Error  string   `json:"error"`
+			Errors []string `json:"errors"`
+		}
+		_ = json.Unmarshal(answer, &e)
+		if len(e.Errors) > 0 {
+			return &RejectedError{Errors: e.Errors}
+		}
+		return &HTTPError{Method: method, URL: u, Code: resp.StatusCode, Status: resp.Status, Msg: e.Error}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+	if err := json.Unmarshal(answer, v); err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ type Controller struct {
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState
+	rt       runtimeState // reloads, health watchers, adoption of intent
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -124,14 +125,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.runSwitch(ctx, sw)
 		}()
 	}
-	for i := range c.cfg.TMs {
-		tm := &c.cfg.TMs[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			watch(ctx, tm, c.observeHealth)
-		}()
-	}
+	c.mu.Lock()
+	c.startWatchersLocked(ctx, &wg)
+	c.mu.Unlock()
 	wg.Wait()
 	return nil
 }
@@ -153,6 +149,9 @@ func (c *Controller) observeHealth(name string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.healthy[name]
+	if d == nil { // removed by a reload
+		return
+	}
 	if !d.observe(err == nil) {
 		return
 	}
@@ -169,6 +168,10 @@ func (c *Controller) Drain(name string, drain bool) error {
 	if tm == nil {
 		return fmt.Errorf("no TM %q", name)
 	}
+	if err := c.intentEditableLocked(); err != nil {
+		return err
+	}
+	c.rt.noteEdit(name)
 	c.drained[name] = drain
 	c.metrics.setTMUp(name, c.up(name))
 	c.log.Info("TM drain changed", "tm", name, "drained", drain)
@@ -188,6 +191,12 @@ func (c *Controller) reassignLocked(group string) {
 		c.metrics.bucketsMoved.WithLabelValues(group).Add(float64(len(moved)))
 		c.log.Info("buckets moved", "group", group, "moved", len(moved))
 	}
+	c.bumpLocked()
+}
+
+// bumpLocked starts a new generation of the view and asks every switch to
+// write it.
+func (c *Controller) bumpLocked() {
 	c.gen++
 	c.genSince[c.gen] = time.Now()
 	for _, sw := range c.switches {
@@ -200,12 +209,13 @@ func (c *Controller) reassignLocked(group string) {
 
 // view snapshots what the desired state depends on.
 func (c *Controller) viewLocked() view {
-	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
+	v := view{buckets: map[string][]string{}, up: map[string]bool{}, drained: map[string]bool{}}
 	for name, t := range c.tables {
 		v.buckets[name] = slices.Clone(t.Buckets)
 	}
 	for i := range c.cfg.TMs {
 		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
+		v.drained[c.cfg.TMs[i].Name] = c.drained[c.cfg.TMs[i].Name]
 	}
 	return v
 }
@@ -216,12 +226,16 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		start := time.Now()
 		err := c.serveSwitch(ctx, sw)
 		sw.mu.Lock()
+		wasPrimary := sw.primary
 		sw.connected, sw.primary, sw.sess = false, false, nil
 		if err != nil {
 			sw.lastErr = err.Error()
 		}
 		sw.mu.Unlock()
 		c.metrics.setSwitch(sw.cfg.Name, false, false)
+		if wasPrimary {
+			c.primaryLost(false)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -251,7 +265,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.cfg.ElectionID, c.log.With("switch", sw.cfg.Name))
+	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
 	if err != nil {
 		return err
 	}
@@ -264,12 +278,16 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	for {
 		primary, changed := sess.Primary()
 		sw.mu.Lock()
+		preempted := sw.primary && !primary
 		if primary != sw.primary {
 			c.log.Info("arbitration", "switch", sw.cfg.Name, "primary", primary)
 			sw.held = nil // another controller may have written meanwhile
 		}
 		sw.primary = primary
 		sw.mu.Unlock()
+		if preempted {
+			c.primaryLost(true)
+		}
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
 		retry = nil
 		if primary {
@@ -328,9 +346,9 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	read := time.Since(start)
 	c.mu.Lock()
-	v, gen := c.viewLocked(), c.gen
+	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want := desired(c.cfg, c.builder, sw.cfg, v)
+	want := desired(cfg, c.builder, cfg.Switch(sw.cfg.Name), v)
 	p := diff(current, want)
 	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
@@ -377,19 +395,24 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	c.adoptMu.Lock()
 	defer c.adoptMu.Unlock()
 	c.mu.Lock()
-	done := c.tables != nil
+	done := c.tables != nil && !c.rt.stale
+	cfg := c.cfg
 	c.mu.Unlock()
 	if done {
 		return nil
 	}
 	found := map[string][]string{} // group -> owners read back
 	counts := map[string]int{}
+	intent := switchIntent{drained: map[string]bool{}}
 	for _, sw := range c.switches {
 		sess := sw.session()
 		if sess == nil {
 			continue
 		}
-		owners, err := c.readBuckets(ctx, sess)
+		owners, err := c.readBuckets(ctx, sess, cfg)
+		if err == nil {
+			err = c.readIntent(ctx, sess, cfg, &intent)
+		}
 		if err != nil {
 			c.log.Warn("cannot read bucket table", "switch", sw.cfg.Name, "error", err)
 			continue
@@ -408,6 +431,11 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cfg != cfg {
+		return errors.New("the config was reloaded while reading the switches; adopting again")
+	}
+	readopt := c.tables != nil
+	c.adoptIntentLocked(intent)
 	tables := map[string]*assign.Table{}
 	for _, g := range c.cfg.Groups {
 		tms := c.assignTMs(g.Name)
@@ -419,13 +447,16 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 			// checks before it gets buckets; one that owns some stays up
 			// until fall checks fail.
 			for _, tm := range c.cfg.TMsOf(g.Name) {
-				c.healthy[tm.Name].up = slices.Contains(o, tm.Name)
+				c.healthy[tm.Name].up = adoptedUp(tm, o)
 				c.healthy[tm.Name].streak = 0
 				c.metrics.setTMUp(tm.Name, c.up(tm.Name))
 			}
 			tms = c.assignTMs(g.Name)
 			t, err = assign.Adopt(o, tms)
 			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
+		} else if t = c.tables[g.Name]; t != nil {
+			// Adopting again, and no switch holds a table: keep ours.
+			_, err = t.Apply(tms)
 		} else {
 			t, err = assign.New(c.cfg.Buckets, tms)
 			c.log.Info("computed a new bucket table", "group", g.Name)
@@ -436,25 +467,30 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 		tables[g.Name] = t
 	}
 	c.tables = tables
+	c.rt.stale = false
+	if readopt {
+		c.bumpLocked() // the other switches may need the adopted state too
+	}
 	return nil
 }
 
 // readBuckets reads a switch's bucket_table back as owner names per group.
-func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]string, error) {
+func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Config) (map[string][]string, error) {
 	ids := c.builder.IDs.BucketTable
 	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.Table}}})
 	if err != nil {
 		return nil, err
 	}
 	byID := map[uint64]string{}
-	for _, tm := range c.cfg.TMs {
+	for _, tm := range cfg.TMs {
 		byID[uint64(tm.ID)] = tm.Name
 	}
 	groupByID := map[uint64]string{}
-	for _, g := range c.cfg.Groups {
+	for _, g := range cfg.Groups {
 		groupByID[uint64(g.ID)] = g.Name
 	}
 	out := map[string][]string{}
+	unknown := map[uint64]int{} // member id -> buckets
 	for _, e := range es {
 		te := e.GetTableEntry()
 		var group, bucket uint64
@@ -472,13 +508,22 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]
 			}
 		}
 		name, ok := groupByID[group]
-		if !ok || bucket >= uint64(c.cfg.Buckets) {
+		if !ok || bucket >= uint64(cfg.Buckets) {
 			continue
 		}
 		if out[name] == nil {
-			out[name] = make([]string, c.cfg.Buckets)
+			out[name] = make([]string, cfg.Buckets)
 		}
-		out[name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
+		member := uint64(te.GetAction().GetActionProfileMemberId())
+		out[name][bucket] = byID[member]
+		if byID[member] == "" {
+			unknown[member]++
+		}
+	}
+	for member, n := range unknown {
+		// Adopting moves these buckets: the primary ran another config.
+		c.log.Warn("the switch's bucket table names a TM id this config lacks; apply the same config to every controller",
+			"tm_id", member, "buckets", n)
 	}
 	return out, nil
 }
