@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +52,10 @@ func smallTable(t *testing.T, backendPort uint16, n int) (buckets []string, minP
 	for i := range buckets {
 		buckets[i] = "tm2"
 	}
-	minPort = backendPort + 1
+	// Self ports above the kernel's ephemeral range, so that no other
+	// socket on this busy machine (the test's own clients among them) holds
+	// one: a port taken elsewhere is skipped and the small table runs out.
+	minPort = max(backendPort+1, ephemeralTop(t)+1)
 	for p := uint16(65535); p > backendPort; p-- {
 		buckets[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(buckets))] = "tm1"
 		tab, err := ports.Compute(buckets, "tm1", loopback, minPort)
@@ -63,6 +68,23 @@ func smallTable(t *testing.T, backendPort uint16, n int) (buckets []string, minP
 	}
 	t.Skipf("fewer than %d ports above the backend's port %d", n, backendPort)
 	return nil, 0, 0
+}
+
+// ephemeralTop is the last port of net.ipv4.ip_local_port_range.
+func ephemeralTop(t *testing.T) uint16 {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 60999 // Linux's default
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		t.Fatalf("ip_local_port_range: %q", b)
+	}
+	top, err := strconv.Atoi(f[1])
+	if err != nil || top >= 65535-100 {
+		t.Skipf("ip_local_port_range %q leaves no ports above it for the test", b)
+	}
+	return uint16(top)
 }
 
 // One client address cannot hold more than MaxConnsPerClient connections:
