@@ -73,7 +73,7 @@ func (c *Controller) Status() Status {
 	for _, sw := range c.switches {
 		sw.mu.Lock()
 		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
-			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.syncedGen == gen && !sw.lastSync.IsZero(),
+			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.synced && sw.syncedGen == gen,
 			LastSync: sw.lastSync, LastError: sw.lastErr, LastWritten: sw.written})
 		sw.mu.Unlock()
 	}
