@@ -22,6 +22,7 @@ type Client struct {
 
 // HTTPError is an answer other than 200 OK.
 type HTTPError struct {
+	Method string // "" means GET
 	URL    string
 	Code   int
 	Status string
@@ -29,17 +30,31 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	if e.Msg != "" {
-		return fmt.Sprintf("GET %s: %s: %s", e.URL, e.Status, e.Msg)
+	method := e.Method
+	if method == "" {
+		method = http.MethodGet
 	}
-	return fmt.Sprintf("GET %s: %s", e.URL, e.Status)
+	if e.Msg != "" {
+		return fmt.Sprintf("%s %s: %s: %s", method, e.URL, e.Status, e.Msg)
+	}
+	return fmt.Sprintf("%s %s: %s", method, e.URL, e.Status)
 }
 
 func (c *Client) get(ctx context.Context, path string, v any) error {
+	return c.do(ctx, http.MethodGet, path, v)
+}
+
+// do sends a request without a body and decodes the JSON answer into v.
+// A request that changes state says Content-Type: application/json, as
+// the admin API requires of it (adminguard.go).
+func (c *Client) do(ctx context.Context, method, path string, v any) error {
 	u := strings.TrimRight(c.URL, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return err
+	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -55,17 +70,34 @@ func (c *Client) get(ctx context.Context, path string, v any) error {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
-		return &HTTPError{URL: u, Code: resp.StatusCode, Status: resp.Status, Msg: e.Error}
+		he := &HTTPError{URL: u, Code: resp.StatusCode, Status: resp.Status, Msg: e.Error}
+		if method != http.MethodGet {
+			he.Method = method
+		}
+		return he
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	return nil
+}
+
+// Drain takes TM tm out of service (drain=true) or puts it back.
+func (c *Client) Drain(ctx context.Context, tm string, drain bool) error {
+	action := "undrain"
+	if drain {
+		action = "drain"
+	}
+	var answer struct {
+		TM      string `json:"tm"`
+		Drained bool   `json:"drained"`
+	}
+	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/"+action, &answer)
 }
 
 // Status is GET /api/status.

@@ -35,5 +35,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd())
+	root.AddCommand(newDrainCmds()...)
 	return root
 }
