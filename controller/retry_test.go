@@ -261,3 +261,31 @@ func TestSyncRetryBacksOff(t *testing.T) {
 }
 
 var _ = controller.SetLiveness
+
+// Issue 11 item 2, the general case: a switch whose connection hangs (no
+// byte through, no close: a hung process, a path dropping packets) is
+// shown down once its liveness probes time out, and is back in sync once
+// the connection works again.
+func TestSwitchHangs(t *testing.T) {
+	l := newLab(t)
+	proxy := newChaosProxy(t, l.server.addr)
+	cfg := l.config(t, 10)
+	cfg.Switches[1].Address = proxy.addr()
+	c, _ := runController(t, cfg)
+	eventually(t, "initial programming", func() bool { return inSync(c) })
+
+	proxy.freeze()
+	start := time.Now()
+	// The default probe: every second, a 2 s deadline, 2 failures: about
+	// 6 s at most; eventually allows 10.
+	eventually(t, "status to show the hung switch down", func() bool {
+		st := c.Status().Switches[1]
+		return !st.Connected && !st.InSync
+	})
+	t.Logf("noticed after %v", time.Since(start).Round(time.Millisecond))
+	if st := c.Status().Switches[1]; !strings.Contains(st.LastError, "liveness") {
+		t.Errorf("last_error %q does not say why", st.LastError)
+	}
+	proxy.thaw()
+	eventually(t, "the switch back in sync", func() bool { return inSync(c) })
+}
