@@ -14,7 +14,6 @@ import (
 	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/controller"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -260,7 +259,6 @@ func TestSyncRetryBacksOff(t *testing.T) {
 	}
 }
 
-var _ = controller.SetLiveness
 
 // Issue 11 item 2, the general case: a switch whose connection hangs (no
 // byte through, no close: a hung process, a path dropping packets) is
