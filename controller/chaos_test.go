@@ -312,12 +312,21 @@ func TestChaos(t *testing.T) {
 			return "both switches"
 		}},
 		{"freeze a switch's connections", func() string {
+			// The switch hangs: status must show it down (liveness),
+			// not connected and in sync as if nothing happened.
 			i := rng.IntN(2)
-			d := time.Duration(1000+rng.IntN(1500)) * time.Millisecond
 			cl.proxies[i].freeze()
-			time.Sleep(d)
+			start := time.Now()
+			for st := cl.c.Status().Switches[i]; st.Connected || st.InSync; st = cl.c.Status().Switches[i] {
+				if time.Since(start) > convergeWithin {
+					t.Fatalf("switch %d hung %v ago and still shows %+v", i+1, convergeWithin, st)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			noticed := time.Since(start)
+			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
 			cl.proxies[i].thaw()
-			return fmt.Sprintf("switch %d for %v", i+1, d)
+			return fmt.Sprintf("switch %d, shown down after %v", i+1, noticed.Round(time.Millisecond))
 		}},
 		{"TM health flips", func() string {
 			i := cl.pickTM(rng, func(i int) bool { return !cl.healthUp[i] })
