@@ -259,7 +259,6 @@ func TestSyncRetryBacksOff(t *testing.T) {
 	}
 }
 
-
 // Issue 11 item 2, the general case: a switch whose connection hangs (no
 // byte through, no close: a hung process, a path dropping packets) is
 // shown down once its liveness probes time out, and is back in sync once
