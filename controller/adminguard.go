@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"net"
@@ -78,7 +79,7 @@ func (g *adminGuard) hostAllowed(hostport string) bool {
 func (g *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := g.check(r); err != nil {
 		code := http.StatusForbidden
-		if err == errNotJSON {
+		if errors.Is(err, errNotJSON) {
 			code = http.StatusUnsupportedMediaType
 		}
 		writeJSON(w, code, map[string]string{"error": err.Error()})
@@ -87,7 +88,7 @@ func (g *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r)
 }
 
-var errNotJSON = fmt.Errorf("a request that changes state must have Content-Type: application/json")
+var errNotJSON = errors.New("a request that changes state must have Content-Type: application/json")
 
 // check returns why r is refused, or nil.
 func (g *adminGuard) check(r *http.Request) error {
