@@ -169,6 +169,10 @@ groups:
 tms:
 %s`
 
+// tmYAML is TM i's config. The tests fail a TM by closing its health
+// target, refused at once; the timeout is long enough that a loaded
+// machine does not fail the TMs a test keeps up (40 ms timed out on
+// loopback under load 15).
 func tmYAML(i int, health string) string {
 	return fmt.Sprintf(`  - name: tm%d
     id: %d
@@ -176,7 +180,7 @@ func tmYAML(i int, health string) string {
     ports:
       client-side: {port: %d, mac: "02:00:00:00:01:0%d"}
       server-side: {port: %d, mac: "02:00:00:00:02:0%d"}
-    health: {type: tcp, target: "%s", interval: 50ms, timeout: 40ms, rise: 2, fall: 2}
+    health: {type: tcp, target: "%s", interval: 250ms, timeout: 250ms, rise: 2, fall: 2}
 `, i, i, i+1, i, i+1, i, health)
 }
 
