@@ -33,6 +33,9 @@ type Config struct {
 type Admin struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:9090; "" after defaults = off
 	Token  string `yaml:"token"`  // required when Listen is not loopback
+	// Hosts are extra names the API is reached by (Host header), besides
+	// IP addresses and localhost; other names are refused (DNS rebinding).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Switch is one distributor reached over P4Runtime.

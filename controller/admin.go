@@ -73,7 +73,7 @@ func (c *Controller) Status() Status {
 	for _, sw := range c.switches {
 		sw.mu.Lock()
 		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
-			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.syncedGen == gen && !sw.lastSync.IsZero(),
+			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.synced && sw.syncedGen == gen,
 			LastSync: sw.lastSync, LastError: sw.lastErr, LastWritten: sw.written})
 		sw.mu.Unlock()
 	}
@@ -91,6 +91,8 @@ func (c *Controller) Status() Status {
 //	GET  /metrics                    Prometheus
 //
 // With a token, every request needs "Authorization: Bearer <token>".
+// Without one as with one, requests must pass adminGuard (Host, Origin,
+// Content-Type: see adminguard.go).
 func (c *Controller) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
@@ -125,15 +127,16 @@ func (c *Controller) Handler(token string) http.Handler {
 	c.handleConfig(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
+	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
 	if token == "" {
-		return mux
+		return guarded
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	})
 }
 

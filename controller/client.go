@@ -60,7 +60,9 @@ func (c *Client) call(ctx context.Context, method, path string, body, v any) err
 	if err != nil {
 		return err
 	}
-	if body != nil {
+	// Every request that changes state says Content-Type: application/json,
+	// as the admin API requires of it (adminguard.go), body or not.
+	if body != nil || method != http.MethodGet {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.Token != "" {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/assign"
+	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
@@ -32,6 +32,9 @@ type Controller struct {
 	devConf []byte
 	cookie  uint64
 	metrics *metrics
+	// liveness is how the controller notices a switch that stopped
+	// serving without closing its stream.
+	liveness liveness
 
 	adoptMu sync.Mutex // one adoption at a time
 
@@ -55,6 +58,7 @@ type switchState struct {
 	connected bool
 	primary   bool
 	syncedGen uint64
+	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
 	lastErr   string
 	written   int // updates written by the last sync
@@ -102,6 +106,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
 		metrics:  newMetrics(cfg),
+		liveness: defaultLiveness,
 	}
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
@@ -220,14 +225,29 @@ func (c *Controller) viewLocked() view {
 	return v
 }
 
+// Reconnecting to a switch backs off from reconnectMin to reconnectMax; a
+// connection that lasted reconnectReset starts over from reconnectMin.
+// A failed sync is retried on the same connection after syncRetryMin,
+// doubling to syncRetryMax.
+const (
+	reconnectMin   = 100 * time.Millisecond
+	reconnectMax   = 5 * time.Second
+	reconnectReset = 10 * time.Second
+	syncRetryMin   = 500 * time.Millisecond
+	syncRetryMax   = 30 * time.Second
+	// openTimeout bounds the wait for the first arbitration answer.
+	openTimeout = 10 * time.Second
+)
+
 func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
-	backoff := 100 * time.Millisecond
+	wait := backoff.Backoff{Min: reconnectMin, Max: reconnectMax}
 	for ctx.Err() == nil {
 		start := time.Now()
+		c.metrics.connectAttempts.WithLabelValues(sw.cfg.Name).Inc()
 		err := c.serveSwitch(ctx, sw)
 		sw.mu.Lock()
 		wasPrimary := sw.primary
-		sw.connected, sw.primary, sw.sess = false, false, nil
+		sw.connected, sw.primary, sw.sess, sw.synced = false, false, nil, false
 		if err != nil {
 			sw.lastErr = err.Error()
 		}
@@ -239,20 +259,21 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(start) > 10*time.Second {
-			backoff = 100 * time.Millisecond
+		if time.Since(start) > reconnectReset {
+			wait.Reset()
 		}
-		c.log.Warn("switch connection lost; reconnecting", "switch", sw.cfg.Name, "error", err, "in", backoff)
+		d := wait.Next()
+		c.log.Warn("switch connection lost; reconnecting", "switch", sw.cfg.Name, "error", err, "in", d.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff + rand.N(backoff/2+1)):
+		case <-time.After(d):
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-// serveSwitch holds one connection to a switch until it drops.
+// serveSwitch holds one connection to a switch until it drops or stops
+// answering.
 func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	opts, err := DialOptions(sw.cfg.TLS)
 	if err != nil {
@@ -263,17 +284,31 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		return err
 	}
 	defer conn.Close()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
-	if err != nil {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// ended is why the session ended: the stream's error, or the cause
+	// with which the controller gave up on it.
+	ended := func(err error) error {
+		if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
 		return err
+	}
+	openTimer := time.AfterFunc(openTimeout, func() {
+		cancel(fmt.Errorf("no arbitration answer within %v", openTimeout))
+	})
+	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
+	openTimer.Stop()
+	if err != nil {
+		return ended(err)
 	}
 	defer sess.Close()
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true
 	sw.mu.Unlock()
 	c.log.Info("switch connected", "switch", sw.cfg.Name, "address", sw.cfg.Address)
+	go c.watchLiveness(sctx, sw, sess, cancel)
+	syncRetry := backoff.Backoff{Min: syncRetryMin, Max: syncRetryMax}
 	var retry <-chan time.Time
 	for {
 		primary, changed := sess.Primary()
@@ -282,6 +317,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		if primary != sw.primary {
 			c.log.Info("arbitration", "switch", sw.cfg.Name, "primary", primary)
 			sw.held = nil // another controller may have written meanwhile
+			sw.synced = false
 		}
 		sw.primary = primary
 		sw.mu.Unlock()
@@ -291,13 +327,20 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
 		retry = nil
 		if primary {
+			c.metrics.syncAttempts.WithLabelValues(sw.cfg.Name).Inc()
 			if err := c.syncSwitch(sctx, sw, sess); err != nil {
 				sw.forget()
-				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err)
+				if sctx.Err() != nil {
+					return ended(err)
+				}
+				d := syncRetry.Next()
+				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err, "retry_in", d.Round(time.Millisecond))
 				sw.mu.Lock()
 				sw.lastErr = err.Error()
 				sw.mu.Unlock()
-				retry = time.After(time.Second)
+				retry = time.After(d)
+			} else {
+				syncRetry.Reset()
 			}
 		}
 		select {
@@ -305,9 +348,9 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		case <-sw.kick:
 		case <-retry:
 		case <-sess.Done():
-			return sess.Err()
-		case <-ctx.Done():
-			return nil
+			return ended(sess.Err())
+		case <-sctx.Done():
+			return ended(nil)
 		}
 	}
 }
@@ -360,7 +403,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
-	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written = gen, time.Now(), "", p.size()
+	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written, sw.synced = gen, time.Now(), "", p.size(), true
 	sw.held = want
 	sw.mu.Unlock()
 	c.observeSynced()

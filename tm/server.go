@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
 )
@@ -242,7 +243,7 @@ func (s *Server) shutdown(ctx context.Context) {
 
 func (s *Server) accept(ln net.Listener) {
 	defer s.accepting.Done()
-	var backoff time.Duration
+	wait := backoff.Backoff{Min: acceptRetryMin, Max: acceptRetryMax}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -250,39 +251,55 @@ func (s *Server) accept(ln net.Listener) {
 				return
 			}
 			// EMFILE, ENFILE, ECONNABORTED...: back off like net/http.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept", "address", ln.Addr().String(), "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			d := wait.Next()
+			s.log.Warn("accept", "address", ln.Addr().String(), "err", err, "retry_in", d)
+			time.Sleep(d)
 			continue
 		}
-		backoff = 0
+		wait.Reset()
 		s.conns.Add(1)
 		go s.handle(c.(*net.TCPConn))
 	}
 }
 
+// Retry pacing: a failed accept waits from acceptRetryMin to
+// acceptRetryMax; after a failed refresh the next comes after 1-2 refresh
+// periods, doubling to 4-8, so that TMs do not hammer a controller that is
+// down or restarting, and do not retry in step.
+const (
+	acceptRetryMin        = 5 * time.Millisecond
+	acceptRetryMax        = time.Second
+	refreshBackoffPeriods = 8
+)
+
 func (s *Server) refreshLoop(ctx context.Context) {
 	defer s.bg.Done()
-	t := time.NewTicker(s.cfg.Refresh)
-	defer t.Stop()
+	retry := backoff.Backoff{Min: 2 * s.cfg.Refresh, Max: refreshBackoffPeriods * s.cfg.Refresh}
+	next := s.cfg.Refresh
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			s.refresh(ctx)
+		case <-time.After(next):
+		}
+		if s.refresh(ctx) {
+			retry.Reset()
+			next = s.cfg.Refresh
+		} else {
+			next = retry.Next()
 		}
 	}
 }
 
-// refresh fetches the bucket table and applies a change to the port table.
-func (s *Server) refresh(ctx context.Context) {
+// refresh fetches the bucket table and applies a change to the port table;
+// it reports whether that worked.
+func (s *Server) refresh(ctx context.Context) bool {
 	c := s.cfg
 	fctx, cancel := context.WithTimeout(ctx, max(c.Refresh, 5*time.Second))
 	bt, err := c.source.Fetch(fctx)
 	cancel()
 	if ctx.Err() != nil {
-		return
+		return true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -292,7 +309,7 @@ func (s *Server) refresh(ctx context.Context) {
 			s.log.Info("bucket table source is back", "source", c.source.String())
 		}
 		s.bucketSt.LastError = ""
-		return
+		return true
 	}
 	var gained, lost int
 	if err == nil {
@@ -306,7 +323,7 @@ func (s *Server) refresh(ctx context.Context) {
 			s.log.Warn("bucket table refresh failed; keeping the current table", "source", c.source.String(), "err", err)
 			s.bucketSt.LastError = msg
 		}
-		return
+		return false
 	}
 	s.bucketSt.LastError = ""
 	s.bucketSt.Updates++
@@ -326,6 +343,7 @@ func (s *Server) refresh(ctx context.Context) {
 	} else {
 		s.log.Info("bucket table changed", args...)
 	}
+	return true
 }
 
 func owned(buckets []string, tm string) int {
@@ -368,8 +386,9 @@ const startFetchFor = 30 * time.Second
 // backoff for up to startFetchFor.
 func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (controller.BucketTable, error) {
 	deadline := time.Now().Add(startFetchFor)
-	wait := 100 * time.Millisecond
+	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {
+		wait := retry.Next()
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		bt, err := src.Fetch(fctx)
 		cancel()
@@ -383,6 +402,5 @@ func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (cont
 			return bt, ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
