@@ -44,8 +44,9 @@ const (
 
 // Config configures a Server.
 type Config struct {
-	// DeviceID is the P4Runtime device_id served. 0 is not a valid device
-	// ID (spec §5.1); New uses 1 then.
+	// DeviceID is the P4Runtime device_id served, 0 included: the spec
+	// (§5.1) says a device_id is never 0, but 0 is bmv2's default and
+	// controllers written for bmv2 use it.
 	DeviceID uint64
 	// Logger receives arbitration changes, rejected stream messages and
 	// recovered panics. Nil discards them.
@@ -89,9 +90,6 @@ func New(cfg Config) *Server {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.DeviceID == 0 {
-		cfg.DeviceID = 1
 	}
 	schema := p4info.MustLoad()
 	out, err := newHeaderLayout(schema.Info, p4info.PacketMetadataPacketOut)
