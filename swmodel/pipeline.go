@@ -15,15 +15,18 @@ import (
 )
 
 // Pipeline is one switch's instance of the program: tables, counters and
-// multicast groups. Process may be called from many goroutines at once;
-// writes wait for packets in flight.
+// multicast groups. Process may be called from many goroutines at once.
+// A Write batch holds the store (mu) for its whole length, but the lookup
+// tables (dp) only while it applies one update, so a packet never waits
+// for more than one update, and Read never holds up packets.
 type Pipeline struct {
 	schema *p4info.Schema
 	ids    *p4info.IDs
 
-	mu    sync.RWMutex
-	t     tables
+	mu    sync.RWMutex // guards store; writers of t hold it too
 	store store
+	dp    sync.RWMutex // guards t: Process reads it, a writer holds it for one update
+	t     tables
 	c     counters
 }
 
@@ -42,9 +45,12 @@ func (p *Pipeline) Schema() *p4info.Schema { return p.schema }
 // Reset clears every table, member, multicast group and counter, as a new
 // pipeline config does.
 func (p *Pipeline) Reset() {
+	fresh := newTables()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.t = newTables()
+	p.dp.Lock()
+	defer p.dp.Unlock()
+	p.t = fresh
 	p.store = newStore()
 	p.c = counters{}
 }
@@ -82,8 +88,8 @@ const dropPort = 511
 
 // Process runs one frame received on ingressPort through the pipeline.
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	p.dp.RLock()
+	defer p.dp.RUnlock()
 	h := noHeaders
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
