@@ -1,6 +1,7 @@
 package swmodel
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -145,20 +146,49 @@ func (p *Pipeline) writeOne(u *p4v1.Update) error {
 // matchKey validates the match of e against table t and returns its
 // canonical form (sorted by field ID) and a string key for it.
 func (p *Pipeline) matchKey(t *p4configv1.Table, e *p4v1.TableEntry) ([]*p4v1.FieldMatch, string, error) {
+	out, err := canonicalMatch(t, e.GetMatch())
+	if err != nil {
+		return nil, "", err
+	}
+	if hasTernaryField(t) {
+		if e.GetPriority() <= 0 {
+			return nil, "", errorf(codes.InvalidArgument, "table %s needs a priority > 0", t.GetPreamble().GetName())
+		}
+	} else if e.GetPriority() != 0 {
+		return nil, "", errorf(codes.InvalidArgument, "table %s takes no priority", t.GetPreamble().GetName())
+	}
+	return out, fmt.Sprintf("%d;", e.GetPriority()) + matchString(out), nil
+}
+
+// matchString is the part of an entry's key that its match makes: the
+// key is the priority, ";", then this.
+func matchString(match []*p4v1.FieldMatch) string {
+	var key strings.Builder
+	for _, m := range match {
+		fmt.Fprintf(&key, "%d=%x/%x;", m.GetFieldId(), m.GetExact().GetValue(), m.GetTernary().GetValue())
+		if m.GetTernary() != nil {
+			fmt.Fprintf(&key, "%x;", m.GetTernary().GetMask())
+		}
+	}
+	return key.String()
+}
+
+// canonicalMatch validates a match against table t and returns it in
+// canonical form, sorted by field ID.
+func canonicalMatch(t *p4configv1.Table, match []*p4v1.FieldMatch) ([]*p4v1.FieldMatch, error) {
 	fields := map[uint32]*p4configv1.MatchField{}
 	for _, f := range t.GetMatchFields() {
 		fields[f.GetId()] = f
 	}
 	seen := map[uint32]bool{}
-	out := make([]*p4v1.FieldMatch, 0, len(e.GetMatch()))
-	hasTernary := false
-	for _, m := range e.GetMatch() {
+	out := make([]*p4v1.FieldMatch, 0, len(match))
+	for _, m := range match {
 		f := fields[m.GetFieldId()]
 		if f == nil {
-			return nil, "", errorf(codes.InvalidArgument, "table %s has no match field %d", t.GetPreamble().GetName(), m.GetFieldId())
+			return nil, errorf(codes.InvalidArgument, "table %s has no match field %d", t.GetPreamble().GetName(), m.GetFieldId())
 		}
 		if seen[m.GetFieldId()] {
-			return nil, "", errorf(codes.InvalidArgument, "match field %s given twice", f.GetName())
+			return nil, errorf(codes.InvalidArgument, "match field %s given twice", f.GetName())
 		}
 		seen[m.GetFieldId()] = true
 		c := &p4v1.FieldMatch{FieldId: m.GetFieldId()}
@@ -166,61 +196,45 @@ func (p *Pipeline) matchKey(t *p4configv1.Table, e *p4v1.TableEntry) ([]*p4v1.Fi
 		case p4configv1.MatchField_EXACT:
 			x := m.GetExact()
 			if x == nil {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s must be exact", f.GetName())
+				return nil, errorf(codes.InvalidArgument, "match field %s must be exact", f.GetName())
 			}
 			v, err := canonical(x.GetValue(), f.GetBitwidth())
 			if err != nil {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s: %v", f.GetName(), err)
+				return nil, errorf(codes.InvalidArgument, "match field %s: %v", f.GetName(), err)
 			}
 			c.FieldMatchType = &p4v1.FieldMatch_Exact_{Exact: &p4v1.FieldMatch_Exact{Value: v}}
 		case p4configv1.MatchField_TERNARY:
-			hasTernary = true
 			x := m.GetTernary()
 			if x == nil {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s must be ternary", f.GetName())
+				return nil, errorf(codes.InvalidArgument, "match field %s must be ternary", f.GetName())
 			}
 			v, err := canonical(x.GetValue(), f.GetBitwidth())
 			if err != nil {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s value: %v", f.GetName(), err)
+				return nil, errorf(codes.InvalidArgument, "match field %s value: %v", f.GetName(), err)
 			}
 			mask, err := canonical(x.GetMask(), f.GetBitwidth())
 			if err != nil {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s mask: %v", f.GetName(), err)
+				return nil, errorf(codes.InvalidArgument, "match field %s mask: %v", f.GetName(), err)
 			}
 			if uintOfAll(mask) {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s: an all-zero mask must be left out (don't care)", f.GetName())
+				return nil, errorf(codes.InvalidArgument, "match field %s: an all-zero mask must be left out (don't care)", f.GetName())
 			}
 			if !maskedBy(v, mask) {
-				return nil, "", errorf(codes.InvalidArgument, "match field %s: value 0x%x has bits outside mask 0x%x", f.GetName(), v, mask)
+				return nil, errorf(codes.InvalidArgument, "match field %s: value 0x%x has bits outside mask 0x%x", f.GetName(), v, mask)
 			}
 			c.FieldMatchType = &p4v1.FieldMatch_Ternary_{Ternary: &p4v1.FieldMatch_Ternary{Value: v, Mask: mask}}
 		default:
-			return nil, "", errorf(codes.Internal, "match type %v not supported", f.GetMatchType())
+			return nil, errorf(codes.Internal, "match type %v not supported", f.GetMatchType())
 		}
 		out = append(out, c)
 	}
 	for _, f := range t.GetMatchFields() {
 		if f.GetMatchType() == p4configv1.MatchField_EXACT && !seen[f.GetId()] {
-			return nil, "", errorf(codes.InvalidArgument, "exact match field %s is missing", f.GetName())
+			return nil, errorf(codes.InvalidArgument, "exact match field %s is missing", f.GetName())
 		}
-	}
-	if hasTernary || hasTernaryField(t) {
-		if e.GetPriority() <= 0 {
-			return nil, "", errorf(codes.InvalidArgument, "table %s needs a priority > 0", t.GetPreamble().GetName())
-		}
-	} else if e.GetPriority() != 0 {
-		return nil, "", errorf(codes.InvalidArgument, "table %s takes no priority", t.GetPreamble().GetName())
 	}
 	slices.SortFunc(out, func(a, b *p4v1.FieldMatch) int { return cmp.Compare(a.GetFieldId(), b.GetFieldId()) })
-	var key strings.Builder
-	fmt.Fprintf(&key, "%d;", e.GetPriority())
-	for _, m := range out {
-		fmt.Fprintf(&key, "%d=%x/%x;", m.GetFieldId(), m.GetExact().GetValue(), m.GetTernary().GetValue())
-		if m.GetTernary() != nil {
-			fmt.Fprintf(&key, "%x;", m.GetTernary().GetMask())
-		}
-	}
-	return out, key.String(), nil
+	return out, nil
 }
 
 func hasTernaryField(t *p4configv1.Table) bool {
@@ -336,7 +350,8 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		delete(entries, key)
 		return nil
 	}
-	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority()}
+	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(),
+		ControllerMetadata: e.GetControllerMetadata(), Metadata: bytes.Clone(e.GetMetadata())}
 	if ce.Action, err = p.tableAction(t, e.GetAction()); err != nil {
 		return err
 	}
