@@ -40,6 +40,10 @@ const (
 	MaxUpdatesPerWrite = 1 << 17
 	// MaxControllers bounds the arbitrated streams of the device.
 	MaxControllers = 256
+	// MaxConcurrentReads bounds the Reads in progress, each of which holds
+	// a bounded amount of memory (see Read). One more waits up to
+	// readSlotWait for a slot. The primary controller's Reads don't count.
+	MaxConcurrentReads = 16
 )
 
 // Config configures a Server.
@@ -83,6 +87,10 @@ type Server struct {
 	cfg   *p4v1.ForwardingPipelineConfig // as last saved or committed
 	saved bool                           // VERIFY_AND_SAVE not yet committed
 	pipe  atomic.Pointer[swmodel.Pipeline]
+
+	reads    chan struct{} // a slot per Read in progress
+	stop     chan struct{} // closed by Shutdown
+	stopOnce sync.Once
 }
 
 // New returns a server for cfg.DeviceID, with no pipeline yet.
@@ -104,6 +112,8 @@ func New(cfg Config) *Server {
 		want:     canonicalP4Info(schema.Info),
 		out:      out,
 		conns:    map[*conn]struct{}{},
+		reads:    make(chan struct{}, MaxConcurrentReads),
+		stop:     make(chan struct{}),
 	}
 }
 
