@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/swmodel"
@@ -39,10 +41,19 @@ func parsePortMap(specs []string) (map[uint16]string, error) {
 	return out, nil
 }
 
+// switchStopGrace is how long symdist switch lets RPCs finish when it
+// stops, after it has ended every StreamChannel.
+const switchStopGrace = 2 * time.Second
+
+// switchOptions are the flags of symdist switch.
+type switchOptions struct {
+	grpcAddr  string
+	deviceID  uint64
+	portSpecs []string
+}
+
 func newSwitchCmd() *cobra.Command {
-	var grpcAddr string
-	var deviceID uint64
-	var portSpecs []string
+	var o switchOptions
 	cmd := &cobra.Command{
 		Use:   "switch --grpc ADDR --device-id N --port N=IFNAME ...",
 		Short: "Run the software switch: the Go pipeline behind a P4Runtime server, on Linux interfaces",
@@ -52,42 +63,51 @@ pipeline until a controller pushes one; frames received before that are
 dropped. SIGINT or SIGTERM stop it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			portNames, err := parsePortMap(portSpecs)
-			if err != nil {
-				return err
-			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			ports := map[uint16]swswitch.Port{}
-			for n, name := range portNames {
-				p, err := swswitch.OpenInterface(name)
-				if err != nil {
-					for _, q := range ports {
-						q.Close()
-					}
-					return err
-				}
-				ports[n] = p
-			}
-			sw := swswitch.New(deviceID, ports, log)
-			ln, err := net.Listen("tcp", grpcAddr)
-			if err != nil {
-				return err
-			}
-			gs := grpc.NewServer(sw.Server().ServerOptions()...)
-			sw.Server().Register(gs)
-			log.Info("software switch serving P4Runtime", "address", ln.Addr().String(), "device_id", sw.Server().DeviceID(), "ports", len(ports))
-			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return gs.Serve(ln) })
-			g.Go(func() error {
-				err := sw.Run(ctx)
-				gs.GracefulStop()
-				return err
-			})
-			return g.Wait()
+			return runSwitch(cmd.Context(), o, log, nil)
 		},
 	}
-	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9559", "P4Runtime listen address")
-	cmd.Flags().Uint64Var(&deviceID, "device-id", 1, "P4Runtime device id")
-	cmd.Flags().StringArrayVar(&portSpecs, "port", nil, "switch port NUMBER=INTERFACE (repeat)")
+	cmd.Flags().StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9559", "P4Runtime listen address")
+	cmd.Flags().Uint64Var(&o.deviceID, "device-id", 1, "P4Runtime device id (0, bmv2's default, too)")
+	cmd.Flags().StringArrayVar(&o.portSpecs, "port", nil, "switch port NUMBER=INTERFACE (repeat)")
 	return cmd
+}
+
+// runSwitch runs the software switch until ctx ends. ready, if not nil,
+// is called with the P4Runtime address once it is served.
+func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready func(addr string)) error {
+	portNames, err := parsePortMap(o.portSpecs)
+	if err != nil {
+		return err
+	}
+	ports := map[uint16]swswitch.Port{}
+	for n, name := range portNames {
+		p, err := swswitch.OpenInterface(name)
+		if err != nil {
+			for _, q := range ports {
+				q.Close()
+			}
+			return err
+		}
+		ports[n] = p
+	}
+	sw := swswitch.New(o.deviceID, ports, log)
+	ln, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(sw.Server().ServerOptions()...)
+	sw.Server().Register(gs)
+	log.Info("software switch serving P4Runtime", "address", ln.Addr().String(), "device_id", sw.Server().DeviceID(), "ports", len(ports))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return gs.Serve(ln) })
+	g.Go(func() error {
+		err := sw.Run(ctx)
+		sw.Server().Stop(gs, switchStopGrace)
+		return err
+	})
+	return g.Wait()
 }
