@@ -38,8 +38,12 @@ const (
 	// MaxUpdatesPerWrite bounds the updates of one WriteRequest: twice
 	// what the pipeline's tables, members and groups can hold at once.
 	MaxUpdatesPerWrite = 1 << 17
-	// MaxControllers bounds the arbitrated streams of the device.
+	// MaxControllers bounds the arbitrated streams with an election_id.
 	MaxControllers = 256
+	// MaxObservers bounds, apart, the arbitrated streams without one:
+	// they can never be primary, and however many are open, a controller
+	// with an election_id still finds a place.
+	MaxObservers = 64
 	// MaxConcurrentReads bounds the Reads in progress, each of which holds
 	// a bounded amount of memory (see Read). One more waits up to
 	// readSlotWait for a slot. The primary controller's Reads don't count.
