@@ -17,15 +17,18 @@ import (
 // Pipeline is one switch's instance of the program: tables, counters and
 // multicast groups. Process may be called from many goroutines at once.
 // A Write batch holds the store (mu) for its whole length, but the lookup
-// tables (dp) only while it applies one update, so a packet never waits
-// for more than one update, and Read never holds up packets.
+// tables (dp) only while it changes them: a few pointer or map writes per
+// update, what is bigger (the classifier's rule list, the filter of TM
+// addresses) being built aside and swapped in. So a packet waits for a
+// few microseconds at most, never for a batch, and Read never holds up
+// packets.
 type Pipeline struct {
 	schema *p4info.Schema
 	ids    *p4info.IDs
 
 	mu    sync.RWMutex // guards store; writers of t hold it too
 	store store
-	dp    sync.RWMutex // guards t: Process reads it, a writer holds it for one update
+	dp    sync.RWMutex // guards t: Process reads it, writers change it (holding mu too)
 	t     tables
 	c     counters
 }

@@ -17,10 +17,14 @@ import (
 // tables is the state of the pipeline's tables in the form the controls
 // look up: arrays and maps keyed as the P4 tables are.
 type tables struct {
-	portRoles   [MaxPorts]PortRole
-	classifier  []classifierRule // highest priority first
-	tmAddressV4 map[[4]byte]*sendToTM
-	tmAddressV6 map[[16]byte]*sendToTM
+	portRoles  [MaxPorts]PortRole
+	classifier []classifierRule // highest priority first
+	// classifierSpare is the rule list swapped out by the last change,
+	// which no packet can still be reading (the change held dp): the next
+	// change builds its list there, so changes allocate nothing.
+	classifierSpare []classifierRule
+	tmAddressV4     map[[4]byte]*sendToTM
+	tmAddressV6     map[[16]byte]*sendToTM
 	// maybeTM has a bit for the last 16 bits of every TM address, so that
 	// most packets skip the map lookups above.
 	maybeTM   *[1 << 16 / 64]uint64
@@ -39,17 +43,6 @@ func newTables() tables {
 		defaultTM:   map[uint16]*sendToTM{},
 		l2:          map[uint64]uint16{},
 		mcast:       map[uint32][]uint16{},
-	}
-}
-
-// rebuildMaybeTM recomputes the filter of TM addresses.
-func (t *tables) rebuildMaybeTM() {
-	clear(t.maybeTM[:])
-	for a := range t.tmAddressV4 {
-		t.setMaybeTM(a[2:])
-	}
-	for a := range t.tmAddressV6 {
-		t.setMaybeTM(a[14:])
 	}
 }
 
@@ -98,9 +91,7 @@ func (p *Pipeline) Write(updates []*p4v1.Update) []error {
 	defer p.mu.Unlock()
 	errs := make([]error, len(updates))
 	for i, u := range updates {
-		p.dp.Lock()
 		errs[i] = p.writeOne(u)
-		p.dp.Unlock()
 	}
 	return errs
 }
@@ -422,25 +413,30 @@ func (p *Pipeline) decodeSendToTM(a *p4v1.Action) *sendToTM {
 	return s
 }
 
-// install puts a validated entry into the lookup tables.
+// install puts a validated entry into the lookup tables. It holds the
+// tables (dp) only for the change itself: a few pointer or map writes.
 func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	ids := p.ids
+	if e.GetTableId() == ids.GroupClassifier.Table {
+		p.insertClassifier(e)
+		return nil
+	}
+	p.dp.Lock()
+	defer p.dp.Unlock()
 	switch e.GetTableId() {
 	case ids.PortRole.Table:
 		port := uintOf(exactValue(e, ids.PortRole.IngressPort))
 		p.t.portRoles[port] = PortRole(uintOf(paramValue(e.GetAction().GetAction(), ids.PortRole.Role)))
-	case ids.GroupClassifier.Table:
-		p.insertClassifier(e)
 	case ids.TMAddressV4.Table:
 		var k [4]byte
 		padded(k[:], exactValue(e, ids.TMAddressV4.DstAddr))
 		p.t.tmAddressV4[k] = p.decodeSendToTM(e.GetAction().GetAction())
-		p.t.rebuildMaybeTM()
+		p.t.setMaybeTM(k[2:])
 	case ids.TMAddressV6.Table:
 		var k [16]byte
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		p.t.tmAddressV6[k] = p.decodeSendToTM(e.GetAction().GetAction())
-		p.t.rebuildMaybeTM()
+		p.t.setMaybeTM(k[14:])
 	case ids.BucketTable.Table:
 		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
@@ -468,24 +464,33 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	return nil
 }
 
-// uninstall removes an entry from the lookup tables.
+// uninstall removes an entry from the lookup tables, holding them (dp)
+// only for the change itself.
 func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	ids := p.ids
 	switch e.GetTableId() {
-	case ids.PortRole.Table:
-		p.t.portRoles[uintOf(exactValue(e, ids.PortRole.IngressPort))] = RoleNone
 	case ids.GroupClassifier.Table:
 		p.removeClassifier(e)
+		return nil
+	case ids.TMAddressV4.Table, ids.TMAddressV6.Table:
+		// The filter of TM addresses is rebuilt without the tables held;
+		// meanwhile it lets through the address removed, which the map
+		// lookup then misses.
+		defer p.rebuildMaybeTM()
+	}
+	p.dp.Lock()
+	defer p.dp.Unlock()
+	switch e.GetTableId() {
+	case ids.PortRole.Table:
+		p.t.portRoles[uintOf(exactValue(e, ids.PortRole.IngressPort))] = RoleNone
 	case ids.TMAddressV4.Table:
 		var k [4]byte
 		padded(k[:], exactValue(e, ids.TMAddressV4.DstAddr))
 		delete(p.t.tmAddressV4, k)
-		p.t.rebuildMaybeTM()
 	case ids.TMAddressV6.Table:
 		var k [16]byte
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		delete(p.t.tmAddressV6, k)
-		p.t.rebuildMaybeTM()
 	case ids.BucketTable.Table:
 		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
 		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
@@ -530,18 +535,48 @@ func (p *Pipeline) classifierRuleOf(e *p4v1.TableEntry) classifierRule {
 
 // insertClassifier puts the rule of e in its place in the ordered list:
 // a binary search and one copy, so a full table of 1,024 rules programs
-// in well under a millisecond per entry.
+// in well under a millisecond per entry. The new list is built aside
+// (Process may be reading the current one) and swapped in.
 func (p *Pipeline) insertClassifier(e *p4v1.TableEntry) {
 	r := p.classifierRuleOf(e)
-	i, _ := slices.BinarySearchFunc(p.t.classifier, r, compareRules)
-	p.t.classifier = slices.Insert(p.t.classifier, i, r)
+	old := p.t.classifier // only writers, who hold mu, change it
+	i, _ := slices.BinarySearchFunc(old, r, compareRules)
+	next := append(append(append(p.t.classifierSpare[:0], old[:i]...), r), old[i:]...)
+	p.swapClassifier(next)
 }
 
-// removeClassifier takes the rule of e out of the ordered list.
+// removeClassifier takes the rule of e out of the ordered list, built
+// aside as insertClassifier does.
 func (p *Pipeline) removeClassifier(e *p4v1.TableEntry) {
-	if i, ok := slices.BinarySearchFunc(p.t.classifier, p.classifierRuleOf(e), compareRules); ok {
-		p.t.classifier = slices.Delete(p.t.classifier, i, i+1)
+	old := p.t.classifier
+	i, ok := slices.BinarySearchFunc(old, p.classifierRuleOf(e), compareRules)
+	if !ok {
+		return
 	}
+	p.swapClassifier(append(append(p.t.classifierSpare[:0], old[:i]...), old[i+1:]...))
+}
+
+// swapClassifier makes next the rule list. Once dp has been held for the
+// swap no packet reads the list swapped out: it becomes the spare.
+func (p *Pipeline) swapClassifier(next []classifierRule) {
+	p.dp.Lock()
+	p.t.classifier, p.t.classifierSpare = next, p.t.classifier
+	p.dp.Unlock()
+}
+
+// rebuildMaybeTM recomputes the filter of TM addresses aside and swaps it
+// in. p.mu must be held.
+func (p *Pipeline) rebuildMaybeTM() {
+	next := tables{maybeTM: new([1 << 16 / 64]uint64)}
+	for a := range p.t.tmAddressV4 {
+		next.setMaybeTM(a[2:])
+	}
+	for a := range p.t.tmAddressV6 {
+		next.setMaybeTM(a[14:])
+	}
+	p.dp.Lock()
+	p.t.maybeTM = next.maybeTM
+	p.dp.Unlock()
 }
 
 // addr128Of decodes a canonical bytestring of a bit<128> field.
@@ -595,7 +630,9 @@ func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember)
 	s := p.decodeSendToTM(a)
 	if old != nil {
 		old.proto = cm
+		p.dp.Lock()
 		old.m.action = *s // entries pointing at it follow
+		p.dp.Unlock()
 		return nil
 	}
 	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: &member{action: *s}}
@@ -615,7 +652,9 @@ func (p *Pipeline) writeMulticast(op p4v1.Update_Type, g *p4v1.MulticastGroupEnt
 		return errorf(codes.NotFound, "multicast group %d does not exist", id)
 	case op == p4v1.Update_DELETE:
 		delete(p.store.mcast, id)
+		p.dp.Lock()
 		delete(p.t.mcast, id)
+		p.dp.Unlock()
 		return nil
 	}
 	cg := &p4v1.MulticastGroupEntry{MulticastGroupId: id}
@@ -642,6 +681,8 @@ func (p *Pipeline) writeMulticast(op p4v1.Update_Type, g *p4v1.MulticastGroupEnt
 		ports = append(ports, uint16(port))
 	}
 	p.store.mcast[id] = cg
+	p.dp.Lock()
 	p.t.mcast[id] = ports
+	p.dp.Unlock()
 	return nil
 }
