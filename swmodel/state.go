@@ -341,11 +341,13 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 		delete(entries, key)
 		return nil
 	}
-	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(),
-		ControllerMetadata: e.GetControllerMetadata(), Metadata: bytes.Clone(e.GetMetadata())}
+	// Metadata is the controller's, kept and read back as written (spec
+	// 9.1).
+	ce := &p4v1.TableEntry{TableId: e.GetTableId(), Match: match, Priority: e.GetPriority(), Metadata: bytes.Clone(e.GetMetadata())}
 	if ce.Action, err = p.tableAction(t, e.GetAction()); err != nil {
 		return err
 	}
+	ce.ControllerMetadata = e.GetControllerMetadata() // so is controller_metadata
 	if old != nil {
 		if err := p.uninstall(t, old); err != nil {
 			return err
