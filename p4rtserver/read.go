@@ -24,14 +24,15 @@ const readSlotWait = 5 * time.Second
 
 // Read streams the entities matching each entity of the request (spec
 // §11): wildcards and filters as swmodel.Pipeline.Read describes them. The
-// model hands over entities a chunk at a time without holding the
-// pipeline, and they are sent as they come, at most readBatch a response,
-// so a Read holds a bounded amount of memory however much it matches, and
-// a client that stops reading holds up only its own Read (gRPC flow
-// control stops Send). A cancelled Read stops before its next response.
-// At most MaxConcurrentReads run at once (the primary controller's don't
-// count). The first failing request entity ends the read with the
-// model's status, as it is.
+// model takes a snapshot of each request entity's matches (pointers) and
+// hands over clones one at a time without holding the pipeline; they are
+// sent as they come, at most readBatch a response. So a Read holds a
+// pointer per match and a response or two, however much it matches, and a
+// client that stops reading holds up only its own Read (gRPC flow control
+// stops Send). A cancelled Read stops before its next response. At most
+// MaxConcurrentReads run at once (the primary controller's don't count).
+// The first failing request entity ends the read with the model's status,
+// as it is.
 func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) error {
 	if err := s.checkTarget(req.GetDeviceId(), req.GetRole()); err != nil {
 		return err

@@ -19,10 +19,11 @@ import (
 var unreadReads = flag.Int("unread-reads", 300, "TestUnreadReadsKeepMemoryBounded: how many Reads to leave unread")
 
 // readMemoryBound is what 300 unread Reads may add to the heap: the
-// MaxConcurrentReads Reads that run hold a chunk, a ReadResponse, what
-// gRPC queues before flow control stops them and their table's key list
-// (about 5 MiB each, 80 MiB in all, measured); the others wait. Before
-// issue 11's fix each held its whole answer: 30 of them added 608 MiB.
+// MaxConcurrentReads Reads that run hold a pointer per entry of their
+// snapshot, a ReadResponse and what gRPC queues before flow control stops
+// them (about 5 MiB each, 87 MiB in all, measured); the others wait.
+// Before issue 11's fix each held its whole answer: 30 of them added
+// 608 MiB.
 const readMemoryBound = 160 << 20
 
 // Issue 11's test: 300 wildcard Reads of a switch holding a full bucket

@@ -12,14 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// readChunk is how many entities Read gathers under the pipeline's lock
-// before it lets go of it and hands them to its callback; readScan bounds
-// the entries it looks at under the lock for one chunk, when a filter
-// leaves most of them out.
-const (
-	readChunk = 256
-	readScan  = 8 * readChunk
-)
+// readChunk is how many counter cells Read gathers under the pipeline's
+// lock before it lets go of it and hands them to its callback.
+const readChunk = 256
 
 // Read calls fn for every entity matching the (possibly wildcard) entity
 // e, as P4Runtime Read does (spec §9.1.2 and §11): table ID 0 means every
@@ -29,45 +24,56 @@ const (
 // is_default_action filter the entries (see tableQuery). Entities come
 // back in canonical form, in a stable order.
 //
-// fn runs without the pipeline's lock: Read gathers at most readChunk
-// entities at a time under the read lock, then lets go of it and hands
-// them to fn, so fn may block (on a slow client) without holding up
-// writes, and a Read holds at most readChunk entities of its own. An
-// error from fn ends the Read with that error. A Read is not a snapshot:
-// an entry written or deleted meanwhile may or may not be seen.
+// fn runs without the pipeline's lock, so it may block (on a slow
+// client) without holding up writes or packets. Each entity e is read as
+// a snapshot all the same: the matching entries are listed under the read
+// lock at once, as pointers (a stored entry is never changed in place,
+// only replaced), and cloned one at a time as fn takes them, so a Read
+// holds a pointer per match and one clone of its own. An error from fn
+// ends the Read with that error. Counters are read readChunk cells at a
+// time.
 func (p *Pipeline) Read(e *p4v1.Entity, fn func(*p4v1.Entity) error) error {
 	switch x := e.GetEntity().(type) {
 	case *p4v1.Entity_TableEntry:
 		return p.readTable(x.TableEntry, fn)
 	case *p4v1.Entity_ActionProfileMember:
 		q := x.ActionProfileMember
+		var picked []*p4v1.ActionProfileMember
 		p.mu.RLock()
-		ids := sortedKeys(p.store.members)
-		p.mu.RUnlock()
-		return p.readChunked(len(ids), func(i int) *p4v1.Entity {
-			m := p.store.members[ids[i]]
-			if m == nil || q.GetActionProfileId() != 0 && q.GetActionProfileId() != m.proto.GetActionProfileId() ||
-				q.GetMemberId() != 0 && q.GetMemberId() != ids[i] {
-				return nil
+		for _, id := range sortedKeys(p.store.members) {
+			m := p.store.members[id].proto
+			if (q.GetActionProfileId() == 0 || q.GetActionProfileId() == m.GetActionProfileId()) &&
+				(q.GetMemberId() == 0 || q.GetMemberId() == id) {
+				picked = append(picked, m)
 			}
-			return &p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: proto.Clone(m.proto).(*p4v1.ActionProfileMember)}}
-		}, fn)
+		}
+		p.mu.RUnlock()
+		for _, m := range picked {
+			if err := fn(&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: proto.Clone(m).(*p4v1.ActionProfileMember)}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	case *p4v1.Entity_PacketReplicationEngineEntry:
 		q := x.PacketReplicationEngineEntry.GetMulticastGroupEntry()
 		if q == nil {
 			return errorf(codes.Unimplemented, "only multicast group entries can be read")
 		}
+		var picked []*p4v1.MulticastGroupEntry
 		p.mu.RLock()
-		ids := sortedKeys(p.store.mcast)
-		p.mu.RUnlock()
-		return p.readChunked(len(ids), func(i int) *p4v1.Entity {
-			g := p.store.mcast[ids[i]]
-			if g == nil || q.GetMulticastGroupId() != 0 && q.GetMulticastGroupId() != ids[i] {
-				return nil
+		for _, id := range sortedKeys(p.store.mcast) {
+			if q.GetMulticastGroupId() == 0 || q.GetMulticastGroupId() == id {
+				picked = append(picked, p.store.mcast[id])
 			}
-			return &p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
-				Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: proto.Clone(g).(*p4v1.MulticastGroupEntry)}}}}
-		}, fn)
+		}
+		p.mu.RUnlock()
+		for _, g := range picked {
+			if err := fn(&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
+				Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: proto.Clone(g).(*p4v1.MulticastGroupEntry)}}}}); err != nil {
+				return err
+			}
+		}
+		return nil
 	case *p4v1.Entity_CounterEntry:
 		return p.readCounters(x.CounterEntry, fn)
 	case nil:
@@ -77,18 +83,15 @@ func (p *Pipeline) Read(e *p4v1.Entity, fn func(*p4v1.Entity) error) error {
 	}
 }
 
-// readChunked calls get(i) for i in [0, n) under the read lock, a chunk at
-// a time, and fn, without the lock, for each entity get returns (nil:
-// none).
+// readChunked calls get(i) for i in [0, n) under the read lock, readChunk
+// at a time, and fn, without the lock, for each entity get returns.
 func (p *Pipeline) readChunked(n int, get func(i int) *p4v1.Entity, fn func(*p4v1.Entity) error) error {
 	chunk := make([]*p4v1.Entity, 0, readChunk)
 	for i := 0; i < n; {
 		chunk = chunk[:0]
 		p.mu.RLock()
-		for end := min(n, i+readScan); i < end && len(chunk) < readChunk; i++ {
-			if x := get(i); x != nil {
-				chunk = append(chunk, x)
-			}
+		for ; i < n && len(chunk) < readChunk; i++ {
+			chunk = append(chunk, get(i))
 		}
 		p.mu.RUnlock()
 		for j, x := range chunk {
@@ -198,11 +201,11 @@ func defaultEntry(t *p4configv1.Table) *p4v1.TableEntry {
 		Action: &p4v1.TableAction{Type: &p4v1.TableAction_Action{Action: &p4v1.Action{ActionId: id}}}}
 }
 
-// tableCursor is one table's entry keys, listed once when a Read reaches
-// the table, in key order.
-type tableCursor struct {
-	tableID uint32
-	keys    []string
+// pickedEntry is a stored entry a Read selected, with its key for the
+// order.
+type pickedEntry struct {
+	key string
+	te  *p4v1.TableEntry
 }
 
 func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) error {
@@ -217,25 +220,23 @@ func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) er
 		}
 		return fn(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: d}})
 	}
-	for _, tid := range tq.tableIDs {
-		c := tableCursor{tableID: tid}
-		p.mu.RLock()
-		for k := range p.store.entries[tid] {
-			if !tq.hasMatch || matchPart(k) == tq.match {
-				c.keys = append(c.keys, k)
+	// One slice per table, each sorted by key after the lock is let go.
+	picked := make([][]pickedEntry, len(tq.tableIDs))
+	p.mu.RLock()
+	for i, tid := range tq.tableIDs {
+		for k, te := range p.store.entries[tid] {
+			if (!tq.hasMatch || matchPart(k) == tq.match) && tq.selects(te) {
+				picked[i] = append(picked[i], pickedEntry{k, te})
 			}
 		}
-		p.mu.RUnlock()
-		slices.SortFunc(c.keys, cmp.Compare)
-		err := p.readChunked(len(c.keys), func(i int) *p4v1.Entity {
-			te := p.store.entries[c.tableID][c.keys[i]]
-			if te == nil || !tq.selects(te) {
-				return nil // deleted since, or filtered out
+	}
+	p.mu.RUnlock()
+	for _, table := range picked {
+		slices.SortFunc(table, func(a, b pickedEntry) int { return cmp.Compare(a.key, b.key) })
+		for _, x := range table {
+			if err := fn(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: proto.Clone(x.te).(*p4v1.TableEntry)}}); err != nil {
+				return err
 			}
-			return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: proto.Clone(te).(*p4v1.TableEntry)}}
-		}, fn)
-		if err != nil {
-			return err
 		}
 	}
 	return nil
