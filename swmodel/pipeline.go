@@ -15,15 +15,21 @@ import (
 )
 
 // Pipeline is one switch's instance of the program: tables, counters and
-// multicast groups. Process may be called from many goroutines at once;
-// writes wait for packets in flight.
+// multicast groups. Process may be called from many goroutines at once.
+// A Write batch holds the store (mu) for its whole length, but the lookup
+// tables (dp) only while it changes them: a few pointer or map writes per
+// update, what is bigger (the classifier's rule list, the filter of TM
+// addresses) being built aside and swapped in. So a packet waits for a
+// few microseconds at most, never for a batch, and Read never holds up
+// packets.
 type Pipeline struct {
 	schema *p4info.Schema
 	ids    *p4info.IDs
 
-	mu    sync.RWMutex
-	t     tables
+	mu    sync.RWMutex // guards store; writers of t hold it too
 	store store
+	dp    sync.RWMutex // guards t: Process reads it, writers change it (holding mu too)
+	t     tables
 	c     counters
 }
 
@@ -42,9 +48,12 @@ func (p *Pipeline) Schema() *p4info.Schema { return p.schema }
 // Reset clears every table, member, multicast group and counter, as a new
 // pipeline config does.
 func (p *Pipeline) Reset() {
+	fresh := newTables()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.t = newTables()
+	p.dp.Lock()
+	defer p.dp.Unlock()
+	p.t = fresh
 	p.store = newStore()
 	p.c = counters{}
 }
@@ -82,8 +91,8 @@ const dropPort = 511
 
 // Process runs one frame received on ingressPort through the pipeline.
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	p.dp.RLock()
+	defer p.dp.RUnlock()
 	h := noHeaders
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
