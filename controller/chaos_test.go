@@ -60,6 +60,15 @@ func (cl *chaosLab) up() map[string]bool {
 	return up
 }
 
+// drainedTMs is the test's record of the operator's drains.
+func (cl *chaosLab) drainedTMs() map[string]bool {
+	d := map[string]bool{}
+	for i, on := range cl.drained {
+		d[fmt.Sprintf("tm%d", i+1)] = on
+	}
+	return d
+}
+
 func (cl *chaosLab) upCount() int {
 	n := 0
 	for _, u := range cl.up() {
@@ -114,7 +123,7 @@ func (cl *chaosLab) check(ctx context.Context, final bool) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
-		want := controller.WantState(cl.c, name, up)
+		want := controller.WantState(cl.c, name, up, cl.drainedTMs())
 		sortEntities(got)
 		sortEntities(want)
 		if err := sameEntities(want, got, final); err != nil {

@@ -22,10 +22,11 @@ func ReadState(ctx context.Context, conn *grpc.ClientConn, deviceID uint64) ([]*
 }
 
 // WantState is what switch swName must hold given the controller's bucket
-// tables and which TMs are up (the test's truth, not the controller's).
-func WantState(c *Controller, swName string, up map[string]bool) []*p4v1.Entity {
+// tables, which TMs are up and which are drained (the test's truth, not the
+// controller's).
+func WantState(c *Controller, swName string, up, drained map[string]bool) []*p4v1.Entity {
 	c.mu.Lock()
-	v := view{buckets: map[string][]string{}, up: up}
+	v := view{buckets: map[string][]string{}, up: up, drained: drained}
 	for g, t := range c.tables {
 		v.buckets[g] = slices.Clone(t.Buckets)
 	}
