@@ -57,18 +57,3 @@ func (t Target) Tofino() bool { return t == Stratum || t == BfSwitchd }
 
 // PushesPipeline reports whether the controller sends a device config.
 func (t Target) PushesPipeline() bool { return t != Preloaded }
-
-// CPUPort is the port packet-out frames come from and packet-in frames go
-// to on the target: 255 on bmv2 and the software switch (the program's
-// CPU_PORT); on Tofino the PCIe CPU port, 64 on Tofino 1 and 0 on
-// Tofino 2 for pipe 0 (port numbers of hardware are given in the config).
-func (t Target) CPUPort(tofino2 bool) uint32 {
-	switch {
-	case !t.Tofino():
-		return 255
-	case tofino2:
-		return 0
-	default:
-		return 64
-	}
-}
