@@ -111,7 +111,8 @@ func (c *Config) check(v *validator) {
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			v.fail(p("address"), "not host:port: %v", err)
 		}
-		if (s.P4Info == "") != (s.JSON == "") {
+		v.checkTarget(s, p)
+		if (s.P4Info == "") != (s.JSON == "") && !s.targetIsTofino() {
 			v.fail(p("p4info"), "p4info and bmv2_json go together")
 		}
 		if s.TLS != nil && (s.TLS.Cert == "") != (s.TLS.Key == "") {

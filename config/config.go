@@ -44,6 +44,10 @@ type Switch struct {
 	Address  string `yaml:"address"` // host:port of its P4Runtime server
 	DeviceID uint64 `yaml:"device_id"`
 	TLS      *TLS   `yaml:"tls"`
+	// Target is the kind of switch: bmv2 (default), software, stratum,
+	// bf_switchd or preloaded (package devconfig, docs/hardware.md).
+	Target string  `yaml:"target"`
+	Tofino *Tofino `yaml:"tofino"`
 	// Pipeline files; empty means the pipeline built into symdist.
 	P4Info string `yaml:"p4info"`
 	JSON   string `yaml:"bmv2_json"`

@@ -46,6 +46,10 @@ func TestBadConfigs(t *testing.T) {
 		{"duplicate tm id", "    id: 2\n    group: web", "    id: 1\n    group: web", "duplicate TM id 1"},
 		{"admin off loopback", "listen: 127.0.0.1:9090", "listen: 0.0.0.0:9090", "admin.token: required"},
 		{"not yaml", "buckets: 4096", "buckets: [4096", "figure3.yaml"},
+		{"unknown target", "    device_id: 1\n", "    device_id: 1\n    target: tofino\n", "switches[0].target: unknown target \"tofino\""},
+		{"hardware target without a compiled pipeline", "    device_id: 1\n", "    device_id: 1\n    target: stratum\n", "switches[0].tofino: target stratum needs the Tofino build of the pipeline"},
+		{"hardware target, compiler output missing", "    device_id: 1\n", "    device_id: 1\n    target: bf_switchd\n    tofino: {conf: /nonexistent/symdist.conf}\n", "switches[0].tofino.conf: no compiled pipeline"},
+		{"tofino output for bmv2", "    device_id: 1\n", "    device_id: 1\n    tofino: {conf: x.conf}\n", "switches[0].tofino: only for the stratum and bf_switchd targets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

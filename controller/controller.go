@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/backoff"
@@ -28,9 +27,7 @@ type Controller struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	builder entries.Builder
-	info    *p4configv1.P4Info
-	devConf []byte
-	cookie  uint64
+	ids     *p4info.IDs
 	metrics *metrics
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
@@ -51,6 +48,7 @@ type Controller struct {
 // switchState is the controller's knowledge of one switch.
 type switchState struct {
 	cfg  *config.Switch
+	pipe *switchPipeline
 	kick chan struct{} // a change to write
 
 	mu        sync.Mutex
@@ -100,8 +98,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg: cfg, log: log,
-		builder: entries.Builder{IDs: ids},
-		info:    schema.Info, devConf: p4info.BMv2JSON(), cookie: p4info.Cookie(),
+		builder:  entries.Builder{IDs: ids},
+		ids:      ids,
 		healthy:  map[string]*debounce{},
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
@@ -115,7 +113,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		c.healthy[cfg.TMs[i].Name] = &debounce{rise: h.Rise, fall: h.Fall, up: true}
 	}
 	for i := range cfg.Switches {
-		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], kick: make(chan struct{}, 1)})
+		pipe, err := newSwitchPipeline(&cfg.Switches[i], schema, ids)
+		if err != nil {
+			return nil, err
+		}
+		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], pipe: pipe, kick: make(chan struct{}, 1)})
 	}
 	return c, nil
 }
@@ -359,15 +361,8 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Session) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	cookie, ok, err := sess.PipelineCookie(ctx)
-	if err != nil {
-		return fmt.Errorf("reading pipeline: %w", err)
-	}
-	if !ok || cookie != c.cookie {
-		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "cookie", c.cookie)
-		if err := sess.SetPipeline(ctx, c.info, c.devConf, c.cookie); err != nil {
-			return fmt.Errorf("pushing pipeline: %w", err)
-		}
+	if err := c.ensurePipeline(ctx, sw, sess); err != nil {
+		return err
 	}
 	if err := c.ensureTables(ctx); err != nil {
 		return err
@@ -380,6 +375,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	sw.mu.Unlock()
 	if current == nil {
+		var err error
 		if current, err = readState(ctx, sess); err != nil {
 			return err
 		}
