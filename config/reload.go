@@ -59,6 +59,8 @@ func CheckReload(running *Config, name string, data []byte) (*Config, error) {
 			{"tls", tlsString(old.TLS), tlsString(s.TLS), !equalTLS(old.TLS, s.TLS)},
 			{"p4info", old.P4Info, s.P4Info, old.P4Info != s.P4Info},
 			{"bmv2_json", old.JSON, s.JSON, old.JSON != s.JSON},
+			{"target", old.Target, s.Target, old.Target != s.Target},
+			{"tofino", tofinoString(old.Tofino), tofinoString(s.Tofino), tofinoString(old.Tofino) != tofinoString(s.Tofino)},
 		} {
 			if f.different {
 				v.fail(p(f.field), restart, f.was, f.is)
@@ -97,4 +99,11 @@ func (c *Config) Switch(name string) *Switch {
 		return nil
 	}
 	return &c.Switches[i]
+}
+
+func tofinoString(t *Tofino) string {
+	if t == nil {
+		return "none"
+	}
+	return fmt.Sprintf("{conf: %s, profile: %s}", t.Conf, t.Profile)
 }

@@ -31,6 +31,7 @@ func TestCheckReload(t *testing.T) {
 		{"switch address", "address: 127.0.0.1:9560", "address: 127.0.0.1:9561", "figure3.yaml:24: switches[1].address: needs a controller restart (running: 127.0.0.1:9560, file: 127.0.0.1:9561)"},
 		{"device id", "    device_id: 2\n", "    device_id: 3\n", "figure3.yaml:25: switches[1].device_id: needs a controller restart"},
 		{"switch tls", "    device_id: 2\n", "    device_id: 2\n    tls: {ca: ca.pem}\n", "figure3.yaml:26: switches[1].tls: needs a controller restart (running: plaintext"},
+		{"switch target", "    device_id: 2\n", "    device_id: 2\n    target: software\n", "figure3.yaml:26: switches[1].target: needs a controller restart (running: , file: software)"},
 		{"switch renamed", "client-side", "client-edge", "switches[0].name: adding switch \"client-edge\" needs a controller restart"},
 		{"check still runs", "    weight: 2\n", "    weight: 2000\n", "tms[2].weight: must be 1-1000"},
 	}
