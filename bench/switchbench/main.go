@@ -51,7 +51,7 @@ func main() {
 func run() error {
 	var o options
 	var switches, sizes, rates string
-	flag.StringVar(&switches, "switches", "bridge,software,bmv2-fast,bmv2-debug", "switches to measure, in order")
+	flag.StringVar(&switches, "switches", "bridge,software,software-socket,bmv2-fast,bmv2-debug", "switches to measure, in order")
 	flag.StringVar(&sizes, "sizes", "64,512", "frame sizes in bytes (without FCS)")
 	flag.StringVar(&rates, "rates", "5,10,20,50,100,150,200,250,300", "offered rates of the sweep, kpps")
 	flag.DurationVar(&o.trial, "trial", 10*time.Second, "length of each trial (RFC 2544: 10 s for the lossless search)")

@@ -19,8 +19,13 @@ type switchKind struct {
 }
 
 var switchKinds = map[string]switchKind{
-	"bridge":   {startBridge},
-	"software": {startSoftware},
+	"bridge": {startBridge},
+	"software": {func(ctx context.Context, o options, t *topology, log *slog.Logger) (func(), error) {
+		return startSoftware(ctx, "ring", o, t, log)
+	}},
+	"software-socket": {func(ctx context.Context, o options, t *topology, log *slog.Logger) (func(), error) {
+		return startSoftware(ctx, "socket", o, t, log)
+	}},
 	"bmv2-debug": {func(ctx context.Context, o options, t *topology, log *slog.Logger) (func(), error) {
 		return startBMv2(ctx, o.bmv2Debug, o, t, log)
 	}},
@@ -59,8 +64,10 @@ func startBridge(_ context.Context, _ options, t *topology, _ *slog.Logger) (fun
 	return stop, nil
 }
 
-func startSoftware(ctx context.Context, o options, t *topology, log *slog.Logger) (func(), error) {
-	args := []string{"switch", "--grpc", grpcAddr, "--device-id", "1"}
+// startSoftware runs `symdist switch` with its ports on rings or on
+// plain sockets (portIO), so one run compares the two.
+func startSoftware(ctx context.Context, portIO string, o options, t *topology, log *slog.Logger) (func(), error) {
+	args := []string{"switch", "--grpc", grpcAddr, "--device-id", "1", "--port-io", portIO}
 	for _, p := range t.ports {
 		args = append(args, "--port", fmt.Sprintf("%d=%s", p, switchSide(p)))
 	}

@@ -99,7 +99,7 @@ func missing(o options) string {
 			return "needs " + tool + " (Debian: iproute2, tcpreplay)"
 		}
 	}
-	if _, err := os.Stat(o.symdist); err != nil && contains(o.switches, "software") {
+	if _, err := os.Stat(o.symdist); err != nil && (contains(o.switches, "software") || contains(o.switches, "software-socket")) {
 		return fmt.Sprintf("no symdist binary at %s (make build)", o.symdist)
 	}
 	return ""

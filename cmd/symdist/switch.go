@@ -43,23 +43,34 @@ func newSwitchCmd() *cobra.Command {
 	var grpcAddr string
 	var deviceID uint64
 	var portSpecs []string
+	var portIO string
 	cmd := &cobra.Command{
 		Use:   "switch --grpc ADDR --device-id N --port N=IFNAME ...",
 		Short: "Run the software switch: the Go pipeline behind a P4Runtime server, on Linux interfaces",
 		Long: `switch serves P4Runtime on --grpc and moves frames between the Linux
 interfaces given with --port (AF_PACKET; needs CAP_NET_RAW). It holds no
 pipeline until a controller pushes one; frames received before that are
-dropped. SIGINT or SIGTERM stop it cleanly.`,
+dropped. SIGINT or SIGTERM stop it cleanly. --port-io ring (the default)
+moves frames through memory-mapped packet rings (8 MiB to receive and 2 MiB
+to send per port); socket uses one system call per frame.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			portNames, err := parsePortMap(portSpecs)
 			if err != nil {
 				return err
 			}
+			open := swswitch.OpenInterface
+			switch portIO {
+			case "ring":
+			case "socket":
+				open = swswitch.OpenSocketInterface
+			default:
+				return fmt.Errorf("--port-io: want ring or socket, got %q", portIO)
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			ports := map[uint16]swswitch.Port{}
 			for n, name := range portNames {
-				p, err := swswitch.OpenInterface(name)
+				p, err := open(name)
 				if err != nil {
 					for _, q := range ports {
 						q.Close()
@@ -89,5 +100,6 @@ dropped. SIGINT or SIGTERM stop it cleanly.`,
 	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9559", "P4Runtime listen address")
 	cmd.Flags().Uint64Var(&deviceID, "device-id", 1, "P4Runtime device id")
 	cmd.Flags().StringArrayVar(&portSpecs, "port", nil, "switch port NUMBER=INTERFACE (repeat)")
+	cmd.Flags().StringVar(&portIO, "port-io", "ring", "how frames move: ring (memory-mapped packet rings) or socket (a system call per frame)")
 	return cmd
 }
