@@ -3,7 +3,7 @@ GO      ?= go
 P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo lab mininet ptf p4 fmt lint bench fuzz vectors
+.PHONY: help build test demo lab mininet ptf p4 fmt lint bench bench-switch fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,10 @@ lint: ## go vet; gofmt and go mod tidy must have nothing to change
 
 bench: ## run the benchmarks recorded in docs/performance.md
 	$(GO) test -run XXX -bench . -benchmem ./...
+
+bench-switch: ## offered-load sweep through a Linux bridge, the software switch and bmv2 on veths (root, tcpreplay); BENCH_ARGS=--help
+	$(GO) build -o bin/symdist ./cmd/symdist
+	$(GO) run ./bench/switchbench $(BENCH_ARGS)
 
 fuzz: ## fuzz the model's parser for a minute
 	$(GO) test ./swmodel -run XXX -fuzz FuzzProcess -fuzztime 60s

@@ -55,6 +55,9 @@ type switchOptions struct {
 	portSpecs []string
 	// TLS: certificate and key; with a client CA, mutual TLS.
 	tlsCert, tlsKey, tlsClientCA string
+	// portIO is how frames move: "ring" (memory-mapped packet rings) or
+	// "socket" (a system call per frame).
+	portIO string
 }
 
 // credentials returns the gRPC option that serves TLS as the flags ask,
@@ -84,7 +87,9 @@ pipeline until a controller pushes one; frames received before that are
 dropped. With --tls-cert and --tls-key it serves TLS; with --tls-client-ca
 too, mutual TLS (the controller's tls: {ca, cert, key} config). SIGINT or
 SIGTERM stop it: open P4Runtime streams end with UNAVAILABLE at once, the
-ports close, and RPCs still running after 2 s are cut.`,
+ports close, and RPCs still running after 2 s are cut. --port-io ring (the
+default) moves frames through memory-mapped packet rings (8 MiB to receive
+and 2 MiB to send per port); socket uses one system call per frame.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -97,6 +102,7 @@ ports close, and RPCs still running after 2 s are cut.`,
 	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "serve P4Runtime over TLS with this certificate (PEM; with --tls-key)")
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().StringVar(&o.tlsClientCA, "tls-client-ca", "", "mutual TLS: accept only clients with a certificate from these CAs (PEM)")
+	cmd.Flags().StringVar(&o.portIO, "port-io", "ring", "how frames move: ring (memory-mapped packet rings) or socket (a system call per frame)")
 	return cmd
 }
 
@@ -107,13 +113,21 @@ func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
+	open := swswitch.OpenInterface
+	switch o.portIO {
+	case "ring", "":
+	case "socket":
+		open = swswitch.OpenSocketInterface
+	default:
+		return fmt.Errorf("--port-io: want ring or socket, got %q", o.portIO)
+	}
 	creds, err := o.credentials() // before any port is opened
 	if err != nil {
 		return err
 	}
 	ports := map[uint16]swswitch.Port{}
 	for n, name := range portNames {
-		p, err := swswitch.OpenInterface(name)
+		p, err := open(name)
 		if err != nil {
 			for _, q := range ports {
 				q.Close()
