@@ -154,8 +154,9 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 	case m.malformed:
 		p.drop(b, m, sm, DropMalformed)
 	default:
-		// A frame to a group MAC (broadcast, ND, multicast) is bridged.
-		if m.portRole == RoleEdge && m.isIP && b[h.ethernet]&1 == 0 {
+		// A frame to a group MAC (broadcast, ND, multicast) is bridged,
+		// and so is neighbour discovery to a unicast MAC (isND).
+		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
 			p.t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
 			p.t.tmSelect(b, h, m, sm, &p.c, &res.scratch)
