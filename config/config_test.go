@@ -46,6 +46,8 @@ func TestBadConfigs(t *testing.T) {
 		{"duplicate tm id", "    id: 2\n    group: web", "    id: 1\n    group: web", "duplicate TM id 1"},
 		{"admin off loopback", "listen: 127.0.0.1:9090", "listen: 0.0.0.0:9090", "admin.token: required"},
 		{"not yaml", "buckets: 4096", "buckets: [4096", "figure3.yaml"},
+		{"negative handover timeout", "buckets: 4096", "buckets: 4096\nhandover_timeout: -1s", "figure3.yaml:9: handover_timeout: must be from 0"},
+		{"handover timeout not a duration", "buckets: 4096", "buckets: 4096\nhandover_timeout: soon", "figure3.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

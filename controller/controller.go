@@ -42,6 +42,7 @@ type Controller struct {
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState
+	ho       *handover // bucket-table watchers and loss handover (handover.go)
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -102,6 +103,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		genSince: map[uint64]time.Time{},
 		metrics:  newMetrics(cfg),
 	}
+	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
@@ -188,21 +190,15 @@ func (c *Controller) reassignLocked(group string) {
 		c.metrics.bucketsMoved.WithLabelValues(group).Add(float64(len(moved)))
 		c.log.Info("buckets moved", "group", group, "moved", len(moved))
 	}
-	c.gen++
-	c.genSince[c.gen] = time.Now()
-	for _, sw := range c.switches {
-		select {
-		case sw.kick <- struct{}{}:
-		default:
-		}
-	}
+	c.handOverLocked(group)
+	c.bumpLocked()
 }
 
 // view snapshots what the desired state depends on.
 func (c *Controller) viewLocked() view {
 	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
-	for name, t := range c.tables {
-		v.buckets[name] = slices.Clone(t.Buckets)
+	for name := range c.tables {
+		v.buckets[name] = slices.Clone(c.switchTableLocked(name))
 	}
 	for i := range c.cfg.TMs {
 		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
@@ -362,6 +358,7 @@ func (c *Controller) observeSynced() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.publishSyncedLocked(minGen)
 	for g, t := range c.genSince {
 		if g <= minGen {
 			c.metrics.reprogram.Observe(time.Since(t).Seconds())
@@ -436,6 +433,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 		tables[g.Name] = t
 	}
 	c.tables = tables
+	c.adoptTablesLocked()
 	return nil
 }
 
@@ -493,9 +491,8 @@ func (c *Controller) Buckets(group string) ([]string, error) {
 	if c.cfg.Group(group) == nil {
 		return nil, ErrUnknownGroup
 	}
-	t := c.tables[group]
-	if t == nil {
+	if c.tables[group] == nil {
 		return nil, errors.New("bucket table not computed yet: no switch reached")
 	}
-	return slices.Clone(t.Buckets), nil
+	return slices.Clone(c.switchTableLocked(group)), nil
 }
