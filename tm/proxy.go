@@ -106,7 +106,7 @@ func (s *Server) dial(b *backend) (*net.TCPConn, uint16, error) {
 		return tc, 0, nil
 	}
 	for range portAttempts {
-		p, err := s.tab.Allocate(b.addr.Port())
+		p, err := s.allocate(b.addr.Port())
 		if err != nil {
 			return nil, 0, fmt.Errorf("source port for %s: %w (%d self ports, %d free)", b.addr, err, s.tab.Len(), s.tab.Free())
 		}
@@ -164,6 +164,9 @@ func portBusy(err error) (busy, everywhere bool) {
 func (s *Server) release(p uint16) {
 	if err := s.tab.Release(p); err != nil {
 		s.log.Error("self port release", "port", p, "err", err)
+	}
+	if s.waiting.Load() > 0 {
+		s.signalPorts()
 	}
 }
 

@@ -11,6 +11,7 @@ type counters struct {
 	c2s, s2c                            atomic.Int64
 	selfConns, otherConns               atomic.Int64
 	retries, held                       atomic.Int64
+	waited, waitTimeouts                atomic.Int64
 }
 
 // Stats is what GET /stats returns.
@@ -41,6 +42,10 @@ type ConnStats struct {
 	// Aborted: ended by an error (reset, write failure) or by shutdown
 	// after the grace period, not by a close or idle timeout.
 	Aborted int64 `json:"aborted"`
+	// WaitedForPort counts connections held for a self port (none was
+	// usable: --hold), PortWaitTimeouts those that got none in time.
+	WaitedForPort    int64 `json:"waited_for_port"`
+	PortWaitTimeouts int64 `json:"port_wait_timeouts"`
 }
 
 // ByteStats counts bytes proxied (written to the other side).
@@ -73,7 +78,11 @@ type PortStats struct {
 
 // BucketStats is the bucket table's source and refreshes.
 type BucketStats struct {
-	Source     string    `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Mode is "watch" (tables pushed by the controller) or "poll".
+	Mode string `json:"mode,omitempty"`
+	// Version of the last table applied from the watch (0 when polled).
+	Version    uint64    `json:"version"`
 	Group      string    `json:"group,omitempty"`
 	Buckets    int       `json:"buckets"`
 	Owned      int       `json:"owned"`
@@ -102,12 +111,14 @@ func (s *Server) Stats() Stats {
 		SNAT: s.cfg.snat.String(),
 		Mode: "self-ports",
 		Connections: ConnStats{
-			Accepted:     c.accepted.Load(),
-			Active:       c.active.Load(),
-			Completed:    c.completed.Load(),
-			Failed:       c.failed.Load(),
-			IdleTimeouts: c.idleTimeouts.Load(),
-			Aborted:      c.aborted.Load(),
+			Accepted:         c.accepted.Load(),
+			Active:           c.active.Load(),
+			Completed:        c.completed.Load(),
+			Failed:           c.failed.Load(),
+			IdleTimeouts:     c.idleTimeouts.Load(),
+			Aborted:          c.aborted.Load(),
+			WaitedForPort:    c.waited.Load(),
+			PortWaitTimeouts: c.waitTimeouts.Load(),
 		},
 		Bytes: ByteStats{ClientToServer: c.c2s.Load(), ServerToClient: c.s2c.Load()},
 		SelfPorts: PortStats{
@@ -132,6 +143,10 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	if s.cfg.source != nil {
 		st.Buckets.Source = s.cfg.source.String()
+		st.Buckets.Mode = "poll"
+		if _, ok := s.cfg.source.(Follower); ok && !s.cfg.Poll {
+			st.Buckets.Mode = "watch"
+		}
 	}
 	for _, b := range s.bal.backends {
 		st.Backends = append(st.Backends, BackendStats{Address: b.addr.String(),
