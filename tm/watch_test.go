@@ -1,91 +1,14 @@
 package tm
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/tmapi/tmapitest"
 )
-
-// fakeWatch serves the watch protocol of docs/tmapi.md for one TM, from
-// the text of the spec rather than the controller (a TM never links it):
-// tables pushed by the test, acks recorded.
-type fakeWatch struct {
-	url    string
-	tables chan tmapi.Event
-	acks   chan uint64
-	// onAck runs when an ack arrives, before it is answered.
-	mu    sync.Mutex
-	onAck func(version uint64)
-}
-
-func newFakeWatch(t *testing.T, tm string) *fakeWatch {
-	f := &fakeWatch{tables: make(chan tmapi.Event, 16), acks: make(chan uint64, 16)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/watch", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("tm") != tm {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprintf(w, `{"error":"no TM %q"}`, r.URL.Query().Get("tm"))
-			return
-		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		enc := json.NewEncoder(w)
-		enc.Encode(tmapi.Event{Type: tmapi.EventHello, Subscriber: "s1", TM: tm, Group: "web", HandoverTimeoutMS: 1000})
-		w.(http.Flusher).Flush()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case ev := <-f.tables:
-				enc.Encode(ev)
-				w.(http.Flusher).Flush()
-			}
-		}
-	})
-	mux.HandleFunc("POST /api/watch/s1/ack", func(w http.ResponseWriter, r *http.Request) {
-		var a tmapi.Ack
-		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		f.mu.Lock()
-		onAck := f.onAck
-		f.mu.Unlock()
-		if onAck != nil {
-			onAck(a.Version)
-		}
-		f.acks <- a.Version
-		w.Write([]byte(`{}`))
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
-	return f
-}
-
-func (f *fakeWatch) push(version uint64, kind string, buckets []string) {
-	f.tables <- tmapi.Event{Type: tmapi.EventTable, Group: "web", Version: version, Kind: kind, Buckets: buckets}
-}
-
-// ack waits for the next ack and checks its version.
-func (f *fakeWatch) ack(t *testing.T, want uint64) {
-	t.Helper()
-	select {
-	case v := <-f.acks:
-		if v != want {
-			t.Fatalf("ack of version %d, want %d", v, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no ack of version %d", want)
-	}
-}
 
 func allTo(tm string) []string {
 	b := make([]string, contract.DefaultBuckets)
@@ -99,11 +22,11 @@ func allTo(tm string) []string {
 // send it flows, the gain is on its way) holds the client's connection
 // until the gain arrives, instead of resetting it.
 func TestHoldUntilGain(t *testing.T) {
-	f := newFakeWatch(t, "tm1")
-	f.push(1, tmapi.KindInitial, allTo("tm2"))
+	f := tmapitest.NewWatch(t, "tm1")
+	f.Push(1, tmapi.KindInitial, allTo("tm2"))
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.url, Hold: 10 * time.Second})
-	f.ack(t, 1)
+	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, Hold: 10 * time.Second})
+	f.WaitAck(t, 1)
 	if st := s.Stats(); st.SelfPorts.Table != 0 || st.Buckets.Mode != "watch" || st.Buckets.Version != 1 {
 		t.Fatalf("stats %+v %+v, want no self port, watch mode, version 1", st.SelfPorts, st.Buckets)
 	}
@@ -112,14 +35,14 @@ func TestHoldUntilGain(t *testing.T) {
 	if n := len(a.sources()); n != 0 {
 		t.Fatalf("backend saw %d connections before the TM had a port", n)
 	}
-	f.push(2, tmapi.KindGain, halfTable())
+	f.Push(2, tmapi.KindGain, halfTable())
 	if got := c.hello(); got != "a" {
 		t.Fatalf("backend %q", got)
 	}
 	if got := c.finish("ping"); got != "pingbye" {
 		t.Errorf("answer %q", got)
 	}
-	f.ack(t, 2)
+	f.WaitAck(t, 2)
 	if p := a.sources()[0].Port(); !isSelfPort(halfTable(), p) {
 		t.Errorf("source port %d is not a self port of the gained table", p)
 	}
@@ -138,10 +61,10 @@ func TestHoldTimesOut(t *testing.T) {
 		timeouts int64
 	}{{"hold 300ms", 300 * time.Millisecond, 1}, {"no hold", 0, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWatch(t, "tm1")
-			f.push(1, tmapi.KindInitial, allTo("tm2"))
+			f := tmapitest.NewWatch(t, "tm1")
+			f.Push(1, tmapi.KindInitial, allTo("tm2"))
 			a := newEchoBackend(t, "a")
-			s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.url, Hold: tc.hold})
+			s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, Hold: tc.hold})
 			began := time.Now()
 			c := dial(t, s)
 			if _, err := c.r.ReadByte(); err == nil {
@@ -161,11 +84,11 @@ func TestHoldTimesOut(t *testing.T) {
 // acknowledged: when the ack arrives the port table no longer has them,
 // and no connection after it uses one.
 func TestLossAppliedBeforeAck(t *testing.T) {
-	f := newFakeWatch(t, "tm1")
-	f.push(1, tmapi.KindInitial, halfTable())
+	f := tmapitest.NewWatch(t, "tm1")
+	f.Push(1, tmapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.url, LossGrace: time.Second})
-	f.ack(t, 1)
+	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: time.Second})
+	f.WaitAck(t, 1)
 	// tm1 loses every other of its buckets (to nobody yet: a loss).
 	after := halfTable()
 	for b := 0; b < len(after); b += 4 {
@@ -178,8 +101,7 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 		}
 	}
 	stillOwn := make(chan []uint16, 1)
-	f.mu.Lock()
-	f.onAck = func(uint64) {
+	f.OnAck(func(uint64) {
 		var own []uint16
 		for _, p := range lost {
 			if s.Table().IsOwn(p) {
@@ -187,10 +109,9 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 			}
 		}
 		stillOwn <- own
-	}
-	f.mu.Unlock()
-	f.push(2, tmapi.KindLoss, after)
-	f.ack(t, 2)
+	})
+	f.Push(2, tmapi.KindLoss, after)
+	f.WaitAck(t, 2)
 	if own := <-stillOwn; len(own) != 0 {
 		t.Fatalf("at the ack %d lost ports were still self ports, e.g. %d", len(own), own[0])
 	}
@@ -213,22 +134,22 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 // end (up to LossGrace), so short connections finish before the switches
 // move their replies.
 func TestLossGraceWaitsForConnections(t *testing.T) {
-	f := newFakeWatch(t, "tm1")
-	f.push(1, tmapi.KindInitial, halfTable())
+	f := tmapitest.NewWatch(t, "tm1")
+	f.Push(1, tmapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.url, LossGrace: 20 * time.Second})
-	f.ack(t, 1)
+	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: 20 * time.Second})
+	f.WaitAck(t, 1)
 	c := dial(t, s)
 	c.hello()
 	p := a.sources()[0].Port()
 	after := halfTable()
 	after[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(after))] = ""
-	f.push(2, tmapi.KindLoss, after)
+	f.Push(2, tmapi.KindLoss, after)
 	select {
-	case v := <-f.acks:
+	case v := <-f.Acks():
 		t.Fatalf("version %d acknowledged while a connection still uses lost port %d", v, p)
 	case <-time.After(300 * time.Millisecond):
 	}
 	c.finish("")
-	f.ack(t, 2)
+	f.WaitAck(t, 2)
 }
