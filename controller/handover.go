@@ -360,15 +360,17 @@ func (c *Controller) publishLocked(group string) {
 	}
 }
 
-// TableVersion is the version of the last bucket table published to the
-// group's watchers (0: none yet).
-func (c *Controller) TableVersion(group string) uint64 {
+// Published is the version of the group's last published table, and
+// whether the handover is settled: no loss waiting for acks, and every
+// bucket published with the owner the switches are told to hold.
+func (c *Controller) Published(group string) (version uint64, settled bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if g := c.ho.groups[group]; g != nil {
-		return g.version
+	g := c.ho.groups[group]
+	if g == nil {
+		return 0, false
 	}
-	return 0
+	return g.version, len(g.pending) == 0 && slices.Equal(g.published, g.switchTable)
 }
 
 // SetWeight changes a TM's weight at run time (not kept across a restart:

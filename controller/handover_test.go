@@ -193,8 +193,8 @@ func TestHandoverWaitsForAcks(t *testing.T) {
 		}
 		gained = count(ev.Buckets, "tm3")
 	}
-	if got := h.c.TableVersion("web"); got != last {
-		t.Errorf("TableVersion = %d, the observer's last = %d", got, last)
+	if got, settled := h.c.Published("web"); got != last || !settled {
+		t.Errorf("Published = %d, %v; the observer's last = %d", got, settled, last)
 	}
 }
 

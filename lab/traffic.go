@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,4 +84,76 @@ func (l *Lab) Run(conns, reqs, par int, timeout time.Duration) (Result, []error)
 	}
 	wg.Wait()
 	return res, errs
+}
+
+// Steady opens new connections at a steady rate, each with one request,
+// until Stop; every connection comes from a new client port.
+type Steady struct {
+	l       *Lab
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	started time.Time
+	res       SteadyResult
+	durations []time.Duration
+}
+
+// SteadyResult is what a Steady run saw.
+type SteadyResult struct {
+	Result
+	Errors          []string       // a line per failed connection
+	FailedFrom      []*net.TCPAddr // their client addresses (nil: connect failed)
+	Median, Longest time.Duration  // of the connections' lifetimes
+}
+
+// StartSteady opens perSecond connections a second, each given timeout.
+func (l *Lab) StartSteady(perSecond int, timeout time.Duration) *Steady {
+	s := &Steady{l: l, stop: make(chan struct{}), started: time.Now()}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				began := time.Since(s.started)
+				ok, local, err := l.connection(i, 1, timeout, nil)
+				took := time.Since(s.started) - began
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.res.Connections++
+				s.res.Requests++
+				s.res.OK += ok
+				s.durations = append(s.durations, took)
+				if err != nil {
+					s.res.Failed++
+					s.res.FailedFrom = append(s.res.FailedFrom, local)
+					s.res.Errors = append(s.res.Errors, fmt.Sprintf("connection %d from %v opened at %v, failed after %v: %v",
+						i, local, began.Round(time.Millisecond), took.Round(time.Millisecond), err))
+				}
+			}()
+		}
+	}()
+	return s
+}
+
+// Stop stops opening connections, waits for the open ones and returns
+// what they saw.
+func (s *Steady) Stop() SteadyResult {
+	close(s.stop)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.durations); n > 0 {
+		slices.Sort(s.durations)
+		s.res.Median, s.res.Longest = s.durations[n/2], s.durations[n-1]
+	}
+	return s.res
 }
