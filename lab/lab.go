@@ -47,8 +47,8 @@ type Options struct {
 	// Join is a TM (1-NumTMs) that Up does not start: it joins later
 	// (StartTM). 0: every TM starts.
 	Join int
-	Dir       string // logs
-	Log       *slog.Logger
+	Dir  string // logs
+	Log  *slog.Logger
 }
 
 // Lab is a running figure-3 deployment.

@@ -89,11 +89,11 @@ func (l *Lab) Run(conns, reqs, par int, timeout time.Duration) (Result, []error)
 // Steady opens new connections at a steady rate, each with one request,
 // until Stop; every connection comes from a new client port.
 type Steady struct {
-	l       *Lab
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	started time.Time
+	l         *Lab
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	started   time.Time
 	res       SteadyResult
 	durations []time.Duration
 }
@@ -101,9 +101,20 @@ type Steady struct {
 // SteadyResult is what a Steady run saw.
 type SteadyResult struct {
 	Result
-	Errors          []string       // a line per failed connection
-	FailedFrom      []*net.TCPAddr // their client addresses (nil: connect failed)
-	Median, Longest time.Duration  // of the connections' lifetimes
+	Failures        []Failure
+	Median, Longest time.Duration // of the connections' lifetimes
+}
+
+// Failure is one failed connection.
+type Failure struct {
+	N             int          // the connection's number in the run
+	From          *net.TCPAddr // its client address; nil: it never connected
+	Opened, Ended time.Time
+	Err           error
+}
+
+func (f Failure) String() string {
+	return fmt.Sprintf("connection %d from %v failed after %v: %v", f.N, f.From, f.Ended.Sub(f.Opened).Round(time.Millisecond), f.Err)
 }
 
 // StartSteady opens perSecond connections a second, each given timeout.
@@ -123,20 +134,18 @@ func (l *Lab) StartSteady(perSecond int, timeout time.Duration) *Steady {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				began := time.Since(s.started)
+				opened := time.Now()
 				ok, local, err := l.connection(i, 1, timeout, nil)
-				took := time.Since(s.started) - began
+				ended := time.Now()
 				s.mu.Lock()
 				defer s.mu.Unlock()
 				s.res.Connections++
 				s.res.Requests++
 				s.res.OK += ok
-				s.durations = append(s.durations, took)
+				s.durations = append(s.durations, ended.Sub(opened))
 				if err != nil {
 					s.res.Failed++
-					s.res.FailedFrom = append(s.res.FailedFrom, local)
-					s.res.Errors = append(s.res.Errors, fmt.Sprintf("connection %d from %v opened at %v, failed after %v: %v",
-						i, local, began.Round(time.Millisecond), took.Round(time.Millisecond), err))
+					s.res.Failures = append(s.res.Failures, Failure{N: i, From: local, Opened: opened, Ended: ended, Err: err})
 				}
 			}()
 		}
