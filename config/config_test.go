@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExamplesParse(t *testing.T) {
@@ -72,5 +73,25 @@ func TestErrorLine(t *testing.T) {
 	_, err := Parse("c.yaml", []byte(text))
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: switches[0].ports[0].role") {
 		t.Errorf("error = %v, want it at c.yaml:5", err)
+	}
+}
+
+// handover_timeout defaults to 1s; 0s turns the wait off.
+func TestHandoverTimeout(t *testing.T) {
+	base, err := os.ReadFile("../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		line string
+		want time.Duration
+	}{{"", time.Second}, {"handover_timeout: 0s\n", 0}, {"handover_timeout: 250ms\n", 250 * time.Millisecond}} {
+		c, err := Parse("figure3.yaml", append([]byte(tc.line), base...))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		if got := c.Handover(); got != tc.want {
+			t.Errorf("%q: handover timeout %v, want %v", tc.line, got, tc.want)
+		}
 	}
 }
