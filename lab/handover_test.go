@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,8 +40,8 @@ func handoverPhases(t *testing.T, l *Lab) []phaseResult {
 
 // phaseResult counts one phase's new connections:
 //   - inFlight failed because they were open while the distributor moved
-//     their own client bucket to another TM (the new TM has no state for
-//     them): the cost of moving a bucket, whatever the TMs do;
+//     their own client bucket to another TM, which reset them (it has no
+//     state for them): the cost of moving a bucket, whatever the TMs do;
 //   - other failed otherwise: what the handover is about (a TM that
 //     connected from a port it was losing, or had no port);
 //   - tmFailed is what the TMs counted themselves: connections that
@@ -98,8 +100,9 @@ func phase(t *testing.T, l *Lab, tables *TableLog, name string, change func() er
 		if f.From != nil {
 			b := bucketOf(len(before), f.From)
 			from, to := before[b], after[b]
+			// Reset by the new TM's kernel, which has no such connection.
 			if moveAfter, moveBefore := tables.Moved(b, from, to, start); from != to && !moveBefore.IsZero() &&
-				f.Opened.Before(moveBefore) && f.Ended.After(moveAfter) {
+				f.Opened.Before(moveBefore) && f.Ended.After(moveAfter) && errors.Is(f.Err, syscall.ECONNRESET) {
 				why = fmt.Sprintf("in flight while its client bucket moved from %s to %s", from, to)
 				p.inFlight++
 			}
