@@ -104,18 +104,19 @@ func (h *handoverLab) drain(t *testing.T, tm string, on bool) {
 	}
 }
 
-// owners counts the buckets of each member on both switches; ok is false
-// while they disagree.
-func (h *handoverLab) owners(t *testing.T) (counts map[uint32]int, ok bool) {
-	a, b := h.client.bucketTable(t), h.server.bucketTable(t)
-	counts = map[uint32]int{}
-	for i := range a {
-		if a[i] != b[i] {
-			return nil, false
+// both reports whether cond holds for the bucket counts (per member) of
+// each switch.
+func (h *handoverLab) both(t *testing.T, cond func(counts map[uint32]int) bool) bool {
+	for _, sw := range []*testSwitch{h.client, h.server} {
+		counts := map[uint32]int{}
+		for _, m := range sw.bucketTable(t) {
+			counts[m]++
 		}
-		counts[a[i]]++
+		if !cond(counts) {
+			return false
+		}
 	}
-	return counts, true
+	return true
 }
 
 func count(buckets []string, tm string) int {
@@ -144,7 +145,7 @@ func stays(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestHandoverWaitsForAcks(t *testing.T) {
 	h := newHandoverLab(t, time.Minute, false)
 	h.drain(t, "tm3", true) // nobody follows tm3: no wait
-	eventually(t, "tm3 drained", func() bool { c, ok := h.owners(t); return ok && c[3] == 0 && inSync(h.c) })
+	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 && inSync(h.c) }) })
 
 	s1, init1 := h.watch(t, "tm1", "")
 	s2, init2 := h.watch(t, "tm2", "")
@@ -163,18 +164,19 @@ func TestHandoverWaitsForAcks(t *testing.T) {
 	if lost1 < 600 || lost2 < 600 || count(loss1.Buckets, "tm3") != 0 {
 		t.Fatalf("loss event: tm1 lost %d, tm2 lost %d, tm3 owns %d; want about 682 each and 0", lost1, lost2, count(loss1.Buckets, "tm3"))
 	}
-	noneMoved := func() bool { c, ok := h.owners(t); return ok && c[3] == 0 }
+	noneMoved := func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) }
 	stays(t, 300*time.Millisecond, "no switch write before any ack", noneMoved)
 
 	ack(t, s1, loss1.Version)
 	eventually(t, "tm1's lost buckets on tm3", func() bool {
-		c, ok := h.owners(t)
-		return ok && c[3] == lost1 && c[1] == had1-lost1 && c[2] == had2
+		return h.both(t, func(c map[uint32]int) bool { return c[3] == lost1 && c[1] == had1-lost1 && c[2] == had2 })
 	})
-	stays(t, 200*time.Millisecond, "tm2's buckets wait for tm2's ack", func() bool { c, ok := h.owners(t); return ok && c[2] == had2 })
+	stays(t, 200*time.Millisecond, "tm2's buckets wait for tm2's ack", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] == had2 }) })
 
 	ack(t, s2, loss2.Version)
-	eventually(t, "all moves written", func() bool { c, ok := h.owners(t); return ok && c[3] == lost1+lost2 && inSync(h.c) })
+	eventually(t, "all moves written", func() bool {
+		return h.both(t, func(c map[uint32]int) bool { return c[3] == lost1+lost2 && inSync(h.c) })
+	})
 
 	// The observer saw the loss, then gains; each gain names tm3 only
 	// where both switches already hold tm3.
@@ -207,9 +209,9 @@ func TestHandoverDrainWaitsForTheDrainedTM(t *testing.T) {
 	if ev.Kind != tmapi.KindLoss || count(ev.Buckets, "tm1") != 0 || count(init1.Buckets, "tm1") < 1365 {
 		t.Fatalf("drain: %q event, tm1 owns %d (had %d); want a loss of all", ev.Kind, count(ev.Buckets, "tm1"), count(init1.Buckets, "tm1"))
 	}
-	stays(t, 300*time.Millisecond, "tm1 keeps its buckets until it acks", func() bool { c, ok := h.owners(t); return ok && c[1] >= 1365 })
+	stays(t, 300*time.Millisecond, "tm1 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] >= 1365 }) })
 	ack(t, s1, ev.Version)
-	eventually(t, "tm1 drained", func() bool { c, ok := h.owners(t); return ok && c[1] == 0 })
+	eventually(t, "tm1 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
 }
 
 // No ack: the switches are written after handover_timeout, and the TM is
@@ -218,7 +220,7 @@ func TestHandoverTimeout(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	h := newHandoverLab(t, timeout, false)
 	h.drain(t, "tm3", true)
-	eventually(t, "tm3 drained", func() bool { c, ok := h.owners(t); return ok && c[3] == 0 })
+	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
 	s1, _ := h.watch(t, "tm1", "")
 	before := handoverTimeouts(t, h.api, "tm1")
 	start := time.Now()
@@ -227,8 +229,8 @@ func TestHandoverTimeout(t *testing.T) {
 		t.Fatalf("got a %q table, want a loss", ev.Kind)
 	}
 	// tm2 nobody follows: its buckets move at once; tm1's wait.
-	eventually(t, "tm2's buckets on tm3", func() bool { c, ok := h.owners(t); return ok && c[3] >= 600 })
-	eventually(t, "tm1's buckets on tm3 after the timeout", func() bool { c, ok := h.owners(t); return ok && c[3] >= 1365 })
+	eventually(t, "tm2's buckets on tm3", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 600 }) })
+	eventually(t, "tm1's buckets on tm3 after the timeout", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
 	if waited := time.Since(start); waited < timeout {
 		t.Errorf("switches written after %v, before the %v timeout", waited, timeout)
 	}
@@ -263,13 +265,13 @@ func handoverTimeouts(t *testing.T, api *tmapi.Client, tm string) float64 {
 func TestHandoverSubscriberDisconnects(t *testing.T) {
 	h := newHandoverLab(t, time.Minute, false)
 	h.drain(t, "tm3", true)
-	eventually(t, "tm3 drained", func() bool { c, ok := h.owners(t); return ok && c[3] == 0 })
+	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
 	s1, _ := h.watch(t, "tm1", "")
 	h.drain(t, "tm3", false)
 	ev := next(t, s1)
-	stays(t, 300*time.Millisecond, "tm1's buckets wait", func() bool { c, ok := h.owners(t); return ok && c[1] >= 2000 })
+	stays(t, 300*time.Millisecond, "tm1's buckets wait", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] >= 2000 }) })
 	s1.Close()
-	eventually(t, "moves after the disconnect", func() bool { c, ok := h.owners(t); return ok && c[3] >= 1365 })
+	eventually(t, "moves after the disconnect", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
 	if err := h.api.Ack(context.Background(), s1.Hello.Subscriber, ev.Version); !isHTTP(err, 404) {
 		t.Errorf("ack from a closed stream: %v, want HTTP 404", err)
 	}
@@ -284,7 +286,7 @@ func TestHandoverFailureDoesNotWait(t *testing.T) {
 	h.watch(t, "tm3", "")
 	start := time.Now()
 	h.health[1].ln.Close()
-	eventually(t, "tm2's buckets gone", func() bool { c, ok := h.owners(t); return ok && c[2] == 0 })
+	eventually(t, "tm2's buckets gone", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] == 0 }) })
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failover took %v", took)
 	}
@@ -307,9 +309,11 @@ func TestHandoverWeight(t *testing.T) {
 	if ev.Kind != tmapi.KindLoss {
 		t.Fatalf("got %q, want a loss for tm2", ev.Kind)
 	}
-	stays(t, 200*time.Millisecond, "tm2 keeps its buckets until it acks", func() bool { c, ok := h.owners(t); return ok && c[2] >= 1365 })
+	stays(t, 200*time.Millisecond, "tm2 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] >= 1365 }) })
 	ack(t, s2, ev.Version)
-	eventually(t, "tm1 at weight 2", func() bool { c, ok := h.owners(t); return ok && c[1] == 2048 && c[2] == 1024 && c[3] == 1024 })
+	eventually(t, "tm1 at weight 2", func() bool {
+		return h.both(t, func(c map[uint32]int) bool { return c[1] == 2048 && c[2] == 1024 && c[3] == 1024 })
+	})
 	for _, tc := range []struct {
 		tm     string
 		weight int
