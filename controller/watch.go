@@ -88,11 +88,6 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give either tm=NAME (a TM's subscriber) or group=NAME (an observer)"})
 		return
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "streaming not supported"})
-		return
-	}
 	c.mu.Lock()
 	if tm != "" {
 		t := c.cfg.TM(tm)
@@ -124,16 +119,16 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	defer c.unsubscribe(s)
 
+	// The controller unwraps middleware's writers to flush; a stream
+	// has no write deadline.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w) // one object a line
 	send := func(ev tmapi.Event) bool {
-		if err := enc.Encode(ev); err != nil {
-			return false
-		}
-		flusher.Flush()
-		return true
+		return enc.Encode(ev) == nil && rc.Flush() == nil
 	}
 	if !send(hello) {
 		return

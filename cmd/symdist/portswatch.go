@@ -31,8 +31,12 @@ type reservedWatch struct {
 }
 
 func (w *reservedWatch) run(ctx context.Context) {
+	last := ""
 	f := tmapi.Follower{Client: w.client, TM: w.tm, Apply: w.apply, OnError: func(err error) {
-		w.log.Warn("bucket table watch", "controller", w.client.URL, "err", err)
+		if msg := err.Error(); msg != last { // once until it changes
+			w.log.Warn("bucket table watch", "controller", w.client.URL, "err", err)
+			last = msg
+		}
 	}}
 	f.Run(ctx)
 }
