@@ -32,7 +32,11 @@ type reservedWatch struct {
 
 func (w *reservedWatch) run(ctx context.Context) {
 	last := ""
-	f := tmapi.Follower{Client: w.client, TM: w.tm, Apply: w.apply, OnError: func(err error) {
+	apply := func(ev tmapi.Event) error {
+		last = "" // the watch works: log the next failure
+		return w.apply(ev)
+	}
+	f := tmapi.Follower{Client: w.client, TM: w.tm, Apply: apply, OnError: func(err error) {
 		if msg := err.Error(); msg != last { // once until it changes
 			w.log.Warn("bucket table watch", "controller", w.client.URL, "err", err)
 			last = msg
