@@ -48,6 +48,9 @@ func (c *Controller) Status() Status {
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
 //	POST /api/tms/{tm}/drain         take a TM out of service
 //	POST /api/tms/{tm}/undrain       put it back
+//	POST /api/tms/{tm}/weight        {"weight": N}: change its weight (watch.go)
+//	GET  /api/watch?tm=|group=       the bucket-table watch (docs/tmapi.md)
+//	POST /api/watch/{id}/ack         {"version": N}: a watcher applied it
 //	GET  /metrics                    Prometheus
 //
 // With a token, every request needs "Authorization: Bearer <token>".
