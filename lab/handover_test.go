@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -155,5 +160,98 @@ func TestLabHandoverOff(t *testing.T) {
 	t.Logf("without the handover %d of %d new connections failed: %v", failed, total, per)
 	if failed == 0 {
 		t.Errorf("no new connection failed without the handover: the test cannot tell")
+	}
+}
+
+// startPortsWatch runs `symdist ports --watch --format sysctl` for tm1 in
+// its namespace (the kernel's ip_local_reserved_ports there), as an
+// unmodified proxy's host would; stop kills it.
+func startPortsWatch(t *testing.T, l *Lab) (stop func()) {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(l.Opts.Dir, "ports-watch.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", l.TMNS(1), l.Opts.Binary, "ports", "--watch",
+		"--controller", l.AdminURL, "--token", l.Token, "--tm", "tm1", "--snat", SNAT,
+		"--format", "sysctl", "--range-lo", "32768", "--range-hi", "60999")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	stop = sync.OnceFunc(func() { cmd.Process.Kill(); <-done })
+	t.Cleanup(stop)
+	return stop
+}
+
+// reservedPorts reads ip_local_reserved_ports in TM i's namespace.
+func reservedPorts(t *testing.T, l *Lab, i int) string {
+	var v []byte
+	err := doInNS(l.TMNS(i), func() (err error) {
+		v, err = os.ReadFile("/proc/sys/net/ipv4/ip_local_reserved_ports")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(v))
+}
+
+// A plain program in tm1's namespace that lets the kernel pick its source
+// port from the SNAT address (an unmodified HAProxy, nginx, Envoy) keeps
+// working through a TM joining while `symdist ports --watch` follows the
+// controller: tm1's lost ports are reserved before the switches move them.
+// With the watch stopped (the list no longer follows), a weight change
+// that takes buckets from tm1 makes the same connections fail.
+func TestLabReservedPortsWatch(t *testing.T) {
+	l := startLabWith(t, Options{Prefix: "sw", Switch: "soft", SelfPorts: true, Join: 3})
+	if err := doInNS(l.TMNS(1), func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_local_port_range", []byte("32768 60999"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := startPortsWatch(t, l)
+	deadline := time.Now().Add(10 * time.Second)
+	for reservedPorts(t, l, 1) == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("symdist ports --watch did not write ip_local_reserved_ports")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	server := fmt.Sprintf("%s:%d", ServerAddr, ServerPort)
+	plain := func(int) (int, *net.TCPAddr, error) {
+		c, err := DialTCP(l.TMNS(1), &net.TCPAddr{IP: net.ParseIP(SNAT)}, server, time.Second)
+		if err != nil {
+			return 0, nil, err
+		}
+		c.Close()
+		return 1, nil, nil
+	}
+	during := func(change func() error) SteadyResult {
+		steady := l.startSteady(connectionsPerSecond, plain)
+		time.Sleep(time.Second)
+		err := change()
+		if err == nil {
+			err = l.WaitReady(30 * time.Second)
+		}
+		time.Sleep(time.Second)
+		res := steady.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := during(func() error { return l.StartTM(3, true) })
+	t.Logf("tm3 joins, ports --watch on: %d of %d kernel-port connections failed", res.Failed, res.Connections)
+	if res.Failed != 0 || res.Connections < 2*connectionsPerSecond {
+		t.Errorf("with ports --watch %d of %d kernel-port connections from tm1 failed through the join: %v", res.Failed, res.Connections, res.Failures)
+	}
+	stop()
+	res = during(func() error { return l.Controller.SetWeight("tm2", 3) })
+	t.Logf("tm2's weight 1 -> 3, ports --watch stopped: %d of %d kernel-port connections failed", res.Failed, res.Connections)
+	if res.Failed == 0 {
+		t.Error("with the reserved list left stale, no kernel-port connection failed: the test cannot tell")
 	}
 }

@@ -119,6 +119,12 @@ func (f Failure) String() string {
 
 // StartSteady opens perSecond connections a second, each given timeout.
 func (l *Lab) StartSteady(perSecond int, timeout time.Duration) *Steady {
+	return l.startSteady(perSecond, func(i int) (int, *net.TCPAddr, error) { return l.connection(i, 1, timeout, nil) })
+}
+
+// startSteady is StartSteady with connect making connection i: it
+// returns its successful requests and its client address.
+func (l *Lab) startSteady(perSecond int, connect func(i int) (int, *net.TCPAddr, error)) *Steady {
 	s := &Steady{l: l, stop: make(chan struct{}), started: time.Now()}
 	s.wg.Add(1)
 	go func() {
@@ -135,7 +141,7 @@ func (l *Lab) StartSteady(perSecond int, timeout time.Duration) *Steady {
 			go func() {
 				defer s.wg.Done()
 				opened := time.Now()
-				ok, local, err := l.connection(i, 1, timeout, nil)
+				ok, local, err := connect(i)
 				ended := time.Now()
 				s.mu.Lock()
 				defer s.mu.Unlock()
