@@ -111,14 +111,12 @@ func (s *Server) Stats() Stats {
 		SNAT: s.cfg.snat.String(),
 		Mode: "self-ports",
 		Connections: ConnStats{
-			Accepted:         c.accepted.Load(),
-			Active:           c.active.Load(),
-			Completed:        c.completed.Load(),
-			Failed:           c.failed.Load(),
-			IdleTimeouts:     c.idleTimeouts.Load(),
-			Aborted:          c.aborted.Load(),
-			WaitedForPort:    c.waited.Load(),
-			PortWaitTimeouts: c.waitTimeouts.Load(),
+			Accepted:     c.accepted.Load(),
+			Active:       c.active.Load(),
+			Completed:    c.completed.Load(),
+			Failed:       c.failed.Load(),
+			IdleTimeouts: c.idleTimeouts.Load(),
+			Aborted:      c.aborted.Load(),
 		},
 		Bytes: ByteStats{ClientToServer: c.c2s.Load(), ServerToClient: c.s2c.Load()},
 		SelfPorts: PortStats{
@@ -128,6 +126,8 @@ func (s *Server) Stats() Stats {
 			Retries:          c.retries.Load(),
 		},
 	}
+	st.Connections.WaitedForPort = c.waited.Load()
+	st.Connections.PortWaitTimeouts = c.waitTimeouts.Load()
 	if s.cfg.KernelPorts {
 		st.Mode = "kernel-ports"
 	}
