@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -94,6 +95,9 @@ func (c *Config) check(v *validator) {
 		v.fail(at("admin", "listen"), "not host:port: %v", err)
 	} else if !isLoopback(host) && c.Admin.Token == "" {
 		v.fail(at("admin", "token"), "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
+	}
+	if h := c.Handover(); h < 0 || h > time.Minute {
+		v.fail(at("handover_timeout"), "must be from 0 (no wait) to 1m, got %v", h)
 	}
 	if len(c.Switches) == 0 {
 		v.fail(at("switches"), "at least one switch is needed")

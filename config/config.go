@@ -27,6 +27,11 @@ type Config struct {
 	Switches   []Switch `yaml:"switches"`
 	Groups     []Group  `yaml:"groups"`
 	TMs        []TM     `yaml:"tms"`
+
+	// HandoverTimeout bounds how long the controller waits for TMs to
+	// acknowledge lost buckets before it writes the switches; 0: no wait.
+	// Default 1s (DefaultHandoverTimeout).
+	HandoverTimeout *time.Duration `yaml:"handover_timeout"`
 }
 
 // Admin is the HTTP admin API and /metrics.
@@ -180,6 +185,10 @@ func (c *Config) setDefaults() {
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:9090"
 	}
+	if c.HandoverTimeout == nil {
+		d := DefaultHandoverTimeout
+		c.HandoverTimeout = &d
+	}
 	for i := range c.TMs {
 		tm := &c.TMs[i]
 		if tm.Weight == 0 {
@@ -202,6 +211,17 @@ func (c *Config) setDefaults() {
 			h.Fall = 3
 		}
 	}
+}
+
+// DefaultHandoverTimeout is handover_timeout when the config has none.
+const DefaultHandoverTimeout = time.Second
+
+// Handover is handover_timeout, defaulted (for a Config not from Parse).
+func (c *Config) Handover() time.Duration {
+	if c.HandoverTimeout == nil {
+		return DefaultHandoverTimeout
+	}
+	return *c.HandoverTimeout
 }
 
 // Group returns the group called name, or nil.

@@ -12,44 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Status is what GET /api/status returns.
-type Status struct {
-	Switches []SwitchStatus `json:"switches"`
-	Groups   []GroupStatus  `json:"groups"`
-}
-
-// SwitchStatus is one switch as the controller sees it.
-type SwitchStatus struct {
-	Name      string    `json:"name"`
-	Address   string    `json:"address"`
-	Connected bool      `json:"connected"`
-	Primary   bool      `json:"primary"`
-	InSync    bool      `json:"in_sync"`
-	LastSync  time.Time `json:"last_sync,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
-	// Updates written by the last sync; 0 when the switch already held
-	// the desired state.
-	LastWritten int `json:"last_written"`
-}
-
-// GroupStatus is one group and its TMs.
-type GroupStatus struct {
-	Name      string     `json:"name"`
-	ID        uint16     `json:"id"`
-	DefaultTM string     `json:"default_tm"` // in effect (after failover)
-	TMs       []TMStatus `json:"tms"`
-}
-
-// TMStatus is one TM.
-type TMStatus struct {
-	Name    string `json:"name"`
-	ID      uint16 `json:"id"`
-	Weight  int    `json:"weight"`
-	Healthy bool   `json:"healthy"`
-	Drained bool   `json:"drained"`
-	Buckets int    `json:"buckets"`
-}
-
 // Status reports the state of switches, groups and TMs.
 func (c *Controller) Status() Status {
 	var st Status
@@ -88,6 +50,9 @@ func (c *Controller) Status() Status {
 //	POST /api/tms/{tm}/undrain       put it back
 //	POST /api/config/plan            what a new config would change (reload.go)
 //	POST /api/config/apply           apply a new config (reload.go)
+//	POST /api/tms/{tm}/weight        {"weight": N}: change its weight (watch.go)
+//	GET  /api/watch?tm=|group=       the bucket-table watch (docs/tmapi.md)
+//	POST /api/watch/{id}/ack         {"version": N}: a watcher applied it
 //	GET  /metrics                    Prometheus
 //
 // With a token, every request needs "Authorization: Bearer <token>".
@@ -125,6 +90,7 @@ func (c *Controller) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /api/tms/{tm}/drain", drain(true))
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
 	c.handleConfig(mux)
+	c.watchRoutes(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
 	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
@@ -140,13 +106,6 @@ func (c *Controller) Handler(token string) http.Handler {
 	})
 }
 
-// BucketTable is what GET /api/groups/{group}/buckets returns; TMs compute
-// their self-source ports from it.
-type BucketTable struct {
-	Group   string   `json:"group"`
-	Buckets []string `json:"buckets"`
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -158,6 +117,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // ServeAdmin serves the admin API on the config's address until ctx ends.
 func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	srv.RegisterOnShutdown(c.closeWatches)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

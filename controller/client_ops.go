@@ -2,37 +2,31 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"net/url"
 )
 
-// PlanConfig asks the controller what the config data (a file called name)
-// would change; nothing is written.
-func (c *Client) PlanConfig(ctx context.Context, name string, data []byte) (*ConfigPlan, error) {
-	return c.sendConfig(ctx, "/api/config/plan", name, data)
+// PlanConfig asks the controller at c what the config data (a file called
+// name) would change; nothing is written.
+func PlanConfig(ctx context.Context, c *Client, name string, data []byte) (*ConfigPlan, error) {
+	return sendConfig(ctx, c, "/api/config/plan", name, data)
 }
 
-// ApplyConfig makes the controller apply the config data (a file called
-// name). A config the controller refuses comes back as a *RejectedError.
-func (c *Client) ApplyConfig(ctx context.Context, name string, data []byte) (*ConfigPlan, error) {
-	return c.sendConfig(ctx, "/api/config/apply", name, data)
+// ApplyConfig makes the controller at c apply the config data (a file
+// called name). A config the controller refuses comes back as a
+// *RejectedError.
+func ApplyConfig(ctx context.Context, c *Client, name string, data []byte) (*ConfigPlan, error) {
+	return sendConfig(ctx, c, "/api/config/apply", name, data)
 }
 
-func (c *Client) sendConfig(ctx context.Context, path, name string, data []byte) (*ConfigPlan, error) {
+func sendConfig(ctx context.Context, c *Client, path, name string, data []byte) (*ConfigPlan, error) {
 	var p ConfigPlan
-	if err := c.call(ctx, http.MethodPost, path, configRequest{Name: name, Config: string(data)}, &p); err != nil {
+	if err := c.Do(ctx, http.MethodPost, path, configRequest{Name: name, Config: string(data)}, &p); err != nil {
+		var he *HTTPError
+		if errors.As(err, &he) && len(he.Errors) > 0 {
+			return nil, &RejectedError{Errors: he.Errors}
+		}
 		return nil, err
 	}
 	return &p, nil
-}
-
-// Drain takes a TM out of service (drain=true) or puts it back. A backup
-// controller refuses (409): drain on the primary.
-func (c *Client) Drain(ctx context.Context, tm string, drain bool) error {
-	verb := "undrain"
-	if drain {
-		verb = "drain"
-	}
-	var out map[string]any
-	return c.call(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/"+verb, nil, &out)
 }

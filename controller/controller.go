@@ -43,6 +43,7 @@ type Controller struct {
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState
 	rt       runtimeState // reloads, health watchers, adoption of intent
+	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -106,6 +107,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		metrics:  newMetrics(cfg),
 		liveness: defaultLiveness,
 	}
+	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
@@ -198,27 +200,15 @@ func (c *Controller) reassignLocked(group string) {
 		c.metrics.bucketsMoved.WithLabelValues(group).Add(float64(len(moved)))
 		c.log.Info("buckets moved", "group", group, "moved", len(moved))
 	}
+	c.handOverLocked(group)
 	c.bumpLocked()
-}
-
-// bumpLocked starts a new generation of the view and asks every switch to
-// write it.
-func (c *Controller) bumpLocked() {
-	c.gen++
-	c.genSince[c.gen] = time.Now()
-	for _, sw := range c.switches {
-		select {
-		case sw.kick <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // view snapshots what the desired state depends on.
 func (c *Controller) viewLocked() view {
 	v := view{buckets: map[string][]string{}, up: map[string]bool{}, drained: map[string]bool{}}
-	for name, t := range c.tables {
-		v.buckets[name] = slices.Clone(t.Buckets)
+	for name := range c.tables {
+		v.buckets[name] = slices.Clone(c.switchTableLocked(name))
 	}
 	for i := range c.cfg.TMs {
 		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
@@ -419,6 +409,7 @@ func (c *Controller) observeSynced() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.publishSyncedLocked(minGen)
 	for g, t := range c.genSince {
 		if g <= minGen {
 			c.metrics.reprogram.Observe(time.Since(t).Seconds())
@@ -507,6 +498,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	}
 	c.tables = tables
 	c.rt.stale = false
+	c.adoptTablesLocked()
 	if readopt {
 		c.bumpLocked() // the other switches may need the adopted state too
 	}
@@ -577,9 +569,8 @@ func (c *Controller) Buckets(group string) ([]string, error) {
 	if c.cfg.Group(group) == nil {
 		return nil, ErrUnknownGroup
 	}
-	t := c.tables[group]
-	if t == nil {
+	if c.tables[group] == nil {
 		return nil, errors.New("bucket table not computed yet: no switch reached")
 	}
-	return slices.Clone(t.Buckets), nil
+	return slices.Clone(c.switchTableLocked(group)), nil
 }

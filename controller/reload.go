@@ -442,6 +442,13 @@ func (c *Controller) applyLocked(next *config.Config, tables map[string]*assign.
 		c.metrics.setTMUp(next.TMs[i].Name, c.up(next.TMs[i].Name))
 	}
 	c.syncWatchersLocked()
+	// The switches follow the new targets through the handover: buckets
+	// leaving a live TM wait for its acknowledgement (handover.go).
+	if tables != nil {
+		for name := range c.tables {
+			c.handOverLocked(name)
+		}
+	}
 	c.bumpLocked()
 }
 

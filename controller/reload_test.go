@@ -151,7 +151,7 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			before := owners(t, l.client)
-			plan, err := client.PlanConfig(ctx, "test.yaml", []byte(step.yaml))
+			plan, err := controller.PlanConfig(ctx, &client, "test.yaml", []byte(step.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +161,7 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 			if got := owners(t, l.client); !cmp.Equal(got, before) {
 				t.Fatal("config plan changed the switch")
 			}
-			applied, err := client.ApplyConfig(ctx, "test.yaml", []byte(step.yaml))
+			applied, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(step.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,8 +217,8 @@ func TestReloadRejectsBadFile(t *testing.T) {
 			if bad == start {
 				t.Fatalf("%q not in the config", tc.old)
 			}
-			for _, send := range []func(context.Context, string, []byte) (*controller.ConfigPlan, error){client.PlanConfig, client.ApplyConfig} {
-				_, err := send(context.Background(), "test.yaml", []byte(bad))
+			for _, send := range []func(context.Context, *controller.Client, string, []byte) (*controller.ConfigPlan, error){controller.PlanConfig, controller.ApplyConfig} {
+				_, err := send(context.Background(), &client, "test.yaml", []byte(bad))
 				var rej *controller.RejectedError
 				if !errors.As(err, &rej) {
 					t.Fatalf("got %v, want a rejection", err)
@@ -339,7 +339,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 		t.Fatal("tm2's health target not in the config")
 	}
 	before := owners(t, l.client)
-	if _, err := client.ApplyConfig(ctx, "test.yaml", []byte(dead)); err != nil {
+	if _, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(dead)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "tm2 down", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
@@ -351,7 +351,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 
 	none := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "none"})
 	before = owners(t, l.client)
-	p, err := client.ApplyConfig(ctx, "test.yaml", []byte(none))
+	p, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(none))
 	if err != nil {
 		t.Fatal(err)
 	}

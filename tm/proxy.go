@@ -121,7 +121,7 @@ func (s *Server) dial(b *backend) (*net.TCPConn, uint16, error) {
 		return tc, 0, nil
 	}
 	for range portAttempts {
-		p, err := s.tab.Allocate(b.addr.Port())
+		p, err := s.allocate(b.addr.Port())
 		if err != nil {
 			return nil, 0, fmt.Errorf("source port for %s: %w (%d self ports, %d free)", b.addr, err, s.tab.Len(), s.tab.Free())
 		}
@@ -182,6 +182,9 @@ func (s *Server) release(p uint16) {
 		s.log.Error("self port release", "port", p, "err", err)
 	}
 	s.checkOccupancy()
+	if s.waiting.Load() > 0 {
+		s.signalPorts()
+	}
 }
 
 // holdBusy keeps p out of the table for busyHoldoff, then releases it.

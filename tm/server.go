@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/backoff"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/tmapi"
 )
 
 // Server is one running TM.
@@ -61,6 +61,13 @@ type Server struct {
 	lastBuckets []string
 	group       string
 	bucketSt    BucketStats
+
+	// Connections waiting for a usable self port (Hold) and the loss
+	// grace wait on portsChanged, which is closed and replaced when ports
+	// may have become usable: a gain or a release.
+	waiting      atomic.Int64
+	wakeMu       sync.Mutex
+	portsChanged chan struct{}
 }
 
 // New checks cfg and returns a Server that Start runs.
@@ -69,7 +76,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{})}
+	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
+		portsChanged: make(chan struct{})}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -103,27 +111,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	c := s.cfg
-	if c.source != nil {
+	stopFollowing := func() {}
+	if f, ok := c.source.(Follower); ok && !c.Poll {
+		if stopFollowing, err = s.startFollowing(ctx, f); err != nil {
+			return fmt.Errorf("bucket table from %s: %w", c.source, err)
+		}
+	} else if c.source != nil {
 		bt, err := fetchAtStart(ctx, c.source, s.log)
 		if err != nil {
 			return fmt.Errorf("bucket table from %s: %w", c.source, err)
 		}
-		s.tab, err = ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
-		if err != nil {
+		if err := s.firstTable(bt, 0); err != nil {
 			return fmt.Errorf("bucket table from %s: %w", c.source, err)
 		}
 		s.mu.Lock()
-		s.lastBuckets = slices.Clone(bt.Buckets)
-		s.group = bt.Group
-		s.bucketSt.LastChange = time.Now()
 		s.bucketSt.Fetches = 1
 		s.mu.Unlock()
-		s.log.Info("self-source ports", "tm", c.Name, "group", bt.Group, "snat", c.snat, "source", c.source.String(),
-			"buckets", len(bt.Buckets), "owned", owned(bt.Buckets, c.Name), "self_ports", s.tab.Len())
-		if owned(bt.Buckets, c.Name) == 0 {
-			s.log.Warn("this TM owns no bucket yet: backend connections fail until it does", "tm", c.Name)
-		}
 	}
+	defer func() {
+		if err != nil {
+			stopFollowing()
+		}
+	}()
 	if err := s.checkSNAT(); err != nil {
 		return err
 	}
@@ -158,7 +167,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.log.Warn("--self-ports=false: the kernel picks source ports; replies reach this TM only by chance")
 	}
 	s.log.Info("TM started", "tm", c.Name, "mode", mode, "backends", len(c.backends), "balance", c.Balance)
-	if c.source != nil {
+	if _, ok := c.source.(Follower); c.source != nil && (!ok || c.Poll) {
 		s.bg.Add(1)
 		go s.refreshLoop(ctx)
 	}
@@ -326,24 +335,54 @@ func (s *Server) refresh(ctx context.Context) bool {
 		return false
 	}
 	s.bucketSt.LastError = ""
+	s.noteChangeLocked(bt, 0, gained, lost)
+	if gained > 0 {
+		s.signalPorts()
+	}
+	if lost > 0 {
+		// Polled, a loss comes after the switches changed: connections
+		// on lost ports keep them until they end, but their replies now
+		// hash to another TM, and so did those of connections that took
+		// a lost port since the change (the watch has no such window).
+		s.log.Warn("self ports lost after the switches moved them (polling: --watch avoids this)", "tm", c.Name, "lost", lost)
+	}
+	return true
+}
+
+// firstTable builds the port table from the first bucket table.
+func (s *Server) firstTable(bt tmapi.BucketTable, version uint64) error {
+	c := s.cfg
+	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tab = tab
+	s.lastBuckets = slices.Clone(bt.Buckets)
+	s.group = bt.Group
+	s.bucketSt.LastChange = time.Now()
+	s.bucketSt.Version = version
+	s.mu.Unlock()
+	s.log.Info("self-source ports", "tm", c.Name, "group", bt.Group, "snat", c.snat, "source", c.source.String(),
+		"version", version, "buckets", len(bt.Buckets), "owned", owned(bt.Buckets, c.Name), "self_ports", tab.Len())
+	if owned(bt.Buckets, c.Name) == 0 {
+		s.log.Warn("this TM owns no bucket yet: connections wait up to --hold for a self port", "tm", c.Name, "hold", c.Hold)
+	}
+	return nil
+}
+
+// noteChangeLocked records an applied table change and logs it.
+func (s *Server) noteChangeLocked(bt tmapi.BucketTable, version uint64, gained, lost int) {
+	c := s.cfg
 	s.bucketSt.Updates++
 	s.bucketSt.LastChange = time.Now()
 	s.bucketSt.Gained += int64(gained)
 	s.bucketSt.Lost += int64(lost)
+	s.bucketSt.Version = version
 	s.lastBuckets = slices.Clone(bt.Buckets)
 	s.group = bt.Group
-	args := []any{"tm", c.Name, "group", bt.Group, "owned", owned(bt.Buckets, c.Name),
-		"gained", gained, "lost", lost, "self_ports", s.tab.Len(), "free", s.tab.Free()}
-	if lost > 0 {
-		// Under contract section 6 a TM that stays up only gains. A
-		// loss means this TM was taken down, drained or reweighted:
-		// connections on lost ports keep them until they end, but their
-		// replies now hash to another TM.
-		s.log.Warn("bucket table changed: self ports lost", args...)
-	} else {
-		s.log.Info("bucket table changed", args...)
-	}
-	return true
+	s.log.Info("bucket table changed", "tm", c.Name, "group", bt.Group, "version", version, "owned", owned(bt.Buckets, c.Name),
+		"gained", gained, "lost", lost, "self_ports", s.tab.Len(), "free", s.tab.Free())
 }
 
 func owned(buckets []string, tm string) int {
@@ -384,7 +423,7 @@ const startFetchFor = 30 * time.Second
 
 // fetchAtStart fetches the bucket table, retrying transient failures with
 // backoff for up to startFetchFor.
-func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (controller.BucketTable, error) {
+func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (tmapi.BucketTable, error) {
 	deadline := time.Now().Add(startFetchFor)
 	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {

@@ -11,6 +11,7 @@ type counters struct {
 	c2s, s2c                            atomic.Int64
 	selfConns, otherConns               atomic.Int64
 	retries, held                       atomic.Int64
+	waited, waitTimeouts                atomic.Int64
 }
 
 // Stats is what GET /stats returns.
@@ -45,6 +46,10 @@ type ConnStats struct {
 	// Aborted: ended by an error (reset, write failure) or by shutdown
 	// after the grace period, not by a close or idle timeout.
 	Aborted int64 `json:"aborted"`
+	// WaitedForPort counts connections held for a self port (none was
+	// usable: --hold), PortWaitTimeouts those that got none in time.
+	WaitedForPort    int64 `json:"waited_for_port"`
+	PortWaitTimeouts int64 `json:"port_wait_timeouts"`
 }
 
 // ByteStats counts bytes proxied (written to the other side).
@@ -95,7 +100,11 @@ type LimitStats struct {
 
 // BucketStats is the bucket table's source and refreshes.
 type BucketStats struct {
-	Source     string    `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Mode is "watch" (tables pushed by the controller) or "poll".
+	Mode string `json:"mode,omitempty"`
+	// Version of the last table applied from the watch (0 when polled).
+	Version    uint64    `json:"version"`
 	Group      string    `json:"group,omitempty"`
 	Buckets    int       `json:"buckets"`
 	Owned      int       `json:"owned"`
@@ -149,6 +158,8 @@ func (s *Server) Stats() Stats {
 			IdleTimeoutNow:    s.idleTimeout().Seconds(),
 		},
 	}
+	st.Connections.WaitedForPort = c.waited.Load()
+	st.Connections.PortWaitTimeouts = c.waitTimeouts.Load()
 	if s.cfg.KernelPorts {
 		st.Mode = "kernel-ports"
 	}
@@ -168,6 +179,10 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	if s.cfg.source != nil {
 		st.Buckets.Source = s.cfg.source.String()
+		st.Buckets.Mode = "poll"
+		if _, ok := s.cfg.source.(Follower); ok && !s.cfg.Poll {
+			st.Buckets.Mode = "watch"
+		}
 	}
 	for _, b := range s.bal.backends {
 		st.Backends = append(st.Backends, BackendStats{Address: b.addr.String(),

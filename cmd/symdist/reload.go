@@ -69,11 +69,11 @@ func configSendCmd(use, short string, apply bool) *cobra.Command {
 			out := cmd.OutOrStdout()
 			for _, u := range urls {
 				client := controller.Client{URL: u, Token: token}
-				send := client.PlanConfig
+				send := controller.PlanConfig
 				if apply {
-					send = client.ApplyConfig
+					send = controller.ApplyConfig
 				}
-				p, err := send(cmd.Context(), args[0], data)
+				p, err := send(cmd.Context(), &client, args[0], data)
 				if err != nil {
 					return fmt.Errorf("%s: %w", u, err)
 				}
