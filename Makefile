@@ -3,7 +3,7 @@ GO      ?= go
 P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo lab mininet ptf p4 fmt lint bench fuzz vectors
+.PHONY: help build test demo lab mininet ptf p4 fmt lint bench bench-switch fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,12 +41,17 @@ vectors: ## regenerate testvectors/ from vectors/cases.go and the fixture
 fmt: ## format the Go code
 	gofmt -w $$(git ls-files '*.go')
 
-lint: ## go vet, and gofmt must have nothing to say
+lint: ## go vet; gofmt and go mod tidy must have nothing to change
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
 
 bench: ## run the benchmarks recorded in docs/performance.md
 	$(GO) test -run XXX -bench . -benchmem ./...
+
+bench-switch: ## offered-load sweep through a Linux bridge, the software switch and bmv2 on veths (root, tcpreplay); BENCH_ARGS=--help
+	$(GO) build -o bin/symdist ./cmd/symdist
+	$(GO) run ./bench/switchbench $(BENCH_ARGS)
 
 fuzz: ## fuzz the model's parser for a minute
 	$(GO) test ./swmodel -run XXX -fuzz FuzzProcess -fuzztime 60s

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,6 +21,13 @@ type validator struct {
 // line finds the line of a path like ("tms", 2, "weight") in the YAML, or
 // of the nearest parent that exists.
 func (v *validator) line(path ...any) int {
+	_, line := v.find(path...)
+	return line
+}
+
+// find returns the YAML node at path (nil when absent) and its line, or the
+// line of the nearest parent that exists.
+func (v *validator) find(path ...any) (*yaml.Node, int) {
 	n := v.root
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -51,7 +59,7 @@ func (v *validator) line(path ...any) int {
 		}
 		n = next
 	}
-	return line
+	return n, line
 }
 
 func fieldName(path []any) string {
@@ -86,6 +94,9 @@ func (c *Config) check(v *validator) {
 	} else if !isLoopback(host) && c.Admin.Token == "" {
 		v.fail(at("admin", "token"), "required when admin.listen (%s) is not a loopback address", c.Admin.Listen)
 	}
+	if h := c.Handover(); h < 0 || h > time.Minute {
+		v.fail(at("handover_timeout"), "must be from 0 (no wait) to 1m, got %v", h)
+	}
 	if len(c.Switches) == 0 {
 		v.fail(at("switches"), "at least one switch is needed")
 	}
@@ -102,7 +113,8 @@ func (c *Config) check(v *validator) {
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			v.fail(p("address"), "not host:port: %v", err)
 		}
-		if (s.P4Info == "") != (s.JSON == "") {
+		v.checkTarget(s, p)
+		if (s.P4Info == "") != (s.JSON == "") && !s.targetIsTofino() {
 			v.fail(p("p4info"), "p4info and bmv2_json go together")
 		}
 		if s.TLS != nil && (s.TLS.Cert == "") != (s.TLS.Key == "") {
@@ -184,8 +196,8 @@ func (c *Config) check(v *validator) {
 			v.fail(p("default_tm"), "%q is not a TM of group %q", g.DefaultTM, g.Name)
 		}
 	}
-	if len(c.Groups) > 16 {
-		v.fail(at("groups"), "at most 16 groups (the pipeline's MAX_GROUPS), got %d", len(c.Groups))
+	if max := builtin().sizes.DefaultTM; len(c.Groups) > max {
+		v.fail(at("groups"), "at most %d groups (default_tm size in the P4Info), got %d", max, len(c.Groups))
 	}
 	tmNames := map[string]bool{}
 	tmIDs := map[uint16]bool{}
@@ -198,8 +210,8 @@ func (c *Config) check(v *validator) {
 			v.fail(p("name"), "duplicate TM %q", tm.Name)
 		}
 		tmNames[tm.Name] = true
-		if tm.ID == 0 || tm.ID > 1023 {
-			v.fail(p("id"), "must be 1-1023 (its tm_counter index), got %d", tm.ID)
+		if cells := builtin().sizes.TMCounter; tm.ID == 0 || int(tm.ID) >= cells {
+			v.fail(p("id"), "must be 1-%d (its tm_counter index; P4Info size %d), got %d", cells-1, cells, tm.ID)
 		} else if tmIDs[tm.ID] {
 			v.fail(p("id"), "duplicate TM id %d", tm.ID)
 		}
@@ -207,7 +219,9 @@ func (c *Config) check(v *validator) {
 		if !groups[tm.Group] {
 			v.fail(p("group"), "no group %q", tm.Group)
 		}
-		if tm.Weight < 1 || tm.Weight > 1000 {
+		if n, _ := v.find("tms", i, "weight"); n != nil && n.Value == "0" {
+			v.fail(p("weight"), "weight 0 is refused: it would not stop traffic (an absent weight is 1); to take a TM out of service, drain it (POST /api/tms/%s/drain)", tm.Name)
+		} else if tm.Weight < 1 || tm.Weight > 1000 {
 			v.fail(p("weight"), "must be 1-1000, got %d", tm.Weight)
 		}
 		for j, a := range tm.Addresses {
@@ -270,6 +284,7 @@ func (c *Config) check(v *validator) {
 			v.fail(at("groups", i, "name"), "group %q has no TMs", g.Name)
 		}
 	}
+	c.checkTables(v)
 }
 
 func portRole(s *Switch, port uint16) string {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -27,12 +28,20 @@ type Config struct {
 	Switches   []Switch `yaml:"switches"`
 	Groups     []Group  `yaml:"groups"`
 	TMs        []TM     `yaml:"tms"`
+
+	// HandoverTimeout bounds how long the controller waits for TMs to
+	// acknowledge lost buckets before it writes the switches; 0: no wait.
+	// Default 1s (DefaultHandoverTimeout).
+	HandoverTimeout *time.Duration `yaml:"handover_timeout"`
 }
 
 // Admin is the HTTP admin API and /metrics.
 type Admin struct {
 	Listen string `yaml:"listen"` // default 127.0.0.1:9090; "" after defaults = off
 	Token  string `yaml:"token"`  // required when Listen is not loopback
+	// Hosts are extra names the API is reached by (Host header), besides
+	// IP addresses and localhost; other names are refused (DNS rebinding).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Switch is one distributor reached over P4Runtime.
@@ -41,6 +50,10 @@ type Switch struct {
 	Address  string `yaml:"address"` // host:port of its P4Runtime server
 	DeviceID uint64 `yaml:"device_id"`
 	TLS      *TLS   `yaml:"tls"`
+	// Target is the kind of switch: bmv2 (default), software, stratum,
+	// bf_switchd or preloaded (package devconfig, docs/hardware.md).
+	Target string  `yaml:"target"`
+	Tofino *Tofino `yaml:"tofino"`
 	// Pipeline files; empty means the pipeline built into symdist.
 	P4Info string `yaml:"p4info"`
 	JSON   string `yaml:"bmv2_json"`
@@ -148,6 +161,15 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// yaml reads one document at a time: a second one would be ignored.
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		return nil, fmt.Errorf("%s: a second YAML document (a config file holds one): %w", name, err)
+	default:
+		return nil, fmt.Errorf("%s:%d: a second YAML document: a config file holds one (the first would be used and this one ignored)", name, next.Line)
+	}
 	c.setDefaults()
 	v := &validator{file: name, root: &root}
 	c.check(v)
@@ -166,6 +188,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:9090"
+	}
+	if c.HandoverTimeout == nil {
+		d := DefaultHandoverTimeout
+		c.HandoverTimeout = &d
 	}
 	for i := range c.Groups {
 		if c.Groups[i].Buckets == 0 {
@@ -194,6 +220,17 @@ func (c *Config) setDefaults() {
 			h.Fall = 3
 		}
 	}
+}
+
+// DefaultHandoverTimeout is handover_timeout when the config has none.
+const DefaultHandoverTimeout = time.Second
+
+// Handover is handover_timeout, defaulted (for a Config not from Parse).
+func (c *Config) Handover() time.Duration {
+	if c.HandoverTimeout == nil {
+		return DefaultHandoverTimeout
+	}
+	return *c.HandoverTimeout
 }
 
 // Group returns the group called name, or nil.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExamplesParse(t *testing.T) {
@@ -46,6 +47,12 @@ func TestBadConfigs(t *testing.T) {
 		{"duplicate tm id", "    id: 2\n    group: web", "    id: 1\n    group: web", "duplicate TM id 1"},
 		{"admin off loopback", "listen: 127.0.0.1:9090", "listen: 0.0.0.0:9090", "admin.token: required"},
 		{"not yaml", "buckets: 4096", "buckets: [4096", "figure3.yaml"},
+		{"unknown target", "    device_id: 1\n", "    device_id: 1\n    target: tofino\n", "switches[0].target: unknown target \"tofino\""},
+		{"hardware target without a compiled pipeline", "    device_id: 1\n", "    device_id: 1\n    target: stratum\n", "switches[0].tofino: target stratum needs the Tofino build of the pipeline"},
+		{"hardware target, compiler output missing", "    device_id: 1\n", "    device_id: 1\n    target: bf_switchd\n    tofino: {conf: /nonexistent/symdist.conf}\n", "switches[0].tofino.conf: no compiled pipeline"},
+		{"tofino output for bmv2", "    device_id: 1\n", "    device_id: 1\n    tofino: {conf: x.conf}\n", "switches[0].tofino: only for the stratum and bf_switchd targets"},
+		{"negative handover timeout", "buckets: 4096", "buckets: 4096\nhandover_timeout: -1s", "figure3.yaml:9: handover_timeout: must be from 0"},
+		{"handover timeout not a duration", "buckets: 4096", "buckets: 4096\nhandover_timeout: soon", "figure3.yaml"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,5 +77,25 @@ func TestErrorLine(t *testing.T) {
 	_, err := Parse("c.yaml", []byte(text))
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:5: switches[0].ports[0].role") {
 		t.Errorf("error = %v, want it at c.yaml:5", err)
+	}
+}
+
+// handover_timeout defaults to 1s; 0s turns the wait off.
+func TestHandoverTimeout(t *testing.T) {
+	base, err := os.ReadFile("../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		line string
+		want time.Duration
+	}{{"", time.Second}, {"handover_timeout: 0s\n", 0}, {"handover_timeout: 250ms\n", 250 * time.Millisecond}} {
+		c, err := Parse("figure3.yaml", append([]byte(tc.line), base...))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		if got := c.Handover(); got != tc.want {
+			t.Errorf("%q: handover timeout %v, want %v", tc.line, got, tc.want)
+		}
 	}
 }

@@ -12,44 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Status is what GET /api/status returns.
-type Status struct {
-	Switches []SwitchStatus `json:"switches"`
-	Groups   []GroupStatus  `json:"groups"`
-}
-
-// SwitchStatus is one switch as the controller sees it.
-type SwitchStatus struct {
-	Name      string    `json:"name"`
-	Address   string    `json:"address"`
-	Connected bool      `json:"connected"`
-	Primary   bool      `json:"primary"`
-	InSync    bool      `json:"in_sync"`
-	LastSync  time.Time `json:"last_sync,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
-	// Updates written by the last sync; 0 when the switch already held
-	// the desired state.
-	LastWritten int `json:"last_written"`
-}
-
-// GroupStatus is one group and its TMs.
-type GroupStatus struct {
-	Name      string     `json:"name"`
-	ID        uint16     `json:"id"`
-	DefaultTM string     `json:"default_tm"` // in effect (after failover)
-	TMs       []TMStatus `json:"tms"`
-}
-
-// TMStatus is one TM.
-type TMStatus struct {
-	Name    string `json:"name"`
-	ID      uint16 `json:"id"`
-	Weight  int    `json:"weight"`
-	Healthy bool   `json:"healthy"`
-	Drained bool   `json:"drained"`
-	Buckets int    `json:"buckets"`
-}
-
 // Status reports the state of switches, groups and TMs.
 func (c *Controller) Status() Status {
 	var st Status
@@ -73,7 +35,7 @@ func (c *Controller) Status() Status {
 	for _, sw := range c.switches {
 		sw.mu.Lock()
 		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
-			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.syncedGen == gen && !sw.lastSync.IsZero(),
+			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.synced && sw.syncedGen == gen,
 			LastSync: sw.lastSync, LastError: sw.lastErr, LastWritten: sw.written})
 		sw.mu.Unlock()
 	}
@@ -84,11 +46,18 @@ func (c *Controller) Status() Status {
 //
 //	GET  /api/status                 switches, groups, TMs (JSON)
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
-//	POST /api/tms/{tm}/drain         take a TM out of service
+//	POST /api/tms/{tm}/drain         take a TM out of service (409 on a backup)
 //	POST /api/tms/{tm}/undrain       put it back
+//	POST /api/config/plan            what a new config would change (reload.go)
+//	POST /api/config/apply           apply a new config (reload.go)
+//	POST /api/tms/{tm}/weight        {"weight": N}: change its weight (watch.go)
+//	GET  /api/watch?tm=|group=       the bucket-table watch (docs/tmapi.md)
+//	POST /api/watch/{id}/ack         {"version": N}: a watcher applied it
 //	GET  /metrics                    Prometheus
 //
 // With a token, every request needs "Authorization: Bearer <token>".
+// Without one as with one, requests must pass adminGuard (Host, Origin,
+// Content-Type: see adminguard.go).
 func (c *Controller) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +77,11 @@ func (c *Controller) Handler(token string) http.Handler {
 	drain := func(on bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := c.Drain(r.PathValue("tm"), on); err != nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				code := http.StatusNotFound
+				if errors.Is(err, ErrBackup) {
+					code = http.StatusConflict
+				}
+				writeJSON(w, code, map[string]string{"error": err.Error()})
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]any{"tm": r.PathValue("tm"), "drained": on})
@@ -116,25 +89,21 @@ func (c *Controller) Handler(token string) http.Handler {
 	}
 	mux.HandleFunc("POST /api/tms/{tm}/drain", drain(true))
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
+	c.handleConfig(mux)
+	c.watchRoutes(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
+	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
 	if token == "" {
-		return mux
+		return guarded
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	})
-}
-
-// BucketTable is what GET /api/groups/{group}/buckets returns; TMs compute
-// their self-source ports from it.
-type BucketTable struct {
-	Group   string   `json:"group"`
-	Buckets []string `json:"buckets"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -147,7 +116,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // ServeAdmin serves the admin API on the config's address until ctx ends.
 func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: c.Handler(c.cfg.Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	srv.RegisterOnShutdown(c.closeWatches)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
-	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/assign"
+	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
@@ -28,10 +27,11 @@ type Controller struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	builder entries.Builder
-	info    *p4configv1.P4Info
-	devConf []byte
-	cookie  uint64
+	ids     *p4info.IDs
 	metrics *metrics
+	// liveness is how the controller notices a switch that stopped
+	// serving without closing its stream.
+	liveness liveness
 
 	adoptMu sync.Mutex // one adoption at a time
 
@@ -42,11 +42,14 @@ type Controller struct {
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState
+	rt       runtimeState // reloads, health watchers, adoption of intent
+	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 }
 
 // switchState is the controller's knowledge of one switch.
 type switchState struct {
 	cfg  *config.Switch
+	pipe *switchPipeline
 	kick chan struct{} // a change to write
 
 	mu        sync.Mutex
@@ -54,6 +57,7 @@ type switchState struct {
 	connected bool
 	primary   bool
 	syncedGen uint64
+	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
 	lastErr   string
 	written   int // updates written by the last sync
@@ -96,13 +100,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 	}
 	c := &Controller{
 		cfg: cfg, log: log,
-		builder: entries.Builder{IDs: ids},
-		info:    schema.Info, devConf: p4info.BMv2JSON(), cookie: p4info.Cookie(),
+		builder:  entries.Builder{IDs: ids},
+		ids:      ids,
 		healthy:  map[string]*debounce{},
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
 		metrics:  newMetrics(cfg),
+		liveness: defaultLiveness,
 	}
+	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
@@ -110,7 +116,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		c.healthy[cfg.TMs[i].Name] = &debounce{rise: h.Rise, fall: h.Fall, up: true}
 	}
 	for i := range cfg.Switches {
-		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], kick: make(chan struct{}, 1)})
+		pipe, err := newSwitchPipeline(&cfg.Switches[i], schema, ids)
+		if err != nil {
+			return nil, err
+		}
+		c.switches = append(c.switches, &switchState{cfg: &cfg.Switches[i], pipe: pipe, kick: make(chan struct{}, 1)})
 	}
 	return c, nil
 }
@@ -125,14 +135,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.runSwitch(ctx, sw)
 		}()
 	}
-	for i := range c.cfg.TMs {
-		tm := &c.cfg.TMs[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			watch(ctx, tm, c.observeHealth)
-		}()
-	}
+	c.mu.Lock()
+	c.startWatchersLocked(ctx, &wg)
+	c.mu.Unlock()
 	wg.Wait()
 	return nil
 }
@@ -154,6 +159,9 @@ func (c *Controller) observeHealth(name string, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.healthy[name]
+	if d == nil { // removed by a reload
+		return
+	}
 	if !d.observe(err == nil) {
 		return
 	}
@@ -170,6 +178,10 @@ func (c *Controller) Drain(name string, drain bool) error {
 	if tm == nil {
 		return fmt.Errorf("no TM %q", name)
 	}
+	if err := c.intentEditableLocked(); err != nil {
+		return err
+	}
+	c.rt.noteEdit(name)
 	c.drained[name] = drain
 	c.metrics.setTMUp(name, c.up(name))
 	c.log.Info("TM drain changed", "tm", name, "drained", drain)
@@ -189,57 +201,72 @@ func (c *Controller) reassignLocked(group string) {
 		c.metrics.bucketsMoved.WithLabelValues(group).Add(float64(len(moved)))
 		c.log.Info("buckets moved", "group", group, "moved", len(moved))
 	}
-	c.gen++
-	c.genSince[c.gen] = time.Now()
-	for _, sw := range c.switches {
-		select {
-		case sw.kick <- struct{}{}:
-		default:
-		}
-	}
+	c.handOverLocked(group)
+	c.bumpLocked()
 }
 
 // view snapshots what the desired state depends on.
 func (c *Controller) viewLocked() view {
-	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
-	for name, t := range c.tables {
-		v.buckets[name] = slices.Clone(t.Buckets)
+	v := view{buckets: map[string][]string{}, up: map[string]bool{}, drained: map[string]bool{}}
+	for name := range c.tables {
+		v.buckets[name] = slices.Clone(c.switchTableLocked(name))
 	}
 	for i := range c.cfg.TMs {
 		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
+		v.drained[c.cfg.TMs[i].Name] = c.drained[c.cfg.TMs[i].Name]
 	}
 	return v
 }
 
+// Reconnecting to a switch backs off from reconnectMin to reconnectMax; a
+// connection that lasted reconnectReset starts over from reconnectMin.
+// A failed sync is retried on the same connection after syncRetryMin,
+// doubling to syncRetryMax.
+const (
+	reconnectMin   = 100 * time.Millisecond
+	reconnectMax   = 5 * time.Second
+	reconnectReset = 10 * time.Second
+	syncRetryMin   = 500 * time.Millisecond
+	syncRetryMax   = 30 * time.Second
+	// openTimeout bounds the wait for the first arbitration answer.
+	openTimeout = 10 * time.Second
+)
+
 func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
-	backoff := 100 * time.Millisecond
+	wait := backoff.Backoff{Min: reconnectMin, Max: reconnectMax}
 	for ctx.Err() == nil {
 		start := time.Now()
+		c.metrics.connectAttempts.WithLabelValues(sw.cfg.Name).Inc()
 		err := c.serveSwitch(ctx, sw)
 		sw.mu.Lock()
-		sw.connected, sw.primary, sw.sess = false, false, nil
+		wasPrimary := sw.primary
+		sw.connected, sw.primary, sw.sess, sw.synced = false, false, nil, false
 		if err != nil {
 			sw.lastErr = err.Error()
 		}
 		sw.mu.Unlock()
 		c.metrics.setSwitch(sw.cfg.Name, false, false)
+		if wasPrimary {
+			c.primaryLost(false)
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(start) > 10*time.Second {
-			backoff = 100 * time.Millisecond
+		if time.Since(start) > reconnectReset {
+			wait.Reset()
 		}
-		c.log.Warn("switch connection lost; reconnecting", "switch", sw.cfg.Name, "error", err, "in", backoff)
+		d := wait.Next()
+		c.log.Warn("switch connection lost; reconnecting", "switch", sw.cfg.Name, "error", err, "in", d.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff + rand.N(backoff/2+1)):
+		case <-time.After(d):
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-// serveSwitch holds one connection to a switch until it drops.
+// serveSwitch holds one connection to a switch until it drops or stops
+// answering.
 func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	opts, err := DialOptions(sw.cfg.TLS)
 	if err != nil {
@@ -250,37 +277,63 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		return err
 	}
 	defer conn.Close()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.cfg.ElectionID, c.log.With("switch", sw.cfg.Name))
-	if err != nil {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// ended is why the session ended: the stream's error, or the cause
+	// with which the controller gave up on it.
+	ended := func(err error) error {
+		if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
+			return cause
+		}
 		return err
+	}
+	openTimer := time.AfterFunc(openTimeout, func() {
+		cancel(fmt.Errorf("no arbitration answer within %v", openTimeout))
+	})
+	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
+	openTimer.Stop()
+	if err != nil {
+		return ended(err)
 	}
 	defer sess.Close()
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true
 	sw.mu.Unlock()
 	c.log.Info("switch connected", "switch", sw.cfg.Name, "address", sw.cfg.Address)
+	go c.watchLiveness(sctx, sw, sess, cancel)
+	syncRetry := backoff.Backoff{Min: syncRetryMin, Max: syncRetryMax}
 	var retry <-chan time.Time
 	for {
 		primary, changed := sess.Primary()
 		sw.mu.Lock()
+		preempted := sw.primary && !primary
 		if primary != sw.primary {
 			c.log.Info("arbitration", "switch", sw.cfg.Name, "primary", primary)
 			sw.held = nil // another controller may have written meanwhile
+			sw.synced = false
 		}
 		sw.primary = primary
 		sw.mu.Unlock()
+		if preempted {
+			c.primaryLost(true)
+		}
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
 		retry = nil
 		if primary {
+			c.metrics.syncAttempts.WithLabelValues(sw.cfg.Name).Inc()
 			if err := c.syncSwitch(sctx, sw, sess); err != nil {
 				sw.forget()
-				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err)
+				if sctx.Err() != nil {
+					return ended(err)
+				}
+				d := syncRetry.Next()
+				c.log.Error("sync failed", "switch", sw.cfg.Name, "error", err, "retry_in", d.Round(time.Millisecond))
 				sw.mu.Lock()
 				sw.lastErr = err.Error()
 				sw.mu.Unlock()
-				retry = time.After(time.Second)
+				retry = time.After(d)
+			} else {
+				syncRetry.Reset()
 			}
 		}
 		select {
@@ -288,9 +341,9 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		case <-sw.kick:
 		case <-retry:
 		case <-sess.Done():
-			return sess.Err()
-		case <-ctx.Done():
-			return nil
+			return ended(sess.Err())
+		case <-sctx.Done():
+			return ended(nil)
 		}
 	}
 }
@@ -299,15 +352,8 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Session) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	cookie, ok, err := sess.PipelineCookie(ctx)
-	if err != nil {
-		return fmt.Errorf("reading pipeline: %w", err)
-	}
-	if !ok || cookie != c.cookie {
-		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "cookie", c.cookie)
-		if err := sess.SetPipeline(ctx, c.info, c.devConf, c.cookie); err != nil {
-			return fmt.Errorf("pushing pipeline: %w", err)
-		}
+	if err := c.ensurePipeline(ctx, sw, sess); err != nil {
+		return err
 	}
 	if err := c.ensureTables(ctx); err != nil {
 		return err
@@ -320,6 +366,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	sw.mu.Unlock()
 	if current == nil {
+		var err error
 		if current, err = readState(ctx, sess); err != nil {
 			return err
 		}
@@ -330,9 +377,9 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	read := time.Since(start)
 	c.mu.Lock()
-	v, gen := c.viewLocked(), c.gen
+	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want, wantBuckets := desiredState(c.cfg, c.builder, sw.cfg, v)
+	want, wantBuckets := desiredState(cfg, c.builder, cfg.Switch(sw.cfg.Name), v)
 	p := diff(current, want)
 	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
 	planned := time.Since(start)
@@ -345,7 +392,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
-	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written = gen, time.Now(), "", p.size()
+	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written, sw.synced = gen, time.Now(), "", p.size(), true
 	sw.held, sw.heldBuckets = want, wantBuckets
 	sw.mu.Unlock()
 	c.observeSynced()
@@ -365,6 +412,7 @@ func (c *Controller) observeSynced() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.publishSyncedLocked(minGen)
 	for g, t := range c.genSince {
 		if g <= minGen {
 			c.metrics.reprogram.Observe(time.Since(t).Seconds())
@@ -380,19 +428,24 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	c.adoptMu.Lock()
 	defer c.adoptMu.Unlock()
 	c.mu.Lock()
-	done := c.tables != nil
+	done := c.tables != nil && !c.rt.stale
+	cfg := c.cfg
 	c.mu.Unlock()
 	if done {
 		return nil
 	}
 	found := map[string][]string{} // group -> owners read back
 	counts := map[string]int{}
+	intent := switchIntent{drained: map[string]bool{}}
 	for _, sw := range c.switches {
 		sess := sw.session()
 		if sess == nil {
 			continue
 		}
-		owners, err := c.readBuckets(ctx, sess)
+		owners, err := c.readBuckets(ctx, sess, cfg)
+		if err == nil {
+			err = c.readIntent(ctx, sess, cfg, &intent)
+		}
 		if err != nil {
 			c.log.Warn("cannot read bucket table", "switch", sw.cfg.Name, "error", err)
 			continue
@@ -411,6 +464,11 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.cfg != cfg {
+		return errors.New("the config was reloaded while reading the switches; adopting again")
+	}
+	readopt := c.tables != nil
+	c.adoptIntentLocked(intent)
 	tables := map[string]*assign.Table{}
 	for _, g := range c.cfg.Groups {
 		tms := c.assignTMs(g.Name)
@@ -422,13 +480,16 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 			// checks before it gets buckets; one that owns some stays up
 			// until fall checks fail.
 			for _, tm := range c.cfg.TMsOf(g.Name) {
-				c.healthy[tm.Name].up = slices.Contains(o, tm.Name)
+				c.healthy[tm.Name].up = adoptedUp(tm, o)
 				c.healthy[tm.Name].streak = 0
 				c.metrics.setTMUp(tm.Name, c.up(tm.Name))
 			}
 			tms = c.assignTMs(g.Name)
 			t, err = assign.Adopt(o, tms)
 			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
+		} else if t = c.tables[g.Name]; t != nil {
+			// Adopting again, and no switch holds a table: keep ours.
+			_, err = t.Apply(tms)
 		} else {
 			t, err = assign.New(g.Buckets, tms)
 			c.log.Info("computed a new bucket table", "group", g.Name)
@@ -439,25 +500,31 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 		tables[g.Name] = t
 	}
 	c.tables = tables
+	c.rt.stale = false
+	c.adoptTablesLocked()
+	if readopt {
+		c.bumpLocked() // the other switches may need the adopted state too
+	}
 	return nil
 }
 
 // readBuckets reads a switch's bucket_table back as owner names per group.
-func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]string, error) {
+func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Config) (map[string][]string, error) {
 	ids := c.builder.IDs.BucketTable
 	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.Table}}})
 	if err != nil {
 		return nil, err
 	}
 	byID := map[uint64]string{}
-	for _, tm := range c.cfg.TMs {
+	for _, tm := range cfg.TMs {
 		byID[uint64(tm.ID)] = tm.Name
 	}
 	groupByID := map[uint64]*config.Group{}
-	for i := range c.cfg.Groups {
-		groupByID[uint64(c.cfg.Groups[i].ID)] = &c.cfg.Groups[i]
+	for i := range cfg.Groups {
+		groupByID[uint64(cfg.Groups[i].ID)] = &cfg.Groups[i]
 	}
 	out := map[string][]string{}
+	unknown := map[uint64]int{} // member id -> buckets
 	for _, e := range es {
 		te := e.GetTableEntry()
 		group, bucket := bucketKey(c.builder.IDs, te)
@@ -470,7 +537,16 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session) (map[string][]
 		if out[g.Name] == nil {
 			out[g.Name] = make([]string, g.Buckets)
 		}
-		out[g.Name][bucket] = byID[uint64(te.GetAction().GetActionProfileMemberId())]
+		member := uint64(te.GetAction().GetActionProfileMemberId())
+		out[g.Name][bucket] = byID[member]
+		if byID[member] == "" {
+			unknown[member]++
+		}
+	}
+	for member, n := range unknown {
+		// Adopting moves these buckets: the primary ran another config.
+		c.log.Warn("the switch's bucket table names a TM id this config lacks; apply the same config to every controller",
+			"tm_id", member, "buckets", n)
 	}
 	return out, nil
 }
@@ -485,9 +561,8 @@ func (c *Controller) Buckets(group string) ([]string, error) {
 	if c.cfg.Group(group) == nil {
 		return nil, ErrUnknownGroup
 	}
-	t := c.tables[group]
-	if t == nil {
+	if c.tables[group] == nil {
 		return nil, errors.New("bucket table not computed yet: no switch reached")
 	}
-	return slices.Clone(t.Buckets), nil
+	return slices.Clone(c.switchTableLocked(group)), nil
 }

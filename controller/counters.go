@@ -36,7 +36,7 @@ func (cc counterCollector) Describe(ch chan<- *prometheus.Desc) {
 func (cc counterCollector) Collect(ch chan<- prometheus.Metric) {
 	c := cc.c
 	tmByID := map[int64]string{}
-	for _, tm := range c.cfg.TMs {
+	for _, tm := range c.current().TMs {
 		tmByID[int64(tm.ID)] = tm.Name
 	}
 	ids := c.builder.IDs

@@ -14,10 +14,12 @@ import (
 var roleValues = map[string]uint8{"edge": 1, "tm": 2, "peer": 3}
 
 // view is what the desired state depends on besides the config: each
-// group's bucket table (owner TM name per bucket) and which TMs are up.
+// group's bucket table (owner TM name per bucket), which TMs are up, and
+// the operator's intent the switches keep for the next controller.
 type view struct {
 	buckets map[string][]string // group name -> owner per bucket
 	up      map[string]bool     // TM name -> up (healthy and not drained)
+	drained map[string]bool     // TM name -> drained by the operator (intent.go)
 }
 
 // defaultTM is the group's configured default TM while it is up, else its
@@ -72,7 +74,7 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 		if !ok {
 			continue
 		}
-		es = append(es, b.Member(uint32(tm.ID), t), b.L2Forward(t.MAC, t.Port))
+		es = append(es, b.Member(uint32(tm.ID), t), withIntent(b.L2Forward(t.MAC, t.Port), tm.Name, v.drained[tm.Name]))
 		for _, a := range tm.Addresses {
 			es = append(es, b.TMAddress(netip.MustParseAddr(a), t))
 		}
@@ -88,7 +90,7 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 	for gi := range cfg.Groups {
 		g := &cfg.Groups[gi]
 		for _, r := range g.Rules {
-			c := classifier(r, g.ID)
+			c := r.Classifier(g.ID)
 			es = append(es, b.GroupClassifier(c))
 			if c.Src != c.Dst {
 				es = append(es, b.GroupClassifier(c.Mirror()))
@@ -108,12 +110,6 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 		entries.Canonicalize(e)
 	}
 	return es, buckets
-}
-
-func classifier(r config.Rule, group uint16) entries.Classifier {
-	src, _ := config.Prefix(r.Src)
-	dst, _ := config.Prefix(r.Dst)
-	return entries.Classifier{Priority: r.Priority, VLAN: r.VLAN, IPVersion: r.IPVersion, Src: src, Dst: dst, Proto: r.Proto, Group: group}
 }
 
 // DesiredState is what a fresh controller would write to switch swName of

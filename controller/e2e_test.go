@@ -41,8 +41,9 @@ type testSwitch struct {
 	stopOnce sync.Once
 }
 
-// startSwitch starts a software switch; addr "" picks a free port.
-func startSwitch(t testing.TB, addr string, deviceID uint64) *testSwitch {
+// startSwitch starts a software switch; addr "" picks a free port. opts
+// are added to its gRPC server's.
+func startSwitch(t testing.TB, addr string, deviceID uint64, opts ...grpc.ServerOption) *testSwitch {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -70,7 +71,7 @@ func startSwitch(t testing.TB, addr string, deviceID uint64) *testSwitch {
 		ts.ports[n], ports[n] = p, p
 	}
 	ts.sw = swswitch.New(deviceID, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ts.gs = grpc.NewServer(ts.sw.Server().ServerOptions()...)
+	ts.gs = grpc.NewServer(append(ts.sw.Server().ServerOptions(), opts...)...)
 	ts.sw.Server().Register(ts.gs)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
@@ -168,6 +169,10 @@ groups:
 tms:
 %s`
 
+// tmYAML is TM i's config. The tests fail a TM by closing its health
+// target, refused at once; the timeout is long enough that a loaded
+// machine does not fail the TMs a test keeps up (40 ms timed out on
+// loopback under load 15).
 func tmYAML(i int, health string) string {
 	return fmt.Sprintf(`  - name: tm%d
     id: %d
@@ -175,7 +180,7 @@ func tmYAML(i int, health string) string {
     ports:
       client-side: {port: %d, mac: "02:00:00:00:01:0%d"}
       server-side: {port: %d, mac: "02:00:00:00:02:0%d"}
-    health: {type: tcp, target: "%s", interval: 50ms, timeout: 40ms, rise: 2, fall: 2}
+    health: {type: tcp, target: "%s", interval: 200ms, timeout: 190ms, rise: 2, fall: 3}
 `, i, i, i+1, i, i+1, i, health)
 }
 
@@ -211,7 +216,17 @@ func runController(t testing.TB, cfg *config.Config) (c *controller.Controller, 
 	if testing.Verbose() {
 		w = os.Stderr
 	}
-	c, err := controller.New(cfg, slog.New(slog.NewTextHandler(w, nil)))
+	return startController(t, cfg, slog.NewTextHandler(w, nil), nil)
+}
+
+// startController starts a controller logging to h; setup, if not nil,
+// adjusts it before it runs.
+func startController(t testing.TB, cfg *config.Config, h slog.Handler, setup func(*controller.Controller)) (c *controller.Controller, stop func()) {
+	t.Helper()
+	c, err := controller.New(cfg, slog.New(h))
+	if setup != nil && err == nil {
+		setup(c)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

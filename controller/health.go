@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
@@ -67,9 +68,18 @@ func (d *debounce) observe(ok bool) bool {
 }
 
 // watch checks a TM every interval until ctx ends and reports every result.
+// A failing check is not retried sooner: the interval is both floor and
+// cap (backing off a down TM would delay its return past rise x interval).
+// The first check waits a random part of the interval, so that the checks
+// of many TMs are not in step.
 func watch(ctx context.Context, tm *config.TM, report func(name string, err error)) {
 	if tm.Health.Type == "none" {
 		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rand.N(tm.Health.Interval/4 + 1)):
 	}
 	t := time.NewTicker(tm.Health.Interval)
 	defer t.Stop()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +68,33 @@ func TestProbe(t *testing.T) {
 				t.Errorf("probe = %v, want pass=%v", err, tt.pass)
 			}
 		})
+	}
+}
+
+// A TM whose checks keep failing is checked once per interval, not more:
+// counted over a window against an HTTP target that always answers 503.
+func TestWatchPaced(t *testing.T) {
+	var requests atomic.Int64
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(503)
+	}))
+	defer bad.Close()
+	const interval, window = 20 * time.Millisecond, time.Second
+	tm := &config.TM{Name: "tm1", Health: config.Health{Type: "http", Target: bad.URL, Interval: interval, Timeout: interval}}
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	var failed int
+	watch(ctx, tm, func(name string, err error) {
+		if err != nil {
+			failed++
+		}
+	})
+	n := requests.Load()
+	if max := int64(window/interval) + 1; n > max {
+		t.Errorf("%d checks in %v at a %v interval, want at most %d", n, window, interval, max)
+	}
+	if failed == 0 || int64(failed) > n {
+		t.Errorf("%d failures reported for %d checks", failed, n)
 	}
 }

@@ -15,7 +15,13 @@ type metrics struct {
 	bucketsMoved    *prometheus.CounterVec
 	updatesWritten  *prometheus.CounterVec
 	reprogram       prometheus.Histogram
-	groupOf         map[string]string // TM -> group, for labels
+	// Retry paths and liveness, so that a spinning one shows.
+	connectAttempts  *prometheus.CounterVec
+	syncAttempts     *prometheus.CounterVec
+	livenessFailures *prometheus.CounterVec
+	claims           *prometheus.GaugeVec
+	noHigherID       *prometheus.GaugeVec
+	groupOf          map[string]string // TM -> group, for labels
 }
 
 func newMetrics(cfg *config.Config) *metrics {
@@ -42,7 +48,23 @@ func newMetrics(cfg *config.Config) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
 	}
-	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram)
+	m.connectAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_switch_connect_attempts_total", Help: "P4Runtime sessions opened or tried, reconnects included.",
+	}, []string{"switch"})
+	m.syncAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_switch_sync_attempts_total", Help: "Syncs of the switch's state started, retries included.",
+	}, []string{"switch"})
+	m.livenessFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_switch_liveness_failures_total", Help: "Liveness probes (P4Runtime Capabilities) the switch did not answer in time.",
+	}, []string{"switch"})
+	m.claims = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "symdist_switch_arbitration_claims", Help: "Claims sent since this controller was last the switch's primary.",
+	}, []string{"switch"})
+	m.noHigherID = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "symdist_switch_election_id_exhausted", Help: "1 while the switch has seen election id {2^64-1, 2^64-1}, so that no controller can become its primary.",
+	}, []string{"switch"})
+	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram,
+		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID)
 	m.groupOf = map[string]string{}
 	for _, tm := range cfg.TMs {
 		m.groupOf[tm.Name] = tm.Group

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
+	"time"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -41,7 +44,26 @@ type Session struct {
 	done    chan struct{} // closed when the stream ends
 	err     error         // why it ended
 	stream  p4v1.P4Runtime_StreamChannelClient
+	sendMu  sync.Mutex // serialises Send: claims are sent from timers
+
+	// Claiming a switch that has no primary, guarded by mu. One claim is
+	// pending at a time; a claim answered by NOT_FOUND again is retried
+	// after a backoff, so a switch that never accepts one (it has seen the
+	// highest possible election id, or another controller keeps outbidding
+	// us) costs a few messages a minute, not a busy loop.
+	highest      *p4v1.Uint128 // the highest election id the switch reported
+	claimTimer   *time.Timer   // the pending claim, or nil
+	claimBackoff backoff.Backoff
+	claiming     bool // a claim was sent and the switch has not made us primary since
+	claims       int  // claims sent since the last time we were primary
+	noHigherID   bool // the switch has seen {2^64-1, 2^64-1}: nobody can become primary
 }
+
+// claimBackoffMin and claimBackoffMax space out claims that fail.
+const (
+	claimBackoffMin = 100 * time.Millisecond
+	claimBackoffMax = 30 * time.Second
+)
 
 // DialOptions returns the gRPC options for a switch: plaintext, TLS, or
 // mutual TLS when the config gives a client certificate.
@@ -76,13 +98,14 @@ func DialOptions(t *config.TLS) ([]grpc.DialOption, error) {
 // returns once the first arbitration answer has come, or the context ends.
 func Open(ctx context.Context, conn *grpc.ClientConn, deviceID, electionID uint64, log *slog.Logger) (*Session, error) {
 	s := &Session{
-		DeviceID:   deviceID,
-		ElectionID: &p4v1.Uint128{High: 0, Low: electionID},
-		conn:       conn,
-		client:     p4v1.NewP4RuntimeClient(conn),
-		log:        log,
-		changed:    make(chan struct{}),
-		done:       make(chan struct{}),
+		DeviceID:     deviceID,
+		ElectionID:   &p4v1.Uint128{High: 0, Low: electionID},
+		conn:         conn,
+		client:       p4v1.NewP4RuntimeClient(conn),
+		log:          log,
+		changed:      make(chan struct{}),
+		done:         make(chan struct{}),
+		claimBackoff: backoff.Backoff{Min: claimBackoffMin, Max: claimBackoffMax},
 	}
 	stream, err := s.client.StreamChannel(ctx)
 	if err != nil {
@@ -125,6 +148,10 @@ func (s *Session) receive(first chan<- error) {
 			s.err = err
 			s.primary = false
 			close(s.done)
+			if s.claimTimer != nil {
+				s.claimTimer.Stop()
+				s.claimTimer = nil
+			}
 			s.mu.Unlock()
 			return
 		}
@@ -135,9 +162,17 @@ func (s *Session) receive(first chan<- error) {
 			if code == codes.NotFound && answered {
 				// The primary is gone and the switch keeps the highest
 				// election id it has seen: claim the switch with one more.
-				s.claim(u.Arbitration.GetElectionId())
+				s.scheduleClaim(u.Arbitration.GetElectionId())
 			}
 			s.mu.Lock()
+			if primary || code == codes.AlreadyExists {
+				// Someone is primary: whatever contention there was is over.
+				s.claiming, s.noHigherID = false, false
+				s.claimBackoff.Reset()
+			}
+			if primary {
+				s.claims = 0
+			}
 			if primary != s.primary {
 				s.primary = primary
 				close(s.changed)
@@ -154,25 +189,89 @@ func (s *Session) receive(first chan<- error) {
 	}
 }
 
-// claim re-sends arbitration with an election id above highest.
-func (s *Session) claim(highest *p4v1.Uint128) {
-	next := &p4v1.Uint128{High: highest.GetHigh(), Low: highest.GetLow() + 1}
-	if next.Low == 0 {
-		next.High++
-	}
-	if next.High < s.ElectionID.High || next.High == s.ElectionID.High && next.Low < s.ElectionID.Low {
-		next = s.ElectionID
-	}
+// scheduleClaim answers a NOT_FOUND (no primary) notification: the first
+// claim goes at once (a quick failover), a repeated one after a backoff.
+func (s *Session) scheduleClaim(highest *p4v1.Uint128) {
 	s.mu.Lock()
-	s.ElectionID = next
+	defer s.mu.Unlock()
+	s.highest = highest
+	if s.claimTimer != nil {
+		return // the pending claim will use the newest highest id
+	}
+	var wait time.Duration
+	if s.claiming {
+		wait = s.claimBackoff.Next()
+	}
+	s.claiming = true
+	s.claimTimer = time.AfterFunc(wait, s.claim)
+}
+
+// claim re-sends arbitration with an election id above the highest the
+// switch has seen. When that is {2^64-1, 2^64-1} there is none: no
+// controller can become primary until the switch restarts. The session
+// then says so (once per attempt, and in Stuck) and keeps asking, with
+// the backoff, in case the switch forgets.
+func (s *Session) claim() {
+	s.mu.Lock()
+	s.claimTimer = nil
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	s.claims++
+	next, ok := above(s.highest)
+	if !ok {
+		s.noHigherID = true
+		next = s.ElectionID
+		s.log.Error("switch has seen the highest possible election id {2^64-1, 2^64-1}: no controller can become its primary until it restarts",
+			"attempt", s.claims)
+	} else {
+		s.noHigherID = false
+		if next.High < s.ElectionID.High || next.High == s.ElectionID.High && next.Low < s.ElectionID.Low {
+			next = s.ElectionID
+		}
+		s.ElectionID = next
+		s.log.Info("switch has no primary; claiming it", "election_id_low", next.Low, "election_id_high", next.High, "attempt", s.claims)
+	}
 	s.mu.Unlock()
-	s.log.Info("switch has no primary; claiming it", "election_id_low", next.Low, "election_id_high", next.High)
+	s.sendMu.Lock()
 	err := s.stream.Send(&p4v1.StreamMessageRequest{Update: &p4v1.StreamMessageRequest_Arbitration{
 		Arbitration: &p4v1.MasterArbitrationUpdate{DeviceId: s.DeviceID, ElectionId: next},
 	}})
+	s.sendMu.Unlock()
 	if err != nil {
 		s.log.Warn("claiming the switch failed", "error", err)
 	}
+}
+
+// above returns the election id one above id, or ok=false when id is the
+// highest there is.
+func above(id *p4v1.Uint128) (next *p4v1.Uint128, ok bool) {
+	if id.GetHigh() == math.MaxUint64 && id.GetLow() == math.MaxUint64 {
+		return nil, false
+	}
+	next = &p4v1.Uint128{High: id.GetHigh(), Low: id.GetLow() + 1}
+	if next.Low == 0 {
+		next.High++
+	}
+	return next, true
+}
+
+// Stuck reports whether the switch has seen the highest possible election
+// id, so that no controller can become its primary.
+func (s *Session) Stuck() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.noHigherID
+}
+
+// Claims is how many claims the session has sent since it was last primary.
+func (s *Session) Claims() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claims
 }
 
 // electionID is the id this session now writes with.
@@ -200,8 +299,29 @@ func (s *Session) Err() error {
 	return s.err
 }
 
+// Alive checks that the switch still answers calls on this connection: a
+// Capabilities call, the cheapest there is, within ctx's deadline. Any
+// answer from the server counts, an error status too; only a call that
+// cannot reach it (UNAVAILABLE) or gets no answer in time fails.
+func (s *Session) Alive(ctx context.Context) error {
+	_, err := s.client.Capabilities(ctx, &p4v1.CapabilitiesRequest{})
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return err
+	}
+	return nil
+}
+
 // Close ends the stream (the switch then elects another primary).
 func (s *Session) Close() {
+	s.mu.Lock()
+	if s.claimTimer != nil {
+		s.claimTimer.Stop()
+		s.claimTimer = nil
+	}
+	s.mu.Unlock()
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	_ = s.stream.CloseSend()
 }
 

@@ -117,8 +117,9 @@ func appendAction(b []byte, a *p4v1.Action) []byte {
 }
 
 // Value is what an entity with a given Key holds: the action (or member)
-// of a table entry, the action of a member, the replicas of a multicast
-// group. Two canonical entities with equal Key and Value are the same.
+// and the controller metadata of a table entry, the action of a member,
+// the replicas of a multicast group. Two canonical entities with equal Key
+// and Value are the same.
 func Value(e *p4v1.Entity) string {
 	var b []byte
 	switch {
@@ -129,6 +130,10 @@ func Value(e *p4v1.Entity) string {
 			b = appendUint(b, uint64(id.ActionProfileMemberId))
 		} else {
 			b = appendAction(b, a.GetAction())
+		}
+		if md := e.GetTableEntry().GetMetadata(); len(md) > 0 {
+			b = append(b, " metadata "...)
+			b = hex.AppendEncode(b, md)
 		}
 	case e.GetActionProfileMember() != nil:
 		b = appendAction(b, e.GetActionProfileMember().GetAction())

@@ -39,8 +39,16 @@ type Options struct {
 	Binary    string // the symdist binary the TMs run
 	Switch    string // "soft" or "bmv2"
 	SelfPorts bool   // TMs use self-source ports (false: the kernel picks: the control run)
-	Dir       string // logs
-	Log       *slog.Logger
+	// NoHandover runs without the handover (the control run of the
+	// handover test): the controller writes the switches at once
+	// (handover_timeout 0) and TMs poll their table every second and fail
+	// a connection that finds no self port, as before issue 10.
+	NoHandover bool
+	// Join is a TM (1-NumTMs) that Up does not start: it joins later
+	// (StartTM). 0: every TM starts.
+	Join int
+	Dir  string // logs
+	Log  *slog.Logger
 }
 
 // Lab is a running figure-3 deployment.
@@ -101,6 +109,9 @@ func Up(opts Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	for i := 1; i <= NumTMs; i++ {
+		if i == opts.Join {
+			continue
+		}
 		if err := l.StartTM(i, opts.SelfPorts); err != nil {
 			return nil, err
 		}

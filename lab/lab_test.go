@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -41,10 +42,33 @@ func TestMain(m *testing.M) {
 
 func startLab(t *testing.T, prefix, sw string, selfPorts bool) *Lab {
 	t.Helper()
+	return startLabWith(t, Options{Prefix: prefix, Switch: sw, SelfPorts: selfPorts})
+}
+
+// startLabWith brings a lab up with opts (the test's binary and log
+// directory added) and takes it down at cleanup.
+func startLabWith(t *testing.T, opts Options) *Lab {
+	t.Helper()
 	if why := Missing(); why != "" {
 		t.Skip("lab: " + why)
 	}
-	l, err := Up(Options{Prefix: prefix, Binary: binary, Switch: sw, SelfPorts: selfPorts, Dir: t.TempDir()})
+	// Logs (the TMs', the controller's) stay when the test fails.
+	dir, err := os.MkdirTemp("", "symdist-"+opts.Prefix+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	logf, err := os.Create(filepath.Join(dir, "controller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	opts.Binary, opts.Dir, opts.Log = binary, dir, slog.New(slog.NewTextHandler(logf, nil))
+	l, err := Up(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

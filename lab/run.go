@@ -53,7 +53,11 @@ func (l *Lab) SourcePorts() []int {
 
 func (l *Lab) configYAML(adminAddr string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "election_id: 10\nadmin: {listen: %q, token: %q}\nswitches:\n", adminAddr, l.Token)
+	fmt.Fprintf(&b, "election_id: 10\nadmin: {listen: %q, token: %q}\n", adminAddr, l.Token)
+	if l.Opts.NoHandover {
+		b.WriteString("handover_timeout: 0s\n")
+	}
+	b.WriteString("switches:\n")
 	for i, name := range []string{"client-side", "server-side"} {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %q\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n      - {port: 2, role: tm}\n      - {port: 3, role: tm}\n      - {port: 4, role: tm}\n      - {port: 5, role: peer}\n", name, l.switchAddrs[i])
 	}
@@ -119,6 +123,10 @@ func (l *Lab) StartTM(i int, selfPorts bool) error {
 	if err != nil {
 		return err
 	}
+	handover := []string{"--watch", "--hold", "3s"}
+	if l.Opts.NoHandover {
+		handover = []string{"--watch=false", "--hold", "0", "--loss-grace", "0"}
+	}
 	cmd := exec.Command("ip", "netns", "exec", l.TMNS(i), l.Opts.Binary, "tm",
 		"--name", name,
 		"--listen", VIP+":80",
@@ -130,6 +138,7 @@ func (l *Lab) StartTM(i int, selfPorts bool) error {
 		"--connect-timeout", "1s",
 		"--grace", "1s",
 	)
+	cmd.Args = append(cmd.Args, handover...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -170,11 +179,16 @@ func (l *Lab) TMStats(name string) (tm.Stats, error) {
 }
 
 // WaitReady waits until both switches are programmed, every running TM is
-// healthy in the controller's view, and every TM has fetched the bucket
-// table since it last changed (TMs that were not up yet when the controller
-// started make their group's table move once).
+// healthy in the controller's view (and every other one not), and every TM
+// has the bucket table since it last changed: with the handover, no loss
+// is pending and each TM applied the last published version; without, each
+// TM fetched the table again (TMs that were not up yet when the
+// controller started make their group's table move once).
 func (l *Lab) WaitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	if !l.Opts.NoHandover {
+		return l.waitApplied(deadline, timeout)
+	}
 	for {
 		if err := l.waitHealthy(deadline, timeout); err != nil {
 			return err
@@ -224,7 +238,7 @@ func (l *Lab) waitHealthy(deadline time.Time, timeout time.Duration) error {
 		for _, g := range st.Groups {
 			for _, t := range g.TMs {
 				_, running := l.tms[t.Name]
-				ok = ok && (!running || t.Healthy)
+				ok = ok && running == t.Healthy
 				if running {
 					if _, err := l.TMStats(t.Name); err != nil {
 						ok = false
@@ -258,4 +272,29 @@ func (l *Lab) Guide() string {
 Ctrl-C takes it down.
 `, l.Opts.Switch, l.ClientNS(), Clients, l.ClientNS(), VIP, l.TMNS(1), l.TMNS(2), l.TMNS(3), SNAT, tmMgmt(1),
 		l.ServerNS(), ServerAddr, ServerPort, l.AdminURL, l.Token, l.AdminURL, l.Token, l.Token, l.AdminURL, l.Opts.Dir)
+}
+
+// waitApplied waits until the switches hold the settled table and every
+// running TM has applied its last published version.
+func (l *Lab) waitApplied(deadline time.Time, timeout time.Duration) error {
+	for {
+		if err := l.waitHealthy(deadline, timeout); err != nil {
+			return err
+		}
+		version, settled := l.Controller.Published("web")
+		ok := settled && version > 0
+		for name := range l.tms {
+			st, err := l.TMStats(name)
+			ok = ok && err == nil && st.Buckets.Version == version
+		}
+		if ok {
+			if v, s := l.Controller.Published("web"); v == version && s {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("TMs did not apply bucket table version %d (settled %v) within %v (logs in %s)", version, settled, timeout, l.Opts.Dir)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,4 +84,91 @@ func (l *Lab) Run(conns, reqs, par int, timeout time.Duration) (Result, []error)
 	}
 	wg.Wait()
 	return res, errs
+}
+
+// Steady opens new connections at a steady rate, each with one request,
+// until Stop; every connection comes from a new client port.
+type Steady struct {
+	l         *Lab
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	started   time.Time
+	res       SteadyResult
+	durations []time.Duration
+}
+
+// SteadyResult is what a Steady run saw.
+type SteadyResult struct {
+	Result
+	Failures        []Failure
+	Median, Longest time.Duration // of the connections' lifetimes
+}
+
+// Failure is one failed connection.
+type Failure struct {
+	N             int          // the connection's number in the run
+	From          *net.TCPAddr // its client address; nil: it never connected
+	Opened, Ended time.Time
+	Err           error
+}
+
+func (f Failure) String() string {
+	return fmt.Sprintf("connection %d from %v failed after %v: %v", f.N, f.From, f.Ended.Sub(f.Opened).Round(time.Millisecond), f.Err)
+}
+
+// StartSteady opens perSecond connections a second, each given timeout.
+func (l *Lab) StartSteady(perSecond int, timeout time.Duration) *Steady {
+	return l.startSteady(perSecond, func(i int) (int, *net.TCPAddr, error) { return l.connection(i, 1, timeout, nil) })
+}
+
+// startSteady is StartSteady with connect making connection i: it
+// returns its successful requests and its client address.
+func (l *Lab) startSteady(perSecond int, connect func(i int) (int, *net.TCPAddr, error)) *Steady {
+	s := &Steady{l: l, stop: make(chan struct{}), started: time.Now()}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				opened := time.Now()
+				ok, local, err := connect(i)
+				ended := time.Now()
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.res.Connections++
+				s.res.Requests++
+				s.res.OK += ok
+				s.durations = append(s.durations, ended.Sub(opened))
+				if err != nil {
+					s.res.Failed++
+					s.res.Failures = append(s.res.Failures, Failure{N: i, From: local, Opened: opened, Ended: ended, Err: err})
+				}
+			}()
+		}
+	}()
+	return s
+}
+
+// Stop stops opening connections, waits for the open ones and returns
+// what they saw.
+func (s *Steady) Stop() SteadyResult {
+	close(s.stop)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.durations); n > 0 {
+		slices.Sort(s.durations)
+		s.res.Median, s.res.Longest = s.durations[n/2], s.durations[n-1]
+	}
+	return s.res
 }

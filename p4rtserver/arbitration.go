@@ -140,8 +140,10 @@ func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
 			}
 		}
 	}
-	if !c.arbitrated && len(s.conns) >= MaxControllers {
-		return status.Errorf(codes.ResourceExhausted, "too many controllers (%d)", MaxControllers)
+	if !c.arbitrated || c.hasID != hasID {
+		if err := s.checkRoomLocked(hasID); err != nil {
+			return err
+		}
 	}
 
 	wasPrimary := s.isPrimaryLocked(c)
@@ -161,6 +163,25 @@ func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
 	default:
 		s.log.Info("p4rtserver: backup controller", "election_id", electionIDString(id, hasID), "peer", c.peer)
 		s.notifyLocked(c)
+	}
+	return nil
+}
+
+// checkRoomLocked admits one more stream with (hasID) or without an
+// election_id: each kind has its own limit, so that streams that can never
+// be primary cannot take the places of controllers. s.mu must be held.
+func (s *Server) checkRoomLocked(hasID bool) error {
+	n := 0
+	for o := range s.conns {
+		if o.hasID == hasID {
+			n++
+		}
+	}
+	switch {
+	case hasID && n >= MaxControllers:
+		return status.Errorf(codes.ResourceExhausted, "too many controllers (%d streams with an election_id)", MaxControllers)
+	case !hasID && n >= MaxObservers:
+		return status.Errorf(codes.ResourceExhausted, "too many streams without an election_id (%d)", MaxObservers)
 	}
 	return nil
 }

@@ -2,11 +2,9 @@ package p4rtserver_test
 
 import (
 	"testing"
-	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
-	"github.com/symdist/symdist/p4rtserver"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -242,39 +240,4 @@ func TestArbitrationErrors(t *testing.T) {
 			DeviceId: deviceID, ElectionId: eid(1), Role: &p4v1.Role{}}}})
 		s.wantArbitration(codes.OK, eid(1))
 	})
-}
-
-// Many streams: up to MaxControllers are served, one more is refused with
-// RESOURCE_EXHAUSTED, and a freed place can be taken again.
-func TestArbitrationManyStreams(t *testing.T) {
-	h := newHarness(t)
-	streams := make([]*ctlStream, p4rtserver.MaxControllers)
-	for i := range streams {
-		streams[i] = h.connect(nil)
-	}
-	for _, s := range streams {
-		s.wantArbitration(codes.NotFound, nil)
-	}
-	h.connect(eid(1)).wantClosed(codes.ResourceExhausted)
-
-	streams[0].close()
-	deadline := time.Now().Add(wait)
-	for {
-		// Retry until the server has seen streams[0] go.
-		s := h.connect(eid(1))
-		select {
-		case m := <-s.msgs:
-			if got := codes.Code(m.GetArbitration().GetStatus().GetCode()); got != codes.OK {
-				t.Fatalf("got %v, want to be primary", m)
-			}
-			return
-		case err := <-s.done:
-			if status.Code(err) != codes.ResourceExhausted || time.Now().After(deadline) {
-				t.Fatalf("stream ended with %v, want a place once one is freed", err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		case <-time.After(wait):
-			t.Fatal("no reply")
-		}
-	}
 }

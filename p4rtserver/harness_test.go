@@ -45,6 +45,7 @@ type injected struct {
 type harness struct {
 	t        testing.TB
 	srv      *p4rtserver.Server
+	g        *grpc.Server // serving srv
 	cli      p4v1.P4RuntimeClient
 	ids      *p4info.IDs
 	injected chan injected
@@ -98,6 +99,7 @@ func newHarnessInject(t testing.TB, inject func(uint16, []byte)) *harness {
 		Inject:   inject,
 	})
 	g := grpc.NewServer(h.srv.ServerOptions()...)
+	h.g = g
 	h.srv.Register(g)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,8 +1,12 @@
 package p4rtserver
 
 import (
+	"context"
+	"time"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -14,11 +18,21 @@ const (
 	readBatchBytes = 1 << 20
 )
 
+// readSlotWait is how long a Read waits for one of the MaxConcurrentReads
+// slots before it fails with RESOURCE_EXHAUSTED.
+const readSlotWait = 5 * time.Second
+
 // Read streams the entities matching each entity of the request (spec
-// §13): wildcards as swmodel.Pipeline.Read describes them. Each request
-// entity is read under the pipeline's lock into memory and then sent, so a
-// slow reader never holds up writes or packets. The first failing request
-// entity ends the read with the model's status, as it is.
+// §11): wildcards and filters as swmodel.Pipeline.Read describes them. The
+// model takes a snapshot of each request entity's matches (pointers) and
+// hands over clones one at a time without holding the pipeline; they are
+// sent as they come, at most readBatch a response. So a Read holds a
+// pointer per match and a response or two, however much it matches, and a
+// client that stops reading holds up only its own Read (gRPC flow control
+// stops Send). A cancelled Read stops before its next response. At most
+// MaxConcurrentReads run at once (the primary controller's don't count).
+// The first failing request entity ends the read with the model's status,
+// as it is.
 func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) error {
 	if err := s.checkTarget(req.GetDeviceId(), req.GetRole()); err != nil {
 		return err
@@ -28,40 +42,105 @@ func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) e
 		return status.Error(codes.FailedPrecondition, "no forwarding pipeline config has been set")
 	}
 	ctx := stream.Context()
-	resp := &p4v1.ReadResponse{}
-	size := 0
-	flush := func() error {
-		if len(resp.Entities) == 0 {
-			return nil
-		}
-		err := stream.Send(resp)
-		resp, size = &p4v1.ReadResponse{}, 0
+	release, err := s.readSlot(ctx)
+	if err != nil {
 		return err
 	}
+	defer release()
+	out := &readSender{ctx: ctx, stop: s.stop, send: stream.Send, resp: &p4v1.ReadResponse{}}
 	for i, e := range req.GetEntities() {
-		if err := ctx.Err(); err != nil {
-			return status.FromContextError(err).Err()
+		if err := out.live(); err != nil {
+			return err
 		}
 		if e.GetEntity() == nil {
 			return status.Errorf(codes.InvalidArgument, "entity %d has no type", i)
 		}
-		var got []*p4v1.Entity
-		if err := p.Read(e, func(x *p4v1.Entity) error {
-			got = append(got, x)
-			return nil
-		}); err != nil {
+		if err := p.Read(e, out.add); err != nil {
 			return err
 		}
-		for _, x := range got {
-			n := proto.Size(x)
-			if len(resp.Entities) == readBatch || size+n > readBatchBytes {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			resp.Entities = append(resp.Entities, x)
-			size += n
+	}
+	return out.flush()
+}
+
+// readSlot takes one of the MaxConcurrentReads slots, waiting up to
+// readSlotWait for one, and returns its release. A Read on the primary
+// controller's connection takes none: however many Reads others leave
+// unread, the primary can read.
+func (s *Server) readSlot(ctx context.Context) (func(), error) {
+	if s.fromPrimary(ctx) {
+		return func() {}, nil
+	}
+	timer := time.NewTimer(readSlotWait)
+	defer timer.Stop()
+	select {
+	case s.reads <- struct{}{}:
+		return func() { <-s.reads }, nil
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case <-s.stop:
+		return nil, errShuttingDown
+	case <-timer.C:
+		return nil, status.Errorf(codes.ResourceExhausted, "%d Reads are in progress: try again later", MaxConcurrentReads)
+	}
+}
+
+// fromPrimary reports whether ctx's RPC came on the connection of the
+// primary controller's stream.
+func (s *Server) fromPrimary(ctx context.Context) bool {
+	pr, ok := peer.FromContext(ctx)
+	if !ok || pr.Addr == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.primaryLocked()
+	return c != nil && c.peer != "" && c.peer == pr.Addr.String()
+}
+
+// readSender batches the entities of a Read into ReadResponses and sends
+// each as soon as it is full.
+type readSender struct {
+	ctx  context.Context
+	stop <-chan struct{}
+	send func(*p4v1.ReadResponse) error
+	resp *p4v1.ReadResponse
+	size int
+}
+
+// live returns why the Read must stop (cancelled, or the server is
+// shutting down), or nil.
+func (r *readSender) live() error {
+	if err := r.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	select {
+	case <-r.stop:
+		return errShuttingDown
+	default:
+		return nil
+	}
+}
+
+func (r *readSender) add(x *p4v1.Entity) error {
+	n := proto.Size(x)
+	if len(r.resp.Entities) == readBatch || r.size+n > readBatchBytes {
+		if err := r.flush(); err != nil {
+			return err
 		}
 	}
-	return flush()
+	r.resp.Entities = append(r.resp.Entities, x)
+	r.size += n
+	return nil
+}
+
+func (r *readSender) flush() error {
+	if len(r.resp.Entities) == 0 {
+		return nil
+	}
+	if err := r.live(); err != nil {
+		return err
+	}
+	err := r.send(r.resp)
+	r.resp, r.size = &p4v1.ReadResponse{}, 0
+	return err
 }

@@ -38,14 +38,23 @@ const (
 	// MaxUpdatesPerWrite bounds the updates of one WriteRequest: twice
 	// what the pipeline's tables, members and groups can hold at once.
 	MaxUpdatesPerWrite = 1 << 17
-	// MaxControllers bounds the arbitrated streams of the device.
+	// MaxControllers bounds the arbitrated streams with an election_id.
 	MaxControllers = 256
+	// MaxObservers bounds, apart, the arbitrated streams without one:
+	// they can never be primary, and however many are open, a controller
+	// with an election_id still finds a place.
+	MaxObservers = 64
+	// MaxConcurrentReads bounds the Reads in progress, each of which holds
+	// a bounded amount of memory (see Read). One more waits up to
+	// readSlotWait for a slot. The primary controller's Reads don't count.
+	MaxConcurrentReads = 16
 )
 
 // Config configures a Server.
 type Config struct {
-	// DeviceID is the P4Runtime device_id served. 0 is not a valid device
-	// ID (spec §5.1); New uses 1 then.
+	// DeviceID is the P4Runtime device_id served, 0 included: the spec
+	// (§5.1) says a device_id is never 0, but 0 is bmv2's default and
+	// controllers written for bmv2 use it.
 	DeviceID uint64
 	// Logger receives arbitration changes, rejected stream messages and
 	// recovered panics. Nil discards them.
@@ -82,6 +91,10 @@ type Server struct {
 	cfg   *p4v1.ForwardingPipelineConfig // as last saved or committed
 	saved bool                           // VERIFY_AND_SAVE not yet committed
 	pipe  atomic.Pointer[swmodel.Pipeline]
+
+	reads    chan struct{} // a slot per Read in progress
+	stop     chan struct{} // closed by Shutdown
+	stopOnce sync.Once
 }
 
 // New returns a server for cfg.DeviceID, with no pipeline yet.
@@ -89,9 +102,6 @@ func New(cfg Config) *Server {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.DeviceID == 0 {
-		cfg.DeviceID = 1
 	}
 	schema := p4info.MustLoad()
 	out, err := newHeaderLayout(schema.Info, p4info.PacketMetadataPacketOut)
@@ -106,6 +116,8 @@ func New(cfg Config) *Server {
 		want:     canonicalP4Info(schema.Info),
 		out:      out,
 		conns:    map[*conn]struct{}{},
+		reads:    make(chan struct{}, MaxConcurrentReads),
+		stop:     make(chan struct{}),
 	}
 }
 

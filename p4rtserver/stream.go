@@ -23,6 +23,11 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 	}
 	c := newConn(peerAddr)
 	defer s.disconnect(c)
+	select {
+	case <-s.stop:
+		return errShuttingDown
+	default:
+	}
 
 	reqs := make(chan *p4v1.StreamMessageRequest)
 	recvErr := make(chan error, 1)
@@ -73,6 +78,8 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 			return err
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stop:
+			return errShuttingDown
 		}
 	}
 }

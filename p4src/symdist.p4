@@ -75,8 +75,9 @@ control SymdistIngress(inout headers_t hdr,
             } else if (meta.malformed == 1) {
                 drop(DROP_MALFORMED);
             } else {
-                // A frame to a group MAC (broadcast, ND, multicast) is bridged.
-                if (meta.port_role == ROLE_EDGE && meta.is_ip == 1
+                // A frame to a group MAC (broadcast, ND, multicast) is bridged,
+                // and so is neighbour discovery to a unicast MAC (is_nd).
+                if (meta.port_role == ROLE_EDGE && meta.is_ip == 1 && meta.is_nd == 0
                         && hdr.ethernet.dst_addr[40:40] == 0) {
                     group_classifier.apply(hdr, meta);
                     key_select.apply(hdr, meta);

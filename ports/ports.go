@@ -120,6 +120,18 @@ func (t *Table) Free() int {
 	return t.nFree
 }
 
+// InUseLost is the number of ports handed out that are no longer self
+// ports (lost to a table update while in use).
+func (t *Table) InUseLost() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for w := range t.inUse {
+		n += bits.OnesCount64(t.inUse[w] &^ t.own[w])
+	}
+	return n
+}
+
 // IsOwn reports whether p is a self port.
 func (t *Table) IsOwn(p uint16) bool {
 	t.mu.Lock()

@@ -12,12 +12,10 @@ import (
 // is one pointer to its tm_members member, which knows its member ID, and
 // Read rebuilds the canonical entries from it. At 16 groups of 65,536
 // buckets that is a million entries, which as P4Runtime messages would
-// cost several hundred bytes each. An entry's metadata (spec 9.1: kept and
-// read back as written), which symdist's controller does not use here, is
-// kept on the side, by (group, bucket).
-
-// bucketKeyOf is the key of bucketMeta.
-func bucketKeyOf(group uint16, bucket uint64) uint32 { return uint32(group)<<16 | uint32(bucket) }
+// cost several hundred bytes each. An entry's metadata and
+// controller_metadata (spec 9.1: kept and read back as written), which
+// symdist's controller does not use here, are kept beside it in its page,
+// only for the entries that have them.
 
 // writeBucketEntry is writeTableEntry for bucket_table.
 func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e *p4v1.TableEntry) error {
@@ -37,9 +35,8 @@ func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e 
 	}
 	if op == p4v1.Update_DELETE {
 		old.refs--
-		p.setBucket(group, bucket, nil)
+		p.setBucket(group, bucket, nil, nil)
 		p.bucketEntries--
-		delete(p.bucketMeta, bucketKeyOf(group, bucket))
 		return nil
 	}
 	a, err := p.tableAction(t, e.GetAction())
@@ -53,15 +50,11 @@ func (p *Pipeline) writeBucketEntry(op p4v1.Update_Type, t *p4configv1.Table, e 
 	} else {
 		p.bucketEntries++
 	}
-	p.setBucket(group, bucket, m)
-	if md := e.GetMetadata(); len(md) > 0 {
-		if p.bucketMeta == nil {
-			p.bucketMeta = map[uint32][]byte{}
-		}
-		p.bucketMeta[bucketKeyOf(group, bucket)] = bytes.Clone(md)
-	} else {
-		delete(p.bucketMeta, bucketKeyOf(group, bucket))
+	var meta *bucketEntryMeta
+	if len(e.GetMetadata()) > 0 || e.GetControllerMetadata() != 0 {
+		meta = &bucketEntryMeta{metadata: bytes.Clone(e.GetMetadata()), controller: e.GetControllerMetadata()}
 	}
+	p.setBucket(group, bucket, m, meta)
 	return nil
 }
 
@@ -126,21 +119,29 @@ func (p *Pipeline) bucketMember(group uint16, bucket uint64) *member {
 	return g.member(uint16(bucket))
 }
 
-// readBucketEntries calls fn for the bucket_table entries that match q (all
-// of them when q has no match), by group_id, then bucket.
-func (p *Pipeline) readBucketEntries(t *p4configv1.Table, q *p4v1.TableEntry, fn func(*p4v1.Entity) error) error {
-	if len(q.GetMatch()) > 0 {
-		match, _, err := p.matchKey(t, q)
-		if err != nil {
-			return err
+// readBucketEntries calls fn for the entries of bucket_table in tree (a
+// published one, which nothing changes: it needs no lock) that tq selects,
+// by group_id, then bucket.
+func (p *Pipeline) readBucketEntries(tree *bucketTree, tq *tableQuery, fn func(*p4v1.Entity) error) error {
+	emit := func(group, bucket uint16, g *groupBuckets) error {
+		m := g.member(bucket)
+		if m == nil {
+			return nil
 		}
-		group, bucket := p.bucketKey(match)
-		if m := p.bucketMember(group, bucket); m != nil {
-			return fn(p.bucketEntity(group, uint16(bucket), m))
+		e := p.bucketEntity(group, bucket, m, g.metaOf(bucket))
+		if !tq.selects(e.GetTableEntry()) {
+			return nil
+		}
+		return fn(e)
+	}
+	if tq.hasMatch {
+		group, bucket := p.bucketKey(tq.canonical)
+		if g := tree.group(group); g != nil && bucket < MaxBucketsPerGroup {
+			return emit(group, uint16(bucket), g)
 		}
 		return nil
 	}
-	for hi, h := range p.t.buckets.high {
+	for hi, h := range tree.high {
 		if h == nil {
 			continue
 		}
@@ -152,12 +153,8 @@ func (p *Pipeline) readBucketEntries(t *p4configv1.Table, q *p4v1.TableEntry, fn
 				if pg == nil {
 					continue
 				}
-				for i, m := range pg.members {
-					if m == nil {
-						continue
-					}
-					group, bucket := uint16(hi<<8|lo), uint16(pi*bucketPageSize+i)
-					if err := fn(p.bucketEntity(group, bucket, m)); err != nil {
+				for i := range pg.members {
+					if err := emit(uint16(hi<<8|lo), uint16(pi*bucketPageSize+i), g); err != nil {
 						return err
 					}
 				}
@@ -168,7 +165,7 @@ func (p *Pipeline) readBucketEntries(t *p4configv1.Table, q *p4v1.TableEntry, fn
 }
 
 // bucketEntity is the canonical entry of bucket_table for (group, bucket).
-func (p *Pipeline) bucketEntity(group, bucket uint16, m *member) *p4v1.Entity {
+func (p *Pipeline) bucketEntity(group, bucket uint16, m *member, meta *bucketEntryMeta) *p4v1.Entity {
 	ids := p.ids.BucketTable
 	exact := func(id uint32, v uint16) *p4v1.FieldMatch {
 		c := []byte{byte(v >> 8), byte(v)}
@@ -182,7 +179,9 @@ func (p *Pipeline) bucketEntity(group, bucket uint16, m *member) *p4v1.Entity {
 		match[0], match[1] = match[1], match[0]
 	}
 	te := &p4v1.TableEntry{TableId: ids.Table, Match: match,
-		Action:   &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: m.id}},
-		Metadata: bytes.Clone(p.bucketMeta[bucketKeyOf(group, uint64(bucket))])}
+		Action: &p4v1.TableAction{Type: &p4v1.TableAction_ActionProfileMemberId{ActionProfileMemberId: m.id}}}
+	if meta != nil {
+		te.Metadata, te.ControllerMetadata = bytes.Clone(meta.metadata), meta.controller
+	}
 	return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: te}}
 }

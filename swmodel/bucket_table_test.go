@@ -86,3 +86,61 @@ func TestBucketEntryWrites(t *testing.T) {
 		t.Errorf("a deleted entry's metadata came back: %v, %v", got, err)
 	}
 }
+
+// Read's filters (spec 11.1) apply to bucket_table, rebuilt from its
+// lookup tree, as to every table: metadata and controller_metadata kept
+// beside an entry select it, a priority selects none (the table has
+// none), a match selects its one entry, and a read of every table
+// includes every bucket entry.
+func TestBucketTableReadFilters(t *testing.T) {
+	p, b := newStateFixture(t)
+	ids := p.ids.BucketTable
+	marked := entries.Canonicalize(b.Bucket(9, 5, 100))
+	marked.GetTableEntry().Metadata, marked.GetTableEntry().ControllerMetadata = []byte("cookie"), 7
+	plain := entries.Canonicalize(b.Bucket(9, 6, 101))
+	if err := p.WriteAll([]*p4v1.Update{entries.Update(p4v1.Update_INSERT, marked), entries.Update(p4v1.Update_INSERT, plain)}); err != nil {
+		t.Fatal(err)
+	}
+	table := func(f func(*p4v1.TableEntry)) *p4v1.Entity {
+		q := &p4v1.TableEntry{TableId: ids.Table}
+		f(q)
+		return &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: q}}
+	}
+	for _, tt := range []struct {
+		name  string
+		query *p4v1.Entity
+		want  []*p4v1.Entity
+	}{
+		{"metadata", table(func(q *p4v1.TableEntry) { q.Metadata = []byte("cookie") }), []*p4v1.Entity{marked}},
+		{"controller_metadata", table(func(q *p4v1.TableEntry) { q.ControllerMetadata = 7 }), []*p4v1.Entity{marked}},
+		{"other metadata", table(func(q *p4v1.TableEntry) { q.Metadata = []byte("other") }), nil},
+		{"priority", table(func(q *p4v1.TableEntry) { q.Priority = 3 }), nil},
+		{"default entry", table(func(q *p4v1.TableEntry) { q.IsDefaultAction = true }), nil},
+		{"match", table(func(q *p4v1.TableEntry) { q.Match = plain.GetTableEntry().GetMatch() }), []*p4v1.Entity{plain}},
+		{"match and metadata", table(func(q *p4v1.TableEntry) {
+			q.Match, q.Metadata = plain.GetTableEntry().GetMatch(), []byte("cookie")
+		}), nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*p4v1.Entity
+			if err := p.Read(tt.query, func(e *p4v1.Entity) error { got = append(got, e); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got, protocmp.Transform()); d != "" {
+				t.Errorf("read (-want +got):\n%s", d)
+			}
+		})
+	}
+	t.Run("every table", func(t *testing.T) {
+		n := 0
+		err := p.Read(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}}, func(e *p4v1.Entity) error {
+			if e.GetTableEntry().GetTableId() == ids.Table {
+				n++
+			}
+			return nil
+		})
+		if err != nil || n != p.bucketEntries || n < 2 {
+			t.Errorf("read %d bucket entries (%v), want all %d", n, err, p.bucketEntries)
+		}
+	})
+}

@@ -17,6 +17,10 @@ const (
 	ipv6Routing   = 43
 	ipv6Fragment  = 44
 	ipv6DestOpts  = 60
+
+	// ICMPv6 neighbour discovery and router messages (RFC 4861), bridged like ARP.
+	icmpv6RouterSolicit = 133
+	icmpv6Redirect      = 137
 )
 
 // BucketCount is BUCKET_COUNT: buckets per group.

@@ -1,6 +1,9 @@
 package swmodel
 
-import "encoding/binary"
+import (
+	"cmp"
+	"encoding/binary"
+)
 
 // classifierRule is one entry of table group_classifier: ternary matches on
 // vlan_id, ip_version, ip_src, ip_dst and ip_proto, and action set_group.
@@ -24,6 +27,25 @@ func addr128From(b []byte) addr128 {
 		return addr128{lo: uint64(binary.BigEndian.Uint32(b))}
 	}
 	return addr128{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}
+}
+
+// compareRules orders rules as the table matches them: highest priority
+// first; rules of equal priority by their match fields, so that the order
+// does not depend on the order of writes. Two entries of the table never
+// compare equal (their priority and match are the entry's key).
+func compareRules(a, b classifierRule) int {
+	return cmp.Or(
+		cmp.Compare(b.priority, a.priority),
+		cmp.Compare(a.vlanValue, b.vlanValue), cmp.Compare(a.vlanMask, b.vlanMask),
+		cmp.Compare(a.verValue, b.verValue), cmp.Compare(a.verMask, b.verMask),
+		compare128(a.srcValue, b.srcValue), compare128(a.srcMask, b.srcMask),
+		compare128(a.dstValue, b.dstValue), compare128(a.dstMask, b.dstMask),
+		cmp.Compare(a.protoValue, b.protoValue), cmp.Compare(a.protoMask, b.protoMask),
+	)
+}
+
+func compare128(a, b addr128) int {
+	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
 
 func matches128(v, value, mask addr128) bool {

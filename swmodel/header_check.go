@@ -4,6 +4,7 @@ package swmodel
 func headerCheck(b []byte, h *headers, m *localMetadata) {
 	m.malformed = false
 	m.isIP = false
+	m.isND = false
 	if !valid(h.ethernet) {
 		m.malformed = true
 		return
@@ -26,5 +27,9 @@ func headerCheck(b []byte, h *headers, m *localMetadata) {
 		ok := valid(h.ipv6) && ipv6Version(b, h.ipv6) == 6 &&
 			ipv6PayloadLen(b, h.ipv6) >= m.ipv6ExtLen
 		m.malformed, m.isIP = !ok, ok
+		if ok && valid(h.icmp) {
+			t := b[h.icmp]
+			m.isND = t >= icmpv6RouterSolicit && t <= icmpv6Redirect
+		}
 	}
 }

@@ -6,6 +6,7 @@ type localMetadata struct {
 
 	malformed bool
 	isIP      bool
+	isND      bool // IPv6 neighbour discovery or router message: never steered
 
 	portRole  PortRole
 	groupID   uint16

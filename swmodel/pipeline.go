@@ -30,8 +30,7 @@ type Pipeline struct {
 	owned owned        // parts of t not shared with view
 	gen   uint64       // publish count, for the bucket nodes
 
-	bucketEntries int               // in bucket_table (bucket_table.go)
-	bucketMeta    map[uint32][]byte // their metadata, where there is some
+	bucketEntries int // in bucket_table (bucket_table.go)
 	store         store
 	c             counters
 }
@@ -57,7 +56,7 @@ func (p *Pipeline) Reset() {
 	defer p.mu.Unlock()
 	p.t = newTables()
 	p.store = newStore()
-	p.bucketEntries, p.bucketMeta = 0, nil
+	p.bucketEntries = 0
 	p.c.reset()
 	p.publish()
 }
@@ -155,8 +154,9 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 	case m.malformed:
 		p.drop(b, m, sm, DropMalformed)
 	default:
-		// A frame to a group MAC (broadcast, ND, multicast) is bridged.
-		if m.portRole == RoleEdge && m.isIP && b[h.ethernet]&1 == 0 {
+		// A frame to a group MAC (broadcast, ND, multicast) is bridged,
+		// and so is neighbour discovery to a unicast MAC (isND).
+		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
 			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
 			t.tmSelect(b, h, m, sm, &p.c)

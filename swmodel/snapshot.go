@@ -2,7 +2,6 @@ package swmodel
 
 import (
 	"maps"
-	"slices"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 )
@@ -14,8 +13,11 @@ import (
 // the published copy is copied before the batch changes it (copy on
 // write), so a batch costs the parts it touches, not the whole state:
 //
-//   - maps, the classifier and the TM address filter: copied whole at the
-//     start of a batch that writes their table (unshare);
+//   - maps and the TM address filter: copied whole at the start of a batch
+//     that writes their table (unshare); the filter, after deletes, is
+//     rebuilt once at the end of the batch;
+//   - the classifier's rule list: copied with its first change in a batch,
+//     then changed in place (insertClassifier);
 //   - bucket_table: a tree by group and page of 4,096 buckets, whose nodes
 //     are copied one by one as a batch first writes below them (setBucket);
 //   - tm_members: a member's action is an atomic pointer, so a MODIFY is
@@ -37,11 +39,6 @@ func (p *Pipeline) unshare(updates []*p4v1.Update) {
 		}
 		switch u.GetEntity().GetTableEntry().GetTableId() {
 		case 0:
-		case ids.GroupClassifier.Table:
-			if !p.owned.classifier {
-				p.t.classifier = slices.Clone(p.t.classifier)
-				p.owned.classifier = true
-			}
 		case ids.TMAddressV4.Table, ids.TMAddressV6.Table:
 			if !p.owned.tmAddress {
 				p.t.tmAddressV4 = maps.Clone(p.t.tmAddressV4)
@@ -68,10 +65,14 @@ func (p *Pipeline) unshare(updates []*p4v1.Update) {
 // publish. Bucket nodes carry their own mark (their gen).
 type owned struct {
 	mcast, classifier, tmAddress, defaultTM, l2 bool
+	maybeTMStale                                bool // a TM address was deleted
 }
 
 // publish makes p.t what Process reads, and marks every part of it shared.
 func (p *Pipeline) publish() {
+	if p.owned.maybeTMStale {
+		p.t.rebuildMaybeTM()
+	}
 	v := p.t
 	p.view.Store(&v)
 	p.owned = owned{}
@@ -113,6 +114,17 @@ type groupBuckets struct {
 type bucketPage struct {
 	gen     uint64
 	members [bucketPageSize]*member
+	// meta holds the metadata of the page's entries that have some (spec
+	// 9.1: kept and read back as written), by index in the page; copied
+	// with the page, so a Read of a published tree sees it as it was.
+	meta map[uint16]*bucketEntryMeta
+}
+
+// bucketEntryMeta is what a bucket_table entry keeps of the controller's
+// own: metadata and controller_metadata.
+type bucketEntryMeta struct {
+	metadata   []byte
+	controller uint64
 }
 
 // group returns the buckets of group g, or nil when it has none.
@@ -131,6 +143,14 @@ func (g *groupBuckets) member(b uint16) *member {
 	return nil
 }
 
+// metaOf returns the metadata of bucket b's entry, or nil.
+func (g *groupBuckets) metaOf(b uint16) *bucketEntryMeta {
+	if pg := g.pages[b/bucketPageSize]; pg != nil {
+		return pg.meta[b%bucketPageSize]
+	}
+	return nil
+}
+
 // setBucketMask sets (or with ok false removes) group g's bucket_mask
 // entry.
 func (p *Pipeline) setBucketMask(g uint16, mask uint16, ok bool) {
@@ -138,9 +158,10 @@ func (p *Pipeline) setBucketMask(g uint16, mask uint16, ok bool) {
 	gb.mask, gb.hasMask = mask, ok
 }
 
-// setBucket points bucket b of group g at m (nil: no entry), copying the
-// nodes on the way that the published view may be reading.
-func (p *Pipeline) setBucket(g uint16, b uint64, m *member) {
+// setBucket points bucket b of group g at m (nil: no entry), with metadata
+// meta (nil: none), copying the nodes on the way that the published view
+// may be reading.
+func (p *Pipeline) setBucket(g uint16, b uint64, m *member, meta *bucketEntryMeta) {
 	if b >= MaxBucketsPerGroup {
 		return
 	}
@@ -152,10 +173,19 @@ func (p *Pipeline) setBucket(g uint16, b uint64, m *member) {
 		pg = &bucketPage{gen: gen}
 		gb.pages[b/bucketPageSize] = pg
 	case pg.gen != gen:
-		pg = &bucketPage{gen: gen, members: pg.members}
+		pg = &bucketPage{gen: gen, members: pg.members, meta: maps.Clone(pg.meta)}
 		gb.pages[b/bucketPageSize] = pg
 	}
-	pg.members[b%bucketPageSize] = m
+	i := uint16(b % bucketPageSize)
+	pg.members[i] = m
+	switch {
+	case meta != nil && pg.meta == nil:
+		pg.meta = map[uint16]*bucketEntryMeta{i: meta}
+	case meta != nil:
+		pg.meta[i] = meta
+	default:
+		delete(pg.meta, i)
+	}
 }
 
 // ownGroup returns group g's node, made or copied so that the writer owns

@@ -1,6 +1,9 @@
 package swmodel
 
 import (
+	"maps"
+	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
@@ -130,5 +133,56 @@ func TestProcessDuringWrites(t *testing.T) {
 	case e := <-errs:
 		t.Fatalf("a packet during writes went to %s, want TM %d or %d", e, tm, other.ID)
 	default:
+	}
+}
+
+// A batch never writes into what the published view holds: the view's
+// classifier list and TM address maps and filter equal copies taken before
+// batches that delete and insert in them, first change a delete (so a list
+// changed in place, not reallocated, would show), then more changes in the
+// same batch (the in-place path once the batch owns its copy).
+func TestBatchLeavesViewUntouched(t *testing.T) {
+	p, b := newStateFixture(t)
+	ins := func(e *p4v1.Entity) *p4v1.Update { return entries.Update(p4v1.Update_INSERT, e) }
+	del := func(e *p4v1.Entity) *p4v1.Update { return entries.Update(p4v1.Update_DELETE, e) }
+	extra := vectors.Classifiers[0]
+	extra.Priority += 100
+	extra2 := extra
+	extra2.Priority++
+	newAddr := netip.MustParseAddr("10.0.9.9")
+	batches := []struct {
+		name    string
+		updates []*p4v1.Update
+	}{
+		{"delete then insert", []*p4v1.Update{
+			del(b.GroupClassifier(vectors.Classifiers[2])),
+			ins(b.GroupClassifier(extra)), ins(b.GroupClassifier(extra2)),
+			del(b.TMAddress(vectors.TMAddrV4, vectors.TMs[0])),
+			ins(b.TMAddress(newAddr, vectors.TMs[0])),
+		}},
+		{"insert then delete", []*p4v1.Update{
+			ins(b.GroupClassifier(vectors.Classifiers[2])),
+			del(b.GroupClassifier(extra)), del(b.GroupClassifier(extra2)),
+			ins(b.TMAddress(vectors.TMAddrV4, vectors.TMs[0])),
+			del(b.TMAddress(newAddr, vectors.TMs[0])),
+		}},
+	}
+	for _, tt := range batches {
+		t.Run(tt.name, func(t *testing.T) {
+			view := p.view.Load()
+			classifier, v4, filter := slices.Clone(view.classifier), maps.Clone(view.tmAddressV4), *view.maybeTM
+			if err := p.WriteAll(tt.updates); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(view.classifier, classifier) {
+				t.Error("the published classifier list changed")
+			}
+			if !maps.Equal(view.tmAddressV4, v4) || *view.maybeTM != filter {
+				t.Error("the published TM addresses or their filter changed")
+			}
+			if next := p.view.Load(); slices.Equal(next.classifier, classifier) || maps.Equal(next.tmAddressV4, v4) {
+				t.Error("the batch did not change the next view")
+			}
+		})
 	}
 }

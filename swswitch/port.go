@@ -38,9 +38,15 @@ type rawPort struct {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// OpenInterface opens a Linux interface (needs CAP_NET_RAW). Frames the
-// interface sends are not read back.
-func OpenInterface(name string) (Port, error) {
+// OpenInterface opens a Linux interface for the switch (needs
+// CAP_NET_RAW): memory-mapped rings (ringPort). Frames the interface sends
+// are not read back.
+func OpenInterface(name string) (Port, error) { return OpenRingInterface(name) }
+
+// OpenSocketInterface opens a Linux interface with one recvmsg and one
+// sendto per frame (`symdist switch --port-io socket`): slower, kept as
+// the simplest reference and for kernels without packet rings.
+func OpenSocketInterface(name string) (Port, error) {
 	ifi, err := net.InterfaceByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)

@@ -51,7 +51,11 @@ func (s *Switch) Stats(port uint16) *PortStats { return s.stats[port] }
 
 // Receive runs one frame received on port through the pipeline and sends
 // what comes out. Safe for concurrent use.
-func (s *Switch) Receive(port uint16, frame []byte) {
+func (s *Switch) Receive(port uint16, frame []byte) { s.receive(port, frame, false) }
+
+// receive is Receive; with queue, frames for a BatchPort are queued for
+// the caller's next flush instead of sent one by one.
+func (s *Switch) receive(port uint16, frame []byte, queue bool) {
 	if st := s.stats[port]; st != nil {
 		st.RxFrames.Add(1)
 	}
@@ -69,7 +73,13 @@ func (s *Switch) Receive(port uint16, frame []byte) {
 			continue // no such port on this switch: the frame is lost, as on hardware
 		}
 		st := s.stats[out]
-		if err := dst.Write(res.Frame); err != nil {
+		var err error
+		if bp, ok := dst.(BatchPort); ok && queue {
+			err = bp.Queue(res.Frame)
+		} else {
+			err = dst.Write(res.Frame)
+		}
+		if err != nil {
 			st.TxErrors.Add(1)
 			continue
 		}
@@ -90,6 +100,10 @@ func (s *Switch) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if bp, ok := p.(BatchPort); ok {
+				s.readBatches(ctx, port, bp)
+				return
+			}
 			buf := make([]byte, 65536)
 			for {
 				k, err := p.Read(buf)
@@ -109,4 +123,27 @@ func (s *Switch) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// readBatches reads a BatchPort: every frame of a wake-up through the
+// pipeline, the outputs queued, then one flush of every BatchPort before
+// waiting again, so a frame never waits for another wake-up to leave.
+func (s *Switch) readBatches(ctx context.Context, port uint16, p BatchPort) {
+	in := func(frame []byte) { s.receive(port, frame, true) }
+	for {
+		err := p.ReadBatch(in)
+		for n, out := range s.ports {
+			if bp, ok := out.(BatchPort); ok {
+				if ferr := bp.Flush(); ferr != nil && ctx.Err() == nil {
+					s.stats[n].TxErrors.Add(1)
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+				s.log.Error("port read failed", "port", port, "error", err)
+			}
+			return
+		}
+	}
 }

@@ -34,15 +34,29 @@ type Config struct {
 
 	// The bucket table comes from Source if set, else from the
 	// controller's admin API (--controller, --token), else from a JSON
-	// controller.BucketTable file (--buckets-file). With KernelPorts it
+	// tmapi.BucketTable file (--buckets-file). With KernelPorts it
 	// may be absent (then no port is counted as a self port).
 	Source      BucketSource
 	Controller  string
 	Token       string
 	BucketsFile string
 	// Refresh is how often the table is fetched again (--refresh,
-	// default 1s).
+	// default 1s) when it is polled: from a file, or with Poll.
 	Refresh time.Duration
+	// Poll fetches the controller's table every Refresh instead of
+	// following its watch stream (--watch=false): the controller then
+	// cannot wait for this TM before it moves buckets away from it.
+	Poll bool
+	// Hold is how long a connection waits for a usable self port when
+	// there is none (a TM that owns no bucket yet, or none free above
+	// the server's port) before it fails (--hold); 0: fail at once.
+	Hold time.Duration
+	// LossGrace is how long, after a table takes ports away, the TM waits
+	// for connections still using them to end before it acknowledges the
+	// table (--loss-grace): the controller moves the buckets once every
+	// TM has acknowledged, and short connections finish on the old
+	// table. 0: acknowledge at once.
+	LossGrace time.Duration
 
 	// HTTP is the address of /healthz and /stats (--http); empty: none.
 	HTTP string
@@ -53,6 +67,14 @@ type Config struct {
 	// IdleTimeout closes a connection with no byte in either direction
 	// for that long (--idle-timeout); 0: never.
 	IdleTimeout time.Duration
+	// BusyIdleTimeout replaces IdleTimeout while the self-port table is
+	// 80% used or more (until it is back under 70%), so idle connections
+	// give their ports back to new ones (--busy-idle-timeout); 0: no
+	// change.
+	BusyIdleTimeout time.Duration
+	// MaxConnsPerClient is how many connections one client address may
+	// hold at once (--max-conns-per-client); more are reset. 0: no limit.
+	MaxConnsPerClient int
 	// Grace is how long shutdown waits for active connections before it
 	// closes them (--grace); 0: close them at once.
 	Grace time.Duration
@@ -175,7 +197,10 @@ func (c Config) check() (*parsed, error) {
 		{"--refresh", &p.Refresh, defaultRefresh},
 		{"--connect-timeout", &p.ConnectTimeout, defaultConnectTimeout},
 		{"--idle-timeout", &p.IdleTimeout, 0},
+		{"--busy-idle-timeout", &p.BusyIdleTimeout, 0},
 		{"--grace", &p.Grace, 0},
+		{"--hold", &p.Hold, 0},
+		{"--loss-grace", &p.LossGrace, 0},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("%s %v: must not be negative", d.flag, *d.v)
@@ -183,6 +208,9 @@ func (c Config) check() (*parsed, error) {
 		if *d.v == 0 {
 			*d.v = d.def
 		}
+	}
+	if c.MaxConnsPerClient < 0 {
+		return nil, fmt.Errorf("--max-conns-per-client %d: must not be negative (0: no limit)", c.MaxConnsPerClient)
 	}
 	if c.HTTP != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {

@@ -21,6 +21,17 @@ func (s *Server) handle(client *net.TCPConn) {
 	s.st.accepted.Add(1)
 	s.st.active.Add(1)
 	log := s.log.With("client", client.RemoteAddr().String(), "vip", client.LocalAddr().String())
+	addr := clientAddr(client)
+	if !s.admit(addr) {
+		// A reset: the client learns at once, and no TIME_WAIT is left.
+		_ = client.SetLinger(0)
+		client.Close()
+		s.st.active.Add(-1)
+		s.st.failed.Add(1)
+		s.load.refused.Add(1)
+		log.Debug("refused: the client holds its connection limit")
+		return
+	}
 
 	tried := make([]bool, len(s.bal.backends))
 	var (
@@ -49,6 +60,7 @@ func (s *Server) handle(client *net.TCPConn) {
 	}
 	if server == nil {
 		client.Close()
+		s.leave(addr)
 		s.st.active.Add(-1)
 		s.st.failed.Add(1)
 		return
@@ -57,9 +69,11 @@ func (s *Server) handle(client *net.TCPConn) {
 	log = log.With("backend", be.addr.String(), "source", server.LocalAddr().String())
 	log.Debug("proxying")
 
-	f := &flow{client: client, server: server, idle: s.cfg.IdleTimeout, st: &s.st}
+	f := &flow{client: client, server: server, idle: s.idleTimeout, st: &s.st}
 	f.touch()
+	s.addFlow(f)
 	f.run(s.hard) // returns with both sockets closed
+	s.removeFlow(f)
 	if port != 0 {
 		// The port goes back to the table. If this TM sent the first
 		// FIN, the kernel keeps SNAT:p -> server in TIME_WAIT; that
@@ -68,6 +82,7 @@ func (s *Server) handle(client *net.TCPConn) {
 		// moves on to the next port (see dial).
 		s.release(port)
 	}
+	s.leave(addr)
 	be.active.Add(-1)
 	s.st.active.Add(-1)
 	switch {
@@ -106,12 +121,13 @@ func (s *Server) dial(b *backend) (*net.TCPConn, uint16, error) {
 		return tc, 0, nil
 	}
 	for range portAttempts {
-		p, err := s.tab.Allocate(b.addr.Port())
+		p, err := s.allocate(b.addr.Port())
 		if err != nil {
 			return nil, 0, fmt.Errorf("source port for %s: %w (%d self ports, %d free)", b.addr, err, s.tab.Len(), s.tab.Free())
 		}
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: snat, Port: int(p)}, Timeout: c.ConnectTimeout, Control: sockopts(true, false, c.Freebind)}
 		conn, err := d.DialContext(ctx, "tcp", b.addr.String())
+		s.checkOccupancy()
 		if err == nil {
 			if s.tab.IsOwn(p) {
 				s.st.selfConns.Add(1)
@@ -165,6 +181,10 @@ func (s *Server) release(p uint16) {
 	if err := s.tab.Release(p); err != nil {
 		s.log.Error("self port release", "port", p, "err", err)
 	}
+	s.checkOccupancy()
+	if s.waiting.Load() > 0 {
+		s.signalPorts()
+	}
 }
 
 // holdBusy keeps p out of the table for busyHoldoff, then releases it.
@@ -179,7 +199,7 @@ func (s *Server) holdBusy(p uint16) {
 // flow is one proxied connection: client <-> TM <-> server.
 type flow struct {
 	client, server *net.TCPConn
-	idle           time.Duration
+	idle           func() time.Duration // the idle timeout now (0: never); it shrinks when ports run short
 	st             *counters
 
 	last atomic.Int64 // unix nanoseconds of the last byte either way
@@ -193,6 +213,14 @@ type flow struct {
 var errIdle = errors.New("idle timeout")
 
 func (f *flow) touch() { f.last.Store(time.Now().UnixNano()) }
+
+// wake interrupts both reads so that they apply the idle timeout in force
+// now; a flow idle for longer than that ends, the others read on.
+func (f *flow) wake() {
+	now := time.Now()
+	_ = f.client.SetReadDeadline(now)
+	_ = f.server.SetReadDeadline(now)
+}
 
 // run copies both ways until both directions have ended or the flow is
 // aborted (an error, idle timeout, or ctx done), then closes both sockets.
@@ -247,14 +275,19 @@ func (f *flow) pipe(dst, src *net.TCPConn, count *atomic.Int64) error {
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
-		if f.idle > 0 {
-			_ = src.SetReadDeadline(time.Unix(0, f.last.Load()).Add(f.idle))
+		idle := f.idle()
+		if idle > 0 {
+			_ = src.SetReadDeadline(time.Unix(0, f.last.Load()).Add(idle))
+		} else {
+			_ = src.SetReadDeadline(time.Time{})
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
 			f.touch()
-			if f.idle > 0 {
-				_ = dst.SetWriteDeadline(time.Now().Add(f.idle))
+			if idle > 0 {
+				_ = dst.SetWriteDeadline(time.Now().Add(idle))
+			} else {
+				_ = dst.SetWriteDeadline(time.Time{})
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				if errors.Is(werr, os.ErrDeadlineExceeded) {
@@ -270,8 +303,8 @@ func (f *flow) pipe(dst, src *net.TCPConn, count *atomic.Int64) error {
 		case errors.Is(err, io.EOF):
 			return dst.CloseWrite()
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			if time.Since(time.Unix(0, f.last.Load())) < f.idle {
-				continue // the other direction moved: wait on
+			if idle := f.idle(); idle == 0 || time.Since(time.Unix(0, f.last.Load())) < idle {
+				continue // the other direction moved, or woken: wait on
 			}
 			return errIdle
 		default:

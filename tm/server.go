@@ -26,8 +26,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/tmapi"
 )
 
 // Server is one running TM.
@@ -53,12 +54,20 @@ type Server struct {
 	started   atomic.Bool
 	done      chan struct{}
 
-	st counters
+	st   counters
+	load load // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
 
 	mu          sync.Mutex // guards the bucket state below
 	lastBuckets []string
 	group       string
 	bucketSt    BucketStats
+
+	// Connections waiting for a usable self port (Hold) and the loss
+	// grace wait on portsChanged, which is closed and replaced when ports
+	// may have become usable: a gain or a release.
+	waiting      atomic.Int64
+	wakeMu       sync.Mutex
+	portsChanged chan struct{}
 }
 
 // New checks cfg and returns a Server that Start runs.
@@ -67,7 +76,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{})}
+	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
+		portsChanged: make(chan struct{})}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -101,27 +111,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	c := s.cfg
-	if c.source != nil {
+	stopFollowing := func() {}
+	if f, ok := c.source.(Follower); ok && !c.Poll {
+		if stopFollowing, err = s.startFollowing(ctx, f); err != nil {
+			return fmt.Errorf("bucket table from %s: %w", c.source, err)
+		}
+	} else if c.source != nil {
 		bt, err := fetchAtStart(ctx, c.source, s.log)
 		if err != nil {
 			return fmt.Errorf("bucket table from %s: %w", c.source, err)
 		}
-		s.tab, err = ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
-		if err != nil {
+		if err := s.firstTable(bt, 0); err != nil {
 			return fmt.Errorf("bucket table from %s: %w", c.source, err)
 		}
 		s.mu.Lock()
-		s.lastBuckets = slices.Clone(bt.Buckets)
-		s.group = bt.Group
-		s.bucketSt.LastChange = time.Now()
 		s.bucketSt.Fetches = 1
 		s.mu.Unlock()
-		s.log.Info("self-source ports", "tm", c.Name, "group", bt.Group, "snat", c.snat, "source", c.source.String(),
-			"buckets", len(bt.Buckets), "owned", owned(bt.Buckets, c.Name), "self_ports", s.tab.Len())
-		if owned(bt.Buckets, c.Name) == 0 {
-			s.log.Warn("this TM owns no bucket yet: backend connections fail until it does", "tm", c.Name)
-		}
 	}
+	defer func() {
+		if err != nil {
+			stopFollowing()
+		}
+	}()
 	if err := s.checkSNAT(); err != nil {
 		return err
 	}
@@ -156,7 +167,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.log.Warn("--self-ports=false: the kernel picks source ports; replies reach this TM only by chance")
 	}
 	s.log.Info("TM started", "tm", c.Name, "mode", mode, "backends", len(c.backends), "balance", c.Balance)
-	if c.source != nil {
+	if _, ok := c.source.(Follower); c.source != nil && (!ok || c.Poll) {
 		s.bg.Add(1)
 		go s.refreshLoop(ctx)
 	}
@@ -241,7 +252,7 @@ func (s *Server) shutdown(ctx context.Context) {
 
 func (s *Server) accept(ln net.Listener) {
 	defer s.accepting.Done()
-	var backoff time.Duration
+	wait := backoff.Backoff{Min: acceptRetryMin, Max: acceptRetryMax}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -249,39 +260,55 @@ func (s *Server) accept(ln net.Listener) {
 				return
 			}
 			// EMFILE, ENFILE, ECONNABORTED...: back off like net/http.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept", "address", ln.Addr().String(), "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			d := wait.Next()
+			s.log.Warn("accept", "address", ln.Addr().String(), "err", err, "retry_in", d)
+			time.Sleep(d)
 			continue
 		}
-		backoff = 0
+		wait.Reset()
 		s.conns.Add(1)
 		go s.handle(c.(*net.TCPConn))
 	}
 }
 
+// Retry pacing: a failed accept waits from acceptRetryMin to
+// acceptRetryMax; after a failed refresh the next comes after 1-2 refresh
+// periods, doubling to 4-8, so that TMs do not hammer a controller that is
+// down or restarting, and do not retry in step.
+const (
+	acceptRetryMin        = 5 * time.Millisecond
+	acceptRetryMax        = time.Second
+	refreshBackoffPeriods = 8
+)
+
 func (s *Server) refreshLoop(ctx context.Context) {
 	defer s.bg.Done()
-	t := time.NewTicker(s.cfg.Refresh)
-	defer t.Stop()
+	retry := backoff.Backoff{Min: 2 * s.cfg.Refresh, Max: refreshBackoffPeriods * s.cfg.Refresh}
+	next := s.cfg.Refresh
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			s.refresh(ctx)
+		case <-time.After(next):
+		}
+		if s.refresh(ctx) {
+			retry.Reset()
+			next = s.cfg.Refresh
+		} else {
+			next = retry.Next()
 		}
 	}
 }
 
-// refresh fetches the bucket table and applies a change to the port table.
-func (s *Server) refresh(ctx context.Context) {
+// refresh fetches the bucket table and applies a change to the port table;
+// it reports whether that worked.
+func (s *Server) refresh(ctx context.Context) bool {
 	c := s.cfg
 	fctx, cancel := context.WithTimeout(ctx, max(c.Refresh, 5*time.Second))
 	bt, err := c.source.Fetch(fctx)
 	cancel()
 	if ctx.Err() != nil {
-		return
+		return true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -291,7 +318,7 @@ func (s *Server) refresh(ctx context.Context) {
 			s.log.Info("bucket table source is back", "source", c.source.String())
 		}
 		s.bucketSt.LastError = ""
-		return
+		return true
 	}
 	var gained, lost int
 	if err == nil {
@@ -305,26 +332,57 @@ func (s *Server) refresh(ctx context.Context) {
 			s.log.Warn("bucket table refresh failed; keeping the current table", "source", c.source.String(), "err", err)
 			s.bucketSt.LastError = msg
 		}
-		return
+		return false
 	}
 	s.bucketSt.LastError = ""
+	s.noteChangeLocked(bt, 0, gained, lost)
+	if gained > 0 {
+		s.signalPorts()
+	}
+	if lost > 0 {
+		// Polled, a loss comes after the switches changed: connections
+		// on lost ports keep them until they end, but their replies now
+		// hash to another TM, and so did those of connections that took
+		// a lost port since the change (the watch has no such window).
+		s.log.Warn("self ports lost after the switches moved them (polling: --watch avoids this)", "tm", c.Name, "lost", lost)
+	}
+	return true
+}
+
+// firstTable builds the port table from the first bucket table.
+func (s *Server) firstTable(bt tmapi.BucketTable, version uint64) error {
+	c := s.cfg
+	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tab = tab
+	s.lastBuckets = slices.Clone(bt.Buckets)
+	s.group = bt.Group
+	s.bucketSt.LastChange = time.Now()
+	s.bucketSt.Version = version
+	s.mu.Unlock()
+	s.log.Info("self-source ports", "tm", c.Name, "group", bt.Group, "snat", c.snat, "source", c.source.String(),
+		"version", version, "buckets", len(bt.Buckets), "owned", owned(bt.Buckets, c.Name), "self_ports", tab.Len())
+	if owned(bt.Buckets, c.Name) == 0 {
+		s.log.Warn("this TM owns no bucket yet: connections wait up to --hold for a self port", "tm", c.Name, "hold", c.Hold)
+	}
+	return nil
+}
+
+// noteChangeLocked records an applied table change and logs it.
+func (s *Server) noteChangeLocked(bt tmapi.BucketTable, version uint64, gained, lost int) {
+	c := s.cfg
 	s.bucketSt.Updates++
 	s.bucketSt.LastChange = time.Now()
 	s.bucketSt.Gained += int64(gained)
 	s.bucketSt.Lost += int64(lost)
+	s.bucketSt.Version = version
 	s.lastBuckets = slices.Clone(bt.Buckets)
 	s.group = bt.Group
-	args := []any{"tm", c.Name, "group", bt.Group, "owned", owned(bt.Buckets, c.Name),
-		"gained", gained, "lost", lost, "self_ports", s.tab.Len(), "free", s.tab.Free()}
-	if lost > 0 {
-		// Under contract section 6 a TM that stays up only gains. A
-		// loss means this TM was taken down, drained or reweighted:
-		// connections on lost ports keep them until they end, but their
-		// replies now hash to another TM.
-		s.log.Warn("bucket table changed: self ports lost", args...)
-	} else {
-		s.log.Info("bucket table changed", args...)
-	}
+	s.log.Info("bucket table changed", "tm", c.Name, "group", bt.Group, "version", version, "owned", owned(bt.Buckets, c.Name),
+		"gained", gained, "lost", lost, "self_ports", s.tab.Len(), "free", s.tab.Free())
 }
 
 func owned(buckets []string, tm string) int {
@@ -355,6 +413,7 @@ func (s *Server) Handler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Stats())
 	})
+	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }
 
@@ -364,10 +423,11 @@ const startFetchFor = 30 * time.Second
 
 // fetchAtStart fetches the bucket table, retrying transient failures with
 // backoff for up to startFetchFor.
-func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (controller.BucketTable, error) {
+func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (tmapi.BucketTable, error) {
 	deadline := time.Now().Add(startFetchFor)
-	wait := 100 * time.Millisecond
+	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {
+		wait := retry.Next()
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		bt, err := src.Fetch(fctx)
 		cancel()
@@ -381,6 +441,5 @@ func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (cont
 			return bt, ctx.Err()
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }

@@ -11,6 +11,7 @@ type counters struct {
 	c2s, s2c                            atomic.Int64
 	selfConns, otherConns               atomic.Int64
 	retries, held                       atomic.Int64
+	waited, waitTimeouts                atomic.Int64
 }
 
 // Stats is what GET /stats returns.
@@ -22,6 +23,7 @@ type Stats struct {
 	Connections ConnStats      `json:"connections"`
 	Bytes       ByteStats      `json:"bytes"`
 	SelfPorts   PortStats      `json:"self_ports"`
+	Limits      LimitStats     `json:"limits"`
 	Buckets     BucketStats    `json:"buckets"`
 	Backends    []BackendStats `json:"backends"`
 }
@@ -35,12 +37,19 @@ type ConnStats struct {
 	// way: IdleTimeouts and Aborted are among them).
 	Completed int64 `json:"completed"`
 	// Failed connections reached no backend (connect error, no free
-	// self port, shutdown).
-	Failed       int64 `json:"failed"`
-	IdleTimeouts int64 `json:"idle_timeouts"`
+	// self port, shutdown, the per-client limit).
+	Failed int64 `json:"failed"`
+	// RefusedClientLimit: reset at once because their client address
+	// held MaxConnsPerClient connections (among Failed).
+	RefusedClientLimit int64 `json:"refused_client_limit"`
+	IdleTimeouts       int64 `json:"idle_timeouts"`
 	// Aborted: ended by an error (reset, write failure) or by shutdown
 	// after the grace period, not by a close or idle timeout.
 	Aborted int64 `json:"aborted"`
+	// WaitedForPort counts connections held for a self port (none was
+	// usable: --hold), PortWaitTimeouts those that got none in time.
+	WaitedForPort    int64 `json:"waited_for_port"`
+	PortWaitTimeouts int64 `json:"port_wait_timeouts"`
 }
 
 // ByteStats counts bytes proxied (written to the other side).
@@ -55,6 +64,13 @@ type PortStats struct {
 	// those neither in use nor held.
 	Table int `json:"table"`
 	Free  int `json:"free"`
+	// InUse = Table - Free (in use or held); Occupancy = InUse / Table.
+	// High is true from 80% occupancy until it is back under 70%;
+	// HighCrossings counts the times it went up.
+	InUse         int     `json:"in_use"`
+	Occupancy     float64 `json:"occupancy"`
+	High          bool    `json:"high"`
+	HighCrossings int64   `json:"high_crossings"`
 	// Held ports are set aside for a while because another socket holds
 	// them (bind failed with EADDRINUSE).
 	Held int64 `json:"held"`
@@ -71,9 +87,24 @@ type PortStats struct {
 	Retries int64 `json:"retries"`
 }
 
+// LimitStats is how the port budget is guarded.
+type LimitStats struct {
+	MaxConnsPerClient int `json:"max_conns_per_client"` // 0: no limit
+	Clients           int `json:"clients"`              // client addresses with a connection now
+	// IdleTimeout is the configured one, IdleTimeoutNow the one in
+	// force (BusyIdleTimeout while ports are short), in seconds; 0:
+	// never.
+	IdleTimeout    float64 `json:"idle_timeout_seconds"`
+	IdleTimeoutNow float64 `json:"idle_timeout_now_seconds"`
+}
+
 // BucketStats is the bucket table's source and refreshes.
 type BucketStats struct {
-	Source     string    `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Mode is "watch" (tables pushed by the controller) or "poll".
+	Mode string `json:"mode,omitempty"`
+	// Version of the last table applied from the watch (0 when polled).
+	Version    uint64    `json:"version"`
 	Group      string    `json:"group,omitempty"`
 	Buckets    int       `json:"buckets"`
 	Owned      int       `json:"owned"`
@@ -108,6 +139,8 @@ func (s *Server) Stats() Stats {
 			Failed:       c.failed.Load(),
 			IdleTimeouts: c.idleTimeouts.Load(),
 			Aborted:      c.aborted.Load(),
+
+			RefusedClientLimit: s.load.refused.Load(),
 		},
 		Bytes: ByteStats{ClientToServer: c.c2s.Load(), ServerToClient: c.s2c.Load()},
 		SelfPorts: PortStats{
@@ -115,14 +148,28 @@ func (s *Server) Stats() Stats {
 			Connections:      c.selfConns.Load(),
 			OtherConnections: c.otherConns.Load(),
 			Retries:          c.retries.Load(),
+			High:             s.load.high.Load(),
+			HighCrossings:    s.load.crossings.Load(),
+		},
+		Limits: LimitStats{
+			MaxConnsPerClient: s.cfg.MaxConnsPerClient,
+			Clients:           s.clientCount(),
+			IdleTimeout:       s.cfg.IdleTimeout.Seconds(),
+			IdleTimeoutNow:    s.idleTimeout().Seconds(),
 		},
 	}
+	st.Connections.WaitedForPort = c.waited.Load()
+	st.Connections.PortWaitTimeouts = c.waitTimeouts.Load()
 	if s.cfg.KernelPorts {
 		st.Mode = "kernel-ports"
 	}
 	if s.tab != nil {
 		st.SelfPorts.Table = s.tab.Len()
 		st.SelfPorts.Free = s.tab.Free()
+		st.SelfPorts.InUse = st.SelfPorts.Table - st.SelfPorts.Free
+		if st.SelfPorts.Table > 0 {
+			st.SelfPorts.Occupancy = float64(st.SelfPorts.InUse) / float64(st.SelfPorts.Table)
+		}
 	}
 	s.mu.Lock()
 	st.Buckets = s.bucketSt
@@ -132,6 +179,10 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	if s.cfg.source != nil {
 		st.Buckets.Source = s.cfg.source.String()
+		st.Buckets.Mode = "poll"
+		if _, ok := s.cfg.source.(Follower); ok && !s.cfg.Poll {
+			st.Buckets.Mode = "watch"
+		}
 	}
 	for _, b := range s.bal.backends {
 		st.Backends = append(st.Backends, BackendStats{Address: b.addr.String(),

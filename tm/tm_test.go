@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/contract"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/tmapi"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -38,7 +38,7 @@ func halfTable() []string {
 
 func writeBuckets(t *testing.T, path string, buckets []string) {
 	t.Helper()
-	data, err := json.Marshal(controller.BucketTable{Group: "web", Buckets: buckets})
+	data, err := json.Marshal(tmapi.BucketTable{Group: "web", Buckets: buckets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,9 +682,9 @@ func TestControllerSource(t *testing.T) {
 	buckets := halfTable()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(controller.Status{Groups: []controller.GroupStatus{
-			{Name: "dns", TMs: []controller.TMStatus{{Name: "tm9"}}},
-			{Name: "web", TMs: []controller.TMStatus{{Name: "tm1"}, {Name: "tm2"}}},
+		json.NewEncoder(w).Encode(tmapi.Status{Groups: []tmapi.GroupStatus{
+			{Name: "dns", TMs: []tmapi.TMStatus{{Name: "tm9"}}},
+			{Name: "web", TMs: []tmapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}},
 		}})
 	})
 	mux.HandleFunc("GET /api/groups/{group}/buckets", func(w http.ResponseWriter, r *http.Request) {
@@ -693,7 +693,7 @@ func TestControllerSource(t *testing.T) {
 			io.WriteString(w, `{"error":"no such group"}`)
 			return
 		}
-		json.NewEncoder(w).Encode(controller.BucketTable{Group: "web", Buckets: buckets})
+		json.NewEncoder(w).Encode(tmapi.BucketTable{Group: "web", Buckets: buckets})
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
@@ -717,9 +717,9 @@ func TestControllerSource(t *testing.T) {
 		t.Errorf("unknown TM: %v", err)
 	}
 
-	// The whole TM against it.
+	// The whole TM against it, polling (watch_test.go follows a watch).
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Name: "tm2", Backends: []string{a.addr()}, Controller: srv.URL, Token: "s3cret"})
+	s, _ := start(t, Config{Name: "tm2", Backends: []string{a.addr()}, Controller: srv.URL, Token: "s3cret", Poll: true})
 	c := dial(t, s)
 	c.hello()
 	c.finish("")
@@ -728,7 +728,7 @@ func TestControllerSource(t *testing.T) {
 		t.Errorf("source port %d is not tm2's", p)
 	}
 	// A TM the controller does not know does not start.
-	bad, err := New(Config{Name: "tm7", Listen: []string{"127.0.0.1:0"}, Backends: []string{a.addr()}, SNAT: "127.0.0.1", Controller: srv.URL, Token: "s3cret", Log: testLogger(t)})
+	bad, err := New(Config{Name: "tm7", Listen: []string{"127.0.0.1:0"}, Backends: []string{a.addr()}, SNAT: "127.0.0.1", Controller: srv.URL, Token: "s3cret", Poll: true, Log: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -833,12 +833,12 @@ type flakySource struct {
 	err   error
 }
 
-func (f *flakySource) Fetch(context.Context) (controller.BucketTable, error) {
+func (f *flakySource) Fetch(context.Context) (tmapi.BucketTable, error) {
 	f.calls++
 	if f.calls <= f.fails {
-		return controller.BucketTable{}, f.err
+		return tmapi.BucketTable{}, f.err
 	}
-	return controller.BucketTable{Group: "g", Buckets: make([]string, 16)}, nil
+	return tmapi.BucketTable{Group: "g", Buckets: make([]string, 16)}, nil
 }
 
 func (f *flakySource) String() string { return "flaky" }

@@ -2,6 +2,7 @@ package vectors
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 
 	"github.com/google/gopacket"
@@ -234,6 +235,33 @@ func Cases() []Case {
 		return b
 	}), drop("malformed"))
 	add("ipv6 neighbor solicitation to a multicast MAC: bridged", PortClient, ndSolicit(), bridge)
+	// Neighbour discovery and router messages (ICMPv6 133-137) are bridged by
+	// destination MAC like ARP even when unicast and addressed inside a
+	// steered group (contract v1.1): each TM behind a shared SNAT address
+	// resolves its own neighbours. Types 132 and 138 are not ND: steered.
+	na := ndMessage(layers.ICMPv6TypeNeighborAdvertisement, ClientV6, VIPV6, TMs[1].MAC)
+	add("ipv6 neighbor advertisement unicast to a TM's MAC, addresses in a group: bridged to that TM", PortServer, na, bridge)
+	add("ipv6 neighbor solicitation unicast (NUD probe) to the server MAC: bridged", PortClient,
+		ndMessage(layers.ICMPv6TypeNeighborSolicitation, ClientV6, VIPV6, ServerMAC), bridge)
+	add("ipv6 router solicitation (133) to the server MAC: bridged", PortClient,
+		ndMessage(layers.ICMPv6TypeRouterSolicitation, ClientV6, VIPV6, ServerMAC), bridge)
+	add("ipv6 router advertisement (134) to the client MAC: bridged", PortServer,
+		ndMessage(layers.ICMPv6TypeRouterAdvertisement, VIPV6, ClientV6, ClientMAC), bridge)
+	add("ipv6 redirect (137) to the client MAC: bridged", PortServer,
+		ndMessage(layers.ICMPv6TypeRedirect, VIPV6, ClientV6, ClientMAC), bridge)
+	add("ipv6 neighbor advertisement on vlan 20: bridged", PortServer, vlanTag(na, 0x8100, 20), bridge)
+	add("ipv6 neighbor advertisement behind a hop-by-hop header: bridged", PortServer,
+		ndBehindHopByHop(ndMessage(layers.ICMPv6TypeNeighborAdvertisement, ClientV6, VIPV6, TMs[1].MAC)), bridge)
+	add("ipv6 icmp type 132 (not ND) to the server MAC: other", PortClient, ndMessage(132, ClientV6, VIPV6, ServerMAC), toDefault(GroupMain, "other_protocol"))
+	add("ipv6 icmp type 138 (not ND) to the server MAC: other", PortClient, ndMessage(138, ClientV6, VIPV6, ServerMAC), toDefault(GroupMain, "other_protocol"))
+	add("ipv6 neighbor advertisement cut to 2 icmp bytes: other", PortServer, mutate(na[:14+40+2], func(b []byte) []byte {
+		setIPPayloadLen(b, 2)
+		return b
+	}), toDefault(GroupMain, "other_protocol"))
+	add("ipv4 icmp type 136 (ND numbers mean nothing in ICMPv4): other", PortClient, mutate(Echo(ClientV4, VIPV4, 1, false), func(b []byte) []byte {
+		b[14+20] = 136
+		return b
+	}), toDefault(GroupMain, "other_protocol"))
 	add("ipv6 icmp packet too big (type 2) quoting tcp", PortServer, mutate(ICMPError(RouterV6, req6, 200), func(b []byte) []byte {
 		b[14+40] = 2
 		return b
@@ -309,4 +337,27 @@ func ndSolicit() []byte {
 	_ = icmp.SetNetworkLayerForChecksum(ip)
 	eth := &layers.Ethernet{SrcMAC: ClientMAC, DstMAC: []byte{0x33, 0x33, 0xff, snm.As16()[13], snm.As16()[14], snm.As16()[15]}, EthernetType: layers.EthernetTypeIPv6}
 	return serialize(eth, ip, icmp, &layers.ICMPv6NeighborSolicitation{TargetAddress: target.AsSlice()})
+}
+
+// ndMessage is an ICMPv6 message of type typ (with 20 bytes of body: a
+// neighbour advertisement's flags and target) from src to dst, sent to the
+// Ethernet address dstMAC.
+func ndMessage(typ uint8, src, dst netip.Addr, dstMAC net.HardwareAddr) []byte {
+	ip := ipLayer(src, dst, layers.IPProtocolICMPv6).(*layers.IPv6)
+	ip.HopLimit = 255
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}
+	_ = icmp.SetNetworkLayerForChecksum(ip)
+	body := append([]byte{0x60, 0, 0, 0}, dst.AsSlice()...)
+	return serialize(ethernet(dstMAC, layers.EthernetTypeIPv6), ip, icmp, gopacket.Payload(body))
+}
+
+// ndBehindHopByHop inserts an 8-byte hop-by-hop header (PadN) between the
+// IPv6 header and the ICMPv6 message of frame.
+func ndBehindHopByHop(frame []byte) []byte {
+	out := append([]byte(nil), frame[:14+40]...)
+	out = append(out, byte(layers.IPProtocolICMPv6), 0, 1, 4, 0, 0, 0, 0)
+	out = append(out, frame[14+40:]...)
+	out[14+6] = byte(layers.IPProtocolIPv6HopByHop)
+	binary.BigEndian.PutUint16(out[14+4:], uint16(len(out)-14-40))
+	return out
 }

@@ -33,6 +33,7 @@ func newControllerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			c.SetConfigFile(path) // SIGHUP and `config apply` (reload.go)
 			ln, err := net.Listen("tcp", cfg.Admin.Listen)
 			if err != nil {
 				return fmt.Errorf("admin API: %w", err)
@@ -41,6 +42,7 @@ func newControllerCmd() *cobra.Command {
 			g, ctx := errgroup.WithContext(cmd.Context())
 			g.Go(func() error { return c.Run(ctx) })
 			g.Go(func() error { return c.ServeAdmin(ctx, ln) })
+			g.Go(func() error { return reloadOnHangup(ctx, c, log) })
 			return g.Wait()
 		},
 	}
@@ -50,6 +52,7 @@ func newControllerCmd() *cobra.Command {
 
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with controller configs"}
+	cmd.AddCommand(newConfigPlanCmd(), newConfigApplyCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check FILE",
 		Short: "Check a config; errors name the file, line, field and problem",

@@ -30,10 +30,9 @@ func countEntries(t *testing.T, sw *swswitch.Switch) int {
 	return n
 }
 
-// `symdist controller` with a bad config fails naming the file, line and
-// field, before it connects to any switch: a programmed switch keeps its
-// state though the bad config's election id would win.
-func TestControllerBadConfigTouchesNothing(t *testing.T) {
+// startSoftSwitch serves a software switch (device 1, no ports) on
+// loopback gRPC until the test ends.
+func startSoftSwitch(t *testing.T) (*swswitch.Switch, string) {
 	sw := swswitch.New(1, map[uint16]swswitch.Port{}, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,10 +41,18 @@ func TestControllerBadConfigTouchesNothing(t *testing.T) {
 	gs := grpc.NewServer(sw.Server().ServerOptions()...)
 	sw.Server().Register(gs)
 	go gs.Serve(ln)
-	defer gs.Stop()
+	t.Cleanup(gs.Stop)
+	return sw, ln.Addr().String()
+}
+
+// `symdist controller` with a bad config fails naming the file, line and
+// field, before it connects to any switch: a programmed switch keeps its
+// state though the bad config's election id would win.
+func TestControllerBadConfigTouchesNothing(t *testing.T) {
+	sw, addr := startSoftSwitch(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := conformance.Program(ctx, &conformance.Target{Name: "sw", Addr: ln.Addr().String(), DeviceID: 1}); err != nil {
+	if err := conformance.Program(ctx, &conformance.Target{Name: "sw", Addr: addr, DeviceID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before := countEntries(t, sw)
@@ -55,7 +62,7 @@ func TestControllerBadConfigTouchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := strings.NewReplacer(
-		"127.0.0.1:9559", ln.Addr().String(),
+		"127.0.0.1:9559", addr,
 		"election_id: 10", "election_id: 99",
 		"    weight: 2\n", "    weight: -1\n",
 		"127.0.0.1:9090", "127.0.0.1:0",

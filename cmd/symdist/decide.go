@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/gopacket/pcapgo"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/capture"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
@@ -28,7 +28,15 @@ func newDecideCmd() *cobra.Command {
 of the pipeline, holding the switch state given by --state (a P4Runtime
 WriteRequest in text format, as testvectors/state.txtpb), and prints one JSON
 line per packet: index, ingress port, egress ports, group, key, bucket, TM and
-reason. Compare a switch's behaviour against these lines.`,
+reason. Compare a switch's behaviour against these lines.
+
+Captures of Ethernet (link type 1) are run as captured. Raw IP captures (link
+types 101, 228, 229) are wrapped in an Ethernet header 02:00:00:00:00:01 >
+02:00:00:00:00:02 with the EtherType of their IP version, since the pipeline
+takes Ethernet frames; their lines say "raw_ip_wrapped": true. Other link
+types are refused. A malformed capture (cut short, a length beyond its block,
+a packet over 256 KiB) stops decide with an error naming the packet and its
+byte offset, after the lines of the packets before it; the exit code is 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if statePath == "" || pcapPath == "" {
@@ -60,6 +68,9 @@ type decision struct {
 	Reason      string   `json:"reason,omitempty"`
 	Multicast   uint16   `json:"multicast_group,omitempty"`
 	Drop        string   `json:"drop,omitempty"`
+	// RawIPWrapped: the capture held a raw IP packet, run through the
+	// model in an Ethernet header (capture.Ethernet).
+	RawIPWrapped bool `json:"raw_ip_wrapped,omitempty"`
 }
 
 func newDecision(i int, tr swmodel.Trace, ports []uint16) decision {
@@ -103,49 +114,35 @@ func decide(w io.Writer, statePath, swName, pcapPath string, inPort uint16) erro
 	if err := p.WriteAll(updates); err != nil {
 		return fmt.Errorf("%s: %w", statePath, err)
 	}
-	next, err := captureReader(pcapPath)
+	f, err := os.Open(pcapPath)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	r, err := capture.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pcapPath, err)
+	}
 	enc := json.NewEncoder(w)
 	var res swmodel.Result
-	for i := 0; ; i++ {
-		frame, err := next()
+	var frame []byte
+	for {
+		pkt, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: packet %d: %w", pcapPath, i, err)
+			return fmt.Errorf("%s: %w", pcapPath, err)
+		}
+		var wrapped bool
+		if frame, wrapped, err = capture.Ethernet(pkt, frame); err != nil {
+			return fmt.Errorf("%s: %w", pcapPath, err)
 		}
 		p.Process(inPort, frame, &res)
-		if err := enc.Encode(newDecision(i, res.Trace, res.Ports)); err != nil {
+		d := newDecision(pkt.Index, res.Trace, res.Ports)
+		d.RawIPWrapped = wrapped
+		if err := enc.Encode(d); err != nil {
 			return err
 		}
 	}
-}
-
-// captureReader opens a pcap or pcapng file and returns a function that
-// gives its packets one by one, then io.EOF.
-func captureReader(path string) (func() ([]byte, error), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if r, err := pcapgo.NewReader(f); err == nil {
-		return func() ([]byte, error) {
-			data, _, err := r.ReadPacketData()
-			return data, err
-		}, nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	ng, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
-	if err != nil {
-		return nil, fmt.Errorf("%s: neither pcap nor pcapng: %w", path, err)
-	}
-	return func() ([]byte, error) {
-		data, _, err := ng.ReadPacketData()
-		return data, err
-	}, nil
 }

@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd())
+	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd(),
+		newDrainCmd(true), newDrainCmd(false))
 	return root
 }

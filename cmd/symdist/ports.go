@@ -2,17 +2,19 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/tmapi"
 )
 
 func newPortsCmd() *cobra.Command {
-	var url, token, tm, snat, format string
+	var url, token, tm, snat, format, path string
 	var minPort, rangeLo, rangeHi uint16
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "ports --controller URL --tm NAME --snat ADDR",
 		Short: "Print a TM's self-source ports for a SNAT address",
@@ -25,7 +27,13 @@ source ports of the SNAT address whose replies hash back to this TM
   --format sysctl   a value for net.ipv4.ip_local_reserved_ports that reserves
                     every port of --range that is NOT the TM's, so a proxy
                     that lets the kernel pick its source ports gets only self
-                    ports (docs/tm.md)`,
+                    ports (docs/tm.md)
+
+--watch --format sysctl follows the controller's bucket-table watch and
+rewrites --path (net.ipv4.ip_local_reserved_ports) on every change before
+acknowledging it, so the controller moves buckets away from this TM only
+once the kernel no longer picks their ports (docs/tmapi.md). It runs until
+interrupted. Give --range-lo/--range-hi of net.ipv4.ip_local_port_range.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, err := netip.ParseAddr(snat)
@@ -41,7 +49,16 @@ source ports of the SNAT address whose replies hash back to this TM
 			if rangeLo > rangeHi || rangeLo == 0 {
 				return fmt.Errorf("--range-lo/--range-hi: %d-%d is not a port range", rangeLo, rangeHi)
 			}
-			client := controller.Client{URL: url, Token: token}
+			client := tmapi.Client{URL: url, Token: token}
+			if watch {
+				if format != "sysctl" {
+					return fmt.Errorf("--watch writes --format sysctl only (got --format %s)", format)
+				}
+				w := &reservedWatch{client: &client, tm: tm, snat: addr, minPort: minPort, lo: rangeLo, hi: rangeHi, path: path,
+					log: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))}
+				w.run(cmd.Context())
+				return nil
+			}
 			bt, err := client.BucketsOf(cmd.Context(), tm)
 			if err != nil {
 				return err
@@ -72,5 +89,7 @@ source ports of the SNAT address whose replies hash back to this TM
 	cmd.Flags().Uint16Var(&minPort, "min-port", 1024, "lowest port to use")
 	cmd.Flags().Uint16Var(&rangeLo, "range-lo", 32768, "sysctl: low end of net.ipv4.ip_local_port_range")
 	cmd.Flags().Uint16Var(&rangeHi, "range-hi", 60999, "sysctl: high end of net.ipv4.ip_local_port_range")
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the controller and rewrite --path on every change (with --format sysctl)")
+	cmd.Flags().StringVar(&path, "path", reservedPortsPath, "--watch: the file to rewrite")
 	return cmd
 }

@@ -2,17 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/contract"
-	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/tmapi/tmapitest"
 )
 
 // fakeController serves the two admin API calls `symdist ports` makes.
@@ -23,10 +30,10 @@ func fakeController(t *testing.T) (*httptest.Server, []string) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/status", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(controller.Status{Groups: []controller.GroupStatus{{Name: "web", TMs: []controller.TMStatus{{Name: "tm1"}, {Name: "tm2"}}}}})
+		json.NewEncoder(w).Encode(tmapi.Status{Groups: []tmapi.GroupStatus{{Name: "web", TMs: []tmapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}}}})
 	})
 	mux.HandleFunc("/api/groups/web/buckets", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(controller.BucketTable{Group: "web", Buckets: at.Buckets})
+		json.NewEncoder(w).Encode(tmapi.BucketTable{Group: "web", Buckets: at.Buckets})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -130,5 +137,93 @@ func TestStatus(t *testing.T) {
 	}
 	if _, err := runCmd(t, "status", "--controller", srv.URL+"/nope"); err == nil {
 		t.Error("status against a wrong URL succeeded")
+	}
+}
+
+// ports --watch --format sysctl rewrites the file on every table before it
+// acknowledges it: at each ack the file holds exactly the ports of the
+// range that are not the TM's in that table.
+func TestPortsWatchWritesBeforeAck(t *testing.T) {
+	f := tmapitest.NewWatch(t, "tm1")
+	path := filepath.Join(t.TempDir(), "ip_local_reserved_ports")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	snat := netip.MustParseAddr("10.3.0.1")
+	const lo, hi = 32768, 60999
+	want := func(buckets []string) string {
+		tab, err := ports.Compute(buckets, "tm1", snat, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ports.Ranges(tab.ReservedPorts(lo, hi))
+	}
+	atAck := make(chan string, 4)
+	f.OnAck(func(uint64) {
+		b, _ := os.ReadFile(path)
+		atAck <- strings.TrimSpace(string(b))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SetArgs([]string{"ports", "--watch", "--controller", f.URL, "--tm", "tm1", "--snat", snat.String(),
+			"--format", "sysctl", "--range-lo", strconv.Itoa(lo), "--range-hi", strconv.Itoa(hi), "--path", path})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	half := make([]string, 4096)
+	for i := range half {
+		half[i] = []string{"tm1", "tm2"}[i%2]
+	}
+	loss := slices.Clone(half)
+	for i := 0; i < len(loss); i += 4 {
+		loss[i] = ""
+	}
+	for v, tab := range [][]string{half, loss, half} {
+		f.Push(uint64(v+1), tmapi.KindGain, tab)
+		f.WaitAck(t, uint64(v+1))
+		got := <-atAck
+		if got != want(tab) {
+			t.Fatalf("version %d: at the ack the file holds %d bytes, want the %d of the table's reserved ports", v+1, len(got), len(want(tab)))
+		}
+	}
+	if own := parseRanges(t, want(half)); len(own) < 10000 || len(own) > 18000 {
+		t.Fatalf("half the range reserved: %d ports, want about 14116", len(own))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A file that cannot be written leaves the table unacknowledged: the
+// controller then writes the switches only after its handover timeout.
+func TestPortsWatchNoAckWhenTheWriteFails(t *testing.T) {
+	f := tmapitest.NewWatch(t, "tm1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := &bytes.Buffer{}
+	go func() {
+		cmd := newRootCmd()
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(errs)
+		cmd.SetArgs([]string{"ports", "--watch", "--controller", f.URL, "--tm", "tm1", "--snat", "10.3.0.1",
+			"--format", "sysctl", "--path", filepath.Join(t.TempDir(), "missing", "file")})
+		cmd.ExecuteContext(ctx)
+	}()
+	f.Push(1, tmapi.KindInitial, make([]string, 4096))
+	select {
+	case v := <-f.Acks():
+		t.Fatalf("version %d acknowledged though the file could not be written", v)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestPortsWatchNeedsSysctl(t *testing.T) {
+	_, err := runCmd(t, "ports", "--watch", "--tm", "tm1", "--snat", "10.3.0.1", "--format", "ranges")
+	if err == nil || !strings.Contains(err.Error(), "--watch writes --format sysctl only") {
+		t.Errorf("got %v", err)
 	}
 }

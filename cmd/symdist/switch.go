@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/p4rtserver"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/swswitch"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // parsePortMap parses "--port N=IFNAME" values.
@@ -39,55 +44,122 @@ func parsePortMap(specs []string) (map[uint16]string, error) {
 	return out, nil
 }
 
+// switchStopGrace is how long symdist switch lets RPCs finish when it
+// stops, after it has ended every StreamChannel.
+const switchStopGrace = 2 * time.Second
+
+// switchOptions are the flags of symdist switch.
+type switchOptions struct {
+	grpcAddr  string
+	deviceID  uint64
+	portSpecs []string
+	// TLS: certificate and key; with a client CA, mutual TLS.
+	tlsCert, tlsKey, tlsClientCA string
+	// portIO is how frames move: "ring" (memory-mapped packet rings) or
+	// "socket" (a system call per frame).
+	portIO string
+}
+
+// credentials returns the gRPC option that serves TLS as the flags ask,
+// or nil for plaintext.
+func (o switchOptions) credentials() (grpc.ServerOption, error) {
+	if o.tlsCert == "" && o.tlsKey == "" {
+		if o.tlsClientCA != "" {
+			return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	tc, err := p4rtserver.ServerTLS(o.tlsCert, o.tlsKey, o.tlsClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key/--tls-client-ca: %w", err)
+	}
+	return grpc.Creds(credentials.NewTLS(tc)), nil
+}
+
 func newSwitchCmd() *cobra.Command {
-	var grpcAddr string
-	var deviceID uint64
-	var portSpecs []string
+	var o switchOptions
 	cmd := &cobra.Command{
-		Use:   "switch --grpc ADDR --device-id N --port N=IFNAME ...",
+		Use:   "switch --grpc ADDR --device-id N --port N=IFNAME ... [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]",
 		Short: "Run the software switch: the Go pipeline behind a P4Runtime server, on Linux interfaces",
 		Long: `switch serves P4Runtime on --grpc and moves frames between the Linux
 interfaces given with --port (AF_PACKET; needs CAP_NET_RAW). It holds no
 pipeline until a controller pushes one; frames received before that are
-dropped. SIGINT or SIGTERM stop it cleanly.`,
+dropped. With --tls-cert and --tls-key it serves TLS; with --tls-client-ca
+too, mutual TLS (the controller's tls: {ca, cert, key} config). SIGINT or
+SIGTERM stop it: open P4Runtime streams end with UNAVAILABLE at once, the
+ports close, and RPCs still running after 2 s are cut. --port-io ring (the
+default) moves frames through memory-mapped packet rings (8 MiB to receive
+and 2 MiB to send per port); socket uses one system call per frame.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			portNames, err := parsePortMap(portSpecs)
-			if err != nil {
-				return err
-			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			ports := map[uint16]swswitch.Port{}
-			for n, name := range portNames {
-				p, err := swswitch.OpenInterface(name)
-				if err != nil {
-					for _, q := range ports {
-						q.Close()
-					}
-					return err
-				}
-				ports[n] = p
-			}
-			sw := swswitch.New(deviceID, ports, log)
-			ln, err := net.Listen("tcp", grpcAddr)
-			if err != nil {
-				return err
-			}
-			gs := grpc.NewServer(sw.Server().ServerOptions()...)
-			sw.Server().Register(gs)
-			log.Info("software switch serving P4Runtime", "address", ln.Addr().String(), "device_id", sw.Server().DeviceID(), "ports", len(ports))
-			g, ctx := errgroup.WithContext(cmd.Context())
-			g.Go(func() error { return gs.Serve(ln) })
-			g.Go(func() error {
-				err := sw.Run(ctx)
-				gs.GracefulStop()
-				return err
-			})
-			return g.Wait()
+			return runSwitch(cmd.Context(), o, log, nil)
 		},
 	}
-	cmd.Flags().StringVar(&grpcAddr, "grpc", "127.0.0.1:9559", "P4Runtime listen address")
-	cmd.Flags().Uint64Var(&deviceID, "device-id", 1, "P4Runtime device id")
-	cmd.Flags().StringArrayVar(&portSpecs, "port", nil, "switch port NUMBER=INTERFACE (repeat)")
+	cmd.Flags().StringVar(&o.grpcAddr, "grpc", "127.0.0.1:9559", "P4Runtime listen address")
+	cmd.Flags().Uint64Var(&o.deviceID, "device-id", 1, "P4Runtime device id (0, bmv2's default, too)")
+	cmd.Flags().StringArrayVar(&o.portSpecs, "port", nil, "switch port NUMBER=INTERFACE (repeat)")
+	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "serve P4Runtime over TLS with this certificate (PEM; with --tls-key)")
+	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	cmd.Flags().StringVar(&o.tlsClientCA, "tls-client-ca", "", "mutual TLS: accept only clients with a certificate from these CAs (PEM)")
+	cmd.Flags().StringVar(&o.portIO, "port-io", "ring", "how frames move: ring (memory-mapped packet rings) or socket (a system call per frame)")
 	return cmd
+}
+
+// runSwitch runs the software switch until ctx ends. ready, if not nil,
+// is called with the P4Runtime address once it is served.
+func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready func(addr string)) error {
+	portNames, err := parsePortMap(o.portSpecs)
+	if err != nil {
+		return err
+	}
+	open := swswitch.OpenInterface
+	switch o.portIO {
+	case "ring", "":
+	case "socket":
+		open = swswitch.OpenSocketInterface
+	default:
+		return fmt.Errorf("--port-io: want ring or socket, got %q", o.portIO)
+	}
+	creds, err := o.credentials() // before any port is opened
+	if err != nil {
+		return err
+	}
+	ports := map[uint16]swswitch.Port{}
+	for n, name := range portNames {
+		p, err := open(name)
+		if err != nil {
+			for _, q := range ports {
+				q.Close()
+			}
+			return err
+		}
+		ports[n] = p
+	}
+	sw := swswitch.New(o.deviceID, ports, log)
+	ln, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		for _, q := range ports {
+			q.Close()
+		}
+		return err
+	}
+	opts := sw.Server().ServerOptions()
+	if creds != nil {
+		opts = append(opts, creds)
+	}
+	gs := grpc.NewServer(opts...)
+	sw.Server().Register(gs)
+	log.Info("software switch serving P4Runtime", "address", ln.Addr().String(), "device_id", sw.Server().DeviceID(), "ports", len(ports), "tls", creds != nil, "mutual_tls", o.tlsClientCA != "")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return gs.Serve(ln) })
+	g.Go(func() error {
+		err := sw.Run(ctx)
+		sw.Server().Stop(gs, switchStopGrace)
+		return err
+	})
+	return g.Wait()
 }

@@ -12,7 +12,7 @@ import (
 
 func newTMCmd() *cobra.Command {
 	var cfg tm.Config
-	var selfPorts bool
+	var selfPorts, watch bool
 	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "tm --name NAME --listen VIP:PORT --backend IP:PORT --snat ADDR --controller URL",
@@ -26,11 +26,22 @@ owns, so the distributor brings the server's replies back to this TM
 half-close, connect and idle timeouts.
 
 The bucket table of the TM's group comes from the controller (--controller,
---name, --token) or a JSON file like GET /api/groups/{group}/buckets returns
-(--buckets-file), fetched at start and every --refresh.
+--name, --token), pushed over its watch stream (docs/tmapi.md): a table that
+takes ports away stops their use before the TM acknowledges it (after up to
+--loss-grace for connections still on them), and the controller moves those
+buckets only then. --watch=false polls every --refresh instead, as does a
+JSON file like GET /api/groups/{group}/buckets returns (--buckets-file).
+A connection that finds no usable self port (the TM has just joined and the
+switches send it flows before its buckets are confirmed) waits up to --hold
+for one instead of failing.
 
---http serves GET /healthz (for the controller's health check) and GET /stats
-(JSON counters). SIGINT or SIGTERM stop accepting, wait up to --grace for the
+--http serves GET /healthz (for the controller's health check), GET /stats
+(JSON counters) and GET /metrics (Prometheus).
+
+Idle clients cannot use up the self-source ports: one client address holds at
+most --max-conns-per-client connections, and from 80% of the ports in use the
+idle timeout drops to --busy-idle-timeout until the use is under 70% again
+(a warning is logged once per crossing). SIGINT or SIGTERM stop accepting, wait up to --grace for the
 active connections, then close them.
 
 --self-ports=false lets the kernel pick the source port (a control run: in a
@@ -42,6 +53,7 @@ lab with several TMs most replies then reach the wrong TM).`,
 				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 			}
 			cfg.KernelPorts = !selfPorts
+			cfg.Poll = !watch
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			s, err := tm.New(cfg)
 			if err != nil {
@@ -61,10 +73,15 @@ lab with several TMs most replies then reach the wrong TM).`,
 	f.StringVar(&cfg.Controller, "controller", "", "the controller's admin API URL, e.g. http://10.0.9.1:9090")
 	f.StringVar(&cfg.Token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
 	f.StringVar(&cfg.BucketsFile, "buckets-file", "", "read the bucket table from this JSON file instead of a controller")
-	f.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to fetch the bucket table again")
+	f.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to fetch the bucket table again when polling")
+	f.BoolVar(&watch, "watch", true, "follow the controller's bucket-table watch (false: poll every --refresh)")
+	f.DurationVar(&cfg.Hold, "hold", 2*time.Second, "how long a connection waits for a usable self port (0: fail at once)")
+	f.DurationVar(&cfg.LossGrace, "loss-grace", 200*time.Millisecond, "before acknowledging lost ports, wait this long for connections on them to end")
 	f.StringVar(&cfg.HTTP, "http", "", "serve /healthz and /stats on ADDRESS:PORT (empty: none)")
 	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "backend connect timeout")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "close a connection idle both ways this long (0: never)")
+	f.DurationVar(&cfg.BusyIdleTimeout, "busy-idle-timeout", 15*time.Second, "the idle timeout while 80% or more of the self-source ports are in use (until under 70%; 0: no change)")
+	f.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", 1000, "connections one client address may hold at once; more are reset (0: no limit)")
 	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, wait this long for active connections")
 	f.BoolVar(&cfg.Freebind, "freebind", false, "IP_FREEBIND: bind virtual and SNAT addresses not configured on an interface")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

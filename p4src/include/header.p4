@@ -165,6 +165,7 @@ struct local_metadata_t {
     // Filled by HeaderCheck.
     bit<1>         malformed;
     bit<1>         is_ip;
+    bit<1>         is_nd;          // IPv6 neighbour discovery or router message: never steered
     // Filled by PortRole and GroupClassifier.
     port_role_t    port_role;
     group_id_t     group_id;

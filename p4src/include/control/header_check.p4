@@ -6,6 +6,13 @@
 // a payload length shorter than its extension headers is malformed and
 // dropped (drop_counter[DROP_MALFORMED]). A truncated L4 header is not
 // malformed: KeySelect sends it to the group's default TM.
+//
+// ICMPv6 types 133-137 (router solicitation and advertisement, neighbour
+// solicitation and advertisement, redirect) are link-local control like ARP:
+// is_nd marks them, and SymdistIngress bridges them by destination MAC
+// instead of steering them (contract v1.1, section 1). Only an ICMPv6 header
+// the parser reached counts: one behind a third extension header or a
+// Fragment header is not seen, and the packet is steered like any other.
 #ifndef SYMDIST_HEADER_CHECK_P4
 #define SYMDIST_HEADER_CHECK_P4
 
@@ -13,6 +20,7 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
     apply {
         meta.malformed = 0;
         meta.is_ip = 0;
+        meta.is_nd = 0;
         bit<16> ether_type = hdr.ethernet.ether_type;
         if (hdr.vlan.isValid()) {
             ether_type = hdr.vlan.ether_type;
@@ -33,6 +41,10 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
                 meta.malformed = 1;
             } else {
                 meta.is_ip = 1;
+                if (hdr.icmp.isValid() && hdr.icmp.type >= ICMPV6_ROUTER_SOLICIT
+                        && hdr.icmp.type <= ICMPV6_REDIRECT) {
+                    meta.is_nd = 1;
+                }
             }
         }
     }

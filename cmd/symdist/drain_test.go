@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
+)
+
+// The admin API refuses what a web page can send (adminguard.go); the
+// project's own commands still work through it: drain, undrain, status.
+func TestDrainCommandsThroughTheGuard(t *testing.T) {
+	cfg, err := config.Load("../../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := controller.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.ServeAdmin(ctx, ln)
+	url := "http://" + ln.Addr().String()
+	drained := func() bool { return c.Status().Groups[0].TMs[0].Drained }
+
+	// The request: a cross-site text/plain POST.
+	req, _ := http.NewRequest("POST", url+"/api/tms/tm1/drain", strings.NewReader("x"))
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || drained() {
+		t.Fatalf("cross-site POST: HTTP %d, drained=%v; want 403 and not drained", resp.StatusCode, drained())
+	}
+
+	if _, err := runCmd(t, "drain", "tm1", "--controller", url); err != nil || !drained() {
+		t.Fatalf("symdist drain: %v, drained=%v", err, drained())
+	}
+	out, err := runCmd(t, "status", "--controller", url)
+	if err != nil || !strings.Contains(out, "tm1") {
+		t.Fatalf("symdist status: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "undrain", "tm1", "--controller", url); err != nil || drained() {
+		t.Fatalf("symdist undrain: %v, drained=%v", err, drained())
+	}
+	if _, err := runCmd(t, "drain", "tm9", "--controller", url); err == nil || !strings.Contains(err.Error(), "no TM") {
+		t.Errorf("symdist drain of an unknown TM: %v, want the API's error", err)
+	}
+}

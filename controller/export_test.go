@@ -1,0 +1,40 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"google.golang.org/grpc"
+)
+
+// SetLiveness sets how often the controller probes its switches (tests
+// make it faster).
+func SetLiveness(c *Controller, interval, timeout time.Duration, fall int) {
+	c.liveness = liveness{interval: interval, timeout: timeout, fall: fall}
+}
+
+// ReadState reads what the controller manages from a switch over conn,
+// without arbitration (Read needs no election id).
+func ReadState(ctx context.Context, conn *grpc.ClientConn, deviceID uint64) ([]*p4v1.Entity, error) {
+	return readState(ctx, &Session{DeviceID: deviceID, client: p4v1.NewP4RuntimeClient(conn)})
+}
+
+// WantState is what switch swName must hold given the controller's bucket
+// tables, which TMs are up and which are drained (the test's truth, not the
+// controller's).
+func WantState(c *Controller, swName string, up, drained map[string]bool) []*p4v1.Entity {
+	c.mu.Lock()
+	v := view{buckets: map[string][]string{}, up: up, drained: drained}
+	for g, t := range c.tables {
+		v.buckets[g] = slices.Clone(t.Buckets)
+	}
+	c.mu.Unlock()
+	for i := range c.cfg.Switches {
+		if c.cfg.Switches[i].Name == swName {
+			return desired(c.cfg, c.builder, &c.cfg.Switches[i], v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,412 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/symdist/symdist/tmapi"
+)
+
+// The handover keeps self-source ports right while buckets move between
+// live TMs (docs/design.md, "Handover"). Per group there are three tables:
+//
+//   - the target: what assign computed (c.tables);
+//   - the switch table: what the switches are told to hold (the view the
+//     desired state is built from);
+//   - the published table: what subscribers may allocate self ports in.
+//
+// A bucket moving away from a TM that is healthy and subscribed becomes
+// pending: it is published as "" (a loss), and it moves in the switch
+// table only when every subscriber of that TM has acknowledged that
+// version, the TM is no longer healthy or subscribed, or handover_timeout
+// has passed. Every other move (from a failed TM, or one nobody follows)
+// goes to the switch table at once. A bucket is published with its owner
+// only once every primary switch holds that owner: gains follow the writes.
+// All of it is guarded by c.mu.
+type handover struct {
+	groups   map[string]*groupHandover
+	subs     map[string]*subscriber // by id
+	lastSub  uint64
+	snaps    []tableSnap   // switch tables of generations not yet held everywhere
+	closing  chan struct{} // closed when the admin API shuts down
+	isClosed bool
+
+	timeouts    *prometheus.CounterVec
+	waits       prometheus.Histogram
+	subscribers prometheus.Gauge
+	versions    *prometheus.GaugeVec
+}
+
+type groupHandover struct {
+	switchTable []string
+	synced      []string          // the switch table every primary holds; nil: not known yet
+	pending     map[int]uint64    // bucket -> version of the loss to be acknowledged
+	losses      map[uint64]*loss  // by version
+	version     uint64            // of the last published table
+	published   []string          // that table; nil before the first
+	timers      map[uint64]func() // stop functions of the losses' timeouts
+}
+
+// loss is one published loss: buckets of the TMs in from, waiting for acks.
+type loss struct {
+	from     map[string]bool
+	start    time.Time
+	deadline time.Time
+}
+
+// tableSnap is the switch tables as of generation gen.
+type tableSnap struct {
+	gen    uint64
+	tables map[string][]string
+}
+
+func newHandover(reg *prometheus.Registry) *handover {
+	h := &handover{
+		groups:  map[string]*groupHandover{},
+		subs:    map[string]*subscriber{},
+		closing: make(chan struct{}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "symdist_handover_timeouts_total",
+			Help: "Losses a TM's subscribers did not acknowledge within handover_timeout; the switches were written anyway.",
+		}, []string{"tm"}),
+		waits: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "symdist_handover_wait_seconds",
+			Help:    "From publishing a loss to releasing its buckets to the switches.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		subscribers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "symdist_watch_subscribers", Help: "Open bucket-table watch streams.",
+		}),
+		versions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "symdist_table_version", Help: "Version of the last bucket table published to watchers.",
+		}, []string{"group"}),
+	}
+	reg.MustRegister(h.timeouts, h.waits, h.subscribers, h.versions)
+	return h
+}
+
+// groupLocked returns a group's handover state, starting it from the
+// target table (no handover for a group the switches never held).
+func (c *Controller) groupLocked(group string) *groupHandover {
+	g := c.ho.groups[group]
+	if g == nil {
+		g = &groupHandover{pending: map[int]uint64{}, losses: map[uint64]*loss{}, timers: map[uint64]func(){}}
+		if t := c.tables[group]; t != nil {
+			g.switchTable = slices.Clone(t.Buckets)
+		}
+		c.ho.groups[group] = g
+	}
+	return g
+}
+
+// adoptTablesLocked starts the switch tables from freshly computed or
+// adopted tables. Adopted again (after a reload or a lost primary role),
+// the switches hold the adopted table whatever this controller was handing
+// over: its pending moves are void.
+func (c *Controller) adoptTablesLocked() {
+	for name, t := range c.tables {
+		g := c.groupLocked(name)
+		if slices.Equal(g.switchTable, t.Buckets) {
+			continue
+		}
+		for v, stop := range g.timers {
+			stop()
+			delete(g.timers, v)
+		}
+		clear(g.pending)
+		clear(g.losses)
+		g.switchTable = slices.Clone(t.Buckets)
+	}
+	c.snapshotLocked()
+}
+
+// switchTableLocked is the table the switches must hold for a group.
+func (c *Controller) switchTableLocked(group string) []string {
+	if g := c.ho.groups[group]; g != nil && g.switchTable != nil {
+		return g.switchTable
+	}
+	if t := c.tables[group]; t != nil {
+		return t.Buckets
+	}
+	return nil
+}
+
+// bumpLocked starts a new generation of the desired state and asks every
+// switch to write it.
+func (c *Controller) bumpLocked() {
+	c.gen++
+	c.genSince[c.gen] = time.Now()
+	c.snapshotLocked()
+	for _, sw := range c.switches {
+		select {
+		case sw.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *Controller) snapshotLocked() {
+	s := tableSnap{gen: c.gen, tables: map[string][]string{}}
+	for name, g := range c.ho.groups {
+		s.tables[name] = slices.Clone(g.switchTable)
+	}
+	if n := len(c.ho.snaps); n > 0 && c.ho.snaps[n-1].gen == s.gen {
+		c.ho.snaps[n-1] = s
+		return
+	}
+	c.ho.snaps = append(c.ho.snaps, s)
+	if len(c.ho.snaps) > maxSnaps { // no switch syncs: keep the newest
+		c.ho.snaps = slices.Delete(c.ho.snaps, 0, len(c.ho.snaps)-maxSnaps)
+	}
+}
+
+// maxSnaps bounds the switch tables kept while no switch syncs.
+const maxSnaps = 256
+
+// liveSubscribedLocked reports whether the controller must wait for tm
+// before it moves a bucket away from it: it is healthy (drained or not)
+// and someone follows its table.
+func (c *Controller) liveSubscribedLocked(tm string) bool {
+	h := c.healthy[tm]
+	if tm == "" || h == nil || !h.up {
+		return false
+	}
+	for _, s := range c.ho.subs {
+		if s.tm == tm {
+			return true
+		}
+	}
+	return false
+}
+
+// handOverLocked follows a change of a group's target table: moves that
+// need no handover go to the switch table now, the others are published as
+// losses first.
+func (c *Controller) handOverLocked(group string) {
+	t := c.tables[group]
+	if t == nil {
+		return
+	}
+	g := c.groupLocked(group)
+	var newly []int
+	from := map[string]bool{}
+	for b, to := range t.Buckets {
+		old := g.switchTable[b]
+		if old == to {
+			delete(g.pending, b) // a move called off
+			continue
+		}
+		if _, ok := g.pending[b]; ok {
+			continue // goes to the current target when released
+		}
+		if !c.liveSubscribedLocked(old) {
+			g.switchTable[b] = to // from a failed TM, or one nobody follows
+			continue
+		}
+		g.pending[b] = 0
+		newly = append(newly, b)
+		from[old] = true
+	}
+	c.publishLocked(group)
+	if len(newly) > 0 {
+		v := g.version
+		for _, b := range newly {
+			g.pending[b] = v
+		}
+		timeout := c.cfg.Handover()
+		if l := g.losses[v]; l != nil {
+			maps.Copy(l.from, from)
+		} else {
+			now := time.Now()
+			g.losses[v] = &loss{from: from, start: now, deadline: now.Add(timeout)}
+			if timeout > 0 {
+				tm := time.AfterFunc(timeout, func() {
+					c.mu.Lock()
+					defer c.mu.Unlock()
+					if c.releaseLocked(group) {
+						c.bumpLocked()
+					}
+				})
+				g.timers[v] = func() { tm.Stop() }
+			}
+		}
+		c.log.Info("handover: losses published; switches wait for the TMs' acks",
+			"group", group, "version", v, "buckets", len(newly), "tms", sortedKeys(from), "timeout", timeout)
+	}
+	c.releaseLocked(group)
+}
+
+// ackedLocked reports whether tm no longer holds up a loss of version v:
+// it is down, nobody follows it any more, or all its subscribers have
+// acknowledged v.
+func (c *Controller) ackedLocked(tm string, v uint64) bool {
+	if h := c.healthy[tm]; h == nil || !h.up {
+		return true
+	}
+	for _, s := range c.ho.subs {
+		if s.tm == tm && s.acked < v {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseLocked moves the pending buckets whose losses are acknowledged or
+// timed out into the switch table; it reports whether it moved any.
+func (c *Controller) releaseLocked(group string) bool {
+	g := c.ho.groups[group]
+	t := c.tables[group]
+	if g == nil || t == nil || len(g.losses) == 0 {
+		return false
+	}
+	now := time.Now()
+	done := map[uint64]map[string]bool{} // version -> TM -> may go
+	for v, l := range g.losses {
+		done[v] = map[string]bool{}
+		expired := !now.Before(l.deadline)
+		var late []string
+		for tm := range l.from {
+			ok := c.ackedLocked(tm, v)
+			if !ok && expired {
+				late = append(late, tm)
+			}
+			done[v][tm] = ok || expired
+		}
+		if len(late) > 0 && l.deadline.After(l.start) { // a timeout of 0 waits for no one
+			sort.Strings(late)
+			for _, tm := range late {
+				c.ho.timeouts.WithLabelValues(tm).Inc()
+			}
+			c.log.Warn("handover timeout: writing the switches without these TMs' acks",
+				"group", group, "version", v, "tms", late, "waited", now.Sub(l.start).Round(time.Millisecond))
+		}
+	}
+	moved := 0
+	for b, v := range g.pending {
+		if done[v][g.switchTable[b]] {
+			g.switchTable[b] = t.Buckets[b]
+			delete(g.pending, b)
+			moved++
+		}
+	}
+	left := map[uint64]bool{}
+	for _, v := range g.pending {
+		left[v] = true
+	}
+	for v, l := range g.losses {
+		if !left[v] {
+			c.ho.waits.Observe(now.Sub(l.start).Seconds())
+			if stop := g.timers[v]; stop != nil {
+				stop()
+				delete(g.timers, v)
+			}
+			delete(g.losses, v)
+			c.log.Info("handover: losses acknowledged; writing the switches", "group", group, "version", v,
+				"waited", now.Sub(l.start).Round(time.Microsecond))
+		}
+	}
+	return moved > 0
+}
+
+// publishSyncedLocked takes note that every primary switch holds
+// generation gen and publishes what it gives.
+func (c *Controller) publishSyncedLocked(gen uint64) {
+	i := -1
+	for j, s := range c.ho.snaps {
+		if s.gen <= gen {
+			i = j
+		}
+	}
+	if i < 0 {
+		return
+	}
+	s := c.ho.snaps[i]
+	c.ho.snaps = c.ho.snaps[i:]
+	for name, tab := range s.tables {
+		if g := c.ho.groups[name]; g != nil && len(tab) == len(g.switchTable) {
+			g.synced = tab
+			c.publishLocked(name)
+		}
+	}
+}
+
+// publishLocked sends subscribers the group's table when it changed: a
+// bucket names its owner when every switch holds that owner and it is
+// not pending, else "".
+func (c *Controller) publishLocked(group string) {
+	g := c.ho.groups[group]
+	if g == nil || g.synced == nil {
+		return
+	}
+	tab := make([]string, len(g.switchTable))
+	for b, owner := range g.switchTable {
+		if _, moving := g.pending[b]; !moving && g.synced[b] == owner {
+			tab[b] = owner
+		}
+	}
+	if slices.Equal(tab, g.published) {
+		return
+	}
+	kind := tmapi.KindGain
+	if g.published == nil {
+		kind = tmapi.KindInitial
+	}
+	for b, owner := range g.published {
+		if owner != "" && tab[b] != owner {
+			kind = tmapi.KindLoss
+			break
+		}
+	}
+	g.version++
+	g.published = tab
+	c.ho.versions.WithLabelValues(group).Set(float64(g.version))
+	ev := tmapi.Event{Type: tmapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab}
+	for _, s := range c.ho.subs {
+		if s.group == group {
+			s.offer(ev)
+		}
+	}
+}
+
+// Published is the version of the group's last published table, and
+// whether the handover is settled: no loss waiting for acks, and every
+// bucket published with the owner the switches are told to hold.
+func (c *Controller) Published(group string) (version uint64, settled bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.ho.groups[group]
+	if g == nil {
+		return 0, false
+	}
+	return g.version, len(g.pending) == 0 && slices.Equal(g.published, g.switchTable)
+}
+
+// SetWeight changes a TM's weight at run time (not kept across a restart:
+// the config file's weight applies then). Buckets move only to or from it,
+// with the handover.
+func (c *Controller) SetWeight(name string, weight int) error {
+	if weight < 1 || weight > 1000 {
+		return fmt.Errorf("weight %d: want 1-1000", weight)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tm := c.cfg.TM(name)
+	if tm == nil {
+		return fmt.Errorf("no TM %q", name)
+	}
+	if tm.Weight == weight {
+		return nil
+	}
+	c.log.Info("TM weight changed", "tm", name, "from", tm.Weight, "to", weight)
+	tm.Weight = weight
+	c.reassignLocked(tm.Group)
+	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
+}

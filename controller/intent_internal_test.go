@@ -1,0 +1,99 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/entries"
+)
+
+// Adopting intent: the switches' record replaces this controller's, except
+// for drains given to it since its last adoption (while it reached no
+// switch), which are newer; switches that hold no TM entry (restarted
+// empty) change nothing.
+func TestAdoptIntent(t *testing.T) {
+	tests := []struct {
+		name     string
+		local    map[string]bool // drained here before adoption
+		edited   []string        // drains given since the last adoption
+		switches switchIntent
+		want     map[string]bool
+	}{
+		{"switches' drains adopted", map[string]bool{}, nil,
+			switchIntent{found: true, drained: map[string]bool{"tm2": true}},
+			map[string]bool{"tm1": false, "tm2": true, "tm3": false}},
+		{"switches' undrain adopted", map[string]bool{"tm2": true}, nil,
+			switchIntent{found: true, drained: map[string]bool{}},
+			map[string]bool{"tm1": false, "tm2": false, "tm3": false}},
+		{"a newer local undrain wins", map[string]bool{"tm2": false}, []string{"tm2"},
+			switchIntent{found: true, drained: map[string]bool{"tm2": true, "tm3": true}},
+			map[string]bool{"tm1": false, "tm2": false, "tm3": true}},
+		{"empty switches keep ours", map[string]bool{"tm1": true}, nil,
+			switchIntent{found: false, drained: map[string]bool{}},
+			map[string]bool{"tm1": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(testConfig(t), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.drained = tt.local
+			for _, tm := range tt.edited {
+				c.rt.noteEdit(tm)
+			}
+			c.mu.Lock()
+			c.adoptIntentLocked(tt.switches)
+			c.mu.Unlock()
+			if diff := cmp.Diff(tt.want, c.drained); diff != "" {
+				t.Errorf("drained (-want +got):\n%s", diff)
+			}
+			if c.rt.edited != nil {
+				t.Error("edits not cleared by the adoption")
+			}
+		})
+	}
+}
+
+// Reading intent back: only symdist's own records of TMs the config has
+// count; an entry of a TM without metadata says the switch is programmed
+// (so its absence of drains is news); other entries say nothing.
+func TestCollectIntent(t *testing.T) {
+	cfg := testConfig(t)
+	b := builder(t)
+	l2 := func(mac string, md string) *p4v1.Entity {
+		e := b.L2Forward(config.ParseMAC(mac), 2)
+		e.GetTableEntry().Metadata = []byte(md)
+		return entries.Canonicalize(e)
+	}
+	tm1MAC := cfg.TM("tm1").Ports["client-side"].MAC
+	tests := []struct {
+		name string
+		es   []*p4v1.Entity
+		want switchIntent
+	}{
+		{"a drain record", []*p4v1.Entity{withIntent(l2(tm1MAC, ""), "tm2", true)},
+			switchIntent{found: true, drained: map[string]bool{"tm2": true}}},
+		{"a TM's entry without metadata", []*p4v1.Entity{l2(tm1MAC, "")},
+			switchIntent{found: true, drained: map[string]bool{}}},
+		{"a host's entry", []*p4v1.Entity{l2("02:aa:00:00:00:01", "")},
+			switchIntent{found: false, drained: map[string]bool{}}},
+		{"foreign metadata", []*p4v1.Entity{l2("02:aa:00:00:00:01", "cookie 7")},
+			switchIntent{found: false, drained: map[string]bool{}}},
+		{"another version", []*p4v1.Entity{l2(tm1MAC, `{"symdist_intent":2,"tm":"tm1","drained":true}`)},
+			switchIntent{found: false, drained: map[string]bool{}}},
+		{"a TM the config lacks", []*p4v1.Entity{l2(tm1MAC, `{"symdist_intent":1,"tm":"tm9","drained":true}`)},
+			switchIntent{found: false, drained: map[string]bool{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := switchIntent{drained: map[string]bool{}}
+			collectIntent(cfg, tt.es, &got)
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(switchIntent{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

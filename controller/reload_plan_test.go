@@ -1,0 +1,116 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/symdist/symdist/config"
+)
+
+// twoGroups is a config of groups web (tm1-tm3) and db (tm4, tm5), with
+// the TMs given as "name:group:weight"; no switch is reached.
+func twoGroups(tms ...string) string {
+	var s strings.Builder
+	s.WriteString(`buckets: 64
+switches:
+  - name: d
+    address: 127.0.0.1:1
+    ports: [{port: 1, role: edge}, {port: 2, role: tm}, {port: 3, role: tm}, {port: 4, role: tm}, {port: 5, role: tm}, {port: 6, role: tm}]
+groups:
+`)
+	groups := map[string]string{}
+	for _, tm := range tms {
+		f := strings.Split(tm, ":")
+		if groups[f[1]] == "" {
+			groups[f[1]] = f[0]
+			id := map[string]int{"web": 1, "db": 2}[f[1]]
+			fmt.Fprintf(&s, "  - {name: %s, id: %d, default_tm: %s, rules: [{priority: %d, dst: 10.%d.0.0/16}]}\n", f[1], id, f[0], id, id)
+		}
+	}
+	s.WriteString("tms:\n")
+	for _, tm := range tms {
+		f := strings.Split(tm, ":")
+		n := f[0][2:]
+		fmt.Fprintf(&s, "  - {name: %s, id: %s, group: %s, weight: %s, ports: {d: {port: %d, mac: \"02:00:00:00:00:0%s\"}}}\n", f[0], n, f[1], f[2], int(n[0]-'0')+1, n)
+	}
+	return s.String()
+}
+
+// A controller with tables computed for cfg (as after adoption).
+func plannedController(t *testing.T, text string) *Controller {
+	cfg, err := config.Parse("start.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ensureTables(t.Context()); err != nil { // no session: fresh tables
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Plans across groups: a TM moving to another group leaves only its own
+// buckets in the first and takes only from the second's TMs; an added
+// group is filled from no owner; a removed group's buckets go to no
+// owner; the other group never moves.
+func TestPlanAcrossGroups(t *testing.T) {
+	start := twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2", "tm4:db:1", "tm5:db:1")
+	tests := []struct {
+		name string
+		next string
+		want map[string][]Move // group -> moves, from and to only (counts checked against shares)
+	}{
+		{"tm3 moves from web to db", twoGroups("tm1:web:1", "tm2:web:1", "tm3:db:2", "tm4:db:1", "tm5:db:1"),
+			map[string][]Move{"web": {{"tm3", "tm1", 16}, {"tm3", "tm2", 16}}, "db": {{"tm4", "tm3", 16}, {"tm5", "tm3", 16}}}},
+		{"db removed", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"),
+			map[string][]Move{"web": nil, "db": {{"tm4", "", 32}, {"tm5", "", 32}}}},
+		{"weights in both groups", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:6", "tm4:db:1", "tm5:db:3"),
+			map[string][]Move{"web": {{"tm1", "tm3", 8}, {"tm2", "tm3", 8}}, "db": {{"tm4", "tm5", 16}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := plannedController(t, start)
+			before := c.Status()
+			p, err := c.PlanConfig("next.yaml", []byte(tt.next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]Move{}
+			for _, g := range p.Groups {
+				got[g.Name] = g.Moves
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("moves (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, c.Status()); diff != "" {
+				t.Errorf("plan changed the controller:\n%s", diff)
+			}
+			applied, err := c.ApplyConfig("next.yaml", []byte(tt.next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			applied.Applied = false
+			if diff := cmp.Diff(p, applied); diff != "" {
+				t.Errorf("apply (-plan +apply):\n%s", diff)
+			}
+		})
+	}
+	t.Run("db added back", func(t *testing.T) {
+		c := plannedController(t, twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"))
+		p, err := c.ApplyConfig("next.yaml", []byte(start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Groups[1]; got.Name != "db" || got.Change != "added" || !cmp.Equal(got.Moves, []Move{{"", "tm4", 32}, {"", "tm5", 32}}) {
+			t.Errorf("db: %+v", got)
+		}
+		if b, _ := c.Buckets("db"); strings.Count(strings.Join(b, ","), "tm4") != 32 {
+			t.Errorf("db table after apply: %v", b)
+		}
+	})
+}

@@ -1,0 +1,114 @@
+// Package tmapi is the controller's admin API as its clients see it: the
+// JSON types, an HTTP client, and the bucket-table watch protocol that TMs
+// follow (docs/tmapi.md). It imports nothing of the controller, so a TM
+// (symdist tm, symdist ports --watch, or a third party's) never links the
+// P4Runtime controller.
+package tmapi
+
+import "time"
+
+// Status is what GET /api/status returns.
+type Status struct {
+	Switches []SwitchStatus `json:"switches"`
+	Groups   []GroupStatus  `json:"groups"`
+}
+
+// SwitchStatus is one switch as the controller sees it.
+type SwitchStatus struct {
+	Name      string    `json:"name"`
+	Address   string    `json:"address"`
+	Connected bool      `json:"connected"`
+	Primary   bool      `json:"primary"`
+	InSync    bool      `json:"in_sync"`
+	LastSync  time.Time `json:"last_sync,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	// Updates written by the last sync; 0 when the switch already held
+	// the desired state.
+	LastWritten int `json:"last_written"`
+}
+
+// GroupStatus is one group and its TMs.
+type GroupStatus struct {
+	Name      string     `json:"name"`
+	ID        uint16     `json:"id"`
+	DefaultTM string     `json:"default_tm"` // in effect (after failover)
+	TMs       []TMStatus `json:"tms"`
+}
+
+// TMStatus is one TM.
+type TMStatus struct {
+	Name    string `json:"name"`
+	ID      uint16 `json:"id"`
+	Weight  int    `json:"weight"`
+	Healthy bool   `json:"healthy"`
+	Drained bool   `json:"drained"`
+	Buckets int    `json:"buckets"`
+}
+
+// BucketTable is what GET /api/groups/{group}/buckets returns; TMs compute
+// their self-source ports from it.
+type BucketTable struct {
+	Group   string   `json:"group"`
+	Buckets []string `json:"buckets"`
+}
+
+// Event types of the watch stream (GET /api/watch), one JSON object a line.
+const (
+	EventHello = "hello" // first line: who the subscriber is
+	EventTable = "table" // a bucket table to apply, then acknowledge
+	EventPing  = "ping"  // keepalive, every PingInterval
+)
+
+// Kinds of table event.
+const (
+	// KindInitial is the first table of a stream: the table in force.
+	KindInitial = "initial"
+	// KindLoss takes buckets away (they read ""); the controller writes
+	// no switch for them until the TMs that lose them acknowledge (or the
+	// handover timeout passes).
+	KindLoss = "loss"
+	// KindGain gives buckets that every switch now holds.
+	KindGain = "gain"
+)
+
+// Event is one line of the watch stream.
+type Event struct {
+	Type string `json:"type"`
+
+	// Hello: the subscriber's id (for acks), whom it follows, and how
+	// long the controller waits for an ack of a loss.
+	Subscriber        string `json:"subscriber,omitempty"`
+	TM                string `json:"tm,omitempty"`
+	Group             string `json:"group,omitempty"`
+	HandoverTimeoutMS int64  `json:"handover_timeout_ms,omitempty"`
+
+	// Table: the group's table as far as self-source ports go: owner per
+	// bucket, "" for a bucket nobody may allocate in right now (moving).
+	// Versions grow by one per table within a controller's run.
+	Version uint64   `json:"version,omitempty"`
+	Kind    string   `json:"kind,omitempty"`
+	Buckets []string `json:"buckets,omitempty"`
+}
+
+// Ack is the body of POST /api/watch/{subscriber}/ack: the subscriber has
+// applied every table up to Version.
+type Ack struct {
+	Version uint64 `json:"version"`
+}
+
+// Weight is the body of POST /api/tms/{tm}/weight.
+type Weight struct {
+	Weight int `json:"weight"`
+}
+
+// Protocol timing.
+const (
+	// PingInterval: the controller writes at least one line this often.
+	PingInterval = 10 * time.Second
+	// IdleLimit: a subscriber that reads nothing for this long treats the
+	// stream as dead and subscribes again.
+	IdleLimit = 3 * PingInterval
+	// MaxLine bounds one line of the stream (a 4096-bucket table with
+	// names of up to 64 bytes is under 300 KB).
+	MaxLine = 4 << 20
+)

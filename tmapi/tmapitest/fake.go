@@ -1,0 +1,102 @@
+// Package tmapitest is a fake controller admin API for tests of TMs and
+// other subscribers: it serves the watch protocol of docs/tmapi.md from
+// the spec alone (tables the test pushes, acks it records), so a
+// subscriber's tests never link the controller.
+package tmapitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/symdist/symdist/tmapi"
+)
+
+// Watch serves GET /api/watch?tm=TM (subscriber id "s1") and
+// POST /api/watch/s1/ack for one TM of group "web".
+type Watch struct {
+	URL    string
+	TM     string
+	tables chan tmapi.Event
+	acks   chan uint64
+
+	mu    sync.Mutex
+	onAck func(version uint64)
+}
+
+// NewWatch starts the fake; it stops at the test's cleanup.
+func NewWatch(t testing.TB, tm string) *Watch {
+	f := &Watch{TM: tm, tables: make(chan tmapi.Event, 16), acks: make(chan uint64, 16)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/watch", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("tm") != tm {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error":"no TM %q"}`, r.URL.Query().Get("tm"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		_ = enc.Encode(tmapi.Event{Type: tmapi.EventHello, Subscriber: "s1", TM: tm, Group: "web", HandoverTimeoutMS: 1000})
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case ev := <-f.tables:
+				_ = enc.Encode(ev)
+				w.(http.Flusher).Flush()
+			}
+		}
+	})
+	mux.HandleFunc("POST /api/watch/s1/ack", func(w http.ResponseWriter, r *http.Request) {
+		var a tmapi.Ack
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		onAck := f.onAck
+		f.mu.Unlock()
+		if onAck != nil {
+			onAck(a.Version)
+		}
+		f.acks <- a.Version
+		_, _ = w.Write([]byte(`{}`))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// Push sends a table to the subscriber.
+func (f *Watch) Push(version uint64, kind string, buckets []string) {
+	f.tables <- tmapi.Event{Type: tmapi.EventTable, Group: "web", Version: version, Kind: kind, Buckets: buckets}
+}
+
+// OnAck runs fn when an ack arrives, before it is answered.
+func (f *Watch) OnAck(fn func(version uint64)) {
+	f.mu.Lock()
+	f.onAck = fn
+	f.mu.Unlock()
+}
+
+// Acks delivers the versions acknowledged, in order.
+func (f *Watch) Acks() <-chan uint64 { return f.acks }
+
+// WaitAck waits up to 5 s for the next ack and checks its version.
+func (f *Watch) WaitAck(t testing.TB, want uint64) {
+	t.Helper()
+	select {
+	case v := <-f.acks:
+		if v != want {
+			t.Fatalf("ack of version %d, want %d", v, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no ack of version %d", want)
+	}
+}
