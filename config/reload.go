@@ -34,7 +34,7 @@ func CheckReload(running *Config, name string, data []byte) (*Config, error) {
 		v.fail(at("buckets"), restart+"; a new bucket count moves every flow", running.Buckets, next.Buckets)
 	}
 	for i, g := range next.Groups {
-		if old := running.group(g.Name); old != nil && old.Buckets != g.Buckets {
+		if old := running.Group(g.Name); old != nil && old.Buckets != g.Buckets {
 			v.fail(at("groups", i, "buckets"), restart+"; a new bucket count moves every flow of group %s", old.Buckets, g.Buckets, g.Name)
 		}
 	}
@@ -96,15 +96,6 @@ func equalTLS(a, b *TLS) bool {
 		return a == b
 	}
 	return *a == *b
-}
-
-// group returns the group called name, or nil.
-func (c *Config) group(name string) *Group {
-	i := slices.IndexFunc(c.Groups, func(g Group) bool { return g.Name == name })
-	if i < 0 {
-		return nil
-	}
-	return &c.Groups[i]
 }
 
 // Switch returns the switch called name, or nil.
