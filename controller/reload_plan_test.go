@@ -112,7 +112,8 @@ func TestPlanAcrossGroups(t *testing.T) {
 		if b, _ := c.Buckets("db"); strings.Count(strings.Join(b, ","), "tm4") != 32 {
 			t.Errorf("db table after apply: %v", b)
 		}
-	}) // An added group takes its own bucket count, not the top-level one.
+	})
+	// An added group takes its own bucket count, not the top-level one.
 	t.Run("db added back with its own buckets", func(t *testing.T) {
 		c := plannedController(t, twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"))
 		next := strings.Replace(start, "{name: db, id: 2,", "{name: db, id: 2, buckets: 16,", 1)
