@@ -3,10 +3,13 @@ package assign
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/symdist/symdist/internal/cputime"
 )
 
 // events makes random changes of a TM list: add, remove, up, down, weight.
@@ -315,29 +318,59 @@ func FuzzApply(f *testing.F) {
 	})
 }
 
-// BenchmarkApply: one TM goes down.
+// BenchmarkApply is one event on a group of N TMs (weights 1 to 4) with B
+// buckets, per event kind: a TM fails, a failed TM recovers, a TM is added
+// or removed, a TM's weight changes. Each iteration applies the event to a
+// fresh copy of the table (the copy is not timed).
 func BenchmarkApply(b *testing.B) {
-	for _, bb := range []struct{ n, buckets int }{{16, 4096}, {256, 4096}, {1000, 4096}, {1000, 65536}} {
-		b.Run(fmt.Sprintf("N=%d/B=%d", bb.n, bb.buckets), func(b *testing.B) {
-			tms := make([]TM, bb.n)
-			for i := range tms {
-				tms[i] = TM{Name: fmt.Sprintf("tm%04d", i), Weight: 1 + i%4, Up: true}
+	events := []struct {
+		name string
+		// before and after turn the N TMs into the lists before and after
+		// the event, for the TM in the middle.
+		before, after func(tms []TM, i int) []TM
+	}{
+		{"fail", keep, func(tms []TM, i int) []TM { tms[i].Up = false; return tms }},
+		{"recover", func(tms []TM, i int) []TM { tms[i].Up = false; return tms }, keep},
+		{"add", func(tms []TM, i int) []TM { return slices.Delete(tms, i, i+1) }, keep},
+		{"remove", keep, func(tms []TM, i int) []TM { return slices.Delete(tms, i, i+1) }},
+		{"weight", keep, func(tms []TM, i int) []TM { tms[i].Weight += 3; return tms }},
+	}
+	for _, ev := range events {
+		for _, n := range []int{16, 256, 1000} {
+			for _, buckets := range []int{4096, 65536} {
+				b.Run(fmt.Sprintf("%s/N=%d/B=%d", ev.name, n, buckets), func(b *testing.B) {
+					tms := make([]TM, n)
+					for i := range tms {
+						tms[i] = TM{Name: fmt.Sprintf("tm%04d", i), Weight: 1 + i%4, Up: true}
+					}
+					before := ev.before(slices.Clone(tms), n/2)
+					after := ev.after(slices.Clone(tms), n/2)
+					start, err := New(buckets, before)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					var cpu time.Duration
+					for range b.N {
+						b.StopTimer()
+						tb := start.Clone()
+						t0, _ := cputime.Thread()
+						b.StartTimer()
+						if _, err := tb.Apply(after); err != nil {
+							b.Fatal(err)
+						}
+						b.StopTimer()
+						t1, _ := cputime.Thread()
+						cpu += t1 - t0
+						b.StartTimer()
+					}
+					b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+				})
 			}
-			start, err := New(bb.buckets, tms)
-			if err != nil {
-				b.Fatal(err)
-			}
-			next := slices.Clone(tms)
-			next[bb.n/2].Up = false
-			b.ReportAllocs()
-			for range b.N {
-				b.StopTimer()
-				tb := start.Clone()
-				b.StartTimer()
-				if _, err := tb.Apply(next); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}
 	}
 }
+
+func keep(tms []TM, _ int) []TM { return tms }

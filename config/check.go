@@ -88,9 +88,7 @@ func at(path ...any) []any { return path }
 var roles = map[string]bool{"edge": true, "tm": true, "peer": true}
 
 func (c *Config) check(v *validator) {
-	if c.Buckets <= 0 || c.Buckets&(c.Buckets-1) != 0 || c.Buckets > 4096 {
-		v.fail(at("buckets"), "must be a power of two up to 4096 (the pipeline's BUCKET_COUNT), got %d", c.Buckets)
-	}
+	c.checkBuckets(v)
 	if host, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 		v.fail(at("admin", "listen"), "not host:port: %v", err)
 	} else if !isLoopback(host) && c.Admin.Token == "" {

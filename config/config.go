@@ -19,7 +19,8 @@ import (
 
 // Config is a whole deployment as the controller runs it.
 type Config struct {
-	// Buckets per group (B), a power of two. Default 4096, the pipeline's.
+	// Buckets is the default bucket count (B) of a group, a power of two:
+	// 4096 unless set. Each group may set its own.
 	Buckets int `yaml:"buckets"`
 	// ElectionID of this controller; the highest of two is primary.
 	ElectionID uint64   `yaml:"election_id"`
@@ -90,7 +91,10 @@ type Group struct {
 	Name      string `yaml:"name"`
 	ID        uint16 `yaml:"id"` // 1-65535, the group_id in the pipeline
 	DefaultTM string `yaml:"default_tm"`
-	Rules     []Rule `yaml:"rules"`
+	// Buckets is the group's bucket count (B), a power of two; default the
+	// top-level buckets.
+	Buckets int    `yaml:"buckets"`
+	Rules   []Rule `yaml:"rules"`
 }
 
 // Rule is a classification rule; the controller also writes its mirror
@@ -188,6 +192,11 @@ func (c *Config) setDefaults() {
 	if c.HandoverTimeout == nil {
 		d := DefaultHandoverTimeout
 		c.HandoverTimeout = &d
+	}
+	for i := range c.Groups {
+		if c.Groups[i].Buckets == 0 {
+			c.Groups[i].Buckets = c.Buckets
+		}
 	}
 	for i := range c.TMs {
 		tm := &c.TMs[i]

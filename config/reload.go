@@ -11,7 +11,8 @@ import (
 // CheckReload parses data (a config file called name) as the next config
 // of a controller running with running. Besides everything `config check`
 // finds, it refuses the changes a running controller cannot make (they
-// need a restart): the bucket count, the election id, the admin listener
+// need a restart): the bucket count (the top-level default and an existing
+// group's), the election id, the admin listener
 // and token, and a switch's name, address, device id, TLS or pipeline
 // files, or adding or removing a switch. Every error is file:line: field:
 // problem, located in data.
@@ -31,6 +32,11 @@ func CheckReload(running *Config, name string, data []byte) (*Config, error) {
 	const restart = "needs a controller restart (running: %v, file: %v)"
 	if next.Buckets != running.Buckets {
 		v.fail(at("buckets"), restart+"; a new bucket count moves every flow", running.Buckets, next.Buckets)
+	}
+	for i, g := range next.Groups {
+		if old := running.Group(g.Name); old != nil && old.Buckets != g.Buckets {
+			v.fail(at("groups", i, "buckets"), restart+"; a new bucket count moves every flow of group %s", old.Buckets, g.Buckets, g.Name)
+		}
 	}
 	if next.ElectionID != running.ElectionID {
 		v.fail(at("election_id"), restart, running.ElectionID, next.ElectionID)

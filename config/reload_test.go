@@ -26,6 +26,7 @@ func TestCheckReload(t *testing.T) {
 		{"rule", "{priority: 10, ip_version: 4, dst: 10.0.0.100/32}", "{priority: 10, ip_version: 4, dst: 10.0.0.0/24}", ""},
 		{"switch port role", "      - {port: 5, role: peer}\n  - name: server-side", "      - {port: 5, role: edge}\n  - name: server-side", ""},
 		{"bucket count", "buckets: 4096", "buckets: 2048", "figure3.yaml:8: buckets: needs a controller restart (running: 4096, file: 2048); a new bucket count moves every flow"},
+		{"group bucket count", "    id: 1\n", "    id: 1\n    buckets: 1024\n", "figure3.yaml:36: groups[0].buckets: needs a controller restart (running: 4096, file: 1024); a new bucket count moves every flow of group web"},
 		{"election id", "election_id: 10", "election_id: 11", "figure3.yaml:9: election_id: needs a controller restart"},
 		{"admin listen", "listen: 127.0.0.1:9090", "listen: 127.0.0.1:9091", "figure3.yaml:11: admin.listen: needs a controller restart"},
 		{"switch address", "address: 127.0.0.1:9560", "address: 127.0.0.1:9561", "figure3.yaml:24: switches[1].address: needs a controller restart (running: 127.0.0.1:9560, file: 127.0.0.1:9561)"},

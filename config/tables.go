@@ -50,13 +50,10 @@ func entryKey(e *p4v1.Entity) string {
 
 // checkTables refuses what the switches cannot hold or what the controller
 // would silently drop: entries past a table's P4Info size, and two config
-// items that become one table entry.
+// items that become one table entry. bucket_table is checkBuckets'.
 func (c *Config) checkTables(v *validator) {
 	p := builtin()
 	b := entries.Builder{IDs: p.ids}
-	if n := len(c.Groups) * c.Buckets; n > p.sizes.BucketTable {
-		v.fail(at("buckets"), "%d groups of %d buckets need %d bucket_table entries; it holds %d (P4Info size)", len(c.Groups), c.Buckets, n, p.sizes.BucketTable)
-	}
 	c.checkClassifier(v, b, p.sizes.GroupClassifier)
 	for i := range c.Switches {
 		c.checkSwitchTables(v, b, p.sizes, i)

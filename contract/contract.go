@@ -56,20 +56,60 @@ func Hash(k Key) uint32 {
 	return HashBytes(AppendKeyBytes(buf[:0], k))
 }
 
-// ieee is hash/crc32's table for the contract's CRC-32.
-var ieee = crc32.MakeTable(crc32.IEEE)
-
-// HashBytes is crc32.ChecksumIEEE computed byte by byte over the library's
-// table. For 6- or 18-byte keys that is faster than ChecksumIEEE, whose
-// dispatch costs more than the bytes, and it lets a caller's key buffer
-// stay on the stack (no allocation per packet). TestHashBytes holds the two
-// equal.
-func HashBytes(key []byte) uint32 {
-	crc := ^uint32(0)
-	for _, b := range key {
-		crc = ieee[byte(crc)^b] ^ crc>>8
+// slicing holds the tables of CRC-32 by slicing-by-8: slicing[0] is
+// hash/crc32's table for the contract's polynomial, and slicing[k][b] is the
+// CRC of byte b followed by k zero bytes. Eight (or four) key bytes then cost
+// one table read each, without the byte-to-byte dependency chain.
+var slicing = func() *[8][256]uint32 {
+	t := new([8][256]uint32)
+	t[0] = *crc32.MakeTable(crc32.IEEE)
+	for i := range 256 {
+		for k := 1; k < 8; k++ {
+			c := t[k-1][i]
+			t[k][i] = t[0][byte(c)] ^ c>>8
+		}
 	}
+	return t
+}()
+
+// HashBytes is crc32.ChecksumIEEE, computed by slicing-by-8 (then by 4,
+// then byte by byte) over tables of its own. For 6- or 18-byte keys that is
+// several times faster than ChecksumIEEE, whose dispatch costs more than
+// the bytes, and it lets a caller's key buffer stay on the stack (no
+// allocation per packet). TestHashBytes holds the two equal.
+func HashBytes(key []byte) uint32 {
+	return ^update(^uint32(0), key)
+}
+
+// HashAddrPort is HashBytes of the key bytes addr (4 or 16 bytes) and port
+// (network order), without building them in a buffer: what the software
+// model hashes per packet.
+func HashAddrPort(addr []byte, port uint16) uint32 {
+	t := &slicing[0]
+	crc := update(^uint32(0), addr)
+	crc = t[byte(crc)^byte(port>>8)] ^ crc>>8
+	crc = t[byte(crc)^byte(port)] ^ crc>>8
 	return ^crc
+}
+
+// update runs the CRC register crc over b (no init, no final xor).
+func update(crc uint32, key []byte) uint32 {
+	t := slicing
+	for len(key) >= 8 {
+		crc ^= binary.LittleEndian.Uint32(key)
+		crc = t[7][byte(crc)] ^ t[6][byte(crc>>8)] ^ t[5][byte(crc>>16)] ^ t[4][crc>>24] ^
+			t[3][key[4]] ^ t[2][key[5]] ^ t[1][key[6]] ^ t[0][key[7]]
+		key = key[8:]
+	}
+	if len(key) >= 4 {
+		crc ^= binary.LittleEndian.Uint32(key)
+		crc = t[3][byte(crc)] ^ t[2][byte(crc>>8)] ^ t[1][byte(crc>>16)] ^ t[0][crc>>24]
+		key = key[4:]
+	}
+	for _, b := range key {
+		crc = t[0][byte(crc)^b] ^ crc>>8
+	}
+	return crc
 }
 
 // Bucket returns h mod buckets; buckets must be a power of two.

@@ -2,7 +2,9 @@ package contract
 
 import (
 	"encoding/hex"
+	"fmt"
 	"hash/crc32"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -87,5 +89,48 @@ func TestHashAllocatesNothing(t *testing.T) {
 	k := Key{netip.MustParseAddr("2001:db8::7"), 443}
 	if n := testing.AllocsPerRun(100, func() { Hash(k) }); n != 0 {
 		t.Errorf("Hash allocates %v times", n)
+	}
+}
+
+// Random keys of every length up to 64 bytes hash as hash/crc32 does, so
+// every path of the slicing (8, 4 and single bytes) is held to the library.
+func TestHashBytesRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n <= 64; n++ {
+		for range 200 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			if got, want := HashBytes(b), crc32.ChecksumIEEE(b); got != want {
+				t.Fatalf("HashBytes(%x) = %#x, want %#x", b, got, want)
+			}
+			if n >= 2 {
+				if got, want := HashAddrPort(b[:n-2], uint16(b[n-2])<<8|uint16(b[n-1])), crc32.ChecksumIEEE(b); got != want {
+					t.Fatalf("HashAddrPort(%x) = %#x, want %#x", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkHashBytes: the contract's CRC-32 over IPv4 (6-byte) and IPv6
+// (18-byte) keys, beside hash/crc32 on the same bytes.
+func BenchmarkHashBytes(b *testing.B) {
+	for _, n := range []int{6, 18} {
+		key := make([]byte, n)
+		for i := range key {
+			key[i] = byte(i * 37)
+		}
+		b.Run(fmt.Sprintf("HashBytes/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				HashBytes(key)
+			}
+		})
+		b.Run(fmt.Sprintf("ChecksumIEEE/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				crc32.ChecksumIEEE(key)
+			}
+		})
 	}
 }

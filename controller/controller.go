@@ -67,8 +67,9 @@ type switchState struct {
 	// every entry. Only the primary writes, so it stays true until the
 	// session or the primary role changes, or a write fails; it is dropped
 	// then, and at least every fullReadEvery.
-	held     []*p4v1.Entity
-	heldTime time.Time
+	held        []*p4v1.Entity
+	heldBuckets bucketOwners // bucket_table, apart from held: see bucketOwners
+	heldTime    time.Time
 }
 
 // fullReadEvery bounds how long the controller trusts its record of a
@@ -359,7 +360,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	}
 	start := time.Now()
 	sw.mu.Lock()
-	current := sw.held
+	current, curBuckets := sw.held, sw.heldBuckets
 	if time.Since(sw.heldTime) > fullReadEvery {
 		current = nil
 	}
@@ -369,6 +370,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 		if current, err = readState(ctx, sess); err != nil {
 			return err
 		}
+		current, curBuckets = splitBuckets(c.builder.IDs, current)
 		sw.mu.Lock()
 		sw.heldTime = time.Now()
 		sw.mu.Unlock()
@@ -377,8 +379,9 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	c.mu.Lock()
 	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want := desired(cfg, c.builder, cfg.Switch(sw.cfg.Name), v)
+	want, wantBuckets := desiredState(cfg, c.builder, cfg.Switch(sw.cfg.Name), v)
 	p := diff(current, want)
+	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
 	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
 		return err
@@ -390,7 +393,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
 	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written, sw.synced = gen, time.Now(), "", p.size(), true
-	sw.held = want
+	sw.held, sw.heldBuckets = want, wantBuckets
 	sw.mu.Unlock()
 	c.observeSynced()
 	return nil
@@ -488,7 +491,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 			// Adopting again, and no switch holds a table: keep ours.
 			_, err = t.Apply(tms)
 		} else {
-			t, err = assign.New(c.cfg.Buckets, tms)
+			t, err = assign.New(g.Buckets, tms)
 			c.log.Info("computed a new bucket table", "group", g.Name)
 		}
 		if err != nil {
@@ -516,37 +519,26 @@ func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Co
 	for _, tm := range cfg.TMs {
 		byID[uint64(tm.ID)] = tm.Name
 	}
-	groupByID := map[uint64]string{}
-	for _, g := range cfg.Groups {
-		groupByID[uint64(g.ID)] = g.Name
+	groupByID := map[uint64]*config.Group{}
+	for i := range cfg.Groups {
+		groupByID[uint64(cfg.Groups[i].ID)] = &cfg.Groups[i]
 	}
 	out := map[string][]string{}
 	unknown := map[uint64]int{} // member id -> buckets
 	for _, e := range es {
 		te := e.GetTableEntry()
-		var group, bucket uint64
-		for _, m := range te.GetMatch() {
-			v := m.GetExact().GetValue()
-			var x uint64
-			for _, b := range v {
-				x = x<<8 | uint64(b)
-			}
-			switch m.GetFieldId() {
-			case ids.GroupID:
-				group = x
-			case ids.Bucket:
-				bucket = x
-			}
-		}
-		name, ok := groupByID[group]
-		if !ok || bucket >= uint64(cfg.Buckets) {
+		group, bucket := bucketKey(c.builder.IDs, te)
+		// Entries of another group or past the group's bucket count are
+		// not the table; the sync deletes them.
+		g := groupByID[group]
+		if g == nil || bucket >= uint64(g.Buckets) {
 			continue
 		}
-		if out[name] == nil {
-			out[name] = make([]string, cfg.Buckets)
+		if out[g.Name] == nil {
+			out[g.Name] = make([]string, g.Buckets)
 		}
 		member := uint64(te.GetAction().GetActionProfileMemberId())
-		out[name][bucket] = byID[member]
+		out[g.Name][bucket] = byID[member]
 		if byID[member] == "" {
 			unknown[member]++
 		}

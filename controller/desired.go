@@ -46,7 +46,15 @@ func tmOn(tm *config.TM, sw string) (entries.TM, bool) {
 
 // desired returns every entity switch sw must hold, canonical.
 func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) []*p4v1.Entity {
+	es, buckets := desiredState(cfg, b, sw, v)
+	return append(es, buckets.entities(b)...)
+}
+
+// desiredState is what switch sw must hold: every entity but the bucket
+// entries, canonical, and the bucket entries as owners.
+func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) ([]*p4v1.Entity, bucketOwners) {
 	var es []*p4v1.Entity
+	buckets := bucketOwners{}
 	flood := sw.FloodPorts
 	for _, p := range sw.Ports {
 		es = append(es, b.PortRole(p.Port, roleValues[p.Role]))
@@ -71,6 +79,14 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 			es = append(es, b.TMAddress(netip.MustParseAddr(a), t))
 		}
 	}
+	// The member of each bucket owner on this switch (0: no TM with a port
+	// here), looked up once per TM, not once per bucket.
+	members := map[string]uint32{}
+	for i := range cfg.TMs {
+		if _, ok := cfg.TMs[i].Ports[sw.Name]; ok {
+			members[cfg.TMs[i].Name] = uint32(cfg.TMs[i].ID)
+		}
+	}
 	for gi := range cfg.Groups {
 		g := &cfg.Groups[gi]
 		for _, r := range g.Rules {
@@ -80,23 +96,20 @@ func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) [
 				es = append(es, b.GroupClassifier(c.Mirror()))
 			}
 		}
+		es = append(es, b.BucketMask(g.ID, g.Buckets))
 		if d, ok := tmOn(defaultTM(cfg, g, v), sw.Name); ok {
 			es = append(es, b.DefaultTM(g.ID, d))
 		}
 		for bucket, owner := range v.buckets[g.Name] {
-			tm := cfg.TM(owner)
-			if tm == nil {
-				continue
-			}
-			if _, ok := tm.Ports[sw.Name]; ok {
-				es = append(es, b.Bucket(g.ID, uint16(bucket), uint32(tm.ID)))
+			if m := members[owner]; m != 0 {
+				buckets.set(g.ID, bucket, m)
 			}
 		}
 	}
 	for _, e := range es {
 		entries.Canonicalize(e)
 	}
-	return es
+	return es, buckets
 }
 
 // DesiredState is what a fresh controller would write to switch swName of
@@ -122,7 +135,7 @@ func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
 			tms = append(tms, assign.TM{Name: tm.Name, Weight: tm.Weight, Up: true})
 			v.up[tm.Name] = true
 		}
-		t, err := assign.New(cfg.Buckets, tms)
+		t, err := assign.New(g.Buckets, tms)
 		if err != nil {
 			return nil, fmt.Errorf("group %s: %w", g.Name, err)
 		}

@@ -230,7 +230,7 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 	}
 	for gi := range next.Groups {
 		g := &next.Groups[gi]
-		gp := GroupPlan{Name: g.Name, Buckets: next.Buckets}
+		gp := GroupPlan{Name: g.Name, Buckets: g.Buckets}
 		if old := c.cfg.Group(g.Name); old == nil {
 			gp.Change = "added"
 		} else {
@@ -248,8 +248,8 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 				before, t = old.Buckets, old.Clone()
 				_, err = t.Apply(now)
 			} else {
-				before = make([]string, next.Buckets)
-				t, err = assign.New(next.Buckets, now)
+				before = make([]string, g.Buckets)
+				t, err = assign.New(g.Buckets, now)
 			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("group %s: %w", g.Name, err)
@@ -286,7 +286,7 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 		if next.Group(g.Name) != nil {
 			continue
 		}
-		gp := GroupPlan{Name: g.Name, Change: "removed", Buckets: c.cfg.Buckets}
+		gp := GroupPlan{Name: g.Name, Change: "removed", Buckets: g.Buckets}
 		var before []string
 		if !p.NoTables {
 			before = c.tables[g.Name].Buckets

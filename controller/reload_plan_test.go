@@ -113,4 +113,19 @@ func TestPlanAcrossGroups(t *testing.T) {
 			t.Errorf("db table after apply: %v", b)
 		}
 	})
+	// An added group takes its own bucket count, not the top-level one.
+	t.Run("db added back with its own buckets", func(t *testing.T) {
+		c := plannedController(t, twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"))
+		next := strings.Replace(start, "{name: db, id: 2,", "{name: db, id: 2, buckets: 16,", 1)
+		p, err := c.ApplyConfig("next.yaml", []byte(next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Groups[1]; got.Buckets != 16 || !cmp.Equal(got.Moves, []Move{{"", "tm4", 8}, {"", "tm5", 8}}) {
+			t.Errorf("db: %+v", got)
+		}
+		if b, _ := c.Buckets("db"); len(b) != 16 {
+			t.Errorf("db table after apply has %d buckets, want 16", len(b))
+		}
+	})
 }

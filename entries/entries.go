@@ -207,6 +207,18 @@ func (b Builder) DefaultTM(group uint16, tm TM) *p4v1.Entity {
 	})
 }
 
+// BucketMask is a bucket_mask entry: group's bucket count B, as the mask
+// B - 1 (B a power of two).
+func (b Builder) BucketMask(group uint16, buckets int) *p4v1.Entity {
+	ids := b.IDs.BucketMask
+	return tableEntity(&p4v1.TableEntry{
+		TableId: ids.Table,
+		Match:   []*p4v1.FieldMatch{exact(ids.GroupID, Bytes(uint64(group), 2))},
+		Action: direct(&p4v1.Action{ActionId: ids.SetBucketMask, Params: []*p4v1.Action_Param{
+			param(ids.BucketMask, Bytes(uint64(buckets-1), 2))}}),
+	})
+}
+
 // L2Forward is an l2_forward entry.
 func (b Builder) L2Forward(mac net.HardwareAddr, port uint16) *p4v1.Entity {
 	ids := b.IDs.L2Forward

@@ -17,8 +17,11 @@ type IDs struct {
 	TMAddressV4 struct{ Table, DstAddr uint32 }
 	TMAddressV6 struct{ Table, DstAddr uint32 }
 	BucketTable struct{ Table, GroupID, Bucket uint32 }
-	DefaultTM   struct{ Table, GroupID uint32 }
-	SendToTM    struct {
+	BucketMask  struct {
+		Table, GroupID, SetBucketMask, BucketMask uint32
+	}
+	DefaultTM struct{ Table, GroupID uint32 }
+	SendToTM  struct {
 		Action, TMID, Port, TMMAC uint32
 	}
 	TMMembers uint32
@@ -93,6 +96,10 @@ func (s *Schema) Resolve() (*IDs, error) {
 	ids.BucketTable.Table = r.id(TableBucketTable)
 	ids.BucketTable.GroupID = r.field(ids.BucketTable.Table, FieldBucketTableGroupID)
 	ids.BucketTable.Bucket = r.field(ids.BucketTable.Table, FieldBucketTableBucket)
+	ids.BucketMask.Table = r.id(TableBucketMask)
+	ids.BucketMask.GroupID = r.field(ids.BucketMask.Table, FieldBucketMaskGroupID)
+	ids.BucketMask.SetBucketMask = r.id(ActionSetBucketMask)
+	ids.BucketMask.BucketMask = r.param(ids.BucketMask.SetBucketMask, ParamSetBucketMaskBucketMask)
 	ids.DefaultTM.Table = r.id(TableDefaultTM)
 	ids.DefaultTM.GroupID = r.field(ids.DefaultTM.Table, FieldDefaultTMGroupID)
 

@@ -21,6 +21,8 @@ import (
 //   - load_stepK: per scheme, each TM's load over its fair share after step K
 //   - moved: flows moved at each event, per scheme and the fair-share ideal
 //   - imbalance_vs_buckets: imbalance against the table size (with a sweep)
+//   - imbalance_vs_tms: the table's imbalance against N, a line per B (with
+//     a TM sweep)
 func WritePlots(r *Result, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -60,6 +62,15 @@ func WritePlots(r *Result, dir string) ([]string, error) {
 			return files, err
 		}
 		if err := save("imbalance_vs_buckets", 8*vg.Inch, 5*vg.Inch, [][]*plot.Plot{{p}}); err != nil {
+			return files, err
+		}
+	}
+	if r.TMSweep != nil && len(r.TMSweep.Points) > 0 {
+		p, err := tmSweepPlot(r.TMSweep)
+		if err != nil {
+			return files, err
+		}
+		if err := save("imbalance_vs_tms", 8*vg.Inch, 5*vg.Inch, [][]*plot.Plot{{p}}); err != nil {
 			return files, err
 		}
 	}

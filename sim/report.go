@@ -70,5 +70,8 @@ func (r *Result) WriteText(w io.Writer) error {
 			return err
 		}
 	}
+	if r.TMSweep != nil {
+		return writeTMSweep(w, r.TMSweep)
+	}
 	return nil
 }

@@ -33,7 +33,10 @@ type Config struct {
 
 	MaglevSize int   // Maglev's M, a prime (0: 65537)
 	Sweep      []int // bucket counts for the imbalance-vs-B sweep (none when empty)
-	Workers    int   // goroutines (0: GOMAXPROCS)
+	// TMSweep and TMSweepBuckets: TM counts and bucket counts of the table
+	// imbalance-vs-N sweep (none when TMSweep is empty).
+	TMSweep, TMSweepBuckets []int
+	Workers                 int // goroutines (0: GOMAXPROCS)
 
 	// Progress, if not nil, is called from the calling goroutine every
 	// tenth of a second or so during long stages, and at the end of each.
@@ -75,10 +78,18 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("weight of %s is %d: want 1 to %d", name, w, MaxWeight)
 		}
 	}
-	for _, b := range c.Sweep {
+	for _, b := range slices.Concat(c.Sweep, c.TMSweepBuckets) {
 		if !contract.IsPowerOfTwo(b) || b > assign.MaxBuckets {
 			return fmt.Errorf("sweep: bucket count %d is not a power of two from 1 to %d", b, assign.MaxBuckets)
 		}
+	}
+	for _, n := range c.TMSweep {
+		if n < 1 || n > MaxTMs {
+			return fmt.Errorf("TM sweep: %d TMs: want 1 to %d", n, MaxTMs)
+		}
+	}
+	if len(c.TMSweep) > 0 && len(c.TMSweepBuckets) == 0 {
+		return fmt.Errorf("TM sweep: no bucket counts")
 	}
 	// Play the events on the names.
 	type st struct {
@@ -271,6 +282,7 @@ type Result struct {
 	GroupFlows []int        `json:"group_flows"`
 	Steps      []Step       `json:"steps"`
 	Sweep      *Sweep       `json:"sweep,omitempty"`
+	TMSweep    *TMSweep     `json:"tm_sweep,omitempty"`
 	Seconds    float64      `json:"seconds"`
 	Workers    int          `json:"workers"`
 }
@@ -392,6 +404,11 @@ func simulate(cfg Config) (*Result, *simulator, error) {
 			return nil, nil, err
 		}
 		res.Sweep = sw
+	}
+	if len(cfg.TMSweep) > 0 {
+		if res.TMSweep, err = SweepTMs(cfg.TMSweep, cfg.TMSweepBuckets); err != nil {
+			return nil, nil, err
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, s, nil

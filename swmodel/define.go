@@ -40,7 +40,7 @@ const (
 	MaxClassifierRules = 1024
 	MaxTMAddresses     = 1024
 	MaxL2Entries       = 4096
-	BucketTableSize    = 65536
+	BucketTableSize    = 1048576
 	ReasonCount        = 8
 	DropCauseCount     = 4
 )

@@ -33,7 +33,7 @@ func BenchmarkStages(b *testing.B) {
 	})
 	b.Run("groupClassifier", func(b *testing.B) {
 		for b.Loop() {
-			p.t.groupClassifier(frame, &h, &m)
+			p.view.Load().groupClassifier(frame, &h, &m)
 		}
 	})
 	b.Run("keySelect", func(b *testing.B) {
@@ -45,12 +45,12 @@ func BenchmarkStages(b *testing.B) {
 	sm := standardMetadata{ingressPort: 1}
 	b.Run("tmSelect", func(b *testing.B) {
 		for b.Loop() {
-			p.t.tmSelect(frame, &h, &m, &sm, &p.c, &res.scratch)
+			p.view.Load().tmSelect(frame, &h, &m, &sm, &p.c)
 		}
 	})
 	b.Run("ingress", func(b *testing.B) {
 		for b.Loop() {
-			p.ingress(frame, &h, &m, &sm, &res)
+			p.ingress(p.view.Load(), frame, &h, &m, &sm)
 		}
 	})
 	b.Run("Process", func(b *testing.B) {

@@ -23,11 +23,12 @@ type localMetadata struct {
 	keyPort   uint16
 	reason    Reason
 
-	hash    uint32
-	bucket  uint16
-	tmID    uint16
-	tmMAC   [6]byte // what send_to_tm writes to hdr.ethernet.dst_addr
-	steered bool
+	hash       uint32
+	bucketMask uint16
+	bucket     uint16
+	tmID       uint16
+	tmMAC      [6]byte // what send_to_tm writes to hdr.ethernet.dst_addr
+	steered    bool
 
 	dropCause DropCause
 }

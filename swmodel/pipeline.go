@@ -10,27 +10,29 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/symdist/symdist/p4info"
 )
 
 // Pipeline is one switch's instance of the program: tables, counters and
-// multicast groups. Process may be called from many goroutines at once.
-// A Write batch holds the store (mu) for its whole length, but the lookup
-// tables (dp) only while it changes them: a few pointer or map writes per
-// update, what is bigger (the classifier's rule list, the filter of TM
-// addresses) being built aside and swapped in. So a packet waits for a
-// few microseconds at most, never for a batch, and Read never holds up
-// packets.
+// multicast groups. Process may be called from many goroutines at once,
+// and never waits for a writer: it reads the tables published by the last
+// Write (snapshot.go).
 type Pipeline struct {
 	schema *p4info.Schema
 	ids    *p4info.IDs
 
-	mu    sync.RWMutex // guards store; writers of t hold it too
-	store store
-	dp    sync.RWMutex // guards t: Process reads it, writers change it (holding mu too)
-	t     tables
-	c     counters
+	view atomic.Pointer[tables] // what Process reads
+
+	mu    sync.RWMutex // writers, and Read of the store
+	t     tables       // the writer's copy, published as view
+	owned owned        // parts of t not shared with view
+	gen   uint64       // publish count, for the bucket nodes
+
+	bucketEntries int // in bucket_table (bucket_table.go)
+	store         store
+	c             counters
 }
 
 // New returns a pipeline with empty tables for the given P4Info.
@@ -39,7 +41,9 @@ func New(schema *p4info.Schema) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pipeline{schema: schema, ids: ids, t: newTables(), store: newStore()}, nil
+	p := &Pipeline{schema: schema, ids: ids, t: newTables(), store: newStore()}
+	p.publish()
+	return p, nil
 }
 
 // Schema returns the P4Info the pipeline validates writes against.
@@ -48,14 +52,13 @@ func (p *Pipeline) Schema() *p4info.Schema { return p.schema }
 // Reset clears every table, member, multicast group and counter, as a new
 // pipeline config does.
 func (p *Pipeline) Reset() {
-	fresh := newTables()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.dp.Lock()
-	defer p.dp.Unlock()
-	p.t = fresh
+	p.t = newTables()
 	p.store = newStore()
-	p.c = counters{}
+	p.bucketEntries = 0
+	p.c.reset()
+	p.publish()
 }
 
 // Trace says how the pipeline decided.
@@ -81,8 +84,6 @@ type Result struct {
 	Ports []uint16 // egress ports, empty when dropped
 	Frame []byte   // the frame that leaves on every one of Ports
 	Trace Trace
-
-	scratch [18]byte
 }
 
 // dropPort is v1model's drop port for simple_switch: an egress_spec of 511
@@ -91,13 +92,12 @@ const dropPort = 511
 
 // Process runs one frame received on ingressPort through the pipeline.
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
-	p.dp.RLock()
-	defer p.dp.RUnlock()
+	t := p.view.Load()
 	h := noHeaders
 	var m localMetadata
 	sm := standardMetadata{ingressPort: ingressPort}
 	parse(frame, ingressPort, &h, &m)
-	p.ingress(frame, &h, &m, &sm, res)
+	p.ingress(t, frame, &h, &m, &sm)
 
 	res.Ports = res.Ports[:0]
 	res.Frame = res.Frame[:0]
@@ -122,7 +122,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	case sm.drop:
 	case sm.mcastGrp != 0:
 		tr.Multicast = sm.mcastGrp
-		for _, port := range p.t.mcast[uint32(sm.mcastGrp)] {
+		for _, port := range t.mcast[uint32(sm.mcastGrp)] {
 			if !prune(port, ingressPort) {
 				res.Ports = append(res.Ports, port)
 			}
@@ -138,8 +138,8 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	}
 }
 
-// ingress mirrors control SymdistIngress (p4src/symdist.p4).
-func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardMetadata, res *Result) {
+// ingress mirrors control SymdistIngress (p4src/symdist.p4) over tables t.
+func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm *standardMetadata) {
 	m.dropCause = DropNone
 	m.steered = false
 	if valid(h.packetOut) {
@@ -147,7 +147,7 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 		return
 	}
 	headerCheck(b, h, m)
-	p.t.portRole(m, sm)
+	t.portRole(m, sm)
 	switch {
 	case m.portRole == RoleNone:
 		p.drop(b, m, sm, DropUnknownPort)
@@ -157,15 +157,15 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 		// A frame to a group MAC (broadcast, ND, multicast) is bridged,
 		// and so is neighbour discovery to a unicast MAC (isND).
 		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
-			p.t.groupClassifier(b, h, m)
+			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
-			p.t.tmSelect(b, h, m, sm, &p.c, &res.scratch)
+			t.tmSelect(b, h, m, sm, &p.c)
 			if !m.steered && m.groupID != 0 {
 				p.drop(b, m, sm, DropNoTM)
 			}
 		}
 		if !m.steered && m.dropCause == DropNone {
-			p.t.l2Forward(b, h, sm)
+			t.l2Forward(b, h, sm)
 		}
 	}
 }
@@ -174,16 +174,16 @@ func (p *Pipeline) ingress(b []byte, h *headers, m *localMetadata, sm *standardM
 func (p *Pipeline) drop(b []byte, m *localMetadata, sm *standardMetadata, cause DropCause) {
 	m.dropCause = cause
 	sm.drop = true
-	p.c.count(p.c.drop[:], int(cause), len(b))
+	p.c.countDrop(cause, len(b))
 }
 
 // Counter returns the value of one counter cell, by P4Info counter ID.
 func (p *Pipeline) Counter(id uint32, index int) (CounterValue, bool) {
 	arr := p.counterArray(id)
-	if index < 0 || index >= len(arr) {
+	if index < 0 || index >= arr.size {
 		return CounterValue{}, false
 	}
-	return p.c.read(arr, index), true
+	return arr.read(index), true
 }
 
 // String is the trace as the vector files state it.

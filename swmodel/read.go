@@ -118,6 +118,7 @@ func sortedKeys[V any](m map[uint32]V) []uint32 {
 type tableQuery struct {
 	tableIDs    []uint32
 	match       string // matchString of the canonical match, when hasMatch
+	canonical   []*p4v1.FieldMatch
 	hasMatch    bool
 	priority    int32
 	actionID    uint32
@@ -160,7 +161,7 @@ func (p *Pipeline) newTableQuery(q *p4v1.TableEntry) (*tableQuery, error) {
 		if err != nil {
 			return nil, err
 		}
-		tq.match, tq.hasMatch = matchString(match), true
+		tq.match, tq.canonical, tq.hasMatch = matchString(match), match, true
 	}
 	if a := q.GetAction(); a != nil {
 		da, ok := a.GetType().(*p4v1.TableAction_Action)
@@ -222,8 +223,15 @@ func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) er
 	}
 	// One slice per table, each sorted by key after the lock is let go.
 	picked := make([][]pickedEntry, len(tq.tableIDs))
+	var buckets *bucketTree
 	p.mu.RLock()
 	for i, tid := range tq.tableIDs {
+		if tid == p.ids.BucketTable.Table {
+			// bucket_table is kept only as its lookup tree (bucket_table.go),
+			// and the published tree is never changed again.
+			buckets = p.t.buckets
+			continue
+		}
 		for k, te := range p.store.entries[tid] {
 			if (!tq.hasMatch || matchPart(k) == tq.match) && tq.selects(te) {
 				picked[i] = append(picked[i], pickedEntry{k, te})
@@ -231,7 +239,13 @@ func (p *Pipeline) readTable(q *p4v1.TableEntry, fn func(*p4v1.Entity) error) er
 		}
 	}
 	p.mu.RUnlock()
-	for _, table := range picked {
+	for i, table := range picked {
+		if tq.tableIDs[i] == p.ids.BucketTable.Table {
+			if err := p.readBucketEntries(buckets, tq, fn); err != nil {
+				return err
+			}
+			continue
+		}
 		slices.SortFunc(table, func(a, b pickedEntry) int { return cmp.Compare(a.key, b.key) })
 		for _, x := range table {
 			if err := fn(&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: proto.Clone(x.te).(*p4v1.TableEntry)}}); err != nil {
@@ -249,16 +263,16 @@ func matchPart(key string) string {
 }
 
 // counterArray maps a P4Info counter ID to the model's array.
-func (p *Pipeline) counterArray(id uint32) []counterCell {
+func (p *Pipeline) counterArray(id uint32) counterArray {
 	switch id {
 	case p.ids.TMCounter:
-		return p.c.tm[:]
+		return p.c.tmCounter()
 	case p.ids.SteerReasonCounter:
-		return p.c.steerReason[:]
+		return p.c.steerReasonCounter()
 	case p.ids.DropCounter:
-		return p.c.drop[:]
+		return p.c.dropCounter()
 	}
-	return nil
+	return counterArray{}
 }
 
 // readCounters reads counter cells (spec §9.3.2 and §11.1): counter ID 0
@@ -271,7 +285,7 @@ func (p *Pipeline) readCounters(q *p4v1.CounterEntry, fn func(*p4v1.Entity) erro
 	if q.GetCounterId() == 0 {
 		ids = sortedKeys(p.schema.Counters)
 	} else {
-		if p.counterArray(q.GetCounterId()) == nil {
+		if p.counterArray(q.GetCounterId()).size == 0 {
 			return errorf(codes.InvalidArgument, "unknown counter ID %d", q.GetCounterId())
 		}
 		ids = []uint32{q.GetCounterId()}
@@ -286,7 +300,7 @@ func (p *Pipeline) readCounters(q *p4v1.CounterEntry, fn func(*p4v1.Entity) erro
 	}
 	var cells []cell
 	for _, id := range ids {
-		n := len(p.counterArray(id))
+		n := p.counterArray(id).size
 		switch {
 		case q.GetIndex() == nil:
 			for i := range n {
@@ -300,7 +314,7 @@ func (p *Pipeline) readCounters(q *p4v1.CounterEntry, fn func(*p4v1.Entity) erro
 	}
 	return p.readChunked(len(cells), func(i int) *p4v1.Entity {
 		c := cells[i]
-		v := p.c.read(p.counterArray(c.id), c.index)
+		v := p.counterArray(c.id).read(c.index)
 		return &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: c.id, Index: &p4v1.Index{Index: int64(c.index)},
 			Data: &p4v1.CounterData{PacketCount: int64(v.Packets), ByteCount: int64(v.Bytes)}}}}
 	}, fn)

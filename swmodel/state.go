@@ -11,24 +11,19 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // tables is the state of the pipeline's tables in the form the controls
 // look up: arrays and maps keyed as the P4 tables are.
 type tables struct {
-	portRoles  [MaxPorts]PortRole
-	classifier []classifierRule // highest priority first
-	// classifierSpare is the rule list swapped out by the last change,
-	// which no packet can still be reading (the change held dp): the next
-	// change builds its list there, so changes allocate nothing.
-	classifierSpare []classifierRule
-	tmAddressV4     map[[4]byte]*sendToTM
-	tmAddressV6     map[[16]byte]*sendToTM
+	portRoles   [MaxPorts]PortRole
+	classifier  []classifierRule // highest priority first
+	tmAddressV4 map[[4]byte]*sendToTM
+	tmAddressV6 map[[16]byte]*sendToTM
 	// maybeTM has a bit for the last 16 bits of every TM address, so that
 	// most packets skip the map lookups above.
 	maybeTM   *[1 << 16 / 64]uint64
-	buckets   *[1 << 16]*groupBuckets // by group_id: an array, not a map, on the per-packet path
+	buckets   *bucketTree // by group_id and bucket: arrays, not maps, on the per-packet path
 	defaultTM map[uint16]*sendToTM
 	l2        map[uint64]uint16
 	mcast     map[uint32][]uint16 // multicast group -> egress ports
@@ -39,7 +34,7 @@ func newTables() tables {
 		tmAddressV4: map[[4]byte]*sendToTM{},
 		tmAddressV6: map[[16]byte]*sendToTM{},
 		maybeTM:     new([1 << 16 / 64]uint64),
-		buckets:     new([1 << 16]*groupBuckets),
+		buckets:     &bucketTree{},
 		defaultTM:   map[uint16]*sendToTM{},
 		l2:          map[uint64]uint16{},
 		mcast:       map[uint32][]uint16{},
@@ -89,10 +84,12 @@ func errorf(c codes.Code, format string, args ...any) error {
 func (p *Pipeline) Write(updates []*p4v1.Update) []error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.unshare(updates)
 	errs := make([]error, len(updates))
 	for i, u := range updates {
 		errs[i] = p.writeOne(u)
 	}
+	p.publish()
 	return errs
 }
 
@@ -319,6 +316,9 @@ func (p *Pipeline) writeTableEntry(op p4v1.Update_Type, e *p4v1.TableEntry) erro
 	if e.GetIdleTimeoutNs() != 0 && t.GetIdleTimeoutBehavior() == p4configv1.Table_NO_TIMEOUT {
 		return errorf(codes.InvalidArgument, "table %s has no idle timeout; idle_timeout_ns must be 0", name)
 	}
+	if e.GetTableId() == p.ids.BucketTable.Table {
+		return p.writeBucketEntry(op, t, e)
+	}
 	match, key, err := p.matchKey(t, e)
 	if err != nil {
 		return err
@@ -418,17 +418,13 @@ func (p *Pipeline) decodeSendToTM(a *p4v1.Action) *sendToTM {
 	return s
 }
 
-// install puts a validated entry into the lookup tables. It holds the
-// tables (dp) only for the change itself: a few pointer or map writes.
+// install puts a validated entry into the writer's lookup tables (p.t,
+// whose parts the batch changes unshare has made its own).
 func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	ids := p.ids
-	if e.GetTableId() == ids.GroupClassifier.Table {
-		p.insertClassifier(e)
-		return nil
-	}
-	p.dp.Lock()
-	defer p.dp.Unlock()
 	switch e.GetTableId() {
+	case ids.GroupClassifier.Table:
+		p.insertClassifier(e)
 	case ids.PortRole.Table:
 		port := uintOf(exactValue(e, ids.PortRole.IngressPort))
 		p.t.portRoles[port] = PortRole(uintOf(paramValue(e.GetAction().GetAction(), ids.PortRole.Role)))
@@ -442,20 +438,9 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		p.t.tmAddressV6[k] = p.decodeSendToTM(e.GetAction().GetAction())
 		p.t.setMaybeTM(k[14:])
-	case ids.BucketTable.Table:
-		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
-		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
-		m := p.store.members[e.GetAction().GetActionProfileMemberId()].m
-		m.refs++
-		// A bucket of BucketCount or more is stored but can never be hit.
-		if bucket < BucketCount {
-			g := p.t.buckets[group]
-			if g == nil {
-				g = &groupBuckets{}
-				p.t.buckets[group] = g
-			}
-			g[bucket] = m
-		}
+	case ids.BucketMask.Table:
+		group := uint16(uintOf(exactValue(e, ids.BucketMask.GroupID)))
+		p.setBucketMask(group, uint16(uintOf(paramValue(e.GetAction().GetAction(), ids.BucketMask.BucketMask))), true)
 	case ids.DefaultTM.Table:
 		group := uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID)))
 		p.t.defaultTM[group] = p.decodeSendToTM(e.GetAction().GetAction())
@@ -469,40 +454,26 @@ func (p *Pipeline) install(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	return nil
 }
 
-// uninstall removes an entry from the lookup tables, holding them (dp)
-// only for the change itself.
+// uninstall removes an entry from the writer's lookup tables.
 func (p *Pipeline) uninstall(t *p4configv1.Table, e *p4v1.TableEntry) error {
 	ids := p.ids
 	switch e.GetTableId() {
 	case ids.GroupClassifier.Table:
 		p.removeClassifier(e)
-		return nil
-	case ids.TMAddressV4.Table, ids.TMAddressV6.Table:
-		// The filter of TM addresses is rebuilt without the tables held;
-		// meanwhile it lets through the address removed, which the map
-		// lookup then misses.
-		defer p.rebuildMaybeTM()
-	}
-	p.dp.Lock()
-	defer p.dp.Unlock()
-	switch e.GetTableId() {
 	case ids.PortRole.Table:
 		p.t.portRoles[uintOf(exactValue(e, ids.PortRole.IngressPort))] = RoleNone
 	case ids.TMAddressV4.Table:
 		var k [4]byte
 		padded(k[:], exactValue(e, ids.TMAddressV4.DstAddr))
 		delete(p.t.tmAddressV4, k)
+		p.owned.maybeTMStale = true // rebuilt once, when the batch is published
 	case ids.TMAddressV6.Table:
 		var k [16]byte
 		padded(k[:], exactValue(e, ids.TMAddressV6.DstAddr))
 		delete(p.t.tmAddressV6, k)
-	case ids.BucketTable.Table:
-		group := uint16(uintOf(exactValue(e, ids.BucketTable.GroupID)))
-		bucket := uintOf(exactValue(e, ids.BucketTable.Bucket))
-		p.store.members[e.GetAction().GetActionProfileMemberId()].m.refs--
-		if g := p.t.buckets[group]; g != nil && bucket < BucketCount {
-			g[bucket] = nil
-		}
+		p.owned.maybeTMStale = true
+	case ids.BucketMask.Table:
+		p.setBucketMask(uint16(uintOf(exactValue(e, ids.BucketMask.GroupID))), 0, false)
 	case ids.DefaultTM.Table:
 		delete(p.t.defaultTM, uint16(uintOf(exactValue(e, ids.DefaultTM.GroupID))))
 	case ids.L2Forward.Table:
@@ -540,48 +511,48 @@ func (p *Pipeline) classifierRuleOf(e *p4v1.TableEntry) classifierRule {
 
 // insertClassifier puts the rule of e in its place in the ordered list:
 // a binary search and one copy, so a full table of 1,024 rules programs
-// in well under a millisecond per entry. The new list is built aside
-// (Process may be reading the current one) and swapped in.
+// in well under a millisecond per entry. A list the published view still
+// shares is not changed but copied with the rule in it; the batch then
+// owns the copy and changes it in place.
 func (p *Pipeline) insertClassifier(e *p4v1.TableEntry) {
 	r := p.classifierRuleOf(e)
-	old := p.t.classifier // only writers, who hold mu, change it
+	old := p.t.classifier
 	i, _ := slices.BinarySearchFunc(old, r, compareRules)
-	next := append(append(append(p.t.classifierSpare[:0], old[:i]...), r), old[i:]...)
-	p.swapClassifier(next)
+	if p.owned.classifier {
+		p.t.classifier = slices.Insert(old, i, r)
+		return
+	}
+	next := make([]classifierRule, 0, len(old)+1+len(old)/8)
+	p.t.classifier = append(append(append(next, old[:i]...), r), old[i:]...)
+	p.owned.classifier = true
 }
 
-// removeClassifier takes the rule of e out of the ordered list, built
-// aside as insertClassifier does.
+// removeClassifier takes the rule of e out of the ordered list, copying a
+// shared list as insertClassifier does.
 func (p *Pipeline) removeClassifier(e *p4v1.TableEntry) {
 	old := p.t.classifier
 	i, ok := slices.BinarySearchFunc(old, p.classifierRuleOf(e), compareRules)
-	if !ok {
-		return
+	switch {
+	case !ok:
+	case p.owned.classifier:
+		p.t.classifier = slices.Delete(old, i, i+1)
+	default:
+		next := make([]classifierRule, 0, len(old))
+		p.t.classifier = append(append(next, old[:i]...), old[i+1:]...)
+		p.owned.classifier = true
 	}
-	p.swapClassifier(append(append(p.t.classifierSpare[:0], old[:i]...), old[i+1:]...))
 }
 
-// swapClassifier makes next the rule list. Once dp has been held for the
-// swap no packet reads the list swapped out: it becomes the spare.
-func (p *Pipeline) swapClassifier(next []classifierRule) {
-	p.dp.Lock()
-	p.t.classifier, p.t.classifierSpare = next, p.t.classifier
-	p.dp.Unlock()
-}
-
-// rebuildMaybeTM recomputes the filter of TM addresses aside and swaps it
-// in. p.mu must be held.
-func (p *Pipeline) rebuildMaybeTM() {
-	next := tables{maybeTM: new([1 << 16 / 64]uint64)}
-	for a := range p.t.tmAddressV4 {
-		next.setMaybeTM(a[2:])
+// rebuildMaybeTM recomputes the filter of TM addresses in the writer's
+// copy, which unshare made its own.
+func (t *tables) rebuildMaybeTM() {
+	clear(t.maybeTM[:])
+	for a := range t.tmAddressV4 {
+		t.setMaybeTM(a[2:])
 	}
-	for a := range p.t.tmAddressV6 {
-		next.setMaybeTM(a[14:])
+	for a := range t.tmAddressV6 {
+		t.setMaybeTM(a[14:])
 	}
-	p.dp.Lock()
-	p.t.maybeTM = next.maybeTM
-	p.dp.Unlock()
 }
 
 // addr128Of decodes a canonical bytestring of a bit<128> field.
@@ -589,11 +560,6 @@ func addr128Of(c []byte) addr128 {
 	var b [16]byte
 	padded(b[:], c)
 	return addr128From(b[:])
-}
-
-func sameMatch(a, b *p4v1.TableEntry) bool {
-	return a.GetPriority() == b.GetPriority() && len(a.GetMatch()) == len(b.GetMatch()) &&
-		slices.EqualFunc(a.GetMatch(), b.GetMatch(), func(x, y *p4v1.FieldMatch) bool { return proto.Equal(x, y) })
 }
 
 func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember) error {
@@ -635,12 +601,10 @@ func (p *Pipeline) writeMember(op p4v1.Update_Type, m *p4v1.ActionProfileMember)
 	s := p.decodeSendToTM(a)
 	if old != nil {
 		old.proto = cm
-		p.dp.Lock()
-		old.m.action = *s // entries pointing at it follow
-		p.dp.Unlock()
+		old.m.action.Store(s) // entries pointing at it follow
 		return nil
 	}
-	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: &member{action: *s}}
+	p.store.members[m.GetMemberId()] = &storedMember{proto: cm, m: newMember(m.GetMemberId(), s)}
 	return nil
 }
 
@@ -657,9 +621,7 @@ func (p *Pipeline) writeMulticast(op p4v1.Update_Type, g *p4v1.MulticastGroupEnt
 		return errorf(codes.NotFound, "multicast group %d does not exist", id)
 	case op == p4v1.Update_DELETE:
 		delete(p.store.mcast, id)
-		p.dp.Lock()
 		delete(p.t.mcast, id)
-		p.dp.Unlock()
 		return nil
 	}
 	cg := &p4v1.MulticastGroupEntry{MulticastGroupId: id}
@@ -686,8 +648,6 @@ func (p *Pipeline) writeMulticast(op p4v1.Update_Type, g *p4v1.MulticastGroupEnt
 		ports = append(ports, uint16(port))
 	}
 	p.store.mcast[id] = cg
-	p.dp.Lock()
 	p.t.mcast[id] = ports
-	p.dp.Unlock()
 	return nil
 }

@@ -1,7 +1,7 @@
 package swmodel
 
 import (
-	"encoding/binary"
+	"sync/atomic"
 
 	"github.com/symdist/symdist/contract"
 )
@@ -15,18 +15,22 @@ type sendToTM struct {
 }
 
 // member is an action-profile member of tm_members. bucket_table entries
-// point at members, so a MODIFY of a member is seen by all of them.
+// point at members, so a MODIFY of a member (a new action stored) is seen
+// by all of them at once.
 type member struct {
-	action sendToTM
-	refs   int // bucket_table entries using it
+	action atomic.Pointer[sendToTM]
+	id     uint32 // its member ID, for Read of bucket_table
+	refs   int    // bucket_table entries using it; the writer's alone
 }
 
-// groupBuckets is one group's part of bucket_table, indexed by bucket.
-type groupBuckets [BucketCount]*member
+func newMember(id uint32, a *sendToTM) *member {
+	m := &member{id: id}
+	m.action.Store(a)
+	return m
+}
 
 // tmSelect mirrors control TmSelect (p4src/include/control/tm_select.p4).
-// scratch holds the key bytes so that hashing allocates nothing.
-func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters, scratch *[18]byte) {
+func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters) {
 	m.steered = false
 	m.hash = 0
 	m.bucket = 0
@@ -39,42 +43,44 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 		a = t.tmAddressV6[[16]byte(dst)]
 	}
 	if a != nil {
-		t.sendToTM(a, b, m, sm, c)
+		applySendToTM(a, m, sm)
 		m.reason = ReasonDirect
 	} else if m.groupID != 0 {
 		if m.hasKey {
-			var key []byte
 			if m.keyIsIPv6 {
-				key = append(scratch[:0], m.keyAddrV6[:]...)
+				m.hash = contract.HashAddrPort(m.keyAddrV6[:], m.keyPort)
 			} else {
-				key = append(scratch[:0], m.keyAddrV4[:]...)
+				m.hash = contract.HashAddrPort(m.keyAddrV4[:], m.keyPort)
 			}
-			key = binary.BigEndian.AppendUint16(key, m.keyPort)
-			m.hash = contract.HashBytes(key)
-			m.bucket = uint16(m.hash & (BucketCount - 1))
-			if g := t.buckets[m.groupID]; g != nil {
-				if mem := g[m.bucket]; mem != nil {
-					t.sendToTM(&mem.action, b, m, sm, c)
+			// bucket_mask, then bucket_table.
+			m.bucketMask = BucketCount - 1
+			g := t.buckets.group(m.groupID)
+			if g != nil && g.hasMask {
+				m.bucketMask = g.mask
+			}
+			m.bucket = uint16(m.hash) & m.bucketMask
+			if g != nil {
+				if mem := g.member(m.bucket); mem != nil {
+					applySendToTM(mem.action.Load(), m, sm)
 				}
 			}
 		}
 		if !m.steered {
 			if d := t.defaultTM[m.groupID]; d != nil {
-				t.sendToTM(d, b, m, sm, c)
+				applySendToTM(d, m, sm)
 			}
 		}
 	}
 	if m.steered {
-		c.count(c.steerReason[:], int(m.reason), len(b))
+		c.countSteered(m.tmID, m.reason, len(b))
 	}
 }
 
-// sendToTM is action send_to_tm. The TM's MAC is written into the output
+// applySendToTM is action send_to_tm. The TM's MAC is written into the output
 // frame by the deparser; m.tmMAC remembers it.
-func (t *tables) sendToTM(a *sendToTM, b []byte, m *localMetadata, sm *standardMetadata, c *counters) {
+func applySendToTM(a *sendToTM, m *localMetadata, sm *standardMetadata) {
 	sm.egressSpec = a.port
 	m.tmMAC = a.mac
 	m.tmID = a.tmID
-	m.steered = true
-	c.count(c.tm[:], int(a.tmID), len(b))
+	m.steered = true // counted once the reason is known (tmSelect)
 }

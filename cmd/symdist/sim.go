@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,10 +19,18 @@ import (
 // defaultSweep is the bucket counts of the imbalance-vs-B sweep.
 const defaultSweep = "256,512,1024,2048,4096,8192,16384,32768,65536"
 
+// defaultTMSweep and defaultTMSweepBuckets are the TM and bucket counts of
+// the table's imbalance-vs-N sweep.
+const (
+	defaultTMSweep        = "10,20,50,100,200,500,1000"
+	defaultTMSweepBuckets = "4096,65536"
+)
+
 func newSimCmd() *cobra.Command {
 	var (
 		flows, tms, groups, buckets, maglevSize, workers int
 		events, weights, sweep, plots                    string
+		tmSweep, tmSweepBuckets                          string
 		seed                                             uint64
 		ipv6                                             float64
 		asJSON, progress                                 bool
@@ -79,13 +86,22 @@ imbalance over table sizes (--sweep).
 			if err != nil {
 				return err
 			}
-			sw, err := parseSweep(sweep)
+			sw, err := parseSweep("--sweep", sweep)
+			if err != nil {
+				return err
+			}
+			tsb, err := parseSweep("--tm-sweep-buckets", tmSweepBuckets)
+			if err != nil {
+				return err
+			}
+			ts, err := parseTMSweep(tmSweep)
 			if err != nil {
 				return err
 			}
 			cfg := sim.Config{
 				Flows: flows, TMs: tms, Groups: groups, Buckets: buckets, Weights: ws,
 				Events: evs, Seed: seed, IPv6: ipv6, MaglevSize: maglevSize, Sweep: sw, Workers: workers,
+				TMSweep: ts, TMSweepBuckets: tsb,
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -132,6 +148,8 @@ imbalance over table sizes (--sweep).
 	f.Float64Var(&ipv6, "ipv6", 0, "fraction of the flows that are IPv6 (0-1)")
 	f.IntVar(&maglevSize, "maglev-size", sim.DefaultMaglevSize, "Maglev's lookup table size M (a prime)")
 	f.StringVar(&sweep, "sweep", defaultSweep, `bucket counts for the imbalance-vs-B sweep ("" or "none": no sweep)`)
+	f.StringVar(&tmSweep, "tm-sweep", defaultTMSweep, `TM counts N for the table's imbalance-vs-N sweep ("" or "none": no sweep)`)
+	f.StringVar(&tmSweepBuckets, "tm-sweep-buckets", defaultTMSweepBuckets, "bucket counts B of the imbalance-vs-N sweep, a line each")
 	f.StringVar(&plots, "plots", "", "write PNG and SVG plots into this directory")
 	f.BoolVar(&asJSON, "json", false, "print all the numbers as JSON instead of tables")
 	f.BoolVar(&progress, "progress", false, "show progress on stderr even when it is not a terminal")
@@ -139,23 +157,38 @@ imbalance over table sizes (--sweep).
 	return cmd
 }
 
-func parseSweep(s string) ([]int, error) {
+// parseSweep reads the bucket counts of flag name.
+func parseSweep(name, s string) ([]int, error) {
+	return parseInts(name, s, "powers of two from 1 to "+strconv.Itoa(assign.MaxBuckets), func(b int) bool {
+		return contract.IsPowerOfTwo(b) && b <= assign.MaxBuckets
+	})
+}
+
+func parseTMSweep(s string) ([]int, error) {
+	return parseInts("--tm-sweep", s, "TM counts from 1 to "+strconv.Itoa(sim.MaxTMs), func(n int) bool {
+		return n >= 1 && n <= sim.MaxTMs
+	})
+}
+
+// parseInts reads a comma-separated list of numbers that ok accepts
+// (what says which); "" or "none" is no list.
+func parseInts(name, s, what string, ok func(int) bool) ([]int, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "none" {
 		return nil, nil
 	}
-	var bs []int
+	var ns []int
 	for _, f := range strings.Split(s, ",") {
-		b, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || !contract.IsPowerOfTwo(b) || b > assign.MaxBuckets {
-			return nil, fmt.Errorf("--sweep %q: want powers of two from 1 to %d, comma-separated", f, assign.MaxBuckets)
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || !ok(n) {
+			return nil, fmt.Errorf("%s %q: want %s, comma-separated", name, f, what)
 		}
-		bs = append(bs, b)
+		ns = append(ns, n)
 	}
-	if len(bs) == 0 {
-		return nil, errors.New("--sweep: no bucket counts")
+	if len(ns) == 0 {
+		return nil, fmt.Errorf("%s: none given", name)
 	}
-	return bs, nil
+	return ns, nil
 }
 
 // progressLine is one line on stderr, rewritten in place.

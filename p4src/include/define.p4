@@ -33,7 +33,8 @@ const bit<8> IPV6_DEST_OPTS  = 60;
 const bit<8> ICMPV6_ROUTER_SOLICIT = 133;
 const bit<8> ICMPV6_REDIRECT       = 137;
 
-// The number of buckets per group (contract section 3): a power of two.
+// The number of buckets of a group (contract section 3) that the controller
+// gave no other: a power of two. bucket_mask holds each group's own.
 const bit<32> BUCKET_COUNT = 4096;
 // The port simple_switch_grpc is started with as --cpu-port.
 const port_num_t CPU_PORT = 255;

@@ -183,6 +183,7 @@ struct local_metadata_t {
     steer_reason_t reason;
     // Filled by TmSelect (contract section 3).
     bit<32>        hash;
+    bucket_id_t    bucket_mask;
     bucket_id_t    bucket;
     tm_id_t        tm_id;
     bit<1>         steered;

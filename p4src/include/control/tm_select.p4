@@ -2,8 +2,8 @@
 //
 //   dst is a TM's own address ---------------> tm_address_v4/_v6 -> that TM
 //   has key --> h = crc32(key bytes)
-//               bucket = h mod BUCKET_COUNT --> bucket_table[group, bucket]
-//                                               (a member of tm_members)
+//               bucket = h & bucket_mask[group] --> bucket_table[group, bucket]
+//               (B - 1 for the group's B)           (a member of tm_members)
 //   no key, or bucket without entry ---------> default_tm[group]
 //
 // Every way ends in send_to_tm: egress = the TM's port, Ethernet destination
@@ -64,6 +64,23 @@ control TmSelect(inout headers_t hdr,
         size = BUCKET_TABLE_SIZE;
     }
 
+    // The group's bucket count B as the mask B - 1 (B a power of two, set
+    // by the controller); BUCKET_COUNT for a group without an entry.
+    action set_bucket_mask(bucket_id_t bucket_mask) {
+        meta.bucket_mask = bucket_mask;
+    }
+
+    table bucket_mask {
+        key = {
+            meta.group_id: exact @name("group_id");
+        }
+        actions = {
+            set_bucket_mask;
+        }
+        const default_action = set_bucket_mask((bucket_id_t)(BUCKET_COUNT - 1));
+        size = MAX_GROUPS;
+    }
+
     table default_tm {
         key = {
             meta.group_id: exact @name("group_id");
@@ -96,7 +113,8 @@ control TmSelect(inout headers_t hdr,
                     hash(meta.hash, HashAlgorithm.crc32, 32w0,
                          { meta.key_addr_v6, meta.key_port }, 64w0x100000000);
                 }
-                meta.bucket = (bucket_id_t)(meta.hash & (BUCKET_COUNT - 1));
+                bucket_mask.apply();
+                meta.bucket = (bucket_id_t)meta.hash & meta.bucket_mask;
                 bucket_table.apply();
             }
             if (meta.steered == 0) {
