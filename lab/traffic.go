@@ -29,7 +29,14 @@ func (l *Lab) Connection(c, n int, timeout time.Duration) (ok int, err error) {
 // local address as soon as it is connected.
 func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, local *net.TCPAddr, err error) {
 	local = &net.TCPAddr{IP: net.IPv4(10, 1, 0, byte(1+c%Clients))}
-	conn, err := DialTCP(l.ClientNS(), local, VIP+":80", timeout)
+	return requests(l.ClientNS(), local, VIP+":80", n, timeout, opened)
+}
+
+// requests connects from local in namespace ns to addr and sends n HTTP/1.1
+// requests, each naming the client's address in X-Client; it reports how
+// many succeeded.
+func requests(ns string, local *net.TCPAddr, addr string, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, _ *net.TCPAddr, err error) {
+	conn, err := DialTCP(ns, local, addr, timeout)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -41,7 +48,7 @@ func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAd
 	br := bufio.NewReader(conn)
 	for i := 0; i < n; i++ {
 		conn.SetDeadline(time.Now().Add(timeout))
-		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\n\r\n", i); err != nil {
+		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\nX-Client: %s\r\n\r\n", i, local); err != nil {
 			return ok, local, err
 		}
 		resp, err := http.ReadResponse(br, nil)
