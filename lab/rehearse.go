@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -622,4 +623,29 @@ func (r *Rehearsal) Down() {
 		r.StopTM(t.Name)
 	}
 	r.base.Down()
+}
+
+// Guide tells a person how to use the running rehearsal.
+func (r *Rehearsal) Guide() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is up in the lab (distributors: %s switch).\n\n", r.Opts.Config, r.Opts.Switch)
+	fmt.Fprintf(&b, "  client namespace   %s  (%s-%d, %s-%d)\n", r.ClientNS(), RehearseClients4[0], len(RehearseClients4), RehearseClients6[0], len(RehearseClients6))
+	for _, v := range r.VIPs {
+		fmt.Fprintf(&b, "    try: ip netns exec %s curl -g http://%s/   (group %s)\n", r.ClientNS(), v, v.Group)
+	}
+	fmt.Fprintf(&b, "  server namespace   %s  (%s, %s, port %d)\n", r.ServerNS(), RehearseServer4, RehearseServer6, rehearseServerPort)
+	for _, t := range r.TMs {
+		fmt.Fprintf(&b, "  %-18s namespace %s, group %s, SNAT %s, stats: curl http://%s/stats\n", t.Name, t.NS, t.Group, t.SNAT,
+			net.JoinHostPort(t.Mgmt, strconv.Itoa(t.HTTPPort)))
+	}
+	fmt.Fprintf(&b, `  controller admin   %[1]s  (token %[2]s)
+                     symdist status --controller %[1]s --token %[2]s
+  its config         %[3]s
+  rehearse a change  edit a copy of it, then: symdist config plan COPY --controller %[1]s --token %[2]s
+                     (and config apply); drain: curl -XPOST -H 'Authorization: Bearer %[2]s' %[1]s/api/tms/NAME/drain
+  logs               %[4]s
+
+Ctrl-C takes it down.
+`, r.AdminURL, r.Token, r.ConfigFile, r.Opts.Dir)
+	return b.String()
 }

@@ -124,7 +124,7 @@ func (s Step) String() string {
 	if s.Excused > 0 {
 		ex = fmt.Sprintf(" (%d in flight while their bucket moved)", s.Excused)
 	}
-	return fmt.Sprintf("%-10s %4d connections, %d failed%s: %s", s.Name, s.Connections, s.Failed, ex, verdict)
+	return fmt.Sprintf("%-18s %4d connections, %d failed%s: %s", s.Name, s.Connections, s.Failed, ex, verdict)
 }
 
 // Scenario is what RunScenario saw.
@@ -158,7 +158,7 @@ const ScenarioRate = 20
 
 // RunScenario runs the end-to-end scenario: requests through every VIP,
 // a TM killed, the same TM joining again, a weight change, a drain and an
-// undrain, with ScenarioRate new connections a second through each change.
+// undrain (in a second group where there is one), with ScenarioRate new connections a second through each change.
 // progress, if not nil, gets each step as it ends.
 func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	var sc Scenario
@@ -183,8 +183,9 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	add(r.changeStep("join "+victim, func() error { return r.StartTM(victim) }))
 	w := r.Config.TM(other).Weight
 	add(r.changeStep(fmt.Sprintf("weight %s %d->%d", other, w, w+2), func() error { return c.SetWeight(ctx, other, w+2) }))
-	add(r.changeStep("drain "+other, func() error { return c.Drain(ctx, other, true) }))
-	add(r.changeStep("undrain "+other, func() error { return c.Drain(ctx, other, false) }))
+	drained := r.drainTarget(victim, other)
+	add(r.changeStep("drain "+drained, func() error { return c.Drain(ctx, drained, true) }))
+	add(r.changeStep("undrain "+drained, func() error { return c.Drain(ctx, drained, false) }))
 	add(r.requestsStep("requests"))
 	return sc
 }
@@ -205,6 +206,22 @@ func (r *Rehearsal) pickTMs() (victim, other string) {
 		return g[len(g)-1], g[0]
 	}
 	return "", ""
+}
+
+// drainTarget is the first TM of another group with two TMs or more
+// than the victim's (so that a second group's table moves too), else
+// other.
+func (r *Rehearsal) drainTarget(victim, other string) string {
+	count := map[string]int{}
+	for _, t := range r.TMs {
+		count[t.Group]++
+	}
+	for _, t := range r.TMs {
+		if t.Group != r.TM(victim).Group && count[t.Group] >= 2 {
+			return t.Name
+		}
+	}
+	return other
 }
 
 // statsOf reads every running TM's /stats.
