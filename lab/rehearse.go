@@ -55,6 +55,24 @@ type RehearseOptions struct {
 	Switch string // "soft" or "bmv2"
 	Dir    string // logs and the rewritten config
 	Log    *slog.Logger
+	// Attach, if set, is a topology someone else built (mininet/run.py):
+	// the lab adds addresses, the management network, the server, the
+	// controller and the TMs to its hosts, and starts no switch.
+	Attach *Attachment
+}
+
+// Attachment is a topology built outside the lab, as mininet/run.py
+// writes it (JSON): the process of each host, whose network namespace
+// the lab uses, and each switch's P4Runtime address. Hosts are "client",
+// "server" and the config's TM names, with the interfaces the lab would
+// give them (eth0 on the client and server, sw0 and sw1 on a TM for its
+// legs on the first and second switch) and the config's MACs.
+type Attachment struct {
+	Hosts    map[string]int `json:"hosts"` // name -> PID
+	Switches map[string]struct {
+		Address  string `json:"address"`
+		DeviceID uint64 `json:"device_id"`
+	} `json:"switches"` // by config name
 }
 
 // Rehearsal is a deployment's config built in network namespaces: its
@@ -127,10 +145,15 @@ func Rehearse(opts RehearseOptions) (_ *Rehearsal, err error) {
 			r.Down()
 		}
 	}()
-	if err := r.network(); err != nil {
-		return nil, err
+	if opts.Attach != nil {
+		err = r.attach()
+	} else {
+		err = r.network()
+		if err == nil {
+			err = r.startSwitches()
+		}
 	}
-	if err := r.startSwitches(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if err := r.startServer(); err != nil {
@@ -327,6 +350,11 @@ func (r *Rehearsal) network() error {
 	if err != nil {
 		return err
 	}
+	return r.addresses()
+}
+
+// addresses addresses the hosts and the TMs.
+func (r *Rehearsal) addresses() error {
 	if err := r.hosts(); err != nil {
 		return err
 	}
@@ -336,6 +364,46 @@ func (r *Rehearsal) network() error {
 		}
 	}
 	return nil
+}
+
+// attach names the attached hosts' namespaces as the lab's (ip netns
+// attach), gives the TMs their management legs, addresses everything and
+// points the config at the attached switches.
+func (r *Rehearsal) attach() error {
+	b := &r.base
+	a := r.Opts.Attach
+	names := map[string]string{"client": r.ClientNS(), "server": r.ServerNS()}
+	for _, t := range r.TMs {
+		names[t.Name] = t.NS
+	}
+	for host, ns := range names {
+		pid, ok := a.Hosts[host]
+		if !ok {
+			return fmt.Errorf("attach: no host %q", host)
+		}
+		_ = sh("ip", "netns", "del", ns)
+		if err := sh("ip", "netns", "attach", ns, strconv.Itoa(pid)); err != nil {
+			return err
+		}
+		b.undo = append(b.undo, func() { _ = sh("ip", "netns", "del", ns) })
+	}
+	if err := b.mgmtBridge(); err != nil {
+		return err
+	}
+	for i, t := range r.TMs {
+		if err := b.mgmtLeg(t.NS, fmt.Sprintf("%sm%d", r.Opts.Prefix, i+1), t.Mgmt); err != nil {
+			return err
+		}
+	}
+	for si := range r.Config.Switches {
+		s := &r.Config.Switches[si]
+		at, ok := a.Switches[s.Name]
+		if !ok {
+			return fmt.Errorf("attach: no switch %q", s.Name)
+		}
+		s.Address, s.DeviceID, s.TLS, s.Target, s.Tofino, s.P4Info, s.JSON = at.Address, at.DeviceID, nil, "", nil, "", ""
+	}
+	return r.addresses()
 }
 
 // tmOn is the TM on port of switch si and its interface name.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,7 @@ import (
 )
 
 func newLabCmd() *cobra.Command {
-	var sw, prefix, dir, cfgFile string
+	var sw, prefix, dir, cfgFile, attach string
 	var selfPorts, test bool
 	cmd := &cobra.Command{
 		Use:   "lab [--config FILE] [--switch soft|bmv2] [--test]",
@@ -34,7 +35,11 @@ API and health-check targets (written to --dir). docs/operations.md,
 --config is not given): requests through every VIP, a TM killed, the TM
 joining again, a weight change, a drain and an undrain, with new connections
 opened through each change. It prints one line per step and exits non-zero
-when a step failed.`,
+when a step failed.
+
+--attach FILE (mininet/run.py --config) takes the hosts and switches from a
+topology Mininet built: the lab adds the addresses, the management network,
+the server, the controller and the TMs, then runs the same scenario.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sw != "soft" && sw != "bmv2" {
@@ -72,8 +77,19 @@ when a step failed.`,
 			if !selfPorts {
 				return errors.New("--self-ports=false is for the figure-3 lab without --config or --test")
 			}
+			opts := lab.RehearseOptions{Config: cfgFile, Prefix: prefix, Binary: self, Switch: sw, Dir: dir, Log: log}
+			if attach != "" {
+				data, err := os.ReadFile(attach)
+				if err != nil {
+					return err
+				}
+				opts.Attach = &lab.Attachment{}
+				if err := json.Unmarshal(data, opts.Attach); err != nil {
+					return fmt.Errorf("--attach %s: %w", attach, err)
+				}
+			}
 			fmt.Fprintf(errOut, "building %s in the lab ...\n", cfgFile)
-			r, err := lab.Rehearse(lab.RehearseOptions{Config: cfgFile, Prefix: prefix, Binary: self, Switch: sw, Dir: dir, Log: log})
+			r, err := lab.Rehearse(opts)
 			if err != nil {
 				return err
 			}
@@ -97,6 +113,7 @@ when a step failed.`,
 	cmd.Flags().StringVar(&sw, "switch", "soft", "distributors: soft (the software switch) or bmv2")
 	cmd.Flags().StringVar(&prefix, "prefix", "sd", "prefix of namespace and interface names")
 	cmd.Flags().StringVar(&dir, "dir", "", "where logs (and the rewritten config) go (default a new temporary directory)")
+	cmd.Flags().StringVar(&attach, "attach", "", "use the hosts and switches another tool built (JSON, as mininet/run.py writes it; lab.Attachment) instead of building them")
 	cmd.Flags().BoolVar(&selfPorts, "self-ports", true, "TMs use self-source ports (false: the control run, most connections fail)")
 	return cmd
 }
