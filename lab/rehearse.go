@@ -387,6 +387,13 @@ func (r *Rehearsal) attach() error {
 		}
 		b.undo = append(b.undo, func() { _ = sh("ip", "netns", "del", ns) })
 	}
+	// The MACs the TMs' static neighbour entries name.
+	if err := inNS(r.ClientNS(), "ip", "link", "set", "eth0", "address", clientMAC); err != nil {
+		return err
+	}
+	if err := inNS(r.ServerNS(), "ip", "link", "set", "eth0", "address", serverMAC); err != nil {
+		return err
+	}
 	if err := b.mgmtBridge(); err != nil {
 		return err
 	}

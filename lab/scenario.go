@@ -117,8 +117,10 @@ func (s Step) OK() bool { return len(s.Problems) == 0 }
 
 func (s Step) String() string {
 	verdict := "ok"
-	if !s.OK() {
-		verdict = "FAILED: " + strings.Join(s.Problems, "; ")
+	if p := s.Problems; len(p) > 5 {
+		verdict = fmt.Sprintf("FAILED: %s; and %d more", strings.Join(p[:5], "; "), len(p)-5)
+	} else if len(p) > 0 {
+		verdict = "FAILED: " + strings.Join(p, "; ")
 	}
 	ex := ""
 	if s.Excused > 0 {
@@ -344,7 +346,11 @@ func (r *Rehearsal) killStep(victim string) Step {
 		}
 		if o.err != nil {
 			s.Failed++
-			if o.owner != victim {
+			switch o.owner {
+			case victim:
+			case "":
+				s.Problems = append(s.Problems, fmt.Sprintf("a connection failed to open: %v", o.err))
+			default:
 				s.Problems = append(s.Problems, fmt.Sprintf("a connection on %s failed when %s died: %v", o.owner, victim, o.err))
 			}
 		}
