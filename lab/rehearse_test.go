@@ -31,34 +31,42 @@ func TestRehearse(t *testing.T) {
 	} else {
 		t.Log("bmv2 run skipped: simple_switch_grpc not installed")
 	}
-	for _, sw := range switches {
-		t.Run(sw, func(t *testing.T) {
-			if why := Missing(); why != "" {
-				t.Skip("lab: " + why)
-			}
-			dir := t.TempDir()
-			if os.Getenv("SYMDIST_KEEP_LOGS") != "" {
-				dir, _ = os.MkdirTemp("", "symdist-rehearse-")
-				t.Logf("logs in %s", dir)
-			}
-			logf, err := os.Create(filepath.Join(dir, "controller.log"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logf.Close()
-			r, err := Rehearse(RehearseOptions{Config: "../examples/rehearse.yaml", Prefix: "rt" + sw[:1], Binary: binary,
-				Switch: sw, Dir: dir, Log: slog.New(slog.NewTextHandler(logf, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Down()
-			if len(r.VIPs) != 2 || !r.VIPs[0].Addr.Is4() || !r.VIPs[1].Addr.Is6() {
-				t.Fatalf("VIPs %v, want one IPv4 and one IPv6", r.VIPs)
-			}
-			sc := r.RunScenario(func(s Step) { t.Log(s) })
-			if !sc.Passed() {
-				t.Errorf("the rehearsal failed:\n%s(logs in %s)", sc, dir)
-			}
-		})
+	for _, c := range []struct{ name, file string }{{"rehearse", "../examples/rehearse.yaml"}, {"figure3", "../examples/figure3.yaml"}} {
+		for _, sw := range switches {
+			t.Run(c.name+"/"+sw, func(t *testing.T) { rehearse(t, c.file, "r"+c.name[:1]+sw[:1], sw) })
+		}
+	}
+}
+
+// rehearse builds the deployment of file on switch sw and runs the
+// scenario on it; every step must pass.
+func rehearse(t *testing.T, file, prefix, sw string) {
+	if why := Missing(); why != "" {
+		t.Skip("lab: " + why)
+	}
+	// Logs (the TMs', the controller's) stay when the test fails.
+	dir, err := os.MkdirTemp("", "symdist-"+prefix+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	logf, err := os.Create(filepath.Join(dir, "controller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	r, err := Rehearse(RehearseOptions{Config: file, Prefix: prefix, Binary: binary,
+		Switch: sw, Dir: dir, Log: slog.New(slog.NewTextHandler(logf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Down()
+	sc := r.RunScenario(func(s Step) { t.Log(s) })
+	if !sc.Passed() {
+		t.Errorf("the rehearsal failed:\n%s(logs in %s)", sc, dir)
 	}
 }
