@@ -240,17 +240,7 @@ func (l *Lab) startSwitches() error {
 		for p := 1; p <= 5; p++ {
 			pairs = append(pairs, conformance.VethPair{Port: uint16(p), SwitchSide: l.link(fmt.Sprintf("%s%d", side, p))})
 		}
-		var t *conformance.Target
-		var err error
-		if l.Opts.Switch == "bmv2" {
-			dir := filepath.Join(l.Opts.Dir, "bmv2-"+side)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			t, err = conformance.StartBMv2(pairs, dir)
-		} else {
-			t, err = conformance.StartSoftSwitch(pairs)
-		}
+		t, err := startSwitch(l.Opts.Switch, pairs, filepath.Join(l.Opts.Dir, "bmv2-"+side))
 		if err != nil {
 			return err
 		}
@@ -258,4 +248,16 @@ func (l *Lab) startSwitches() error {
 		l.switchAddrs = append(l.switchAddrs, t.Addr)
 	}
 	return nil
+}
+
+// startSwitch starts a distributor on pairs: bmv2 (logging in bmv2Dir) or
+// the software switch.
+func startSwitch(kind string, pairs []conformance.VethPair, bmv2Dir string) (*conformance.Target, error) {
+	if kind != "bmv2" {
+		return conformance.StartSoftSwitch(pairs)
+	}
+	if err := os.MkdirAll(bmv2Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return conformance.StartBMv2(pairs, bmv2Dir)
 }

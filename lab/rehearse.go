@@ -533,17 +533,7 @@ func (r *Rehearsal) startSwitches() error {
 		for _, p := range sw.Ports {
 			pairs = append(pairs, conformance.VethPair{Port: p.Port, SwitchSide: r.link(si, p.Port)})
 		}
-		var t *conformance.Target
-		var err error
-		if r.Opts.Switch == "bmv2" {
-			dir := filepath.Join(r.Opts.Dir, "bmv2-"+sw.Name)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			t, err = conformance.StartBMv2(pairs, dir)
-		} else {
-			t, err = conformance.StartSoftSwitch(pairs)
-		}
+		t, err := startSwitch(r.Opts.Switch, pairs, filepath.Join(r.Opts.Dir, "bmv2-"+sw.Name))
 		if err != nil {
 			return fmt.Errorf("switch %s: %w", sw.Name, err)
 		}

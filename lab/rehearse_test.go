@@ -1,10 +1,8 @@
 package lab
 
 import (
-	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -44,23 +42,9 @@ func rehearse(t *testing.T, file, prefix, sw string) {
 	if why := Missing(); why != "" {
 		t.Skip("lab: " + why)
 	}
-	// Logs (the TMs', the controller's) stay when the test fails.
-	dir, err := os.MkdirTemp("", "symdist-"+prefix+"-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if !t.Failed() {
-			os.RemoveAll(dir)
-		}
-	})
-	logf, err := os.Create(filepath.Join(dir, "controller.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
+	dir, log := testLogs(t, prefix)
 	r, err := Rehearse(RehearseOptions{Config: file, Prefix: prefix, Binary: binary,
-		Switch: sw, Dir: dir, Log: slog.New(slog.NewTextHandler(logf, nil))})
+		Switch: sw, Dir: dir, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

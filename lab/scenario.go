@@ -304,10 +304,6 @@ func (r *Rehearsal) requestsStep(name string) Step {
 func (r *Rehearsal) killStep(victim string) Step {
 	s := Step{Name: "kill " + victim}
 	group := r.TM(victim).Group
-	type outcome struct {
-		owner string
-		err   error
-	}
 	var vips []Virtual
 	for _, v := range r.VIPs {
 		if v.Group == group {
@@ -319,39 +315,24 @@ func (r *Rehearsal) killStep(victim string) Step {
 		s.Problems = append(s.Problems, err.Error())
 		return s
 	}
-	const n = 60
-	done := make(chan outcome, n)
-	var opened sync.WaitGroup
-	opened.Add(n)
-	for i := 0; i < n; i++ {
-		go func() {
-			once := sync.OnceFunc(opened.Done)
-			defer once()
-			_, local, err := r.connect(vips[i%len(vips)], i, 30, 10*time.Second, func(*net.TCPAddr) { once() })
-			o := outcome{err: err}
-			if local != nil {
-				o.owner = owner(buckets, local)
-			}
-			done <- o
-		}()
-	}
-	opened.Wait()
-	r.StopTM(victim)
+	outcomes := killWhileOpen(60, func(i int, opened func(*net.TCPAddr)) (*net.TCPAddr, error) {
+		_, local, err := r.connect(vips[i%len(vips)], i, 30, 10*time.Second, opened)
+		return local, err
+	}, func(a *net.TCPAddr) string { return owner(buckets, a) }, func() { r.StopTM(victim) })
 	onVictim := 0
-	for i := 0; i < n; i++ {
-		o := <-done
+	for _, o := range outcomes {
 		s.Connections++
-		if o.owner == victim {
+		if o.Owner == victim {
 			onVictim++
 		}
-		if o.err != nil {
+		if o.Err != nil {
 			s.Failed++
-			switch o.owner {
+			switch o.Owner {
 			case victim:
 			case "":
-				s.Problems = append(s.Problems, fmt.Sprintf("a connection failed to open: %v", o.err))
+				s.Problems = append(s.Problems, fmt.Sprintf("a connection failed to open: %v", o.Err))
 			default:
-				s.Problems = append(s.Problems, fmt.Sprintf("a connection on %s failed when %s died: %v", o.owner, victim, o.err))
+				s.Problems = append(s.Problems, fmt.Sprintf("a connection on %s failed when %s died: %v", o.Owner, victim, o.Err))
 			}
 		}
 	}

@@ -179,3 +179,40 @@ func (s *Steady) Stop() SteadyResult {
 	}
 	return s.res
 }
+
+// Outcome is how a connection of killWhileOpen ended: the TM it was on
+// (empty: it never opened) and its error.
+type Outcome struct {
+	Owner string
+	Err   error
+}
+
+// killWhileOpen opens n long connections (connect calls opened once its
+// connection is up, and returns the client address), waits until every
+// one is open or has failed, calls kill, and returns how each ended, on
+// the TM owner names for its client address.
+func killWhileOpen(n int, connect func(i int, opened func(*net.TCPAddr)) (*net.TCPAddr, error),
+	owner func(*net.TCPAddr) string, kill func()) []Outcome {
+	done := make(chan Outcome, n)
+	var opened sync.WaitGroup
+	opened.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			once := sync.OnceFunc(opened.Done)
+			defer once()
+			local, err := connect(i, func(*net.TCPAddr) { once() })
+			o := Outcome{Err: err}
+			if local != nil {
+				o.Owner = owner(local)
+			}
+			done <- o
+		}()
+	}
+	opened.Wait()
+	kill()
+	out := make([]Outcome, n)
+	for i := range out {
+		out[i] = <-done
+	}
+	return out
+}
