@@ -24,8 +24,11 @@ lab: ## build the figure-3 lab in network namespaces (root) and keep it up until
 
 SWITCH ?= bmv2
 
-mininet: ## figure 3 in Mininet on bmv2, then its CLI (root, Debian's mininet; SWITCH=soft: the Go switch; MININET_ARGS=--test: the end-to-end test)
-	python3 mininet/run.py --switch $(SWITCH) $(MININET_ARGS)
+# Debian's mininet is importable by /usr/bin/python3, not by a pyenv or venv python3.
+MININET_PY := $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+
+mininet: ## figure 3 (or CONFIG=FILE's deployment) in Mininet on bmv2, then its CLI (root, Debian's mininet; SWITCH=soft: the Go switch; MININET_ARGS=--test: the end-to-end test)
+	$(MININET_PY) mininet/run.py --switch $(SWITCH) $(if $(CONFIG),--config $(CONFIG)) $(MININET_ARGS)
 
 ptf: ## PTF tests of the P4 program on bmv2 (root, p4lang ptf; SWITCH=soft: the Go switch); says in one line what is missing
 	ptf/run.sh --switch $(SWITCH)

@@ -62,6 +62,7 @@ type Lab struct {
 	tms         map[string]*exec.Cmd
 	switchAddrs []string // client side, server side
 	undo        []func()
+	ipv6        bool // veth leaves IPv6 on (a rehearsal's namespaces)
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 }
@@ -147,7 +148,7 @@ func (l *Lab) addNS(ns string) error {
 }
 
 // veth makes a pair with one end (rootName) in the root namespace and the
-// other (nsName) in ns, with a MAC if given, IPv6 off, both up.
+// other (nsName) in ns, with a MAC if given, IPv6 off (unless l.ipv6), both up.
 func (l *Lab) veth(rootName, ns, nsName, mac string) error {
 	_ = sh("ip", "link", "del", rootName)
 	if err := sh("ip", "link", "add", rootName, "type", "veth", "peer", "name", nsName, "netns", ns); err != nil {
@@ -155,7 +156,9 @@ func (l *Lab) veth(rootName, ns, nsName, mac string) error {
 	}
 	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", rootName) })
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+rootName+"/disable_ipv6", []byte("1"), 0o644)
-	_ = inNS(ns, "sysctl", "-qw", "net.ipv6.conf."+nsName+".disable_ipv6=1")
+	if !l.ipv6 {
+		_ = inNS(ns, "sysctl", "-qw", "net.ipv6.conf."+nsName+".disable_ipv6=1")
+	}
 	if mac != "" {
 		if err := inNS(ns, "ip", "link", "set", nsName, "address", mac); err != nil {
 			return err
@@ -176,17 +179,7 @@ func (l *Lab) network() error {
 			return err
 		}
 	}
-	// Management bridge: the controller's admin API and health checks.
-	br := l.link("m")
-	_ = sh("ip", "link", "del", br)
-	if err := sh("ip", "link", "add", br, "type", "bridge"); err != nil {
-		return err
-	}
-	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", br) })
-	if err := sh("ip", "addr", "add", mgmtNet+".1/24", "dev", br); err != nil {
-		return err
-	}
-	if err := sh("ip", "link", "set", br, "up"); err != nil {
+	if err := l.mgmtBridge(); err != nil {
 		return err
 	}
 	// Client: port 1 of the client-side switch.
@@ -222,10 +215,7 @@ func (l *Lab) network() error {
 		if err := l.veth(l.link(fmt.Sprintf("b%d", i+1)), ns, "srv0", tmMAC(2, i)); err != nil {
 			return err
 		}
-		if err := l.veth(l.link(fmt.Sprintf("m%d", i)), ns, "mgmt0", ""); err != nil {
-			return err
-		}
-		if err := sh("ip", "link", "set", l.link(fmt.Sprintf("m%d", i)), "master", br); err != nil {
+		if err := l.mgmtLeg(ns, l.link(fmt.Sprintf("m%d", i)), tmMgmt(i)); err != nil {
 			return err
 		}
 		for _, c := range [][]string{
@@ -233,7 +223,6 @@ func (l *Lab) network() error {
 			{"ip", "addr", "add", VIP + "/32", "dev", "lo"},
 			{"ip", "addr", "add", SNAT + "/16", "dev", "srv0"},
 			{"ip", "route", "add", "10.2.0.0/16", "dev", "srv0", "src", SNAT},
-			{"ip", "addr", "add", tmMgmt(i) + "/24", "dev", "mgmt0"},
 			{"sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"},
 		} {
 			if err := inNS(ns, c...); err != nil {
@@ -242,18 +231,7 @@ func (l *Lab) network() error {
 		}
 	}
 	// The direct link between the distributors (port 5 of each).
-	_ = sh("ip", "link", "del", l.link("a5"))
-	if err := sh("ip", "link", "add", l.link("a5"), "type", "veth", "peer", "name", l.link("b5")); err != nil {
-		return err
-	}
-	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", l.link("a5")) })
-	for _, n := range []string{"a5", "b5"} {
-		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+l.link(n)+"/disable_ipv6", []byte("1"), 0o644)
-		if err := sh("ip", "link", "set", l.link(n), "up"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return l.pairInRoot(l.link("a5"), l.link("b5"))
 }
 
 func (l *Lab) startSwitches() error {
@@ -262,17 +240,7 @@ func (l *Lab) startSwitches() error {
 		for p := 1; p <= 5; p++ {
 			pairs = append(pairs, conformance.VethPair{Port: uint16(p), SwitchSide: l.link(fmt.Sprintf("%s%d", side, p))})
 		}
-		var t *conformance.Target
-		var err error
-		if l.Opts.Switch == "bmv2" {
-			dir := filepath.Join(l.Opts.Dir, "bmv2-"+side)
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			t, err = conformance.StartBMv2(pairs, dir)
-		} else {
-			t, err = conformance.StartSoftSwitch(pairs)
-		}
+		t, err := startSwitch(l.Opts.Switch, pairs, filepath.Join(l.Opts.Dir, "bmv2-"+side))
 		if err != nil {
 			return err
 		}
@@ -280,4 +248,16 @@ func (l *Lab) startSwitches() error {
 		l.switchAddrs = append(l.switchAddrs, t.Addr)
 	}
 	return nil
+}
+
+// startSwitch starts a distributor on pairs: bmv2 (logging in bmv2Dir) or
+// the software switch.
+func startSwitch(kind string, pairs []conformance.VethPair, bmv2Dir string) (*conformance.Target, error) {
+	if kind != "bmv2" {
+		return conformance.StartSoftSwitch(pairs)
+	}
+	if err := os.MkdirAll(bmv2Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return conformance.StartBMv2(pairs, bmv2Dir)
 }

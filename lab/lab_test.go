@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,8 +51,21 @@ func startLabWith(t *testing.T, opts Options) *Lab {
 	if why := Missing(); why != "" {
 		t.Skip("lab: " + why)
 	}
-	// Logs (the TMs', the controller's) stay when the test fails.
-	dir, err := os.MkdirTemp("", "symdist-"+opts.Prefix+"-")
+	opts.Binary = binary
+	opts.Dir, opts.Log = testLogs(t, opts.Prefix)
+	l, err := Up(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Down)
+	return l
+}
+
+// testLogs makes a log directory that stays when the test fails (the
+// TMs', the controller's) and the controller's logger writing there.
+func testLogs(t *testing.T, prefix string) (string, *slog.Logger) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "symdist-"+prefix+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +79,7 @@ func startLabWith(t *testing.T, opts Options) *Lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	opts.Binary, opts.Dir, opts.Log = binary, dir, slog.New(slog.NewTextHandler(logf, nil))
-	l, err := Up(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Down)
-	return l
+	return dir, slog.New(slog.NewTextHandler(logf, nil))
 }
 
 // TestLab is the whole system with real TCP: 2,000 HTTP requests over 500
@@ -146,35 +152,16 @@ func killMidRun(t *testing.T, l *Lab) {
 		t.Fatal(err)
 	}
 	// Long connections on every TM; then tm2 dies.
-	type outcome struct {
-		owner string
-		err   error
-	}
-	const n = 90
-	done := make(chan outcome, n)
-	var opened sync.WaitGroup
-	opened.Add(n)
-	for i := 0; i < n; i++ {
-		go func() {
-			once := sync.OnceFunc(opened.Done)
-			defer once()
-			_, local, err := l.connection(i, 30, 10*time.Second, func(*net.TCPAddr) { once() })
-			o := outcome{err: err}
-			if local != nil {
-				o.owner = ownerOf(buckets, local)
-			}
-			done <- o
-		}()
-	}
-	opened.Wait()
-	l.StopTM("tm2")
+	outcomes := killWhileOpen(90, func(i int, opened func(*net.TCPAddr)) (*net.TCPAddr, error) {
+		_, local, err := l.connection(i, 30, 10*time.Second, opened)
+		return local, err
+	}, func(a *net.TCPAddr) string { return ownerOf(buckets, a) }, func() { l.StopTM("tm2") })
 	failedOn := map[string]int{}
 	total := map[string]int{}
-	for i := 0; i < n; i++ {
-		o := <-done
-		total[o.owner]++
-		if o.err != nil {
-			failedOn[o.owner]++
+	for _, o := range outcomes {
+		total[o.Owner]++
+		if o.Err != nil {
+			failedOn[o.Owner]++
 		}
 	}
 	t.Logf("connections in flight when tm2 died: %v; failed: %v", total, failedOn)

@@ -26,10 +26,13 @@ type loggedTable struct {
 }
 
 // ObserveTables starts a TableLog of the lab's group.
-func (l *Lab) ObserveTables() *TableLog {
+func (l *Lab) ObserveTables() *TableLog { return observeGroup(l.AdminURL, l.Token, "web") }
+
+// observeGroup starts a TableLog of a group of the controller at url.
+func observeGroup(url, token, group string) *TableLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	tl := &TableLog{cancel: cancel, done: make(chan struct{})}
-	f := tmapi.Follower{Client: &tmapi.Client{URL: l.AdminURL, Token: l.Token}, Group: "web",
+	f := tmapi.Follower{Client: &tmapi.Client{URL: url, Token: token}, Group: group,
 		Apply: func(ev tmapi.Event) error {
 			tl.mu.Lock()
 			tl.tables = append(tl.tables, loggedTable{time.Now(), ev.Buckets})

@@ -29,7 +29,14 @@ func (l *Lab) Connection(c, n int, timeout time.Duration) (ok int, err error) {
 // local address as soon as it is connected.
 func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, local *net.TCPAddr, err error) {
 	local = &net.TCPAddr{IP: net.IPv4(10, 1, 0, byte(1+c%Clients))}
-	conn, err := DialTCP(l.ClientNS(), local, VIP+":80", timeout)
+	return requests(l.ClientNS(), local, VIP+":80", n, timeout, opened)
+}
+
+// requests connects from local in namespace ns to addr and sends n HTTP/1.1
+// requests, each naming the client's address in X-Client; it reports how
+// many succeeded.
+func requests(ns string, local *net.TCPAddr, addr string, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, _ *net.TCPAddr, err error) {
+	conn, err := DialTCP(ns, local, addr, timeout)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -41,7 +48,7 @@ func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAd
 	br := bufio.NewReader(conn)
 	for i := 0; i < n; i++ {
 		conn.SetDeadline(time.Now().Add(timeout))
-		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\n\r\n", i); err != nil {
+		if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: vip\r\nX-Client: %s\r\n\r\n", i, local); err != nil {
 			return ok, local, err
 		}
 		resp, err := http.ReadResponse(br, nil)
@@ -171,4 +178,41 @@ func (s *Steady) Stop() SteadyResult {
 		s.res.Median, s.res.Longest = s.durations[n/2], s.durations[n-1]
 	}
 	return s.res
+}
+
+// Outcome is how a connection of killWhileOpen ended: the TM it was on
+// (empty: it never opened) and its error.
+type Outcome struct {
+	Owner string
+	Err   error
+}
+
+// killWhileOpen opens n long connections (connect calls opened once its
+// connection is up, and returns the client address), waits until every
+// one is open or has failed, calls kill, and returns how each ended, on
+// the TM owner names for its client address.
+func killWhileOpen(n int, connect func(i int, opened func(*net.TCPAddr)) (*net.TCPAddr, error),
+	owner func(*net.TCPAddr) string, kill func()) []Outcome {
+	done := make(chan Outcome, n)
+	var opened sync.WaitGroup
+	opened.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			once := sync.OnceFunc(opened.Done)
+			defer once()
+			local, err := connect(i, func(*net.TCPAddr) { once() })
+			o := Outcome{Err: err}
+			if local != nil {
+				o.Owner = owner(local)
+			}
+			done <- o
+		}()
+	}
+	opened.Wait()
+	kill()
+	out := make([]Outcome, n)
+	for i := range out {
+		out[i] = <-done
+	}
+	return out
 }

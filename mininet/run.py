@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """mininet/run.py: the patent's figure 3 in Mininet (make mininet).
 
-    python3 mininet/run.py [--switch bmv2|soft] [--test] [--logs DIR]
+    python3 mininet/run.py [--config FILE] [--switch bmv2|soft] [--test] [--logs DIR]
 
 Builds client - s1 - tm1..tm3 - s2 - server with the peer link s1:5-s2:5
 (mininet/figure3.py), starts the two distributors (bmv2 simple_switch_grpc,
@@ -10,6 +10,14 @@ a controller config for them and starts `symdist controller`, `symdist tm`
 on the three TM hosts (each reaches the controller's admin API over a
 management veth on the bridge sdmn0, 198.18.1.0/24), an HTTP server on the
 server host, and leaves you at the Mininet CLI with a guide.
+
+--config FILE builds the deployment a controller config describes instead
+(mininet/configtopo.py: its switches, TMs, client and server hosts) and hands
+it to `symdist lab --config FILE --attach`, which adds the addresses, the
+management network, the server, the controller and the TMs and, with --test,
+runs the Go lab's scenario (lab/scenario.go): requests through every VIP
+(IPv4 and IPv6), a TM killed, the TM joining again, a weight change, a drain
+and an undrain.
 
 --test runs the end-to-end scenario instead and exits 0 if it passed:
 200 HTTP requests from the client through the VIP, each over its own
@@ -55,6 +63,7 @@ import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 
@@ -670,10 +679,92 @@ Figure 3 is up (distributors: %(kind)s).
             pass
 
 
+class ConfigRun(Figure3Run):
+    """--config FILE: the deployment FILE describes (mininet/configtopo.py),
+    built in Mininet; `symdist lab --config FILE --attach` adds the
+    addresses, the management network, the server, the controller and the
+    TMs to its hosts and runs the scenario (the Go lab's, lab/scenario.go)."""
+
+    def __init__(self, args, binary):
+        Figure3Run.__init__(self, args, binary)
+        self.lab = None
+        self.guide_text = ""
+
+    def up(self):
+        from mininet.net import Mininet
+        from mininet.log import setLogLevel
+        import configtopo
+
+        setLogLevel("warning" if self.args.test else "info")
+        cfg = configtopo.load(self.args.config)
+        kind = self.args.switch
+        thrift = kind == "bmv2" and "thrift-port" in sh("simple_switch_grpc", "--help", check=False).stdout
+        sp = {}
+        for si in range(len(cfg["switches"])):
+            sp[configtopo.switch_name(si)] = dict(
+                kind=kind, grpc_port=free_port(9559 + si, "127.0.0.1"), device_id=si + 1, log_dir=self.logs,
+                symdist=self.bin, on_start=self.record_pids,
+                thrift_port=free_port(9190 + si) if thrift else None, log_level=self.args.bmv2_log_level)
+        log("building %s: %d switches, %d TMs (%s switches)" % (self.args.config, len(cfg["switches"]), len(cfg["tms"]), kind))
+        self.net = Mininet(topo=configtopo.ConfigTopo(cfg=cfg, switch_params=sp), controller=None, build=True,
+                           autoSetMacs=False, autoStaticArp=False, waitConnected=False)
+        self.record_pids()
+        self.net.start()
+        self.record_pids()
+        ethtool = shutil.which("ethtool")
+        for h in self.net.hosts:
+            for intf in h.intfNames():
+                if intf != "lo":  # TX checksum offload off (see configure_hosts)
+                    self.hrun(h, [ethtool, "-K", intf, "tx", "off"] if ethtool else
+                              [self.py, os.path.join(HERE, "txoff.py"), intf])
+        attach = {"hosts": {h.name: h.pid for h in self.net.hosts},
+                  "switches": {sw["name"]: {"address": self.net.get(configtopo.switch_name(si)).grpc_addr,
+                                            "device_id": si + 1} for si, sw in enumerate(cfg["switches"])}}
+        path = os.path.join(self.logs, "attach.json")
+        with open(path, "w") as f:
+            json.dump(attach, f)
+        argv = [self.bin, "lab", "--config", self.args.config, "--attach", path, "--prefix", "mn",
+                "--switch", kind, "--dir", self.logs] + (["--test"] if self.args.test else [])
+        self.lab = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, start_new_session=True)
+        self.procs["lab"] = self.lab
+        self.record_pids()
+        if not self.args.test:
+            for line in self.lab.stdout:  # up to the end of its guide
+                self.guide_text += line
+                if line.startswith("Ctrl-C takes it down"):
+                    break
+            if self.lab.poll() is not None or "Ctrl-C" not in self.guide_text:
+                raise Failed("symdist lab --attach: %s" % self.guide_text.strip())
+            threading.Thread(target=self.lab.stdout.read, daemon=True).start()
+
+    def scenario(self):
+        for line in self.lab.stdout:
+            print(line, end="", flush=True)
+        return self.lab.wait() == 0
+
+    def cli(self):
+        from mininet.cli import CLI
+        print(self.guide_text.replace("Ctrl-C takes it down.", "'exit' (or Ctrl-D) takes everything down."))
+        CLI(self.net)
+
+    def down(self):
+        if self.lab is not None and self.lab.poll() is None:
+            self.lab.send_signal(signal.SIGINT)  # it takes its part down
+            try:
+                self.lab.wait(60)
+            except subprocess.TimeoutExpired:
+                self.lab.kill()
+                self.lab.wait()
+        self.procs.pop("lab", None)
+        Figure3Run.down(self)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--switch", choices=["bmv2", "soft"], default="bmv2",
                     help="bmv2 simple_switch_grpc (default) or the Go software switch")
+    ap.add_argument("--config", help="build the deployment this controller config describes (default: figure 3)")
     ap.add_argument("--test", action="store_true", help="run the end-to-end scenario and exit with its result")
     ap.add_argument("--requests", type=int, default=200, help="requests of the first --test step (200)")
     ap.add_argument("--logs", help="log directory (default: a new /tmp/symdist-mininet-*)")
@@ -712,7 +803,7 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
     signal.signal(signal.SIGALRM, on_alarm)
     log("symdist binary %s (%s)" % (binary, note))
-    run = Figure3Run(args, binary)
+    run = (ConfigRun if args.config else Figure3Run)(args, binary)
     ok = False
     signalled = None
     try:
