@@ -44,6 +44,12 @@ type target struct {
 	// writesCounters: the target takes counter MODIFY (bmv2 does; the
 	// software switch answers UNIMPLEMENTED, as its README says).
 	writesCounters bool
+	// lenientPI: the target is bmv2 1.15.5 behind PI 0.1.2, which takes an
+	// action-profile group on a profile without selector (PI does not
+	// check) and answers a member still in use with UNKNOWN instead of the
+	// spec's FAILED_PRECONDITION. Those checks are logged for it, not
+	// failed: they hold our switch to the spec, not the library.
+	lenientPI bool
 	// injected receives the packet-outs the switch injects, and packetIn
 	// sends one to the primary; nil where the test cannot see them.
 	injected chan []byte
@@ -74,7 +80,7 @@ func bmv2(t *testing.T) target {
 		t.Fatal(err)
 	}
 	t.Cleanup(tg.Stop)
-	return target{addr: tg.Addr, deviceID: tg.DeviceID, writesCounters: true}
+	return target{addr: tg.Addr, deviceID: tg.DeviceID, writesCounters: true, lenientPI: true}
 }
 
 // connect makes a client of the community's library, arbitrated with
@@ -312,6 +318,7 @@ func programAndReadBack(t *testing.T, tg target) {
 		for _, r := range pre.GetPacketReplicationEngineEntry().GetMulticastGroupEntry().GetReplicas() {
 			ports = append(ports, r.GetEgressPort())
 		}
+		slices.Sort(ports) // replicas of one instance: the order is the target's
 		if !slices.Equal(ports, []uint32{1, 2}) {
 			t.Errorf("multicast group 1: ports %v, want [1 2]", ports)
 		}
@@ -361,7 +368,12 @@ func programAndReadBack(t *testing.T, tg target) {
 
 	// tm_members is an action profile, not a selector: no groups.
 	group := c.NewActionProfileGroup(p4info.ActionProfileTMMembers, 1, []*p4v1.ActionProfileGroup_Member{{MemberId: 1, Weight: 1}}, 4)
-	if err := c.InsertActionProfileGroup(ctx, group); err == nil {
+	if err := c.InsertActionProfileGroup(ctx, group); err == nil && tg.lenientPI {
+		t.Logf("this target takes an action-profile group on a profile without selector; deleting it")
+		if err := c.DeleteActionProfileGroup(ctx, group); err != nil {
+			t.Errorf("DeleteActionProfileGroup: %s", explain(err))
+		}
+	} else if err == nil {
 		t.Error("InsertActionProfileGroup on an action profile without selector succeeded")
 	} else {
 		t.Logf("action-profile group refused: %s", explain(err))
@@ -452,7 +464,11 @@ func programAndReadBack(t *testing.T, tg target) {
 
 	// A member still in use cannot go (spec: FAILED_PRECONDITION).
 	if err := c.DeleteActionProfileMember(ctx, member); codeOf(err) != codes.FailedPrecondition {
-		t.Errorf("deleting a member that entries still use: %v, want FAILED_PRECONDITION", err)
+		if tg.lenientPI && err != nil {
+			t.Logf("deleting a member that entries still use: refused with %v (not the spec's FAILED_PRECONDITION)", codeOf(err))
+		} else {
+			t.Errorf("deleting a member that entries still use: %v, want FAILED_PRECONDITION", err)
+		}
 	}
 	// Delete everything; the reads come back empty.
 	for _, name := range names {
