@@ -51,7 +51,9 @@ func OpenSocketInterface(name string) (Port, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(unix.ETH_P_ALL)))
+	// Protocol 0 until bind: opened with ETH_P_ALL, the socket would take
+	// frames from every interface of the host until it is bound to this one.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: AF_PACKET socket: %w", name, err)
 	}

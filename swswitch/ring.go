@@ -109,7 +109,10 @@ func OpenRingInterface(name string) (Port, error) {
 }
 
 func (p *ringPort) openRx(slot int) error {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, int(htons(unix.ETH_P_ALL)))
+	// Protocol 0 until bind: a packet socket opened with ETH_P_ALL takes
+	// frames from every interface of the host until it is bound to one,
+	// and those would be forwarded as if they came in on this port.
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return fmt.Errorf("%s: AF_PACKET socket: %w", p.name, err)
 	}
