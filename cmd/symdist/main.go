@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,7 +16,12 @@ import (
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "symdist:", err)
-		os.Exit(1)
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
 	}
 }
 
@@ -34,6 +40,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd())
+	root.AddCommand(newDecideCmd(), newControllerCmd(), newConfigCmd(), newStatusCmd(), newSwitchCmd(), newDemoCmd(), newPortsCmd(), newTMCmd(), newSimCmd(), newLabCmd(), newVerifyCmd())
 	return root
 }
