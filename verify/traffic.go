@@ -29,7 +29,9 @@ type Difference struct {
 	Packet int      `json:"packet"`
 	InPort uint16   `json:"in_port"`
 	Reason string   `json:"reason"` // the model's steering reason (ReasonSummary)
-	Trace  string   `json:"trace"`  // the model's decision
+	Group  uint16   `json:"group,omitempty"`
+	Bucket *uint16  `json:"bucket,omitempty"` // when the packet has a key
+	Trace  string   `json:"trace"`            // the model's decision
 	Want   []Output `json:"want"`
 	Got    []Output `json:"got"`
 }
@@ -49,9 +51,11 @@ type TrafficReport struct {
 	Sent   int    `json:"sent"`
 	// NotSent are packets on ports not cabled here, or frames Linux
 	// cannot carry (a VLAN tag cut short).
-	NotSent     int             `json:"not_sent"`
-	Expected    int             `json:"expected_frames"`
-	Received    int             `json:"received_frames"`
+	NotSent  int `json:"not_sent"`
+	Expected int `json:"expected_frames"`
+	Received int `json:"received_frames"`
+	// Seconds from the first packet sent to the last output awaited.
+	Seconds     float64         `json:"seconds"`
 	Differences []Difference    `json:"differences"`
 	ByReason    []ReasonSummary `json:"by_reason"`
 	// StateDifferences are how the switch's live state differs from the
@@ -143,6 +147,7 @@ func (r *Runner) Run(pkts []vectors.Packet) (*TrafficReport, error) {
 	reasons := map[string]*ReasonSummary{}
 	var reasonOrder []string
 	r.Drain()
+	start := time.Now()
 	expected := 0
 	for _, p := range pkts {
 		h := r.Ports[p.Port]
@@ -172,6 +177,7 @@ func (r *Runner) Run(pkts []vectors.Packet) (*TrafficReport, error) {
 		}
 	}
 	r.waitFor(expected, wait)
+	rep.Seconds = time.Since(start).Seconds()
 	time.Sleep(settle)
 	rep.Sent, rep.Expected = len(done), expected
 
@@ -205,7 +211,11 @@ func (r *Runner) Run(pkts []vectors.Packet) (*TrafficReport, error) {
 		d := &Difference{Packet: i}
 		if i >= 0 {
 			s := done[i]
-			d.InPort, d.Reason, d.Trace = s.pkt.Port, s.reason, s.trace.String()
+			d.InPort, d.Reason, d.Trace, d.Group = s.pkt.Port, s.reason, s.trace.String(), s.trace.Group
+			if s.trace.HasKey {
+				b := s.trace.Bucket
+				d.Bucket = &b
+			}
 		}
 		diffs[i] = d
 		return d
