@@ -55,6 +55,19 @@ func Traffic(ctx context.Context, o TrafficOptions) (*TrafficReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	hosts := map[uint16]*HostPort{}
+	defer func() {
+		for _, h := range hosts {
+			h.Close()
+		}
+	}()
+	for _, port := range slices.Sorted(maps.Keys(o.Ports)) {
+		h, err := OpenHostPort(o.Ports[port])
+		if err != nil {
+			return nil, fmt.Errorf("port %d: %w", port, err)
+		}
+		hosts[port] = h
+	}
 	cabled := map[uint16]bool{}
 	for port := range o.Ports {
 		cabled[port] = true
@@ -80,19 +93,6 @@ func Traffic(ctx context.Context, o TrafficOptions) (*TrafficReport, error) {
 			return nil, perr
 		}
 		pkts = vectors.RandomFor(o.Random, o.Seed, profile)
-	}
-	hosts := map[uint16]*HostPort{}
-	defer func() {
-		for _, h := range hosts {
-			h.Close()
-		}
-	}()
-	for _, port := range slices.Sorted(maps.Keys(o.Ports)) {
-		h, err := OpenHostPort(o.Ports[port])
-		if err != nil {
-			return nil, fmt.Errorf("port %d: %w", port, err)
-		}
-		hosts[port] = h
 	}
 	r := &Runner{Ports: hosts, Model: model, Burst: o.Burst}
 	rep, err := r.Run(pkts)
