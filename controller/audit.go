@@ -17,7 +17,7 @@ type AuditFunc func(ctx context.Context) map[string]int
 // switches unless told otherwise.
 const DefaultAuditInterval = time.Minute
 
-// RunAudit calls audit every interval (the first time at once) until ctx
+// RunAudit calls audit every interval (the first time after one) until ctx
 // ends, and exports its result on /metrics:
 //
 //	symdist_verify_problems{switch}                     problems found at the last audit that checked the switch
@@ -36,14 +36,14 @@ func (c *Controller) RunAudit(ctx context.Context, every time.Duration, audit Au
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		for name, n := range audit(ctx) {
-			problems.WithLabelValues(name).Set(float64(n))
-			lastSuccess.WithLabelValues(name).SetToCurrentTime()
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		for name, n := range audit(ctx) {
+			problems.WithLabelValues(name).Set(float64(n))
+			lastSuccess.WithLabelValues(name).SetToCurrentTime()
 		}
 	}
 }
