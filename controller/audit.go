@@ -58,6 +58,9 @@ func (c *Controller) View() (buckets map[string][]string, up map[string]bool) {
 	return v.buckets, v.up
 }
 
+// Config is the controller's config.
+func (c *Controller) Config() *config.Config { return c.cfg }
+
 // Probe runs one health check of a TM as configured and returns nil when
 // it passes (type none always passes).
 func Probe(ctx context.Context, h config.Health) error { return probe(ctx, h) }

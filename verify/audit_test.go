@@ -38,7 +38,7 @@ func TestAudit(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		d.Controller.RunAudit(ctx, 50*time.Millisecond, verify.Auditor(d.Config, d.Controller, 10*time.Second))
+		d.Controller.RunAudit(ctx, 50*time.Millisecond, verify.Auditor(d.Controller, 10*time.Second))
 		close(done)
 	}()
 	defer func() { cancel(); <-done }()

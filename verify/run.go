@@ -143,7 +143,7 @@ const auditRecheck = 2 * time.Second
 // state against the controller's own view (its bucket tables and which
 // TMs are up). A deployment with problems is checked once more after
 // auditRecheck, so that a reprogramming in progress is not reported.
-func Auditor(cfg *config.Config, c *controller.Controller, timeout time.Duration) controller.AuditFunc {
+func Auditor(c *controller.Controller, timeout time.Duration) controller.AuditFunc {
 	return func(ctx context.Context) map[string]int {
 		var counts map[string]int
 		for attempt := 0; attempt < 2; attempt++ {
@@ -154,7 +154,7 @@ func Auditor(cfg *config.Config, c *controller.Controller, timeout time.Duration
 				case <-time.After(auditRecheck):
 				}
 			}
-			counts = audit(ctx, cfg, c, timeout)
+			counts = audit(ctx, c, timeout)
 			problems := 0
 			for _, n := range counts {
 				problems += n
@@ -167,10 +167,11 @@ func Auditor(cfg *config.Config, c *controller.Controller, timeout time.Duration
 	}
 }
 
-// checkView reads the switches of cfg and holds them against the
-// controller's own view. With all, a switch that cannot be read is an
+// checkView reads the controller's switches and holds them against its
+// own view. With all, a switch that cannot be read is an
 // error; otherwise it is left out (nil report when none could be read).
-func checkView(ctx context.Context, cfg *config.Config, c *controller.Controller, all bool) (*StateReport, error) {
+func checkView(ctx context.Context, c *controller.Controller, all bool) (*StateReport, error) {
+	cfg := c.Config()
 	var snaps []*Snapshot
 	for _, t := range Targets(cfg) {
 		s, err := ReadTarget(ctx, t)
@@ -190,10 +191,10 @@ func checkView(ctx context.Context, cfg *config.Config, c *controller.Controller
 
 // audit checks every switch it can read and counts the problems naming
 // each.
-func audit(ctx context.Context, cfg *config.Config, c *controller.Controller, timeout time.Duration) map[string]int {
+func audit(ctx context.Context, c *controller.Controller, timeout time.Duration) map[string]int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r, _ := checkView(ctx, cfg, c, false)
+	r, _ := checkView(ctx, c, false)
 	if r == nil {
 		return nil
 	}
@@ -212,8 +213,8 @@ func audit(ctx context.Context, cfg *config.Config, c *controller.Controller, ti
 // CheckDeployment is verify state for a deployment whose controller runs
 // in this process (the lab): nil when every switch holds what it must, an
 // error naming the problems otherwise.
-func CheckDeployment(ctx context.Context, cfg *config.Config, c *controller.Controller) error {
-	r, err := checkView(ctx, cfg, c, true)
+func CheckDeployment(ctx context.Context, c *controller.Controller) error {
+	r, err := checkView(ctx, c, true)
 	if err != nil || len(r.Problems) == 0 {
 		return err
 	}

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ func stateOptions(d *verifytest.Deployment) map[string]verify.StateOptions {
 // however verify learns which TMs are up.
 func TestStateFigure3(t *testing.T) {
 	d := figure3(t)
+	verifytest.CheckState(t, d.Controller)
 	for name, o := range stateOptions(d) {
 		t.Run(name, func(t *testing.T) {
 			r, err := verify.State(ctxFor(t), o)
@@ -84,6 +86,9 @@ func TestStateCorruptBucket(t *testing.T) {
 	d := figure3(t)
 	const bucket = 1234
 	corruptOne(t, d, bucket)
+	if err := verify.CheckDeployment(ctxFor(t), d.Controller); err == nil || !strings.Contains(err.Error(), "verify state: 2 problems") {
+		t.Errorf("CheckDeployment: %v, want the 2 problems of bucket %d", err, bucket)
+	}
 	for _, tt := range []struct {
 		name   string
 		o      verify.StateOptions

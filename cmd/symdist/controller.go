@@ -45,7 +45,7 @@ func newControllerCmd() *cobra.Command {
 			g.Go(func() error { return c.Run(ctx) })
 			g.Go(func() error { return c.ServeAdmin(ctx, ln) })
 			if auditEvery > 0 {
-				g.Go(func() error { c.RunAudit(ctx, auditEvery, verify.Auditor(cfg, c, 30*time.Second)); return nil })
+				g.Go(func() error { c.RunAudit(ctx, auditEvery, verify.Auditor(c, 30*time.Second)); return nil })
 			}
 			return g.Wait()
 		},

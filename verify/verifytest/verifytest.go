@@ -25,6 +25,7 @@ import (
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -306,5 +307,26 @@ func Program(t testing.TB, s *Switch, info *p4configv1.P4Info, deviceConfig []by
 	defer sess.Close()
 	if err := sess.SetPipeline(ctx, info, deviceConfig, 1); err != nil {
 		t.Fatal(fmt.Errorf("pushing the pipeline: %w", err))
+	}
+}
+
+// CheckState fails the test unless every switch of the controller holds
+// what the controller intends (verify state against its own view) within
+// 10 s: long enough for a reprogramming under way to finish.
+func CheckState(t testing.TB, c *controller.Controller) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := verify.CheckDeployment(ctx, c)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Error(err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
