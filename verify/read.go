@@ -11,10 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
@@ -87,7 +87,7 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))
 	}
 	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie()}
-	es, err := readAll(ctx, client, deviceID,
+	es, err := controller.ReadEntities(ctx, client, deviceID,
 		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
 		&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
 			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}},
@@ -111,29 +111,11 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 	for id := range schema.Counters {
 		counters = append(counters, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: id}}})
 	}
-	s.Counters, err = readAll(ctx, client, deviceID, counters...)
+	s.Counters, err = controller.ReadEntities(ctx, client, deviceID, counters...)
 	if err != nil {
 		s.CounterErr = status.Convert(err).Message()
 	}
 	return s, nil
-}
-
-func readAll(ctx context.Context, client p4v1.P4RuntimeClient, deviceID uint64, es ...*p4v1.Entity) ([]*p4v1.Entity, error) {
-	stream, err := client.Read(ctx, &p4v1.ReadRequest{DeviceId: deviceID, Entities: es})
-	if err != nil {
-		return nil, err
-	}
-	var out []*p4v1.Entity
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, resp.GetEntities()...)
-	}
 }
 
 // Updates are the entities as INSERTs in an order a switch (or the model)

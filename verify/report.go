@@ -8,14 +8,17 @@ import (
 	"text/tabwriter"
 )
 
-// String is the problem on one line.
-func (p Problem) String() string {
+// where names the switches and group of a problem.
+func (p Problem) where() string {
 	where := strings.Join(p.Switches, ", ")
 	if p.Group != "" {
 		where += " group " + p.Group
 	}
-	return fmt.Sprintf("%s: %s: %s", p.Check, where, p.Message)
+	return where
 }
+
+// String is the problem on one line.
+func (p Problem) String() string { return fmt.Sprintf("%s: %s: %s", p.Check, p.where(), p.Message) }
 
 // perCheck is how many problems of one check the human summary lists.
 const perCheck = 20
@@ -50,17 +53,11 @@ func (r *StateReport) Print(w io.Writer) {
 	for _, check := range order {
 		ps := by[check]
 		fmt.Fprintf(w, "\n%s (%d):\n", check, len(ps))
+		lines := make([]string, len(ps))
 		for i, p := range ps {
-			if i == perCheck {
-				fmt.Fprintf(w, "  ... and %d more (--json lists all)\n", len(ps)-perCheck)
-				break
-			}
-			where := strings.Join(p.Switches, ", ")
-			if p.Group != "" {
-				where += " group " + p.Group
-			}
-			fmt.Fprintf(w, "  %s: %s\n", where, p.Message)
+			lines[i] = p.where() + ": " + p.Message
 		}
+		printSome(w, lines, perCheck)
 	}
 	if len(r.Problems) == 0 {
 		fmt.Fprintf(w, "\nok: %d switches hold what they must\n", len(r.Switches))

@@ -350,13 +350,7 @@ func (r *TrafficReport) Print(w io.Writer) {
 		r.Switch, r.Sent, r.NotSent, r.Expected, r.Received)
 	if len(r.StateDifferences) > 0 {
 		fmt.Fprintf(w, "\nthe switch's state differs from what it must hold (%d):\n", len(r.StateDifferences))
-		for i, s := range r.StateDifferences {
-			if i == perCheck {
-				fmt.Fprintf(w, "  ... and %d more\n", len(r.StateDifferences)-perCheck)
-				break
-			}
-			fmt.Fprintf(w, "  %s\n", s)
-		}
+		printSome(w, r.StateDifferences, perCheck)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -370,11 +364,16 @@ func (r *TrafficReport) Print(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\n%d packets differ from the model:\n", len(r.Differences))
-	for i, d := range r.Differences {
-		if i == maxListedDiffs {
-			fmt.Fprintf(w, "  ... and %d more (--json lists all)\n", len(r.Differences)-maxListedDiffs)
-			break
+	printSome(w, r.Differences, maxListedDiffs)
+}
+
+// printSome writes the first max items, one a line, indented.
+func printSome[T any](w io.Writer, items []T, max int) {
+	for i, x := range items {
+		if i == max {
+			fmt.Fprintf(w, "  ... and %d more (--json lists all)\n", len(items)-max)
+			return
 		}
-		fmt.Fprintf(w, "  %s\n", d)
+		fmt.Fprintf(w, "  %v\n", x)
 	}
 }

@@ -107,10 +107,22 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// report prints r (JSON with --json) and returns exit 1 when it found
+// differences: problems, counted by the format.
+func (f *verifyFlags) report(w io.Writer, r interface{ Print(io.Writer) }, problems int, format string) error {
+	if f.asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else {
+		r.Print(w)
+	}
+	if problems > 0 {
+		return &exitError{code: 1, err: fmt.Errorf(format, problems)}
+	}
+	return nil
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -144,17 +156,7 @@ func newVerifyStateCmd() *cobra.Command {
 			if err != nil {
 				return cannotCheck(err)
 			}
-			if f.asJSON {
-				if err := printJSON(cmd.OutOrStdout(), r); err != nil {
-					return err
-				}
-			} else {
-				r.Print(cmd.OutOrStdout())
-			}
-			if len(r.Problems) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("verify state: %d problems", len(r.Problems))}
-			}
-			return nil
+			return f.report(cmd.OutOrStdout(), r, len(r.Problems), "verify state: %d problems")
 		},
 	}
 	f.register(cmd)
@@ -215,17 +217,7 @@ func newVerifyTrafficCmd() *cobra.Command {
 			if err != nil {
 				return cannotCheck(err)
 			}
-			if f.asJSON {
-				if err := printJSON(cmd.OutOrStdout(), r); err != nil {
-					return err
-				}
-			} else {
-				r.Print(cmd.OutOrStdout())
-			}
-			if len(r.Differences) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("verify traffic: %d packets differ from the model", len(r.Differences))}
-			}
-			return nil
+			return f.report(cmd.OutOrStdout(), r, len(r.Differences), "verify traffic: %d packets differ from the model")
 		},
 	}
 	f.register(cmd)
