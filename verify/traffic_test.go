@@ -2,10 +2,12 @@ package verify_test
 
 import (
 	"maps"
+	"os"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/swmodel"
@@ -16,32 +18,81 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
-// vethFigure3 is figure 3 on two software switches whose ports are veths;
-// it returns the host side of each switch port.
-func vethFigure3(t *testing.T) (*verifytest.Deployment, map[string]map[uint16]string) {
+// TestMain finds bmv2 where the project's build installs it.
+func TestMain(m *testing.M) {
+	if _, err := os.Stat("/opt/p4/bin/simple_switch_grpc"); err == nil {
+		os.Setenv("PATH", "/opt/p4/bin:"+os.Getenv("PATH"))
+	}
+	os.Exit(m.Run())
+}
+
+// kinds are the switches to run on: the software switch, and bmv2 where
+// installed.
+func kinds(t *testing.T) []string {
+	if why := conformance.BMv2Missing(); why != "" {
+		t.Log("bmv2 variant skipped: " + why)
+		return []string{"soft"}
+	}
+	return []string{"soft", "bmv2"}
+}
+
+// vethFigure3 is figure 3 on two switches of a kind whose ports are
+// veths; it returns the host side of each switch port.
+func vethFigure3(t *testing.T, kind string) (*verifytest.Deployment, map[string]map[uint16]string) {
 	if why := conformance.CanMakeVeths(); why != "" {
 		t.Skip("verify traffic: " + why)
 	}
 	hosts := map[string]map[uint16]string{}
-	d := verifytest.Figure3(t, "..", func(sw string) map[uint16]swswitch.Port {
-		prefix := map[string]string{"client-side": "vtc", "server-side": "vts"}[sw]
+	veths := func(sw string) []conformance.VethPair {
+		prefix := map[string]string{"client-side": "vtc", "server-side": "vts"}[sw] + kind[:1]
 		pairs, cleanup, err := conformance.MakeVeths(prefix, []uint16{1, 2, 3, 4, 5})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(cleanup)
-		ports, host := map[uint16]swswitch.Port{}, map[uint16]string{}
+		hosts[sw] = map[uint16]string{}
 		for _, p := range pairs {
+			hosts[sw][p.Port] = p.HostSide
+		}
+		return pairs
+	}
+	if kind == "bmv2" {
+		at := map[string]verifytest.At{}
+		for _, sw := range []string{"client-side", "server-side"} {
+			target, err := conformance.StartBMv2(veths(sw), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(target.Stop)
+			at[sw] = verifytest.At{Addr: target.Addr, DeviceID: target.DeviceID}
+		}
+		return verifytest.Figure3At(t, "..", at), hosts
+	}
+	d := verifytest.Figure3(t, "..", func(sw string) map[uint16]swswitch.Port {
+		ports := map[uint16]swswitch.Port{}
+		for _, p := range veths(sw) {
 			port, err := swswitch.OpenInterface(p.SwitchSide)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ports[p.Port], host[p.Port] = port, p.HostSide
+			ports[p.Port] = port
 		}
-		hosts[sw] = host
 		return ports
 	})
 	return d, hosts
+}
+
+// stateOf is what a switch holds: read from the software switch's
+// pipeline itself, or over P4Runtime from bmv2.
+func stateOf(t *testing.T, d *verifytest.Deployment, sw string) []*p4v1.Entity {
+	if s := d.Switches[sw]; s != nil {
+		return s.State(t)
+	}
+	snap, err := verify.ReadTarget(ctxFor(t), target(t, d, sw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Entities
 }
 
 func target(t *testing.T, d *verifytest.Deployment, sw string) verify.Target {
@@ -61,11 +112,23 @@ const trafficPackets, trafficSeed = 3000, 5
 // model says, held against the config and the controller's view as well
 // as against their own tables; and verify traffic writes nothing.
 func TestTrafficFigure3(t *testing.T) {
-	d, hosts := vethFigure3(t)
+	for _, kind := range kinds(t) {
+		t.Run(kind, func(t *testing.T) { trafficFigure3(t, kind) })
+	}
+}
+
+func trafficFigure3(t *testing.T, kind string) {
+	d, hosts := vethFigure3(t, kind)
 	ctrl := &controller.Client{URL: d.AdminURL}
+	r, err := verify.State(ctxFor(t), verify.StateOptions{Config: d.Config, Controller: ctrl})
+	if err != nil || len(r.Problems) != 0 {
+		t.Fatalf("verify state: %v, problems %v", err, r.Problems)
+	}
 	before := map[string]any{}
-	for name, s := range d.Switches {
-		before[name] = s.State(t)
+	for _, sw := range []string{"client-side", "server-side"} {
+		before[sw] = stateOf(t, d, sw)
+	}
+	for _, s := range d.Switches {
 		s.Calls.Take()
 	}
 	for _, sw := range []string{"client-side", "server-side"} {
@@ -97,7 +160,9 @@ func TestTrafficFigure3(t *testing.T) {
 		if calls := s.Calls.Take(); verifytest.Disturbing(calls) != 0 {
 			t.Errorf("%s: calls while verify traffic ran: %v; want reads only", name, calls)
 		}
-		if diff := cmp.Diff(before[name], s.State(t), protocmp.Transform()); diff != "" {
+	}
+	for name, b := range before {
+		if diff := cmp.Diff(b, stateOf(t, d, name), protocmp.Transform()); diff != "" {
 			t.Errorf("%s: state changed (-before +after):\n%s", name, diff)
 		}
 	}
@@ -108,9 +173,16 @@ func TestTrafficFigure3(t *testing.T) {
 
 // One bucket corrupted on the server side: exactly the packets of that
 // bucket differ, each leaving on the wrong TM's port instead of the right
-// one's, and the state differs in that bucket alone.
+// one's, and the state differs in that bucket alone; verify state reports
+// that bucket alone too.
 func TestTrafficCorruptBucket(t *testing.T) {
-	d, hosts := vethFigure3(t)
+	for _, kind := range kinds(t) {
+		t.Run(kind, func(t *testing.T) { trafficCorruptBucket(t, kind) })
+	}
+}
+
+func trafficCorruptBucket(t *testing.T, kind string) {
+	d, hosts := vethFigure3(t, kind)
 	const sw = "server-side"
 	tg := target(t, d, sw)
 	// The bucket most of the traffic's packets hash to.
@@ -156,4 +228,19 @@ func TestTrafficCorruptBucket(t *testing.T) {
 		t.Errorf("state differences %v, want the one bucket", r.StateDifferences)
 	}
 	t.Logf("bucket %d (%s -> %s): %d packets differ; state: %v", bucket, owner, wrong, len(r.Differences), r.StateDifferences)
+	sr, err := verify.State(ctxFor(t), verify.StateOptions{Config: d.Config, Controller: &controller.Client{URL: d.AdminURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []string
+	for _, p := range sr.Problems {
+		checks = append(checks, p.Check)
+		if p.Bucket == nil || *p.Bucket != int(bucket) {
+			t.Errorf("verify state: a problem not about bucket %d: %s", bucket, p)
+		}
+	}
+	slices.Sort(checks)
+	if diff := cmp.Diff([]string{"bucket_owner", "distributors_differ"}, checks); diff != "" {
+		t.Errorf("verify state checks (-want +got):\n%s", diff)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/verify"
 	"google.golang.org/grpc"
@@ -142,35 +143,54 @@ func (s *Switch) State(t testing.TB) []*p4v1.Entity {
 	return out
 }
 
-// Deployment is figure 3 (examples/figure3.yaml) on two software
-// switches, programmed and kept by the controller, with its admin API.
+// Deployment is figure 3 (examples/figure3.yaml) on two switches,
+// programmed and kept by the controller, with its admin API.
 type Deployment struct {
 	ConfigPath string // the config as written for these switches
 	Config     *config.Config
 	Controller *controller.Controller
 	AdminURL   string
-	Switches   map[string]*Switch // by the config's name
+	// Switches are the software switches by the config's name; empty for
+	// switches of another kind (bmv2).
+	Switches map[string]*Switch
+}
+
+// At is where a switch serves P4Runtime.
+type At struct {
+	Addr     string
+	DeviceID uint64
 }
 
 // healthLine is a TM's health check in figure3.yaml.
 var healthLine = regexp.MustCompile(`(?m)^\s*health: \{.*\}\n`)
 
-// Figure3 starts the client-side and server-side switches with the ports
-// ports gives for each, writes examples/figure3.yaml (found at root) for
-// them with every TM's health check off (the TMs are not running) and the
-// admin API on a free port, and runs the controller until both switches
-// are in sync.
+// Figure3 starts the client-side and server-side software switches with
+// the ports ports gives for each, and programs figure 3 on them
+// (Figure3At).
 func Figure3(t testing.TB, root string, ports func(sw string) map[uint16]swswitch.Port) *Deployment {
+	t.Helper()
+	cs := StartSwitch(t, 1, ports("client-side"))
+	ss := StartSwitch(t, 2, ports("server-side"))
+	d := Figure3At(t, root, map[string]At{"client-side": {cs.Addr, 1}, "server-side": {ss.Addr, 2}})
+	d.Switches["client-side"], d.Switches["server-side"] = cs, ss
+	return d
+}
+
+// Figure3At writes examples/figure3.yaml (found at root) for the switches
+// at at, by name, with every TM's health check off (the TMs are not
+// running) and the admin API on a free port, and runs the controller until
+// both switches are in sync.
+func Figure3At(t testing.TB, root string, at map[string]At) *Deployment {
 	t.Helper()
 	example, err := os.ReadFile(filepath.Join(root, "examples", "figure3.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &Deployment{Switches: map[string]*Switch{}}
-	cs := StartSwitch(t, 1, ports("client-side"))
-	ss := StartSwitch(t, 2, ports("server-side"))
-	d.Switches["client-side"], d.Switches["server-side"] = cs, ss
-	text := strings.NewReplacer("127.0.0.1:9559", cs.Addr, "127.0.0.1:9560", ss.Addr, "127.0.0.1:9090", "127.0.0.1:0").
+	text := strings.NewReplacer(
+		"address: 127.0.0.1:9559\n    device_id: 1", fmt.Sprintf("address: %s\n    device_id: %d", at["client-side"].Addr, at["client-side"].DeviceID),
+		"address: 127.0.0.1:9560\n    device_id: 2", fmt.Sprintf("address: %s\n    device_id: %d", at["server-side"].Addr, at["server-side"].DeviceID),
+		"127.0.0.1:9090", "127.0.0.1:0").
 		Replace(healthLine.ReplaceAllString(string(example), ""))
 	d.ConfigPath = filepath.Join(t.TempDir(), "figure3.yaml")
 	if err := os.WriteFile(d.ConfigPath, []byte(text), 0o644); err != nil {
@@ -178,6 +198,11 @@ func Figure3(t testing.TB, root string, ports func(sw string) map[uint16]swswitc
 	}
 	if d.Config, err = config.Load(d.ConfigPath); err != nil {
 		t.Fatal(err)
+	}
+	for _, sw := range d.Config.Switches {
+		if sw.Address != at[sw.Name].Addr {
+			t.Fatalf("figure3.yaml: switch %s not at %s: has its address line changed?", sw.Name, at[sw.Name].Addr)
+		}
 	}
 	if d.Controller, err = controller.New(d.Config, nil); err != nil {
 		t.Fatal(err)
@@ -193,10 +218,10 @@ func Figure3(t testing.TB, root string, ports func(sw string) map[uint16]swswitc
 	go func() { defer wg.Done(); d.Controller.Run(ctx) }()
 	go func() { defer wg.Done(); d.Controller.ServeAdmin(ctx, ln) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !d.InSync() {
 		if time.Now().After(deadline) {
-			t.Fatalf("figure 3 not in sync after 30 s: %+v", d.Controller.Status().Switches)
+			t.Fatalf("figure 3 not in sync after 60 s: %+v", d.Controller.Status().Switches)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -212,7 +237,7 @@ func (d *Deployment) InSync() bool {
 			return false
 		}
 	}
-	return len(st.Switches) == len(d.Switches)
+	return len(st.Switches) == 2
 }
 
 // Corrupt points bucket of group on switch sw at TM tm, as a second
@@ -223,8 +248,13 @@ func (d *Deployment) InSync() bool {
 // switch back and repairs it).
 func (d *Deployment) Corrupt(t testing.TB, sw, group string, bucket uint16, tm string) (restore func()) {
 	t.Helper()
-	s := d.Switches[sw]
-	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var s *config.Switch
+	for i := range d.Config.Switches {
+		if d.Config.Switches[i].Name == sw {
+			s = &d.Config.Switches[i]
+		}
+	}
+	conn, err := grpc.NewClient(s.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +267,7 @@ func (d *Deployment) Corrupt(t testing.TB, sw, group string, bucket uint16, tm s
 	if ok, _ := sess.Primary(); !ok {
 		t.Fatal("the corrupting client is not primary")
 	}
-	ids, err := s.Server().Pipeline().Schema().Resolve()
+	ids, err := p4info.MustLoad().Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
