@@ -11,7 +11,6 @@ import (
 	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/swmodel"
-	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
 	"github.com/symdist/symdist/verify/verifytest"
@@ -36,50 +35,8 @@ func kinds(t *testing.T) []string {
 	return []string{"soft", "bmv2"}
 }
 
-// vethFigure3 is figure 3 on two switches of a kind whose ports are
-// veths; it returns the host side of each switch port.
 func vethFigure3(t *testing.T, kind string) (*verifytest.Deployment, map[string]map[uint16]string) {
-	if why := conformance.CanMakeVeths(); why != "" {
-		t.Skip("verify traffic: " + why)
-	}
-	hosts := map[string]map[uint16]string{}
-	veths := func(sw string) []conformance.VethPair {
-		prefix := map[string]string{"client-side": "vtc", "server-side": "vts"}[sw] + kind[:1]
-		pairs, cleanup, err := conformance.MakeVeths(prefix, []uint16{1, 2, 3, 4, 5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cleanup)
-		hosts[sw] = map[uint16]string{}
-		for _, p := range pairs {
-			hosts[sw][p.Port] = p.HostSide
-		}
-		return pairs
-	}
-	if kind == "bmv2" {
-		at := map[string]verifytest.At{}
-		for _, sw := range []string{"client-side", "server-side"} {
-			target, err := conformance.StartBMv2(veths(sw), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(target.Stop)
-			at[sw] = verifytest.At{Addr: target.Addr, DeviceID: target.DeviceID}
-		}
-		return verifytest.Figure3At(t, "..", at), hosts
-	}
-	d := verifytest.Figure3(t, "..", func(sw string) map[uint16]swswitch.Port {
-		ports := map[uint16]swswitch.Port{}
-		for _, p := range veths(sw) {
-			port, err := swswitch.OpenInterface(p.SwitchSide)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ports[p.Port] = port
-		}
-		return ports
-	})
-	return d, hosts
+	return verifytest.VethFigure3(t, "..", kind, "vt")
 }
 
 // stateOf is what a switch holds: read from the software switch's

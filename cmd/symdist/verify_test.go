@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
 	"github.com/symdist/symdist/verify/verifytest"
 	"google.golang.org/protobuf/proto"
@@ -130,6 +132,30 @@ func TestVerifyBadInput(t *testing.T) {
 				if verifytest.Disturbing(calls) != 0 {
 					t.Errorf("%s was called %v", name, calls)
 				}
+			}
+		})
+	}
+}
+
+// verify traffic on the command line, against the software switch on
+// veths (root): a pcap's packets, then random ones, through the client
+// side of figure 3: exit 0 and a report by reason.
+func TestVerifyTrafficCmd(t *testing.T) {
+	d, hosts := verifytest.VethFigure3(t, "../..", "soft", "vx")
+	args := []string{"verify", "traffic", "--config", d.ConfigPath, "--name", "client-side", "--controller", d.AdminURL}
+	for port, iface := range hosts["client-side"] {
+		args = append(args, "--port", fmt.Sprintf("%d=%s", port, iface))
+	}
+	for _, tt := range []struct {
+		name, flags, want string
+	}{
+		{"pcap", "--pcap " + writePcap(t, vectors.PortClient), "hashed"},
+		{"random", "--random 500 --seed 3", "echo"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := runCmd(t, append(args, strings.Fields(tt.flags)...)...)
+			if exitCode(err) != 0 || !strings.Contains(out, "ok: every packet left as the model says") || !strings.Contains(out, "\n"+tt.want+" ") {
+				t.Errorf("exit %d (%v), output:\n%s", exitCode(err), err, out)
 			}
 		})
 	}

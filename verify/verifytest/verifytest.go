@@ -22,6 +22,7 @@ import (
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
@@ -359,4 +360,51 @@ func CheckState(t testing.TB, c *controller.Controller) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// VethFigure3 is figure 3 (Figure3At) on two switches of a kind ("soft"
+// or "bmv2") whose ports are veths named after prefix (root); it returns
+// the host side of each switch port. Without root the test skips.
+func VethFigure3(t *testing.T, root, kind, prefix string) (*Deployment, map[string]map[uint16]string) {
+	t.Helper()
+	if why := conformance.CanMakeVeths(); why != "" {
+		t.Skip("verify traffic: " + why)
+	}
+	hosts := map[string]map[uint16]string{}
+	veths := func(sw string) []conformance.VethPair {
+		pairs, cleanup, err := conformance.MakeVeths(prefix+sw[:1]+kind[:1], []uint16{1, 2, 3, 4, 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cleanup)
+		hosts[sw] = map[uint16]string{}
+		for _, p := range pairs {
+			hosts[sw][p.Port] = p.HostSide
+		}
+		return pairs
+	}
+	if kind == "bmv2" {
+		at := map[string]At{}
+		for _, sw := range []string{"client-side", "server-side"} {
+			target, err := conformance.StartBMv2(veths(sw), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(target.Stop)
+			at[sw] = At{Addr: target.Addr, DeviceID: target.DeviceID}
+		}
+		return Figure3At(t, root, at), hosts
+	}
+	d := Figure3(t, root, func(sw string) map[uint16]swswitch.Port {
+		ports := map[uint16]swswitch.Port{}
+		for _, p := range veths(sw) {
+			port, err := swswitch.OpenInterface(p.SwitchSide)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports[p.Port] = port
+		}
+		return ports
+	})
+	return d, hosts
 }
