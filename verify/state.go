@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net"
@@ -284,13 +285,6 @@ func Check(exp Expect, snaps []*Snapshot) *StateReport {
 	return r
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // presumedUp: a TM is up when it holds a bucket on some switch, as the
 // controller itself reads a table it adopts.
 func (c *checker) presumedUp() map[string]bool {
@@ -509,7 +503,7 @@ func (c *checker) checkConfigured(h *held) {
 	have := slices.DeleteFunc(slices.Clone(h.snap.Entities), isBucket)
 	name := []string{h.snap.Name}
 	for _, d := range diffState(have, slices.DeleteFunc(want, isBucket)) {
-		check := c.checkName(cmpOrEntity(d.want, d.have))
+		check := c.checkName(cmp.Or(d.want, d.have))
 		switch {
 		case d.have == nil:
 			c.add(check, name, "", -1, "missing: %s", describe(c.schema, d.want))
@@ -519,13 +513,6 @@ func (c *checker) checkConfigured(h *held) {
 			c.add(check, name, "", -1, "holds %s; the config wants %s", describe(c.schema, d.have), describe(c.schema, d.want))
 		}
 	}
-}
-
-func cmpOrEntity(a, b *p4v1.Entity) *p4v1.Entity {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // entityDiff is one entity that differs between what a switch holds and

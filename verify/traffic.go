@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -134,7 +135,7 @@ func (r *Runner) Drain() {
 // cabled here and compares it with the model's outputs, packet for
 // packet. Outputs to ports not cabled here are not compared.
 func (r *Runner) Run(pkts []vectors.Packet) (*TrafficReport, error) {
-	burst, wait, settle := cmpOrInt(r.Burst, 50), cmpOrDur(r.Wait, 10*time.Second), cmpOrDur(r.Settle, 150*time.Millisecond)
+	burst, wait, settle := cmp.Or(r.Burst, 50), cmp.Or(r.Wait, 10*time.Second), cmp.Or(r.Settle, 150*time.Millisecond)
 	rep := &TrafficReport{Differences: []Difference{}}
 	type sent struct {
 		pkt    vectors.Packet
@@ -285,20 +286,6 @@ func sortedPortFrames[V any](m map[portFrame]V) []portFrame {
 		return strings.Compare(a.frame, b.frame)
 	})
 	return keys
-}
-
-func cmpOrInt(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
-}
-
-func cmpOrDur(a, b time.Duration) time.Duration {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // byteDiff says where two hex frames differ.

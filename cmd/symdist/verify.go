@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,7 +89,7 @@ func (f *verifyFlags) resolve() (*config.Config, []verify.Target, *controller.Cl
 			}
 		}
 		if len(targets) == 0 {
-			return nil, nil, nil, fmt.Errorf("%s has no switch %s", f.configPath, cmpOr(f.name, "at "+f.addr))
+			return nil, nil, nil, fmt.Errorf("%s has no switch %s", f.configPath, cmp.Or(f.name, "at "+f.addr))
 		}
 	default:
 		t := verify.Target{Name: f.addr, Address: f.addr, DeviceID: f.deviceID}
@@ -98,13 +99,6 @@ func (f *verifyFlags) resolve() (*config.Config, []verify.Target, *controller.Cl
 		targets = append(targets, t)
 	}
 	return cfg, targets, ctrl, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // report prints r (JSON with --json) and returns exit 1 when it found
