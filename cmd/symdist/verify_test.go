@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	"github.com/symdist/symdist/p4info"
@@ -158,5 +162,67 @@ func TestVerifyTrafficCmd(t *testing.T) {
 				t.Errorf("exit %d (%v), output:\n%s", exitCode(err), err, out)
 			}
 		})
+	}
+}
+
+// One switch of the config, found by its address; one switch alone.
+func TestVerifyStateOneSwitchCmd(t *testing.T) {
+	d := figure3(t)
+	ss := d.Switches["server-side"]
+	for _, args := range [][]string{
+		{"--switch", ss.Addr, "--device-id", "2", "--config", d.ConfigPath, "--controller", d.AdminURL},
+		{"--switch", ss.Addr, "--device-id", "2"},
+	} {
+		out, err := runCmd(t, append([]string{"verify", "state"}, args...)...)
+		if exitCode(err) != 0 || !strings.Contains(out, "ok: 1 switches hold what they must") {
+			t.Errorf("verify state %v: exit %d (%v), output:\n%s", args, exitCode(err), err, out)
+		}
+	}
+}
+
+// symdist controller audits the switches every --audit-interval and
+// exports the result on /metrics.
+func TestControllerAuditCmd(t *testing.T) {
+	cs := verifytest.StartSwitch(t, 1, verifytest.PipePorts(5))
+	ss := verifytest.StartSwitch(t, 2, verifytest.PipePorts(5))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close()
+	example, err := os.ReadFile("../../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("127.0.0.1:9559", cs.Addr, "127.0.0.1:9560", ss.Addr, "127.0.0.1:9090", admin, "type: tcp", "type: none", "type: http", "type: none").Replace(string(example))
+	path := filepath.Join(t.TempDir(), "figure3.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd()
+		root.SetArgs([]string{"controller", "--config", path, "--audit-interval", "100ms"})
+		root.SetErr(io.Discard)
+		done <- root.ExecuteContext(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		body := ""
+		if resp, err := http.Get("http://" + admin + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		}
+		if strings.Contains(body, `symdist_verify_problems{switch="client-side"} 0`) && strings.Contains(body, `symdist_verify_problems{switch="server-side"} 0`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit result on /metrics after 20 s:\n%s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
