@@ -188,8 +188,13 @@ func newVerifyTrafficCmd() *cobra.Command {
 			if err != nil {
 				return cannotCheck(err)
 			}
-			if pcapPath != "" && cmd.Flags().Changed("random") {
+			switch {
+			case pcapPath != "" && cmd.Flags().Changed("random"):
 				return cannotCheck(errors.New("give --pcap or --random, not both"))
+			case random <= 0:
+				return cannotCheck(fmt.Errorf("--random %d: want 1 or more packets", random))
+			case burst <= 0:
+				return cannotCheck(fmt.Errorf("--burst %d: want 1 or more packets", burst))
 			}
 			cfg, targets, ctrl, err := f.resolve()
 			if err != nil {
