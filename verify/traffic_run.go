@@ -40,6 +40,9 @@ func Traffic(ctx context.Context, o TrafficOptions) (*TrafficReport, error) {
 	if len(o.Ports) == 0 {
 		return nil, errors.New("no port is cabled: give --port N=IFACE")
 	}
+	if o.Frames == nil && o.Random <= 0 {
+		return nil, fmt.Errorf("%d random packets: want 1 or more", o.Random)
+	}
 	snap, err := ReadTarget(ctx, o.Target)
 	if err != nil {
 		return nil, err
