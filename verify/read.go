@@ -38,8 +38,13 @@ type Snapshot struct {
 }
 
 // ErrOtherProgram is wrapped by the error of a switch that runs a program
-// that is not symdist's (or none).
+// that is not symdist's.
 var ErrOtherProgram = errors.New("runs another program")
+
+// ErrNoPipeline is wrapped by the error of a switch that has no program
+// for the device id asked: none was pushed yet, or the device id is wrong
+// (bmv2 answers both alike).
+var ErrNoPipeline = errors.New("has no pipeline")
 
 // maxListed is how many differences a one-line error names.
 const maxListed = 4
@@ -67,21 +72,22 @@ func rpcError(addr string, deviceID uint64, err error) error {
 // Read reads everything a switch holds, through conn, for device
 // deviceID. It only calls GetForwardingPipelineConfig and Read: no
 // election id, no stream, no write. A switch that runs another program is
-// an error wrapping ErrOtherProgram that says what differs.
+// an error wrapping ErrOtherProgram that says what differs; one without a
+// program for deviceID wraps ErrNoPipeline.
 func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string, deviceID uint64) (*Snapshot, error) {
 	client := p4v1.NewP4RuntimeClient(conn)
 	cfg, err := client.GetForwardingPipelineConfig(ctx, &p4v1.GetForwardingPipelineConfigRequest{
 		DeviceId: deviceID, ResponseType: p4v1.GetForwardingPipelineConfigRequest_P4INFO_AND_COOKIE,
 	})
 	if status.Code(err) == codes.FailedPrecondition {
-		return nil, fmt.Errorf("switch %s %w: it has no pipeline (%s)", name, ErrOtherProgram, status.Convert(err).Message())
+		return nil, fmt.Errorf("switch %s %w for device id %d (a wrong device id, or no program pushed yet): %s", name, ErrNoPipeline, deviceID, status.Convert(err).Message())
 	}
 	if err != nil {
 		return nil, rpcError(addr, deviceID, err)
 	}
 	schema := p4info.MustLoad()
 	if cfg.GetConfig().GetP4Info() == nil {
-		return nil, fmt.Errorf("switch %s %w: it reports no P4Info", name, ErrOtherProgram)
+		return nil, fmt.Errorf("switch %s %w: it reports no P4Info for device id %d", name, ErrNoPipeline, deviceID)
 	}
 	if d := p4info.Diff(schema.Info, cfg.GetConfig().GetP4Info()); len(d) > 0 {
 		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))

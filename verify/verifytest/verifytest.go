@@ -283,8 +283,9 @@ func (d *Deployment) Corrupt(t testing.TB, sw, group string, bucket uint16, tm s
 }
 
 // OtherProgram is a P4Runtime server whose pipeline's P4Info is info (or
-// none, when info is nil); it answers only GetForwardingPipelineConfig and
-// logs every call.
+// none, when info is nil) for device 1; it answers only
+// GetForwardingPipelineConfig, as bmv2 does for a device it has no
+// pipeline for (whatever its id), and logs every call.
 type OtherProgram struct {
 	p4v1.UnimplementedP4RuntimeServer
 	Addr  string
@@ -309,10 +310,8 @@ func StartOtherProgram(t testing.TB, info *p4configv1.P4Info) *OtherProgram {
 
 // GetForwardingPipelineConfig returns the other program's P4Info.
 func (o *OtherProgram) GetForwardingPipelineConfig(_ context.Context, req *p4v1.GetForwardingPipelineConfigRequest) (*p4v1.GetForwardingPipelineConfigResponse, error) {
-	if req.GetDeviceId() != 1 {
-		return nil, status.Errorf(codes.NotFound, "unknown device_id %d", req.GetDeviceId())
-	}
-	if o.info == nil {
+	if req.GetDeviceId() != 1 || o.info == nil {
+		// As bmv2 (PI) answers for an unknown device too.
 		return nil, status.Error(codes.FailedPrecondition, "no forwarding pipeline config set")
 	}
 	return &p4v1.GetForwardingPipelineConfigResponse{Config: &p4v1.ForwardingPipelineConfig{
