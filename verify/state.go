@@ -43,7 +43,7 @@ type Problem struct {
 	// Check names the rule broken: model, counters, mirror, buckets,
 	// bucket_tm, bucket_owner, share, distributors_differ,
 	// classifier_differs, port_roles, classifier, default_tm, tm_ports,
-	// tm_addresses, l2, flood_ports (docs/verify.md).
+	// tm_addresses, l2, flood_ports, config (docs/verify.md).
 	Check    string   `json:"check"`
 	Switches []string `json:"switches"`
 	Group    string   `json:"group,omitempty"`
