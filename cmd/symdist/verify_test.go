@@ -118,6 +118,8 @@ func TestVerifyBadInput(t *testing.T) {
 		{"no burst", []string{"verify", "traffic", "--switch", sw.Addr, "--port", "1=lo", "--burst", "0"}, []string{"--burst 0: want 1 or more"}},
 		{"pcap and random", []string{"verify", "traffic", "--switch", sw.Addr, "--port", "1=lo", "--pcap", garbage, "--random", "5"}, []string{"not both"}},
 		{"no port", []string{"verify", "traffic", "--switch", sw.Addr}, []string{"no port is cabled"}},
+		{"TLS CA missing", []string{"verify", "state", "--switch", sw.Addr, "--tls-ca", filepath.Join(dir, "ca.pem")}, []string{"TLS: open ", "ca.pem"}},
+		{"TLS to a plaintext switch", []string{"verify", "state", "--switch", sw.Addr, "--tls-server-name", "switch", "--timeout", "5s"}, []string{"cannot reach the switch at " + sw.Addr}},
 		{"no switch", []string{"verify", "state"}, []string{"give --config FILE or --switch"}},
 		{"switch not in the config", []string{"verify", "state", "--config", cfgPath, "--name", "nope"}, []string{"has no switch nope"}},
 	} {
