@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +76,7 @@ func State(ctx context.Context, o StateOptions) (*StateReport, error) {
 		wg.Go(func() { snaps[i], errs[i] = ReadTarget(ctx, t) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := joinErrors(errs); err != nil {
 		return nil, err
 	}
 	exp := Expect{Config: o.Config}
@@ -91,6 +92,20 @@ func State(ctx context.Context, o StateOptions) (*StateReport, error) {
 		return nil, err
 	}
 	return Check(exp, snaps), nil
+}
+
+// joinErrors is the errors that are not nil, on one line.
+func joinErrors(errs []error) error {
+	var msgs []string
+	for _, err := range errs {
+		if err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // fromController asks a controller's admin API which TMs are up (healthy

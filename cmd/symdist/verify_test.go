@@ -98,12 +98,27 @@ func TestVerifyBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join("..", "..", "examples", "figure3.yaml")
+	example, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed2 := ln2.Addr().String()
+	ln2.Close()
+	unreachable := filepath.Join(dir, "unreachable.yaml")
+	if err := os.WriteFile(unreachable, []byte(strings.NewReplacer("127.0.0.1:9559", closed, "127.0.0.1:9560", closed2).Replace(string(example))), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
 		want []string // in the error
 	}{
 		{"unreachable switch", []string{"verify", "state", "--switch", closed, "--timeout", "5s"}, []string{"cannot reach the switch at " + closed}},
+		{"unreachable deployment", []string{"verify", "state", "--config", unreachable, "--timeout", "5s"}, []string{"cannot reach the switch at " + closed, "cannot reach the switch at " + closed2}},
 		{"wrong device id", []string{"verify", "state", "--switch", sw.Addr, "--device-id", "7"}, []string{"does not serve device id 7"}},
 		{"another program", []string{"verify", "state", "--switch", other.Addr},
 			[]string{"runs another program", "4 differences", "table SymdistIngress.port_role.port_role is missing", "table MyIngress.ipv4_lpm is not symdist's", "action SymdistIngress.port_role.set_port_role differs in params",
