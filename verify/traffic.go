@@ -72,7 +72,8 @@ type Runner struct {
 	// Burst is how many packets are sent before waiting for their
 	// outputs (bmv2 drops from larger bursts); 0: 50.
 	Burst int
-	// Wait bounds the wait for a burst's outputs; 0: 10 s.
+	// Wait bounds the wait for a burst's outputs; 0: 10 s. Once a burst
+	// times out, the rest wait no longer than Settle each.
 	Wait time.Duration
 	// Settle is how long to wait after the last output for any extra
 	// frame; 0: 150 ms.
@@ -117,11 +118,17 @@ func (r *Runner) captured() int {
 	return n
 }
 
-func (r *Runner) waitFor(n int, timeout time.Duration) {
+// waitFor waits until n frames were captured, or timeout; it reports
+// whether they were.
+func (r *Runner) waitFor(n int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for r.captured() < n && time.Now().Before(deadline) {
+	for r.captured() < n {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
+	return true
 }
 
 // Drain forgets what was captured so far.
@@ -174,7 +181,11 @@ func (r *Runner) Run(pkts []vectors.Packet) (*TrafficReport, error) {
 		expected += len(s.want)
 		done = append(done, s)
 		if len(done)%burst == 0 {
-			r.waitFor(expected, wait)
+			if !r.waitFor(expected, wait) {
+				// The switch lost frames or is stuck: later bursts wait
+				// only as long as a straggler would take.
+				wait = settle
+			}
 		}
 	}
 	r.waitFor(expected, wait)
