@@ -2,28 +2,28 @@ package conformance
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
+	"github.com/symdist/symdist/verify"
 )
 
 var ports = []uint16{1, 2, 3, 4, 5, 6, 7}
 
-// rig is a target switch with its veths, host ports and the model holding
-// the same state.
+// rig is a target switch with its veths, and verify's runner sending
+// through them against the model holding the same state.
 type rig struct {
 	target *Target
-	hosts  map[uint16]*hostPort
-	model  *swmodel.Pipeline
+	runner *verify.Runner
 }
 
 func newRig(t testing.TB, prefix string, start func([]VethPair) (*Target, error)) *rig {
@@ -43,183 +43,76 @@ func newRig(t testing.TB, prefix string, start func([]VethPair) (*Target, error)
 	if err := Program(ctx, target); err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{target: target, hosts: map[uint16]*hostPort{}}
+	r := &rig{target: target, runner: &verify.Runner{Ports: map[uint16]*verify.HostPort{}}}
 	for _, p := range pairs {
-		h, err := openHostPort(p.HostSide)
+		h, err := verify.OpenHostPort(p.HostSide)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(h.close)
-		r.hosts[p.Port] = h
+		t.Cleanup(h.Close)
+		r.runner.Ports[p.Port] = h
 	}
-	r.model, err = swmodel.New(p4info.MustLoad())
-	if err != nil {
-		t.Fatal(err)
+	ids, _ := p4info.MustLoad().Resolve()
+	var es []*p4v1.Entity
+	for _, u := range vectors.State(ids) {
+		es = append(es, u.GetEntity())
 	}
-	ids, _ := r.model.Schema().Resolve()
-	if err := r.model.WriteAll(vectors.State(ids)); err != nil {
+	if r.runner.Model, err = verify.Model(es); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	r.drain()
+	r.runner.Drain()
 	return r
 }
 
-// drain forgets anything captured so far.
-func (r *rig) drain() {
-	for _, h := range r.hosts {
-		h.take()
-	}
-}
-
-func (r *rig) captured() int {
-	n := 0
-	for _, h := range r.hosts {
-		n += h.count()
-	}
-	return n
-}
-
-// outputs is what left the switch: port -> frames (hex), sorted.
-type outputs map[uint16][]string
-
-func (o outputs) add(port uint16, frame []byte) {
-	o[port] = append(o[port], hex.EncodeToString(frame))
-}
-
-func (o outputs) sort() {
-	for _, fs := range o {
-		slices.Sort(fs)
-	}
-}
-
-func (r *rig) take() outputs {
-	o := outputs{}
-	for port, h := range r.hosts {
-		for _, f := range h.take() {
-			o.add(port, f)
-		}
-	}
-	o.sort()
-	return o
-}
-
-func (r *rig) expect(pkts []vectors.Packet) (outputs, int) {
-	o := outputs{}
-	n := 0
-	var res swmodel.Result
-	for _, p := range pkts {
-		r.model.Process(p.Port, p.Frame, &res)
-		for _, port := range res.Ports {
-			o.add(port, res.Frame)
-			n++
-		}
-	}
-	o.sort()
-	return o, n
-}
-
-// waitFor waits until n frames were captured, or timeout.
-func (r *rig) waitFor(n int, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for r.captured() < n && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// diff describes how got differs from want, port by port.
-func diff(want, got outputs) string {
-	var b strings.Builder
-	for _, port := range ports {
-		w, g := want[port], got[port]
-		if slices.Equal(w, g) {
-			continue
-		}
-		fmt.Fprintf(&b, "port %d: want %d frames, got %d", port, len(w), len(g))
-		for _, f := range w {
-			if !slices.Contains(g, f) {
-				fmt.Fprintf(&b, "\n  missing %.120s", f)
-				break
-			}
-		}
-		for _, f := range g {
-			if !slices.Contains(w, f) {
-				fmt.Fprintf(&b, "\n  extra   %.120s", f)
-				break
-			}
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
-}
-
-// runVectors sends every golden vector alone and compares what leaves.
+// runVectors sends every golden vector, one at a time, and compares what
+// leaves.
 func (r *rig) runVectors(t *testing.T) {
 	vs, err := vectors.ReadSTFFile("../testvectors/symdist.stf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed, skipped := 0, 0
+	var sent []vectors.Vector
+	var pkts []vectors.Packet
 	for _, v := range vs {
-		if !crossesVeth(v.Frame) {
-			skipped++
+		if !verify.CrossesLink(v.Frame) {
 			t.Logf("vector %q not sent: Linux drops a VLAN frame too short for its tag before any switch sees it", v.Name)
 			continue
 		}
-		pkt := []vectors.Packet{{Port: v.Port, Frame: v.Frame}}
-		want, n := r.expect(pkt)
-		if err := r.hosts[v.Port].send(v.Frame); err != nil {
-			t.Fatalf("%s: send: %v", v.Name, err)
-		}
-		if n == 0 {
-			time.Sleep(150 * time.Millisecond) // a drop: nothing may come
-		} else {
-			r.waitFor(n, 3*time.Second)
-			time.Sleep(10 * time.Millisecond) // and nothing more
-		}
-		if d := diff(want, r.take()); d != "" {
-			failed++
-			t.Errorf("vector %q on %s:\n%s", v.Name, r.target.Name, d)
-		}
+		sent = append(sent, v)
+		pkts = append(pkts, vectors.Packet{Port: v.Port, Frame: v.Frame})
 	}
-	t.Logf("%s: %d vectors sent, %d differ from the model, %d cannot cross a veth", r.target.Name, len(vs)-skipped, failed, skipped)
-}
-
-// crossesVeth reports whether Linux delivers the frame through a veth: a
-// frame whose EtherType says 802.1Q/802.1ad but that ends inside the tag is
-// dropped by the kernel's VLAN untagging.
-func crossesVeth(frame []byte) bool {
-	if len(frame) >= 14 && frame[12] == 0x81 && frame[13] == 0x00 || len(frame) >= 14 && frame[12] == 0x88 && frame[13] == 0xa8 {
-		return len(frame) >= 18
+	r.runner.Burst = 1
+	rep, err := r.runner.Run(pkts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return true
+	for _, d := range rep.Differences {
+		name := "?"
+		if d.Packet >= 0 {
+			name = sent[d.Packet].Name
+		}
+		t.Errorf("vector %q on %s: %s", name, r.target.Name, d)
+	}
+	t.Logf("%s: %d vectors sent, %d differ from the model, %d cannot cross a veth", r.target.Name, rep.Sent, len(rep.Differences), len(vs)-len(sent))
 }
 
 // runRandom sends pkts in bursts and compares everything that left with
 // the model's outputs; it returns the packets per second achieved.
 func (r *rig) runRandom(t testing.TB, pkts []vectors.Packet, burst int) (pps float64, sent int) {
-	pkts = slices.DeleteFunc(slices.Clone(pkts), func(p vectors.Packet) bool { return !crossesVeth(p.Frame) })
-	want, total := r.expect(pkts)
-	start := time.Now()
-	sentExpect := 0
-	var res swmodel.Result
-	for i, p := range pkts {
-		if err := r.hosts[p.Port].send(p.Frame); err != nil {
-			t.Fatalf("send %d: %v", i, err)
-		}
-		r.model.Process(p.Port, p.Frame, &res)
-		sentExpect += len(res.Ports)
-		if (i+1)%burst == 0 {
-			r.waitFor(sentExpect, 10*time.Second)
-		}
+	r.runner.Burst = burst
+	rep, err := r.runner.Run(pkts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r.waitFor(total, 10*time.Second)
-	elapsed := time.Since(start)
-	time.Sleep(100 * time.Millisecond)
-	if d := diff(want, r.take()); d != "" {
-		t.Errorf("%d random packets on %s differ from the model:\n%s", len(pkts), r.target.Name, d)
+	for i, d := range rep.Differences {
+		if i == 20 {
+			t.Errorf("... and %d more", len(rep.Differences)-20)
+			break
+		}
+		t.Errorf("random packets on %s: %s", r.target.Name, d)
 	}
-	return float64(len(pkts)) / elapsed.Seconds(), len(pkts)
+	return float64(rep.Sent) / rep.Seconds, rep.Sent
 }
 
 func targets(t testing.TB) map[string]func([]VethPair) (*Target, error) {
@@ -324,7 +217,7 @@ func BenchmarkProgram(b *testing.B) {
 // and what it lost (bmv2 drops from its queues under such load).
 func BenchmarkSwitchBlast(b *testing.B) {
 	ts := targets(b)
-	pkts := slices.DeleteFunc(vectors.Random(20000, 13), func(p vectors.Packet) bool { return !crossesVeth(p.Frame) })
+	pkts := slices.DeleteFunc(vectors.Random(20000, 13), func(p vectors.Packet) bool { return !verify.CrossesLink(p.Frame) })
 	for i, name := range []string{"softswitch", "bmv2"} {
 		start, ok := ts[name]
 		if !ok {
@@ -332,20 +225,29 @@ func BenchmarkSwitchBlast(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			r := newRig(b, fmt.Sprintf("cx%d", i), start)
-			_, want := r.expect(pkts)
+			want := 0
+			var res swmodel.Result
+			for _, p := range pkts {
+				r.runner.Model.Process(p.Port, p.Frame, &res)
+				want += len(res.Ports)
+			}
 			var delivered, lost float64
 			for b.Loop() {
-				r.drain()
+				r.runner.Drain()
 				begin := time.Now()
 				for _, p := range pkts {
-					if err := r.hosts[p.Port].send(p.Frame); err != nil {
+					if err := r.runner.Ports[p.Port].Send(p.Frame); err != nil {
 						b.Fatal(err)
 					}
 				}
 				// Until nothing more arrives for 300 ms.
 				last, n := time.Now(), 0
 				for time.Since(last) < 300*time.Millisecond {
-					if c := r.captured(); c != n {
+					c := 0
+					for _, h := range r.runner.Ports {
+						c += h.Count()
+					}
+					if c != n {
 						n, last = c, time.Now()
 					}
 					time.Sleep(5 * time.Millisecond)

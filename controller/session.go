@@ -437,19 +437,5 @@ func (s *Session) Write(ctx context.Context, updates []*p4v1.Update) error {
 
 // Read returns every entity matching the (wildcard) entities.
 func (s *Session) Read(ctx context.Context, entities ...*p4v1.Entity) ([]*p4v1.Entity, error) {
-	stream, err := s.client.Read(ctx, &p4v1.ReadRequest{DeviceId: s.DeviceID, Entities: entities})
-	if err != nil {
-		return nil, err
-	}
-	var out []*p4v1.Entity
-	for {
-		resp, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, resp.GetEntities()...)
-	}
+	return ReadEntities(ctx, s.client, s.DeviceID, entities...)
 }

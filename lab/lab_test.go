@@ -14,6 +14,7 @@ import (
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/verify/verifytest"
 )
 
 var binary string
@@ -100,6 +101,7 @@ func TestLab(t *testing.T) {
 				t.Fatalf("%d of %d connections failed, %d of %d requests ok; first error: %v (logs in %s)",
 					res.Failed, res.Connections, res.OK, res.Requests, errs[0], l.Opts.Dir)
 			}
+			verifytest.CheckState(t, l.Controller)
 			if got := l.Requests.Load(); got < 2000 {
 				t.Errorf("server saw %d requests", got)
 			}
@@ -135,6 +137,7 @@ func TestLab(t *testing.T) {
 			}
 
 			t.Run("a TM killed mid-run", func(t *testing.T) { killMidRun(t, l) })
+			verifytest.CheckState(t, l.Controller)
 		})
 	}
 }

@@ -603,6 +603,9 @@ Figure 3 is up (distributors: %(kind)s).
   server         %(server)s:%(sport)d (mininet/httpserver.py; it logs each request's source port)
   controller     admin API %(admin)s, token %(token)s
                  status   (or: sh %(bin)s status --controller %(admin)s --token %(token)s)
+  verify         verify          (s1 and s2 against the config and the controller's view, read-only:
+                                 sh %(bin)s verify state --config %(cfg)s --controller %(admin)s --token %(token)s
+                                 one switch: sh %(bin)s verify state --switch %(g1)s --device-id %(d1)d --config %(cfg)s)
   fail a TM      failtm tm2      (kills its symdist tm, as a crash would; the controller moves its buckets)
   bring it back  starttm tm2
   logs           %(logs)s  (%(swlogs)s, controller.log, tm1.log ..., server.log)
@@ -610,7 +613,8 @@ Figure 3 is up (distributors: %(kind)s).
 'exit' (or Ctrl-D) takes everything down.
 """ % dict(kind=kind, vip=f3.VIP, py=self.py, here=HERE, g1=s1.grpc_addr, g2=s2.grpc_addr, thrift=thrift,
            snat=f3.SNAT, m1=mgmt_ip(1), server=f3.SERVER, sport=f3.SERVER_PORT, admin=self.admin,
-           token=self.token, bin=self.bin, logs=self.logs,
+           token=self.token, bin=self.bin, logs=self.logs, d1=s1.device_id,
+           cfg=os.path.join(self.logs, "controller.yaml"),
            swlogs=", ".join(os.path.basename(s.logfile) for s in (s1, s2)))
 
     def cli(self):
@@ -643,6 +647,11 @@ Figure 3 is up (distributors: %(kind)s).
             def do_status(self, line):
                 "status: the controller's view of switches, groups and TMs."
                 subprocess.run([run.bin, "status", "--controller", run.admin, "--token", run.token])
+
+            def do_verify(self, line):
+                "verify: symdist verify state of s1 and s2 (read-only; exit 0 ok, 1 differences, 2 could not check)."
+                subprocess.run([run.bin, "verify", "state", "--config", os.path.join(run.logs, "controller.yaml"),
+                                "--controller", run.admin, "--token", run.token])
 
             def do_guide(self, line):
                 "guide: print the guide again."

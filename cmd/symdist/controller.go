@@ -7,15 +7,18 @@ import (
 	"net"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/verify"
 	"golang.org/x/sync/errgroup"
 )
 
 func newControllerCmd() *cobra.Command {
 	var path string
+	var auditEvery time.Duration
 	cmd := &cobra.Command{
 		Use:   "controller --config FILE",
 		Short: "Program the distributors of a config over P4Runtime and keep them right",
@@ -43,10 +46,14 @@ func newControllerCmd() *cobra.Command {
 			g.Go(func() error { return c.Run(ctx) })
 			g.Go(func() error { return c.ServeAdmin(ctx, ln) })
 			g.Go(func() error { return reloadOnHangup(ctx, c, log) })
+			if auditEvery > 0 {
+				g.Go(func() error { c.RunAudit(ctx, auditEvery, verify.Auditor(c, 30*time.Second)); return nil })
+			}
 			return g.Wait()
 		},
 	}
 	cmd.Flags().StringVar(&path, "config", "", "controller config (YAML)")
+	cmd.Flags().DurationVar(&auditEvery, "audit-interval", controller.DefaultAuditInterval, "how often to run verify state's checks and export the result on /metrics (0: never)")
 	return cmd
 }
 
