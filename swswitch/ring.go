@@ -117,19 +117,11 @@ func (p *ringPort) openRx(slot int) error {
 		return fmt.Errorf("%s: AF_PACKET socket: %w", p.name, err)
 	}
 	p.rx = os.NewFile(uintptr(fd), p.name)
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
-		return fmt.Errorf("%s: TPACKET_V2: %w", p.name, err)
-	}
 	// Our own transmissions (from the send socket) are not received.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
-	p.rxFrame = slot
-	p.rxFrames = rxRingBytes / slot
-	req := unix.TpacketReq{Block_size: ringBlock, Block_nr: uint32(rxRingBytes / ringBlock), Frame_size: uint32(slot), Frame_nr: uint32(p.rxFrames)}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fmt.Errorf("%s: PACKET_RX_RING: %w", p.name, err)
-	}
-	if p.rxRing, err = unix.Mmap(fd, 0, rxRingBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return fmt.Errorf("%s: mmap receive ring: %w", p.name, err)
+	p.rxFrame, p.rxFrames = slot, rxRingBytes/slot
+	if p.rxRing, err = mapRing(fd, unix.PACKET_RX_RING, rxRingBytes, slot); err != nil {
+		return fmt.Errorf("%s: receive ring: %w", p.name, err)
 	}
 	// Bound after the ring exists, so no frame is queued outside it.
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: p.ifindex}); err != nil {
@@ -146,25 +138,30 @@ func (p *ringPort) openTx(slot int) error {
 		return fmt.Errorf("%s: AF_PACKET socket: %w", p.name, err)
 	}
 	p.tx = fd
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
-		return fmt.Errorf("%s: TPACKET_V2: %w", p.name, err)
-	}
 	// Straight to the driver: a switch port has no queueing discipline to
 	// honour, and the qdisc lock is the costliest part of a veth send.
 	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
-	p.txFrame = slot
-	p.txFrames = txRingBytes / slot
-	req := unix.TpacketReq{Block_size: ringBlock, Block_nr: uint32(txRingBytes / ringBlock), Frame_size: uint32(slot), Frame_nr: uint32(p.txFrames)}
-	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, &req); err != nil {
-		return fmt.Errorf("%s: PACKET_TX_RING: %w", p.name, err)
-	}
-	if p.txRing, err = unix.Mmap(fd, 0, txRingBytes, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return fmt.Errorf("%s: mmap send ring: %w", p.name, err)
+	p.txFrame, p.txFrames = slot, txRingBytes/slot
+	if p.txRing, err = mapRing(fd, unix.PACKET_TX_RING, txRingBytes, slot); err != nil {
+		return fmt.Errorf("%s: send ring: %w", p.name, err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: 0, Ifindex: p.ifindex}); err != nil {
 		return fmt.Errorf("%s: bind: %w", p.name, err)
 	}
 	return nil
+}
+
+// mapRing gives the TPACKET_V2 socket fd a ring (which: PACKET_RX_RING or
+// PACKET_TX_RING) of size bytes in slots of slot bytes, and maps it.
+func mapRing(fd, which, size, slot int) ([]byte, error) {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return nil, fmt.Errorf("TPACKET_V2: %w", err)
+	}
+	req := unix.TpacketReq{Block_size: ringBlock, Block_nr: uint32(size / ringBlock), Frame_size: uint32(slot), Frame_nr: uint32(size / slot)}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, which, &req); err != nil {
+		return nil, err
+	}
+	return unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 }
 
 // status is the tp_status word of the slot at off, shared with the kernel.
