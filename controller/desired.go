@@ -141,17 +141,7 @@ func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
 		}
 		v.buckets[g.Name] = t.Buckets
 	}
-	es := desired(cfg, entries.Builder{IDs: ids}, sw, v)
-	// Members and multicast groups before the entries that use them.
-	var first, rest []*p4v1.Entity
-	for _, e := range es {
-		if e.GetTableEntry() == nil {
-			first = append(first, e)
-		} else {
-			rest = append(rest, e)
-		}
-	}
-	return entries.Inserts(append(first, rest...)...), nil
+	return entries.InsertsInOrder(desired(cfg, entries.Builder{IDs: ids}, sw, v)), nil
 }
 
 // loadPipeline loads the embedded P4Info and resolves every ID the

@@ -68,6 +68,21 @@ func Inserts(es ...*p4v1.Entity) []*p4v1.Update {
 	return us
 }
 
+// InsertsInOrder wraps entities in INSERT updates in an order a switch
+// accepts: members and multicast groups before the table entries that use
+// them.
+func InsertsInOrder(es []*p4v1.Entity) []*p4v1.Update {
+	var first, rest []*p4v1.Entity
+	for _, e := range es {
+		if e.GetTableEntry() == nil {
+			first = append(first, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return Inserts(append(first, rest...)...)
+}
+
 // SendToTM is action send_to_tm for tm.
 func (b Builder) SendToTM(tm TM) *p4v1.Action {
 	ids := b.IDs.SendToTM

@@ -124,27 +124,13 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 	return s, nil
 }
 
-// Updates are the entities as INSERTs in an order a switch (or the model)
-// accepts: members and multicast groups before the entries that use them.
-func Updates(es []*p4v1.Entity) []*p4v1.Update {
-	var first, rest []*p4v1.Entity
-	for _, e := range es {
-		if e.GetTableEntry() == nil {
-			first = append(first, e)
-		} else {
-			rest = append(rest, e)
-		}
-	}
-	return entries.Inserts(append(first, rest...)...)
-}
-
 // Model returns the software model holding es.
 func Model(es []*p4v1.Entity) (*swmodel.Pipeline, error) {
 	p, err := swmodel.New(p4info.MustLoad())
 	if err != nil {
 		return nil, err
 	}
-	if err := p.WriteAll(Updates(es)); err != nil {
+	if err := p.WriteAll(entries.InsertsInOrder(es)); err != nil {
 		return nil, fmt.Errorf("the model does not take this state: %w", err)
 	}
 	return p, nil
