@@ -173,7 +173,11 @@ func (p *ringPort) hdr(off int) *unix.Tpacket2Hdr {
 
 // ReadBatch waits for the next slot to be handed over, then takes every
 // slot the kernel has filled, handing each back after f.
-func (p *ringPort) ReadBatch(f func(frame []byte)) error {
+func (p *ringPort) ReadBatch(f func(frame []byte)) error { return p.read(f, p.rxFrames) }
+
+// read waits for the next slot to be handed over, then takes up to most
+// of the slots the kernel has filled, handing each back after f.
+func (p *ringPort) read(f func(frame []byte), most int) error {
 	p.rxMu.Lock()
 	defer p.rxMu.Unlock()
 	for {
@@ -191,7 +195,7 @@ func (p *ringPort) ReadBatch(f func(frame []byte)) error {
 			return p.readErr(err)
 		}
 	}
-	for n := 0; n < p.rxFrames; n++ {
+	for n := 0; n < most; n++ {
 		off := p.rxNext * p.rxFrame
 		st := status(p.rxRing, off)
 		s := atomic.LoadUint32(st)
@@ -250,39 +254,12 @@ func (p *ringPort) frame(off int, st uint32) []byte {
 func (p *ringPort) Read(buf []byte) (int, error) {
 	for {
 		n := -1
-		err := p.readOne(func(frame []byte) { n = copy(buf, frame) })
+		err := p.read(func(frame []byte) { n = copy(buf, frame) }, 1)
 		if err != nil {
 			return 0, err
 		}
 		if n >= 0 {
 			return n, nil
-		}
-	}
-}
-
-// readOne takes at most one frame.
-func (p *ringPort) readOne(f func([]byte)) error {
-	p.rxMu.Lock()
-	defer p.rxMu.Unlock()
-	for {
-		if p.closed.Load() {
-			return ErrClosed
-		}
-		off := p.rxNext * p.rxFrame
-		st := status(p.rxRing, off)
-		if s := atomic.LoadUint32(st); s&unix.TP_STATUS_USER != 0 {
-			if frame := p.frame(off, s); frame != nil {
-				f(frame)
-			}
-			atomic.StoreUint32(st, unix.TP_STATUS_KERNEL)
-			p.rxNext = (p.rxNext + 1) % p.rxFrames
-			return nil
-		}
-		err := p.rxConn.Read(func(uintptr) bool {
-			return p.closed.Load() || atomic.LoadUint32(st)&unix.TP_STATUS_USER != 0
-		})
-		if err != nil {
-			return p.readErr(err)
 		}
 	}
 }
