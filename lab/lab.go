@@ -69,6 +69,12 @@ type Lab struct {
 
 func (o Options) ns(name string) string { return o.Prefix + name }
 
+// The client's and the server's MACs, in the switches' l2 entries.
+const (
+	clientMAC = "02:00:00:00:c1:01"
+	serverMAC = "02:00:00:00:5e:01"
+)
+
 // ClientNS, ServerNS and TMNS name the namespaces.
 func (l *Lab) ClientNS() string     { return l.Opts.ns("c") }
 func (l *Lab) ServerNS() string     { return l.Opts.ns("s") }
@@ -183,7 +189,7 @@ func (l *Lab) network() error {
 		return err
 	}
 	// Client: port 1 of the client-side switch.
-	if err := l.veth(l.link("a1"), l.ClientNS(), "eth0", ""); err != nil {
+	if err := l.veth(l.link("a1"), l.ClientNS(), "eth0", clientMAC); err != nil {
 		return err
 	}
 	for i := 1; i <= Clients; i++ {
@@ -192,7 +198,7 @@ func (l *Lab) network() error {
 		}
 	}
 	// Server: port 1 of the server-side switch; the SNAT address is on-link.
-	if err := l.veth(l.link("b1"), l.ServerNS(), "eth0", ""); err != nil {
+	if err := l.veth(l.link("b1"), l.ServerNS(), "eth0", serverMAC); err != nil {
 		return err
 	}
 	for _, c := range [][]string{

@@ -173,6 +173,9 @@ func killMidRun(t *testing.T, l *Lab) {
 			t.Errorf("%d connections on %s failed when tm2 died", k, owner)
 		}
 	}
+	if failedOn["tm2"] != total["tm2"] || total["tm2"] == 0 {
+		t.Errorf("%d of the %d connections on tm2 failed when it died: want all, and some", failedOn["tm2"], total["tm2"])
+	}
 	waitDown(t, l.Controller, "tm2")
 	res, errs := l.Run(200, 2, 20, 5*time.Second)
 	if res.Failed != 0 {

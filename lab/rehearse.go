@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,8 +44,6 @@ const (
 	rehearseVIPPort    = 80   // every VIP's port
 	rehearseServerPort = 8080 // the HTTP server's, on each server address
 	rehearseHTTPPort   = 8081 // each TM's /healthz and /stats when the config's health check names none
-	clientMAC          = "02:00:00:00:c1:01"
-	serverMAC          = "02:00:00:00:5e:01"
 )
 
 // RehearseOptions are a rehearsal's.
@@ -566,6 +565,27 @@ func (r *Rehearsal) startServer() error {
 	return nil
 }
 
+// edgeHostsL2 adds the client's and the server's MACs to the l2 entries of
+// the switches they are on (unless the config names those MACs already), as
+// an operator adds the routers': without them every frame a TM sends to
+// them is flooded to every port, which multiplies what the switches carry.
+func (r *Rehearsal) edgeHostsL2(cfg *config.Config) error {
+	client, server, err := r.edges()
+	if err != nil {
+		return err
+	}
+	for _, h := range []struct {
+		at  [2]int
+		mac string
+	}{{client, clientMAC}, {server, serverMAC}} {
+		sw := &cfg.Switches[h.at[0]]
+		if !slices.ContainsFunc(sw.L2, func(e config.L2Entry) bool { return strings.EqualFold(e.MAC, h.mac) }) {
+			sw.L2 = append(sw.L2, config.L2Entry{MAC: h.mac, Port: uint16(h.at[1])})
+		}
+	}
+	return nil
+}
+
 // startController rewrites the config (switch addresses, admin API on the
 // management bridge with a token, health checks to the TMs' management
 // addresses), writes the copy and runs the controller on it.
@@ -579,6 +599,10 @@ func (r *Rehearsal) startController() error {
 	}
 	cfg := r.Config
 	cfg.Admin = config.Admin{Listen: ln.Addr().String(), Token: r.Token}
+	if err := r.edgeHostsL2(cfg); err != nil {
+		ln.Close()
+		return err
+	}
 	for i, t := range r.TMs {
 		h := &cfg.TMs[i].Health
 		switch h.Type {
@@ -639,7 +663,9 @@ func (r *Rehearsal) StartTM(name string) error {
 		"--name", name, "--snat", t.SNAT.String(), "--backend", t.Backend,
 		"--controller", r.AdminURL, "--token", r.Token,
 		"--http", net.JoinHostPort("0.0.0.0", strconv.Itoa(t.HTTPPort)),
-		"--connect-timeout", "1s", "--grace", "1s", "--watch", "--hold", "3s")
+		// 3 s as in mininet/run.py: a backend SYN that a loaded bmv2
+		// drops is resent after 1 s, and that resend must be able to count.
+		"--connect-timeout", "3s", "--grace", "1s", "--watch", "--hold", "3s")
 	for _, v := range t.VIPs {
 		cmd.Args = append(cmd.Args, "--listen", v)
 	}

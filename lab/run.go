@@ -60,6 +60,9 @@ func (l *Lab) configYAML(adminAddr string) string {
 	b.WriteString("switches:\n")
 	for i, name := range []string{"client-side", "server-side"} {
 		fmt.Fprintf(&b, "  - name: %s\n    address: %q\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n      - {port: 2, role: tm}\n      - {port: 3, role: tm}\n      - {port: 4, role: tm}\n      - {port: 5, role: peer}\n", name, l.switchAddrs[i])
+		// The edge host's MAC, so that the TMs' frames to it are sent to
+		// its port rather than flooded to every port (config l2).
+		fmt.Fprintf(&b, "    l2:\n      - {mac: %q, port: 1}\n", []string{clientMAC, serverMAC}[i])
 	}
 	fmt.Fprintf(&b, `groups:
   - name: web

@@ -324,6 +324,9 @@ func (r *Rehearsal) killStep(victim string) Step {
 		s.Connections++
 		if o.Owner == victim {
 			onVictim++
+			if o.Err == nil {
+				s.Problems = append(s.Problems, fmt.Sprintf("a connection on %s went on after it was killed", victim))
+			}
 		}
 		if o.Err != nil {
 			s.Failed++

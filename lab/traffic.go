@@ -187,20 +187,24 @@ type Outcome struct {
 	Err   error
 }
 
-// killWhileOpen opens n long connections (connect calls opened once its
+// killWhileOpen opens n connections (connect calls opened once its
 // connection is up, and returns the client address), waits until every
 // one is open or has failed, calls kill, and returns how each ended, on
-// the TM owner names for its client address.
+// the TM owner names for its client address. opened returns only after
+// kill has: every connection sends its requests across the kill, so each
+// one on the victim must fail and each other must not, however fast the
+// switches are.
 func killWhileOpen(n int, connect func(i int, opened func(*net.TCPAddr)) (*net.TCPAddr, error),
 	owner func(*net.TCPAddr) string, kill func()) []Outcome {
 	done := make(chan Outcome, n)
+	killed := make(chan struct{})
 	var opened sync.WaitGroup
 	opened.Add(n)
 	for i := 0; i < n; i++ {
 		go func() {
 			once := sync.OnceFunc(opened.Done)
 			defer once()
-			local, err := connect(i, func(*net.TCPAddr) { once() })
+			local, err := connect(i, func(*net.TCPAddr) { once(); <-killed })
 			o := Outcome{Err: err}
 			if local != nil {
 				o.Owner = owner(local)
@@ -210,6 +214,7 @@ func killWhileOpen(n int, connect func(i int, opened func(*net.TCPAddr)) (*net.T
 	}
 	opened.Wait()
 	kill()
+	close(killed)
 	out := make([]Outcome, n)
 	for i := range out {
 		out[i] = <-done

@@ -34,6 +34,10 @@ CLIENTS = ["10.1.0.%d" % i for i in range(1, 5)]
 NUM_TMS = 3
 CPU_PORT = 255
 PEER_PORT = 5
+# The client's and the server's MACs (the Go lab's), in the switches' l2
+# entries so that frames to them are not flooded to every port.
+CLIENT_MAC = "02:00:00:00:c1:01"
+SERVER_MAC = "02:00:00:00:5e:01"
 
 
 def tm_mac(side, i):
@@ -155,8 +159,8 @@ class Figure3(Topo):
         s2 = self.addSwitch("s2", cls=P4RuntimeSwitch, **sp.get("s2", {}))
         client = self.addHost("client", ip=None)
         server = self.addHost("server", ip=None)
-        self.addLink(s1, client, port1=1, intfName2="client-eth0")
-        self.addLink(s2, server, port1=1, intfName2="server-eth0")
+        self.addLink(s1, client, port1=1, intfName2="client-eth0", addr2=CLIENT_MAC)
+        self.addLink(s2, server, port1=1, intfName2="server-eth0", addr2=SERVER_MAC)
         for i in range(1, NUM_TMS + 1):
             tm = self.addHost("tm%d" % i, ip=None)
             self.addLink(s1, tm, port1=tm_port(i), intfName2="tm%d-cli" % i, addr2=tm_mac(1, i))

@@ -362,7 +362,9 @@ class Figure3Run:
                   "    ports:",
                   "      - {port: 1, role: edge}"]
             b += ["      - {port: %d, role: tm}" % f3.tm_port(i) for i in range(1, f3.NUM_TMS + 1)]
-            b += ["      - {port: %d, role: peer}" % f3.PEER_PORT]
+            b += ["      - {port: %d, role: peer}" % f3.PEER_PORT,
+                  "    l2:",
+                  "      - {mac: \"%s\", port: 1}   # the edge host" % (f3.CLIENT_MAC if name == "client-side" else f3.SERVER_MAC)]
         b += ["groups:",
               "  - name: web",
               "    id: 1",
