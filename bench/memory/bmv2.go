@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -52,9 +53,16 @@ func startBMv2(bin string) (*bmv2, error) {
 	if err != nil {
 		return nil, err
 	}
-	thriftPort, err := freePort()
-	if err != nil {
-		return nil, err
+	args := []string{"--device-id", "1", "--no-p4"}
+	// A build with Thrift listens on 9090 unless told otherwise, where
+	// another bmv2 on the machine may be; one without (/opt/p4perf) refuses
+	// the flag.
+	if help, _ := exec.Command(bin, "--help").CombinedOutput(); bytes.Contains(help, []byte("--thrift-port")) {
+		thriftPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--thrift-port", fmt.Sprint(thriftPort))
 	}
 	dir, err := os.MkdirTemp("", "bench-memory-bmv2")
 	if err != nil {
@@ -67,10 +75,9 @@ func startBMv2(bin string) (*bmv2, error) {
 		return nil, err
 	}
 	defer out.Close()
-	b.cmd = exec.Command(bin, "--device-id", "1", "--no-p4",
-		"--thrift-port", fmt.Sprint(thriftPort),
-		"--notifications-addr", "ipc://"+filepath.Join(dir, "notifications.ipc"),
+	args = append(args, "--notifications-addr", "ipc://"+filepath.Join(dir, "notifications.ipc"),
 		"--", "--grpc-server-addr", b.addr, "--cpu-port", "255")
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stdout, b.cmd.Stderr = out, out
 	// If this program dies without stopping it, the kernel kills it.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
