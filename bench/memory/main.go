@@ -54,6 +54,7 @@ func run() error {
 	viaProxy := flag.Bool("count", true, "with -switch bmv2: pass P4Runtime through a counting proxy in this process, for progress and the memory after the pipeline push")
 	limit := flag.Duration("timeout", 30*time.Minute, "give up when the switch is not programmed after this long")
 	verbose := flag.Bool("v", false, "log the controller to stderr")
+	heapProfile := flag.String("heap-profile", "", "write a heap profile after programming (the controller's, and the software switch's) to this file")
 	profile := flag.String("failure-profile", "", "write a CPU profile of the TM failure's handling to this file")
 	flag.Parse()
 	logTo := io.Discard
@@ -135,6 +136,11 @@ func run() error {
 		sw.sample(whenProgrammed)
 	}
 	both := heap.Live()
+	if *heapProfile != "" {
+		if err := writeHeapProfile(*heapProfile); err != nil {
+			return err
+		}
+	}
 
 	// A TM fails: from the controller's decision (what a health check
 	// does after `fall` failures) to the switch holding the new table.
@@ -198,6 +204,18 @@ func run() error {
 		fmt.Printf("load average at the end:     %s", la)
 	}
 	return nil
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func mb(b uint64) float64 { return float64(b) / 1e6 }
