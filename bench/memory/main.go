@@ -11,6 +11,14 @@
 // with the switch alone, and with the controller beside it; the
 // controller's share is the difference.
 //
+// With -switch bmv2 the switch is simple_switch_grpc, started here with no
+// pipeline (the controller pushes it, target bmv2) and no interfaces, and
+// stopped at the end, on error and on Ctrl-C; its figures are its CPU time
+// and its VmRSS and VmHWM from /proc (bmv2.go, procstatus.go):
+//
+//	go run ./bench/memory -switch bmv2 -groups 16 -buckets 65536 -tms 128
+//	go run ./bench/memory -switch bmv2 -bmv2 /opt/p4perf/bin/simple_switch_grpc
+//
 // The config goes through config check: B a power of two up to 65,536, G x B
 // within the pipeline's bucket_table (1,048,576 entries).
 package main
