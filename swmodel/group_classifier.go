@@ -48,16 +48,15 @@ func compare128(a, b addr128) int {
 	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
 
-func matches128(v, value, mask addr128) bool {
-	return v.hi&mask.hi == value.hi && v.lo&mask.lo == value.lo
-}
-
+// matches ORs together the differences of every field, so that a rule
+// costs one branch, not one per field.
 func (r *classifierRule) matches(m *localMetadata) bool {
-	return m.vlanID&r.vlanMask == r.vlanValue &&
-		m.ipVersion&r.verMask == r.verValue &&
-		m.ipProto&r.protoMask == r.protoValue &&
-		matches128(m.ipSrc, r.srcValue, r.srcMask) &&
-		matches128(m.ipDst, r.dstValue, r.dstMask)
+	diff := uint64((m.vlanID&r.vlanMask)^r.vlanValue) |
+		uint64((m.ipVersion&r.verMask)^r.verValue) |
+		uint64((m.ipProto&r.protoMask)^r.protoValue) |
+		((m.ipSrc.hi & r.srcMask.hi) ^ r.srcValue.hi) | ((m.ipSrc.lo & r.srcMask.lo) ^ r.srcValue.lo) |
+		((m.ipDst.hi & r.dstMask.hi) ^ r.dstValue.hi) | ((m.ipDst.lo & r.dstMask.lo) ^ r.dstValue.lo)
+	return diff == 0
 }
 
 // groupClassifier mirrors control GroupClassifier

@@ -13,11 +13,11 @@ type parser struct {
 
 // extract marks the header at the current position valid and moves past it,
 // or reports false (PacketTooShort) when the frame ends first.
-func (p *parser) extract(hdr *int, n int) bool {
+func (p *parser) extract(hdr *offset, n int) bool {
 	if n > len(p.b)-p.pos {
 		return false
 	}
-	*hdr = p.pos
+	*hdr = offset(p.pos)
 	p.pos += n
 	return true
 }
@@ -25,7 +25,10 @@ func (p *parser) extract(hdr *int, n int) bool {
 // parse fills h, which must start as noHeaders.
 func parse(frame []byte, ingressPort uint16, h *headers, m *localMetadata) {
 	m.ipv6ExtLen = 0
-	p := parser{b: frame, h: h, m: m}
+	// Set field by field: a composite literal is built aside and then
+	// copied, which stalls the load of the copy on the stores before it.
+	var p parser
+	p.b, p.h, p.m = frame, h, m
 	if ingressPort == CPUPort {
 		if !p.extract(&h.packetOut, packetOutLen) {
 			return
@@ -67,7 +70,7 @@ func (p *parser) parseVLAN() {
 // ipv4AndOptions mirrors parse_ipv4 and parse_ipv4_options (and their
 // inner_ twins for ICMP errors): the header, its options, and whether an L4
 // header follows (IHL at least 5, not a later fragment).
-func (p *parser) ipv4AndOptions(hdr, opts *int) bool {
+func (p *parser) ipv4AndOptions(hdr, opts *offset) bool {
 	if !p.extract(hdr, ipv4Len) {
 		return false
 	}
@@ -127,7 +130,7 @@ func (p *parser) parseIPv6Next(next uint8, depth int) {
 	}
 }
 
-func (p *parser) parseIPv6Ext(ext, data *int, depth int) {
+func (p *parser) parseIPv6Ext(ext, data *offset, depth int) {
 	if !p.extract(ext, ipv6ExtLen) {
 		return
 	}

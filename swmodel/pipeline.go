@@ -90,6 +90,28 @@ type Result struct {
 // drops the packet.
 const dropPort = 511
 
+// fillTrace sets every field of tr (a reused Result's) from the metadata
+// of the packet. It assigns field by field: a Trace literal would be built
+// aside and copied in wide loads, which stall on the narrow stores that
+// built it.
+func fillTrace(tr *Trace, ingressPort uint16, m *localMetadata) {
+	tr.IngressPort, tr.PortRole, tr.Group = ingressPort, m.portRole, m.groupID
+	tr.Hash, tr.Bucket, tr.Steered, tr.Drop = m.hash, m.bucket, m.steered, m.dropCause
+	tr.TM, tr.Reason = 0, 0
+	if m.steered {
+		tr.TM, tr.Reason = m.tmID, m.reason
+	}
+	tr.Multicast = 0
+	switch {
+	case !m.hasKey || m.groupID == 0:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = false, netip.Addr{}, 0
+	case m.keyIsIPv6:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = true, netip.AddrFrom16(m.keyAddrV6), m.keyPort
+	default:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = true, netip.AddrFrom4(m.keyAddrV4), m.keyPort
+	}
+}
+
 // Process runs one frame received on ingressPort through the pipeline.
 func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	t := p.view.Load()
@@ -101,20 +123,8 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 
 	res.Ports = res.Ports[:0]
 	res.Frame = res.Frame[:0]
+	fillTrace(&res.Trace, ingressPort, &m)
 	tr := &res.Trace
-	*tr = Trace{IngressPort: ingressPort, PortRole: m.portRole, Group: m.groupID,
-		Steered: m.steered, Drop: m.dropCause, Hash: m.hash, Bucket: m.bucket}
-	if m.steered {
-		tr.TM, tr.Reason = m.tmID, m.reason
-	}
-	if m.hasKey && m.groupID != 0 {
-		tr.HasKey, tr.KeyPort = true, m.keyPort
-		if m.keyIsIPv6 {
-			tr.KeyAddr = netip.AddrFrom16(m.keyAddrV6)
-		} else {
-			tr.KeyAddr = netip.AddrFrom4(m.keyAddrV4)
-		}
-	}
 
 	// The v1model traffic manager: drop, multicast, or unicast, each copy
 	// then through SymdistEgress.
