@@ -16,6 +16,10 @@ type classifierRule struct {
 	dstValue, dstMask     addr128
 	protoValue, protoMask uint8
 	groupID               uint16
+
+	// vlan, version and proto as one word of the classifierKey (smallKey),
+	// set by classifierRuleOf.
+	smallValue, smallMask uint64
 }
 
 // addr128 is a bit<128> field as two 64-bit halves, so that a ternary
@@ -48,15 +52,24 @@ func compare128(a, b addr128) int {
 	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
 
+// classifierKey is the key of table group_classifier, as one packet
+// presents it: vlan_id, ip_version and ip_proto in one word, then ip_src
+// and ip_dst.
+type classifierKey struct {
+	small    uint64 // vlanID<<16 | ipVersion<<8 | ipProto
+	src, dst addr128
+}
+
+func smallKey(vlan uint16, ver, proto uint8) uint64 {
+	return uint64(vlan)<<16 | uint64(ver)<<8 | uint64(proto)
+}
+
 // matches ORs together the differences of every field, so that a rule
 // costs one branch, not one per field.
-func (r *classifierRule) matches(m *localMetadata) bool {
-	diff := uint64((m.vlanID&r.vlanMask)^r.vlanValue) |
-		uint64((m.ipVersion&r.verMask)^r.verValue) |
-		uint64((m.ipProto&r.protoMask)^r.protoValue) |
-		((m.ipSrc.hi & r.srcMask.hi) ^ r.srcValue.hi) | ((m.ipSrc.lo & r.srcMask.lo) ^ r.srcValue.lo) |
-		((m.ipDst.hi & r.dstMask.hi) ^ r.dstValue.hi) | ((m.ipDst.lo & r.dstMask.lo) ^ r.dstValue.lo)
-	return diff == 0
+func (r *classifierRule) matches(k *classifierKey) bool {
+	return ((k.small&r.smallMask)^r.smallValue)|
+		((k.src.hi&r.srcMask.hi)^r.srcValue.hi)|((k.src.lo&r.srcMask.lo)^r.srcValue.lo)|
+		((k.dst.hi&r.dstMask.hi)^r.dstValue.hi)|((k.dst.lo&r.dstMask.lo)^r.dstValue.lo) == 0
 }
 
 // groupClassifier mirrors control GroupClassifier
@@ -88,8 +101,9 @@ func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
 	}
 	// Rules are kept sorted by priority, highest first, as a ternary
 	// table matches.
+	k := classifierKey{smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst}
 	for i := range t.classifier {
-		if r := &t.classifier[i]; r.matches(m) {
+		if r := &t.classifier[i]; r.matches(&k) {
 			m.groupID = r.groupID
 			return
 		}

@@ -506,6 +506,8 @@ func (p *Pipeline) classifierRuleOf(e *p4v1.TableEntry) classifierRule {
 		}
 	}
 	r.groupID = uint16(uintOf(paramValue(e.GetAction().GetAction(), ids.GroupID)))
+	r.smallValue = smallKey(r.vlanValue, r.verValue, r.protoValue)
+	r.smallMask = smallKey(r.vlanMask, r.verMask, r.protoMask)
 	return r
 }
 
