@@ -49,8 +49,7 @@ func TestClassifierMatches(t *testing.T) {
 			m.ipProto&rule.protoMask == rule.protoValue &&
 			m.ipSrc.hi&rule.srcMask.hi == rule.srcValue.hi && m.ipSrc.lo&rule.srcMask.lo == rule.srcValue.lo &&
 			m.ipDst.hi&rule.dstMask.hi == rule.dstValue.hi && m.ipDst.lo&rule.dstMask.lo == rule.dstValue.lo
-		k := classifierKey{smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst}
-		if got := rule.matches(&k); got != want {
+		if got := rule.matches(smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst); got != want {
 			t.Fatalf("rule %+v, key %+v: matches = %v, want %v", rule, m, got, want)
 		}
 		if want {

@@ -52,24 +52,20 @@ func compare128(a, b addr128) int {
 	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
 
-// classifierKey is the key of table group_classifier, as one packet
-// presents it: vlan_id, ip_version and ip_proto in one word, then ip_src
-// and ip_dst.
-type classifierKey struct {
-	small    uint64 // vlanID<<16 | ipVersion<<8 | ipProto
-	src, dst addr128
-}
-
+// smallKey packs the narrow fields of group_classifier's key (vlan_id,
+// ip_version, ip_proto) into one word, so that they match as one.
 func smallKey(vlan uint16, ver, proto uint8) uint64 {
 	return uint64(vlan)<<16 | uint64(ver)<<8 | uint64(proto)
 }
 
-// matches ORs together the differences of every field, so that a rule
-// costs one branch, not one per field.
-func (r *classifierRule) matches(k *classifierKey) bool {
-	return ((k.small&r.smallMask)^r.smallValue)|
-		((k.src.hi&r.srcMask.hi)^r.srcValue.hi)|((k.src.lo&r.srcMask.lo)^r.srcValue.lo)|
-		((k.dst.hi&r.dstMask.hi)^r.dstValue.hi)|((k.dst.lo&r.dstMask.lo)^r.dstValue.lo) == 0
+// matches is the ternary match of the rule on a packet's key: small (a
+// smallKey), src and dst. It ORs together the differences of every field,
+// so that a rule costs one branch, not one per field. The key is passed by
+// value to stay in registers.
+func (r *classifierRule) matches(small uint64, src, dst addr128) bool {
+	return ((small&r.smallMask)^r.smallValue)|
+		((src.hi&r.srcMask.hi)^r.srcValue.hi)|((src.lo&r.srcMask.lo)^r.srcValue.lo)|
+		((dst.hi&r.dstMask.hi)^r.dstValue.hi)|((dst.lo&r.dstMask.lo)^r.dstValue.lo) == 0
 }
 
 // groupClassifier mirrors control GroupClassifier
@@ -101,9 +97,9 @@ func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
 	}
 	// Rules are kept sorted by priority, highest first, as a ternary
 	// table matches.
-	k := classifierKey{smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst}
+	small, src, dst := smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst
 	for i := range t.classifier {
-		if r := &t.classifier[i]; r.matches(&k) {
+		if r := &t.classifier[i]; r.matches(small, src, dst) {
 			m.groupID = r.groupID
 			return
 		}
