@@ -3,8 +3,9 @@ package swmodel
 // parser mirrors SymdistParser (p4src/include/parser.p4) state by state.
 // Like bmv2, it stops at the first header the frame is too short for and
 // leaves that header and all later ones invalid; the frame still goes on to
-// ingress. Each state takes the position of its header as an argument, so
-// that the position stays in a register from state to state.
+// ingress. Each state takes the position of its header as an argument, and
+// reads its fields there, so that the position stays in a register rather
+// than being stored in headers and loaded back.
 type parser struct {
 	b []byte
 	h *headers
@@ -40,11 +41,12 @@ func parse(frame []byte, ingressPort uint16, h *headers, m *localMetadata) {
 }
 
 func (p *parser) parseEthernet(pos int) {
+	eth := offset(pos)
 	pos, ok := p.extract(&p.h.ethernet, pos, ethernetLen)
 	if !ok {
 		return
 	}
-	switch u16(p.b, p.h.ethernet+12) {
+	switch u16(p.b, eth+12) {
 	case etherTypeVLAN, etherTypeQinQ:
 		p.parseVLAN(pos)
 	case etherTypeIPv4:
@@ -57,11 +59,12 @@ func (p *parser) parseEthernet(pos int) {
 }
 
 func (p *parser) parseVLAN(pos int) {
+	vlan := offset(pos)
 	pos, ok := p.extract(&p.h.vlan, pos, vlanLen)
 	if !ok {
 		return
 	}
-	switch u16(p.b, p.h.vlan+2) {
+	switch u16(p.b, vlan+2) {
 	case etherTypeIPv4:
 		p.parseIPv4(pos)
 	case etherTypeIPv6:
@@ -76,11 +79,12 @@ func (p *parser) parseVLAN(pos int) {
 // header follows (IHL at least 5, not a later fragment), at the position
 // it returns.
 func (p *parser) ipv4AndOptions(hdr, opts *offset, pos int) (int, bool) {
+	ip := offset(pos)
 	pos, ok := p.extract(hdr, pos, ipv4Len)
 	if !ok {
 		return pos, false
 	}
-	ihl := int(ipv4IHL(p.b, *hdr))
+	ihl := int(ipv4IHL(p.b, ip))
 	switch {
 	case ihl < 5:
 		return pos, false
@@ -89,15 +93,16 @@ func (p *parser) ipv4AndOptions(hdr, opts *offset, pos int) (int, bool) {
 			return pos, false
 		}
 	}
-	return pos, ipv4FragOffset(p.b, *hdr) == 0
+	return pos, ipv4FragOffset(p.b, ip) == 0
 }
 
 func (p *parser) parseIPv4(pos int) {
+	ip := offset(pos)
 	pos, ok := p.ipv4AndOptions(&p.h.ipv4, &p.h.ipv4Options, pos)
 	if !ok {
 		return
 	}
-	switch ipv4Protocol(p.b, p.h.ipv4) {
+	switch ipv4Protocol(p.b, ip) {
 	case ipProtoTCP:
 		p.extract(&p.h.tcp, pos, tcpLen)
 	case ipProtoUDP:
@@ -108,11 +113,12 @@ func (p *parser) parseIPv4(pos int) {
 }
 
 func (p *parser) parseIPv6(pos int) {
+	ip := offset(pos)
 	pos, ok := p.extract(&p.h.ipv6, pos, ipv6Len)
 	if !ok {
 		return
 	}
-	p.parseIPv6Next(ipv6NextHdr(p.b, p.h.ipv6), 0, pos)
+	p.parseIPv6Next(ipv6NextHdr(p.b, ip), 0, pos)
 }
 
 // parseIPv6Next follows a Next Header value; depth counts the extension
@@ -139,24 +145,26 @@ func (p *parser) parseIPv6Next(next uint8, depth, pos int) {
 }
 
 func (p *parser) parseIPv6Ext(ext, data *offset, depth, pos int) {
+	start := pos
 	pos, ok := p.extract(ext, pos, ipv6ExtLen)
 	if !ok {
 		return
 	}
-	extLen := int(p.b[*ext+1])
+	extLen := int(p.b[start+1])
 	if pos, ok = p.extract(data, pos, extLen*8); !ok {
 		return
 	}
 	p.m.ipv6ExtLen += uint16(extLen*8 + 8)
-	p.parseIPv6Next(p.b[*ext], depth, pos)
+	p.parseIPv6Next(p.b[start], depth, pos)
 }
 
 func (p *parser) parseICMPv4(pos int) {
+	icmp := pos
 	pos, ok := p.extract(&p.h.icmp, pos, icmpLen)
 	if !ok {
 		return
 	}
-	switch p.b[p.h.icmp] {
+	switch p.b[icmp] {
 	case 0, 8:
 		p.extract(&p.h.icmpEcho, pos, icmpEchoLen)
 	case 3, 4, 5, 11, 12:
@@ -165,11 +173,12 @@ func (p *parser) parseICMPv4(pos int) {
 }
 
 func (p *parser) parseICMPv6(pos int) {
+	icmp := pos
 	pos, ok := p.extract(&p.h.icmp, pos, icmpLen)
 	if !ok {
 		return
 	}
-	switch p.b[p.h.icmp] {
+	switch p.b[icmp] {
 	case 128, 129:
 		p.extract(&p.h.icmpEcho, pos, icmpEchoLen)
 	case 1, 2, 3, 4:
@@ -182,10 +191,11 @@ func (p *parser) parseICMPErrorV4(pos int) {
 	if !ok {
 		return
 	}
+	inner := offset(pos)
 	if pos, ok = p.ipv4AndOptions(&p.h.innerIPv4, &p.h.innerIPv4Options, pos); !ok {
 		return
 	}
-	switch ipv4Protocol(p.b, p.h.innerIPv4) {
+	switch ipv4Protocol(p.b, inner) {
 	case ipProtoTCP, ipProtoUDP:
 		p.extract(&p.h.innerL4, pos, innerL4Len)
 	}
@@ -196,10 +206,11 @@ func (p *parser) parseICMPErrorV6(pos int) {
 	if !ok {
 		return
 	}
+	inner := offset(pos)
 	if pos, ok = p.extract(&p.h.innerIPv6, pos, ipv6Len); !ok {
 		return
 	}
-	switch ipv6NextHdr(p.b, p.h.innerIPv6) {
+	switch ipv6NextHdr(p.b, inner) {
 	case ipProtoTCP, ipProtoUDP:
 		p.extract(&p.h.innerL4, pos, innerL4Len)
 	}
