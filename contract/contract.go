@@ -88,9 +88,9 @@ func HashBytes(key []byte) uint32 {
 func HashAddrPort(addr []byte, port uint16) uint32 {
 	switch len(addr) {
 	case 4:
-		return hashV4Key(addr, port)
+		return HashIPv4Key((*[4]byte)(addr), port)
 	case 16:
-		return hashV6Key(addr, port)
+		return HashIPv6Key((*[16]byte)(addr), port)
 	}
 	t := &slicing[0]
 	crc := update(^uint32(0), addr)

@@ -9,22 +9,25 @@ package contract
 // all-ones register. Every key byte is then one independent table read, with
 // no chain from one byte (or one group of 8) to the next.
 // TestHashAddrPortFixed and FuzzHashAddrPort hold this to hash/crc32.
+// HashAddrPort takes these paths for 4- and 16-byte addresses.
 
 var (
 	zeroReg6  = update(^uint32(0), make([]byte, 6))
 	zeroReg18 = update(^uint32(0), make([]byte, 18))
 )
 
-// hashV4Key is HashAddrPort for a 4-byte address.
-func hashV4Key(addr []byte, port uint16) uint32 {
-	t, a := slicing, (*[4]byte)(addr)
-	return ^(zeroReg6 ^ t[5][a[0]] ^ t[4][a[1]] ^ t[3][a[2]] ^ t[2][a[3]] ^
+// HashIPv4Key is HashAddrPort of a 4-byte address: the hash of a 6-byte
+// key. Small enough for the compiler to inline.
+func HashIPv4Key(addr *[4]byte, port uint16) uint32 {
+	t := slicing
+	return ^(zeroReg6 ^ t[5][addr[0]] ^ t[4][addr[1]] ^ t[3][addr[2]] ^ t[2][addr[3]] ^
 		t[1][byte(port>>8)] ^ t[0][byte(port)])
 }
 
-// hashV6Key is HashAddrPort for a 16-byte address.
-func hashV6Key(addr []byte, port uint16) uint32 {
-	t, a := slicing, (*[16]byte)(addr)
+// HashIPv6Key is HashAddrPort of a 16-byte address: the hash of an 18-byte
+// key.
+func HashIPv6Key(addr *[16]byte, port uint16) uint32 {
+	t, a := slicing, addr
 	x := t[17][a[0]] ^ t[16][a[1]] ^ t[15][a[2]] ^ t[14][a[3]] ^
 		t[13][a[4]] ^ t[12][a[5]] ^ t[11][a[6]] ^ t[10][a[7]]
 	y := t[9][a[8]] ^ t[8][a[9]] ^ t[7][a[10]] ^ t[6][a[11]] ^

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The fixed-length paths of HashAddrPort (4- and 16-byte addresses) give
+// HashIPv4Key, HashIPv6Key and HashAddrPort's paths to them give
 // hash/crc32's result on keys that set every bit position, one at a time
 // and all together, and on random keys.
 func TestHashAddrPortFixed(t *testing.T) {
@@ -35,8 +35,18 @@ func TestHashAddrPortFixed(t *testing.T) {
 		}
 		for _, k := range keys {
 			port := binary.BigEndian.Uint16(k[addrLen:])
-			if got, want := HashAddrPort(k[:addrLen], port), crc32.ChecksumIEEE(k); got != want {
+			want := crc32.ChecksumIEEE(k)
+			if got := HashAddrPort(k[:addrLen], port); got != want {
 				t.Fatalf("HashAddrPort(%x, %d) = %#x, want %#x", k[:addrLen], port, got, want)
+			}
+			name, got := "HashIPv4Key", uint32(0)
+			if addrLen == 4 {
+				got = HashIPv4Key((*[4]byte)(k), port)
+			} else {
+				name, got = "HashIPv6Key", HashIPv6Key((*[16]byte)(k), port)
+			}
+			if got != want {
+				t.Fatalf("%s(%x, %d) = %#x, want %#x", name, k[:addrLen], port, got, want)
 			}
 		}
 	}
