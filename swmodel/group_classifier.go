@@ -96,12 +96,32 @@ func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
 		}
 	}
 	// Rules are kept sorted by priority, highest first, as a ternary
-	// table matches.
+	// table matches; only those that can match the packet's IP version
+	// are tried.
+	rules := t.classifierFor[0]
+	if m.ipVersion == 6 {
+		rules = t.classifierFor[1]
+	}
 	small, src, dst := smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst
-	for i := range t.classifier {
-		if r := &t.classifier[i]; r.matches(small, src, dst) {
+	for i := range rules {
+		if r := &rules[i]; r.matches(small, src, dst) {
 			m.groupID = r.groupID
 			return
 		}
+	}
+}
+
+// splitClassifier makes classifierFor from classifier: the rules whose
+// ip_version match admits 4, and those that admit 6. A packet that reaches
+// the classifier is IPv4 or IPv6, so it needs to try only one list.
+func (t *tables) splitClassifier() {
+	for i, version := range [2]uint8{4, 6} {
+		var rules []classifierRule
+		for _, r := range t.classifier {
+			if version&r.verMask == r.verValue {
+				rules = append(rules, r)
+			}
+		}
+		t.classifierFor[i] = rules
 	}
 }

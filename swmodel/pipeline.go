@@ -90,11 +90,21 @@ type Result struct {
 // drops the packet.
 const dropPort = 511
 
-// fillTrace sets every field of tr (a reused Result's) from the metadata
-// of the packet. It assigns field by field: a Trace literal would be built
-// aside and copied in wide loads, which stall on the narrow stores that
-// built it.
-func fillTrace(tr *Trace, ingressPort uint16, m *localMetadata) {
+// Process runs one frame received on ingressPort through the pipeline.
+func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
+	t := p.view.Load()
+	h := noHeaders
+	var m localMetadata
+	sm := standardMetadata{ingressPort: ingressPort}
+	parse(frame, ingressPort, &h, &m)
+	p.ingress(t, frame, &h, &m, &sm)
+
+	res.Ports = res.Ports[:0]
+	res.Frame = res.Frame[:0]
+	// Every field of the trace is set, one by one: a Trace literal would be
+	// built aside and copied in wide loads, which stall on the narrow
+	// stores that built it.
+	tr := &res.Trace
 	tr.IngressPort, tr.PortRole, tr.Group = ingressPort, m.portRole, m.groupID
 	tr.Hash, tr.Bucket, tr.Steered, tr.Drop = m.hash, m.bucket, m.steered, m.dropCause
 	tr.TM, tr.Reason = 0, 0
@@ -110,21 +120,6 @@ func fillTrace(tr *Trace, ingressPort uint16, m *localMetadata) {
 	default:
 		tr.HasKey, tr.KeyAddr, tr.KeyPort = true, netip.AddrFrom4(m.keyAddrV4), m.keyPort
 	}
-}
-
-// Process runs one frame received on ingressPort through the pipeline.
-func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
-	t := p.view.Load()
-	h := noHeaders
-	var m localMetadata
-	sm := standardMetadata{ingressPort: ingressPort}
-	parse(frame, ingressPort, &h, &m)
-	p.ingress(t, frame, &h, &m, &sm)
-
-	res.Ports = res.Ports[:0]
-	res.Frame = res.Frame[:0]
-	fillTrace(&res.Trace, ingressPort, &m)
-	tr := &res.Trace
 
 	// The v1model traffic manager: drop, multicast, or unicast, each copy
 	// then through SymdistEgress.

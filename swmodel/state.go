@@ -18,6 +18,9 @@ import (
 type tables struct {
 	portRoles   [MaxPorts]PortRole
 	classifier  []classifierRule // highest priority first
+	// classifierFor[0] and [1] are the rules of classifier that can match
+	// an IPv4 and an IPv6 packet, in the same order (splitClassifier).
+	classifierFor [2][]classifierRule
 	tmAddressV4 map[[4]byte]*sendToTM
 	tmAddressV6 map[[16]byte]*sendToTM
 	// maybeTM has a bit for the last 16 bits of every TM address, so that

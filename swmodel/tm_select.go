@@ -48,9 +48,9 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 	} else if m.groupID != 0 {
 		if m.hasKey {
 			if m.keyIsIPv6 {
-				m.hash = contract.HashAddrPort(m.keyAddrV6[:], m.keyPort)
+				m.hash = contract.HashIPv6Key(&m.keyAddrV6, m.keyPort)
 			} else {
-				m.hash = contract.HashAddrPort(m.keyAddrV4[:], m.keyPort)
+				m.hash = contract.HashIPv4Key(&m.keyAddrV4, m.keyPort)
 			}
 			// bucket_mask, then bucket_table.
 			m.bucketMask = BucketCount - 1
