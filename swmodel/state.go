@@ -18,9 +18,6 @@ import (
 type tables struct {
 	portRoles   [MaxPorts]PortRole
 	classifier  []classifierRule // highest priority first
-	// classifierFor[0] and [1] are the rules of classifier that can match
-	// an IPv4 and an IPv6 packet, in the same order (splitClassifier).
-	classifierFor [2][]classifierRule
 	tmAddressV4 map[[4]byte]*sendToTM
 	tmAddressV6 map[[16]byte]*sendToTM
 	// maybeTM has a bit for the last 16 bits of every TM address, so that
@@ -30,6 +27,10 @@ type tables struct {
 	defaultTM map[uint16]*sendToTM
 	l2        map[uint64]uint16
 	mcast     map[uint32][]uint16 // multicast group -> egress ports
+
+	// classifierFor[0] and [1] are the rules of classifier that can match
+	// an IPv4 and an IPv6 packet, in the same order (splitClassifier).
+	classifierFor [2][]classifierRule
 }
 
 func newTables() tables {
