@@ -141,6 +141,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	if len(res.Ports) > 0 {
 		res.Frame = deparse(res.Frame, frame, &h, &m)
 	}
+	countTMSelect(&p.c, &m, len(frame))
 }
 
 // ingress mirrors control SymdistIngress (p4src/symdist.p4) over tables t.
@@ -164,7 +165,7 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
 			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
-			t.tmSelect(b, h, m, sm, &p.c)
+			t.tmSelect(b, h, m, sm)
 			if !m.steered && m.groupID != 0 {
 				p.drop(b, m, sm, DropNoTM)
 			}
