@@ -56,15 +56,16 @@ func Hash(k Key) uint32 {
 	return HashBytes(AppendKeyBytes(buf[:0], k))
 }
 
-// slicing holds the tables of CRC-32 by slicing-by-8: slicing[0] is
-// hash/crc32's table for the contract's polynomial, and slicing[k][b] is the
-// CRC of byte b followed by k zero bytes. Eight (or four) key bytes then cost
-// one table read each, without the byte-to-byte dependency chain.
-var slicing = func() *[8][256]uint32 {
-	t := new([8][256]uint32)
+// slicing holds the tables of CRC-32 by slicing: slicing[0] is hash/crc32's
+// table for the contract's polynomial, and slicing[k][b] is the CRC of byte b
+// followed by k zero bytes. Eight (or four) key bytes then cost one table
+// read each, without the byte-to-byte dependency chain. update slices by 8;
+// the fixed-length keys of hash_fixed.go use all MaxKeyLen tables.
+var slicing = func() *[MaxKeyLen][256]uint32 {
+	t := new([MaxKeyLen][256]uint32)
 	t[0] = *crc32.MakeTable(crc32.IEEE)
 	for i := range 256 {
-		for k := 1; k < 8; k++ {
+		for k := 1; k < MaxKeyLen; k++ {
 			c := t[k-1][i]
 			t[k][i] = t[0][byte(c)] ^ c>>8
 		}
@@ -85,6 +86,12 @@ func HashBytes(key []byte) uint32 {
 // (network order), without building them in a buffer: what the software
 // model hashes per packet.
 func HashAddrPort(addr []byte, port uint16) uint32 {
+	switch len(addr) {
+	case 4:
+		return HashIPv4Key((*[4]byte)(addr), port)
+	case 16:
+		return HashIPv6Key((*[16]byte)(addr), port)
+	}
 	t := &slicing[0]
 	crc := update(^uint32(0), addr)
 	crc = t[byte(crc)^byte(port>>8)] ^ crc>>8

@@ -68,6 +68,13 @@ func TestClassifierOrderFollowsWrites(t *testing.T) {
 		if !slices.Equal(want, p.t.classifier) {
 			t.Fatalf("step %d: rules\n%v\nwant\n%v", step, p.t.classifier, want)
 		}
+		// What packets scan: the published rules for each IP version.
+		for i, version := range []uint8{4, 6} {
+			wantFor := slices.DeleteFunc(slices.Clone(want), func(r classifierRule) bool { return version&r.verMask != r.verValue })
+			if got := p.view.Load().classifierFor[i]; !slices.Equal(wantFor, got) {
+				t.Fatalf("step %d: IPv%d rules\n%v\nwant\n%v", step, version, got, wantFor)
+			}
+		}
 	}
 	if len(written) < 50 {
 		t.Errorf("only %d rules at the end: the test exercised little", len(written))

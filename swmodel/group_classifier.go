@@ -16,6 +16,10 @@ type classifierRule struct {
 	dstValue, dstMask     addr128
 	protoValue, protoMask uint8
 	groupID               uint16
+
+	// vlan, version and proto as one word of the classifierKey (smallKey),
+	// set by classifierRuleOf.
+	smallValue, smallMask uint64
 }
 
 // addr128 is a bit<128> field as two 64-bit halves, so that a ternary
@@ -48,16 +52,20 @@ func compare128(a, b addr128) int {
 	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
 
-func matches128(v, value, mask addr128) bool {
-	return v.hi&mask.hi == value.hi && v.lo&mask.lo == value.lo
+// smallKey packs the narrow fields of group_classifier's key (vlan_id,
+// ip_version, ip_proto) into one word, so that they match as one.
+func smallKey(vlan uint16, ver, proto uint8) uint64 {
+	return uint64(vlan)<<16 | uint64(ver)<<8 | uint64(proto)
 }
 
-func (r *classifierRule) matches(m *localMetadata) bool {
-	return m.vlanID&r.vlanMask == r.vlanValue &&
-		m.ipVersion&r.verMask == r.verValue &&
-		m.ipProto&r.protoMask == r.protoValue &&
-		matches128(m.ipSrc, r.srcValue, r.srcMask) &&
-		matches128(m.ipDst, r.dstValue, r.dstMask)
+// matches is the ternary match of the rule on a packet's key: small (a
+// smallKey), src and dst. It ORs together the differences of every field,
+// so that a rule costs one branch, not one per field. The key is passed by
+// value to stay in registers.
+func (r *classifierRule) matches(small uint64, src, dst addr128) bool {
+	return ((small&r.smallMask)^r.smallValue)|
+		((src.hi&r.srcMask.hi)^r.srcValue.hi)|((src.lo&r.srcMask.lo)^r.srcValue.lo)|
+		((dst.hi&r.dstMask.hi)^r.dstValue.hi)|((dst.lo&r.dstMask.lo)^r.dstValue.lo) == 0
 }
 
 // groupClassifier mirrors control GroupClassifier
@@ -88,11 +96,32 @@ func (t *tables) groupClassifier(b []byte, h *headers, m *localMetadata) {
 		}
 	}
 	// Rules are kept sorted by priority, highest first, as a ternary
-	// table matches.
-	for i := range t.classifier {
-		if r := &t.classifier[i]; r.matches(m) {
+	// table matches; only those that can match the packet's IP version
+	// are tried.
+	rules := t.classifierFor[0]
+	if m.ipVersion == 6 {
+		rules = t.classifierFor[1]
+	}
+	small, src, dst := smallKey(m.vlanID, m.ipVersion, m.ipProto), m.ipSrc, m.ipDst
+	for i := range rules {
+		if r := &rules[i]; r.matches(small, src, dst) {
 			m.groupID = r.groupID
 			return
 		}
+	}
+}
+
+// splitClassifier makes classifierFor from classifier: the rules whose
+// ip_version match admits 4, and those that admit 6. A packet that reaches
+// the classifier is IPv4 or IPv6, so it needs to try only one list.
+func (t *tables) splitClassifier() {
+	for i, version := range [2]uint8{4, 6} {
+		var rules []classifierRule
+		for _, r := range t.classifier {
+			if version&r.verMask == r.verValue {
+				rules = append(rules, r)
+			}
+		}
+		t.classifierFor[i] = rules
 	}
 }

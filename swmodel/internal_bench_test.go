@@ -45,7 +45,7 @@ func BenchmarkStages(b *testing.B) {
 	sm := standardMetadata{ingressPort: 1}
 	b.Run("tmSelect", func(b *testing.B) {
 		for b.Loop() {
-			p.view.Load().tmSelect(frame, &h, &m, &sm, &p.c)
+			p.view.Load().tmSelect(frame, &h, &m, &sm)
 		}
 	})
 	b.Run("ingress", func(b *testing.B) {

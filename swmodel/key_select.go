@@ -91,8 +91,8 @@ func keySelect(b []byte, h *headers, m *localMetadata) {
 
 func (m *localMetadata) setKeyAddr(a []byte) {
 	if len(a) == 4 {
-		copy(m.keyAddrV4[:], a)
+		m.keyAddrV4 = [4]byte(a)
 	} else {
-		copy(m.keyAddrV6[:], a)
+		m.keyAddrV6 = [16]byte(a)
 	}
 }

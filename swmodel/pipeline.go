@@ -101,19 +101,24 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 
 	res.Ports = res.Ports[:0]
 	res.Frame = res.Frame[:0]
+	// Every field of the trace is set, one by one: a Trace literal would be
+	// built aside and copied in wide loads, which stall on the narrow
+	// stores that built it.
 	tr := &res.Trace
-	*tr = Trace{IngressPort: ingressPort, PortRole: m.portRole, Group: m.groupID,
-		Steered: m.steered, Drop: m.dropCause, Hash: m.hash, Bucket: m.bucket}
+	tr.IngressPort, tr.PortRole, tr.Group = ingressPort, m.portRole, m.groupID
+	tr.Hash, tr.Bucket, tr.Steered, tr.Drop = m.hash, m.bucket, m.steered, m.dropCause
+	tr.TM, tr.Reason = 0, 0
 	if m.steered {
 		tr.TM, tr.Reason = m.tmID, m.reason
 	}
-	if m.hasKey && m.groupID != 0 {
-		tr.HasKey, tr.KeyPort = true, m.keyPort
-		if m.keyIsIPv6 {
-			tr.KeyAddr = netip.AddrFrom16(m.keyAddrV6)
-		} else {
-			tr.KeyAddr = netip.AddrFrom4(m.keyAddrV4)
-		}
+	tr.Multicast = 0
+	switch {
+	case !m.hasKey || m.groupID == 0:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = false, netip.Addr{}, 0
+	case m.keyIsIPv6:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = true, netip.AddrFrom16(m.keyAddrV6), m.keyPort
+	default:
+		tr.HasKey, tr.KeyAddr, tr.KeyPort = true, netip.AddrFrom4(m.keyAddrV4), m.keyPort
 	}
 
 	// The v1model traffic manager: drop, multicast, or unicast, each copy
@@ -136,6 +141,7 @@ func (p *Pipeline) Process(ingressPort uint16, frame []byte, res *Result) {
 	if len(res.Ports) > 0 {
 		res.Frame = deparse(res.Frame, frame, &h, &m)
 	}
+	countTMSelect(&p.c, &m, len(frame))
 }
 
 // ingress mirrors control SymdistIngress (p4src/symdist.p4) over tables t.
@@ -159,7 +165,7 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
 			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)
-			t.tmSelect(b, h, m, sm, &p.c)
+			t.tmSelect(b, h, m, sm)
 			if !m.steered && m.groupID != 0 {
 				p.drop(b, m, sm, DropNoTM)
 			}

@@ -17,7 +17,8 @@ import (
 //     that writes their table (unshare); the filter, after deletes, is
 //     rebuilt once at the end of the batch;
 //   - the classifier's rule list: copied with its first change in a batch,
-//     then changed in place (insertClassifier);
+//     then changed in place (insertClassifier); its lists by IP version
+//     are made anew when the batch is published (splitClassifier);
 //   - bucket_table: a tree by group and page of 4,096 buckets, whose nodes
 //     are copied one by one as a batch first writes below them (setBucket);
 //   - tm_members: a member's action is an atomic pointer, so a MODIFY is
@@ -72,6 +73,9 @@ type owned struct {
 func (p *Pipeline) publish() {
 	if p.owned.maybeTMStale {
 		p.t.rebuildMaybeTM()
+	}
+	if p.owned.classifier {
+		p.t.splitClassifier()
 	}
 	v := p.t
 	p.view.Store(&v)

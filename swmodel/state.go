@@ -27,6 +27,10 @@ type tables struct {
 	defaultTM map[uint16]*sendToTM
 	l2        map[uint64]uint16
 	mcast     map[uint32][]uint16 // multicast group -> egress ports
+
+	// classifierFor[0] and [1] are the rules of classifier that can match
+	// an IPv4 and an IPv6 packet, in the same order (splitClassifier).
+	classifierFor [2][]classifierRule
 }
 
 func newTables() tables {
@@ -506,6 +510,8 @@ func (p *Pipeline) classifierRuleOf(e *p4v1.TableEntry) classifierRule {
 		}
 	}
 	r.groupID = uint16(uintOf(paramValue(e.GetAction().GetAction(), ids.GroupID)))
+	r.smallValue = smallKey(r.vlanValue, r.verValue, r.protoValue)
+	r.smallMask = smallKey(r.vlanMask, r.verMask, r.protoMask)
 	return r
 }
 

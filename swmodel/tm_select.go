@@ -30,7 +30,7 @@ func newMember(id uint32, a *sendToTM) *member {
 }
 
 // tmSelect mirrors control TmSelect (p4src/include/control/tm_select.p4).
-func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata, c *counters) {
+func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMetadata) {
 	m.steered = false
 	m.hash = 0
 	m.bucket = 0
@@ -48,9 +48,9 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 	} else if m.groupID != 0 {
 		if m.hasKey {
 			if m.keyIsIPv6 {
-				m.hash = contract.HashAddrPort(m.keyAddrV6[:], m.keyPort)
+				m.hash = contract.HashIPv6Key(&m.keyAddrV6, m.keyPort)
 			} else {
-				m.hash = contract.HashAddrPort(m.keyAddrV4[:], m.keyPort)
+				m.hash = contract.HashIPv4Key(&m.keyAddrV4, m.keyPort)
 			}
 			// bucket_mask, then bucket_table.
 			m.bucketMask = BucketCount - 1
@@ -71,8 +71,16 @@ func (t *tables) tmSelect(b []byte, h *headers, m *localMetadata, sm *standardMe
 			}
 		}
 	}
+	// tm_counter and steer_reason_counter count in countTMSelect.
+}
+
+// countTMSelect is the count() of tm_counter and steer_reason_counter in
+// TmSelect, for a packet of n bytes. Process calls it last: its atomic adds
+// must wait for the TM's entry to be read and hold back every memory access
+// after them, so the packet's other work is better done before.
+func countTMSelect(c *counters, m *localMetadata, n int) {
 	if m.steered {
-		c.countSteered(m.tmID, m.reason, len(b))
+		c.countSteered(m.tmID, m.reason, n)
 	}
 }
 
@@ -82,5 +90,5 @@ func applySendToTM(a *sendToTM, m *localMetadata, sm *standardMetadata) {
 	sm.egressSpec = a.port
 	m.tmMAC = a.mac
 	m.tmID = a.tmID
-	m.steered = true // counted once the reason is known (tmSelect)
+	m.steered = true // counted once the reason is known (countTMSelect)
 }
