@@ -181,11 +181,15 @@ func (c *Controller) Drain(name string, drain bool) error {
 	if err := c.intentEditableLocked(); err != nil {
 		return err
 	}
-	c.rt.noteEdit(name)
 	c.drained[name] = drain
 	c.metrics.setTMUp(name, c.up(name))
 	c.log.Info("TM drain changed", "tm", name, "drained", drain)
+	before := c.gen
 	c.reassignLocked(tm.Group)
+	if c.gen == before {
+		c.bumpLocked() // the intent is written with the l2_forward entries
+	}
+	c.rt.noteEdit(name, c.gen)
 	return nil
 }
 
@@ -402,16 +406,18 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 // observeSynced records the reprogramming latency of every generation that
 // all connected primaries have now written.
 func (c *Controller) observeSynced() {
-	minGen := ^uint64(0)
+	minGen, everywhere := ^uint64(0), ^uint64(0)
 	for _, sw := range c.switches {
 		sw.mu.Lock()
 		if sw.primary && sw.syncedGen < minGen {
 			minGen = sw.syncedGen
 		}
+		everywhere = min(everywhere, sw.syncedGen) // a switch out of reach holds an older one
 		sw.mu.Unlock()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rt.writtenEverywhere(everywhere)
 	c.publishSyncedLocked(minGen)
 	for g, t := range c.genSince {
 		if g <= minGen {

@@ -102,13 +102,14 @@ func uintOf(b []byte) uint64 {
 
 // adoptIntentLocked takes the intent read from the switches as this
 // controller's, when they hold any. A drain or undrain given to this
-// controller since it last adopted (while it reached no switch) wins: it
-// is newer than what the switches hold.
+// controller that not every switch holds yet (given while it reached no
+// switch, or cut short by a lost session) wins: it is newer than what the
+// switches hold.
 func (c *Controller) adoptIntentLocked(in switchIntent) {
 	if in.found {
 		for i := range c.cfg.TMs {
 			name := c.cfg.TMs[i].Name
-			if c.rt.edited[name] {
+			if _, edited := c.rt.edited[name]; edited {
 				continue
 			}
 			if c.drained[name] != in.drained[name] {
@@ -118,7 +119,6 @@ func (c *Controller) adoptIntentLocked(in switchIntent) {
 			c.metrics.setTMUp(name, c.up(name))
 		}
 	}
-	c.rt.edited = nil
 }
 
 // adoptedUp is a TM's health as a bucket table read back from the switches
@@ -166,7 +166,9 @@ func (c *Controller) primaryLost(preempted bool) {
 	if preempted || !primaryAnywhere {
 		c.mu.Lock()
 		c.rt.stale = true
-		c.rt.edited = nil // what was given before this was written, or is lost with the role
+		if preempted {
+			c.rt.edited = nil // the other controller's word is newer
+		}
 		c.mu.Unlock()
 	}
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,14 +11,14 @@ import (
 )
 
 // Adopting intent: the switches' record replaces this controller's, except
-// for drains given to it since its last adoption (while it reached no
-// switch), which are newer; switches that hold no TM entry (restarted
-// empty) change nothing.
+// for drains given to it that not every switch holds yet, which are newer
+// (and stay pending until written everywhere); switches that hold no TM
+// entry (restarted empty) change nothing.
 func TestAdoptIntent(t *testing.T) {
 	tests := []struct {
 		name     string
 		local    map[string]bool // drained here before adoption
-		edited   []string        // drains given since the last adoption
+		edited   []string        // drains given that not every switch holds
 		switches switchIntent
 		want     map[string]bool
 	}{
@@ -42,7 +43,7 @@ func TestAdoptIntent(t *testing.T) {
 			}
 			c.drained = tt.local
 			for _, tm := range tt.edited {
-				c.rt.noteEdit(tm)
+				c.rt.noteEdit(tm, 7)
 			}
 			c.mu.Lock()
 			c.adoptIntentLocked(tt.switches)
@@ -50,8 +51,8 @@ func TestAdoptIntent(t *testing.T) {
 			if diff := cmp.Diff(tt.want, c.drained); diff != "" {
 				t.Errorf("drained (-want +got):\n%s", diff)
 			}
-			if c.rt.edited != nil {
-				t.Error("edits not cleared by the adoption")
+			if len(c.rt.edited) != len(tt.edited) {
+				t.Errorf("pending edits after the adoption: %v, want %v (until written everywhere)", c.rt.edited, tt.edited)
 			}
 		})
 	}
@@ -93,6 +94,35 @@ func TestCollectIntent(t *testing.T) {
 			collectIntent(cfg, tt.es, &got)
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(switchIntent{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An edit is forgotten once every switch holds its generation, not before.
+func TestEditsPendingUntilWrittenEverywhere(t *testing.T) {
+	tests := []struct {
+		name    string
+		synced  uint64 // the oldest generation any switch holds
+		pending []string
+	}{
+		{"no switch has it", 4, []string{"tm1", "tm2"}},
+		{"the first edit is everywhere", 5, []string{"tm2"}},
+		{"both are", 9, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rt runtimeState
+			rt.noteEdit("tm1", 5)
+			rt.noteEdit("tm2", 6)
+			rt.writtenEverywhere(tt.synced)
+			var got []string
+			for tm := range rt.edited {
+				got = append(got, tm)
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(tt.pending, got); diff != "" {
+				t.Errorf("pending (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -24,15 +24,29 @@ type runtimeState struct {
 	// stale: another controller may have written the switches since this
 	// one adopted them; adopt again before the next write.
 	stale bool
-	// edited: TMs whose drain changed since the last adoption.
-	edited map[string]bool
+	// edited: TMs whose drain the operator changed and that not every
+	// switch holds yet, with the generation that carries the change. They
+	// win over what the switches say at an adoption (they are newer), and
+	// are forgotten once every switch has synced that generation, or when
+	// another controller preempts this one (its word is newer still).
+	edited map[string]uint64
 }
 
-func (rt *runtimeState) noteEdit(tm string) {
+func (rt *runtimeState) noteEdit(tm string, gen uint64) {
 	if rt.edited == nil {
-		rt.edited = map[string]bool{}
+		rt.edited = map[string]uint64{}
 	}
-	rt.edited[tm] = true
+	rt.edited[tm] = gen
+}
+
+// writtenEverywhere forgets the edits that every switch now holds: those
+// of generation gen or older.
+func (rt *runtimeState) writtenEverywhere(gen uint64) {
+	for tm, g := range rt.edited {
+		if g <= gen {
+			delete(rt.edited, tm)
+		}
+	}
 }
 
 // watcher runs the health check of one TM.
