@@ -117,6 +117,7 @@ func (c *Controller) adoptTablesLocked() {
 	for name, t := range c.tables {
 		g := c.groupLocked(name)
 		if slices.Equal(g.switchTable, t.Buckets) {
+			g.switchTable = t.Buckets // share the target's slice
 			continue
 		}
 		for v, stop := range g.timers {
