@@ -20,10 +20,7 @@ func (c *Controller) Status() Status {
 	v := c.viewLocked()
 	for gi := range c.cfg.Groups {
 		g := &c.cfg.Groups[gi]
-		counts := map[string]int{}
-		for _, o := range v.buckets[g.Name] {
-			counts[o]++
-		}
+		counts := c.counts.of(g.Name, v.buckets[g.Name])
 		gs := GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
 			gs.TMs = append(gs.TMs, TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,

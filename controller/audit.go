@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,9 @@ func (c *Controller) View() (buckets map[string][]string, up map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := c.viewLocked()
+	for g, t := range v.buckets {
+		v.buckets[g] = slices.Clone(t) // the caller's to change
+	}
 	return v.buckets, v.up
 }
 

@@ -27,13 +27,6 @@ func (o bucketOwners) set(g uint16, b int, m uint32) {
 	t[b] = m
 }
 
-func (o bucketOwners) at(g uint16, b int) uint32 {
-	if t := o[g]; b < len(t) {
-		return t[b]
-	}
-	return 0
-}
-
 // entities returns every bucket entry, canonical, by group and bucket.
 func (o bucketOwners) entities(b entries.Builder) []*p4v1.Entity {
 	var es []*p4v1.Entity
@@ -99,9 +92,19 @@ func (p *plan) addBucketChanges(b entries.Builder, cur, want bucketOwners) {
 	}
 	slices.Sort(groups)
 	for _, g := range groups {
-		n := max(len(cur[g]), len(want[g]))
+		cg, wg := cur[g], want[g]
+		if sameTable(cg, wg) {
+			continue // built from the same table: a group the change left alone
+		}
+		n := max(len(cg), len(wg))
 		for bucket := range n {
-			c, w := cur.at(g, bucket), want.at(g, bucket)
+			var c, w uint32
+			if bucket < len(cg) {
+				c = cg[bucket]
+			}
+			if bucket < len(wg) {
+				w = wg[bucket]
+			}
 			switch {
 			case c == w:
 			case w == 0:

@@ -42,6 +42,7 @@ type Controller struct {
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState
+	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 }
@@ -60,7 +61,8 @@ type switchState struct {
 	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
 	lastErr   string
-	written   int // updates written by the last sync
+	written   int         // updates written by the last sync
+	owners    ownersCache // the bucket owners the last sync built (tables.go)
 
 	// held is what the switch holds as of our last successful sync, so a
 	// sync after a health event diffs against it instead of reading back
@@ -105,6 +107,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		healthy:  map[string]*debounce{},
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
+		counts:   countCache{},
 		metrics:  newMetrics(cfg),
 		liveness: defaultLiveness,
 	}
@@ -197,7 +200,7 @@ func (c *Controller) Drain(name string, drain bool) error {
 // asks every switch to write the result.
 func (c *Controller) reassignLocked(group string) {
 	if t := c.tables[group]; t != nil {
-		moved, err := t.Apply(c.assignTMs(group))
+		moved, err := applyToCopy(t, c.assignTMs(group))
 		if err != nil {
 			c.log.Error("bucket assignment failed", "group", group, "error", err)
 			return
@@ -213,7 +216,7 @@ func (c *Controller) reassignLocked(group string) {
 func (c *Controller) viewLocked() view {
 	v := view{buckets: map[string][]string{}, up: map[string]bool{}, drained: map[string]bool{}}
 	for name := range c.tables {
-		v.buckets[name] = slices.Clone(c.switchTableLocked(name))
+		v.buckets[name] = c.switchTableLocked(name) // never written: shared
 	}
 	for i := range c.cfg.TMs {
 		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
@@ -383,7 +386,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Sess
 	c.mu.Lock()
 	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want, wantBuckets := desiredState(cfg, c.builder, cfg.Switch(sw.cfg.Name), v)
+	want, wantBuckets := desiredState(cfg, c.builder, cfg.Switch(sw.cfg.Name), v, &sw.owners)
 	p := diff(current, want)
 	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
 	planned := time.Since(start)
@@ -495,7 +498,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 			c.log.Info("adopted bucket table from the switches", "group", g.Name, "buckets", counts[g.Name])
 		} else if t = c.tables[g.Name]; t != nil {
 			// Adopting again, and no switch holds a table: keep ours.
-			_, err = t.Apply(tms)
+			_, err = applyToCopy(t, tms)
 		} else {
 			t, err = assign.New(g.Buckets, tms)
 			c.log.Info("computed a new bucket table", "group", g.Name)

@@ -46,13 +46,15 @@ func tmOn(tm *config.TM, sw string) (entries.TM, bool) {
 
 // desired returns every entity switch sw must hold, canonical.
 func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) []*p4v1.Entity {
-	es, buckets := desiredState(cfg, b, sw, v)
+	es, buckets := desiredState(cfg, b, sw, v, nil)
 	return append(es, buckets.entities(b)...)
 }
 
 // desiredState is what switch sw must hold: every entity but the bucket
-// entries, canonical, and the bucket entries as owners.
-func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) ([]*p4v1.Entity, bucketOwners) {
+// entries, canonical, and the bucket entries as owners (built again only
+// for the groups whose table is not the one they were built from in
+// cache, if there is one).
+func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v view, cache *ownersCache) ([]*p4v1.Entity, bucketOwners) {
 	var es []*p4v1.Entity
 	buckets := bucketOwners{}
 	flood := sw.FloodPorts
@@ -100,10 +102,8 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 		if d, ok := tmOn(defaultTM(cfg, g, v), sw.Name); ok {
 			es = append(es, b.DefaultTM(g.ID, d))
 		}
-		for bucket, owner := range v.buckets[g.Name] {
-			if m := members[owner]; m != 0 {
-				buckets.set(g.ID, bucket, m)
-			}
+		if owners := cache.groupOwners(cfg, g.ID, v.buckets[g.Name], members); owners != nil {
+			buckets[g.ID] = owners
 		}
 	}
 	for _, e := range es {

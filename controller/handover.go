@@ -27,6 +27,12 @@ import (
 // goes to the switch table at once. A bucket is published with its owner
 // only once every primary switch holds that owner: gains follow the writes.
 // All of it is guarded by c.mu.
+//
+// Tables are never written once set (tables.go): a change makes a new
+// table for its group, so the switch table, the snapshots, the views the
+// syncs build from and the published tables share one table per group in
+// the steady state (the target too: assign changes a copy, reassignLocked)
+// and an event costs the groups it changes, not the whole tier.
 type handover struct {
 	groups   map[string]*groupHandover
 	subs     map[string]*subscriber // by id
@@ -96,7 +102,7 @@ func (c *Controller) groupLocked(group string) *groupHandover {
 	if g == nil {
 		g = &groupHandover{pending: map[int]uint64{}, losses: map[uint64]*loss{}, timers: map[uint64]func(){}}
 		if t := c.tables[group]; t != nil {
-			g.switchTable = slices.Clone(t.Buckets)
+			g.switchTable = t.Buckets
 		}
 		c.ho.groups[group] = g
 	}
@@ -111,6 +117,7 @@ func (c *Controller) adoptTablesLocked() {
 	for name, t := range c.tables {
 		g := c.groupLocked(name)
 		if slices.Equal(g.switchTable, t.Buckets) {
+			g.switchTable = t.Buckets // share the target's slice
 			continue
 		}
 		for v, stop := range g.timers {
@@ -119,7 +126,7 @@ func (c *Controller) adoptTablesLocked() {
 		}
 		clear(g.pending)
 		clear(g.losses)
-		g.switchTable = slices.Clone(t.Buckets)
+		g.switchTable = t.Buckets
 	}
 	c.snapshotLocked()
 }
@@ -152,7 +159,7 @@ func (c *Controller) bumpLocked() {
 func (c *Controller) snapshotLocked() {
 	s := tableSnap{gen: c.gen, tables: map[string][]string{}}
 	for name, g := range c.ho.groups {
-		s.tables[name] = slices.Clone(g.switchTable)
+		s.tables[name] = g.switchTable // never written: shared
 	}
 	if n := len(c.ho.snaps); n > 0 && c.ho.snaps[n-1].gen == s.gen {
 		c.ho.snaps[n-1] = s
@@ -194,6 +201,8 @@ func (c *Controller) handOverLocked(group string) {
 	g := c.groupLocked(group)
 	var newly []int
 	from := map[string]bool{}
+	live := map[string]bool{} // liveSubscribedLocked, once per TM
+	edit := tableEdit{table: g.switchTable}
 	for b, to := range t.Buckets {
 		old := g.switchTable[b]
 		if old == to {
@@ -203,14 +212,20 @@ func (c *Controller) handOverLocked(group string) {
 		if _, ok := g.pending[b]; ok {
 			continue // goes to the current target when released
 		}
-		if !c.liveSubscribedLocked(old) {
-			g.switchTable[b] = to // from a failed TM, or one nobody follows
+		l, ok := live[old]
+		if !ok {
+			l = c.liveSubscribedLocked(old)
+			live[old] = l
+		}
+		if !l {
+			edit.set(b, to) // from a failed TM, or one nobody follows
 			continue
 		}
 		g.pending[b] = 0
 		newly = append(newly, b)
 		from[old] = true
 	}
+	g.setSwitchTable(edit.table, t.Buckets)
 	c.publishLocked(group)
 	if len(newly) > 0 {
 		v := g.version
@@ -286,13 +301,15 @@ func (c *Controller) releaseLocked(group string) bool {
 		}
 	}
 	moved := 0
+	edit := tableEdit{table: g.switchTable}
 	for b, v := range g.pending {
 		if done[v][g.switchTable[b]] {
-			g.switchTable[b] = t.Buckets[b]
+			edit.set(b, t.Buckets[b])
 			delete(g.pending, b)
 			moved++
 		}
 	}
+	g.setSwitchTable(edit.table, t.Buckets)
 	left := map[uint64]bool{}
 	for _, v := range g.pending {
 		left[v] = true
@@ -342,13 +359,19 @@ func (c *Controller) publishLocked(group string) {
 	if g == nil || g.synced == nil {
 		return
 	}
-	tab := make([]string, len(g.switchTable))
-	for b, owner := range g.switchTable {
-		if _, moving := g.pending[b]; !moving && g.synced[b] == owner {
-			tab[b] = owner
+	tab := g.switchTable // every bucket held and none moving: the common case
+	if len(g.pending) > 0 || !sameTable(g.synced, g.switchTable) {
+		tab = make([]string, len(g.switchTable))
+		for b, owner := range g.switchTable {
+			if _, moving := g.pending[b]; !moving && g.synced[b] == owner {
+				tab[b] = owner
+			}
+		}
+		if slices.Equal(tab, g.switchTable) {
+			tab = g.switchTable // share it rather than keep a copy
 		}
 	}
-	if slices.Equal(tab, g.published) {
+	if sameTable(tab, g.published) || slices.Equal(tab, g.published) {
 		return
 	}
 	kind := tmapi.KindGain
@@ -382,7 +405,7 @@ func (c *Controller) Published(group string) (version uint64, settled bool) {
 	if g == nil {
 		return 0, false
 	}
-	return g.version, len(g.pending) == 0 && slices.Equal(g.published, g.switchTable)
+	return g.version, len(g.pending) == 0 && (sameTable(g.published, g.switchTable) || slices.Equal(g.published, g.switchTable))
 }
 
 // SetWeight changes a TM's weight at run time (not kept across a restart:
