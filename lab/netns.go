@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"unsafe"
@@ -52,17 +53,67 @@ func doInNS(ns string, f func() error) error {
 
 // DialTCP connects from namespace ns (from local, if set) to addr.
 func DialTCP(ns string, local *net.TCPAddr, addr string, timeout time.Duration) (net.Conn, error) {
+	c, _, err := dialFrom(ns, local, addr, timeout)
+	return c, err
+}
+
+// dialFrom is DialTCP that also says which local address the connection
+// had, even when it failed: a connection reset during its handshake can
+// then be told apart by its client bucket. A local address without a port
+// is bound before connecting (the kernel picks the port) so that it is
+// known.
+func dialFrom(ns string, local *net.TCPAddr, addr string, timeout time.Duration) (net.Conn, *net.TCPAddr, error) {
 	var c net.Conn
+	var bound *net.TCPAddr
 	err := doInNS(ns, func() error {
-		d := net.Dialer{Timeout: timeout}
-		if local != nil {
-			d.LocalAddr = local
+		d := net.Dialer{Timeout: timeout, LocalAddr: local}
+		if local != nil && local.Port == 0 {
+			d.LocalAddr = nil // bound here instead
+			d.Control = func(_, _ string, rc syscall.RawConn) error {
+				var err error
+				if cerr := rc.Control(func(fd uintptr) { bound, err = bindAny(int(fd), local.IP) }); cerr != nil {
+					return cerr
+				}
+				return err
+			}
 		}
 		var err error
 		c, err = d.Dial("tcp", addr)
 		return err
 	})
-	return c, err
+	if c != nil {
+		bound = c.LocalAddr().(*net.TCPAddr)
+	}
+	return c, bound, err
+}
+
+// bindAny binds socket fd to ip with a port the kernel picks, and returns
+// the address it got.
+func bindAny(fd int, ip net.IP) (*net.TCPAddr, error) {
+	var sa syscall.Sockaddr
+	if ip4 := ip.To4(); ip4 != nil {
+		sa4 := &syscall.SockaddrInet4{}
+		copy(sa4.Addr[:], ip4)
+		sa = sa4
+	} else {
+		sa6 := &syscall.SockaddrInet6{}
+		copy(sa6.Addr[:], ip.To16())
+		sa = sa6
+	}
+	if err := syscall.Bind(fd, sa); err != nil {
+		return nil, err
+	}
+	got, err := syscall.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch a := got.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	}
+	return nil, fmt.Errorf("bound to %v", got)
 }
 
 // ListenTCP listens on addr inside namespace ns.

@@ -41,9 +41,10 @@ var (
 )
 
 const (
-	rehearseVIPPort    = 80   // every VIP's port
-	rehearseServerPort = 8080 // the HTTP server's, on each server address
-	rehearseHTTPPort   = 8081 // each TM's /healthz and /stats when the config's health check names none
+	rehearseVIPPort    = 80              // every VIP's port
+	rehearseServerPort = 8080            // the HTTP server's, on each server address
+	rehearseHTTPPort   = 8081            // each TM's /healthz and /stats when the config's health check names none
+	rehearseHold       = 3 * time.Second // a TM's --hold: how long a connection may wait for a self port
 )
 
 // RehearseOptions are a rehearsal's.
@@ -665,7 +666,7 @@ func (r *Rehearsal) StartTM(name string) error {
 		"--http", net.JoinHostPort("0.0.0.0", strconv.Itoa(t.HTTPPort)),
 		// 3 s as in mininet/run.py: a backend SYN that a loaded bmv2
 		// drops is resent after 1 s, and that resend must be able to count.
-		"--connect-timeout", "3s", "--grace", "1s", "--watch", "--hold", "3s")
+		"--connect-timeout", "3s", "--grace", "1s", "--watch", "--hold", rehearseHold.String())
 	for _, v := range t.VIPs {
 		cmd.Args = append(cmd.Args, "--listen", v)
 	}

@@ -36,12 +36,11 @@ func (l *Lab) connection(c, n int, timeout time.Duration, opened func(*net.TCPAd
 // requests, each naming the client's address in X-Client; it reports how
 // many succeeded.
 func requests(ns string, local *net.TCPAddr, addr string, n int, timeout time.Duration, opened func(*net.TCPAddr)) (ok int, _ *net.TCPAddr, err error) {
-	conn, err := DialTCP(ns, local, addr, timeout)
+	conn, local, err := dialFrom(ns, local, addr, timeout)
 	if err != nil {
-		return 0, nil, err
+		return 0, local, err // local: where it came from, if it got that far
 	}
 	defer conn.Close()
-	local = conn.LocalAddr().(*net.TCPAddr)
 	if opened != nil {
 		opened(local)
 	}
@@ -115,7 +114,7 @@ type SteadyResult struct {
 // Failure is one failed connection.
 type Failure struct {
 	N             int          // the connection's number in the run
-	From          *net.TCPAddr // its client address; nil: it never connected
+	From          *net.TCPAddr // its client address (also of a handshake that failed); nil: it never had one
 	Opened, Ended time.Time
 	Err           error
 }
@@ -204,9 +203,10 @@ func killWhileOpen(n int, connect func(i int, opened func(*net.TCPAddr)) (*net.T
 		go func() {
 			once := sync.OnceFunc(opened.Done)
 			defer once()
-			local, err := connect(i, func(*net.TCPAddr) { once(); <-killed })
+			var wasOpen bool
+			local, err := connect(i, func(*net.TCPAddr) { wasOpen = true; once(); <-killed })
 			o := Outcome{Err: err}
-			if local != nil {
+			if local != nil && wasOpen { // one that never opened failed before the kill
 				o.Owner = owner(local)
 			}
 			done <- o
