@@ -25,11 +25,20 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         if (hdr.vlan.isValid()) {
             ether_type = hdr.vlan.ether_type;
         }
+#ifdef __TARGET_TOFINO__
+        // The parser set each extension header's length; here is the sum.
+        meta.ipv6_ext_len = meta.ipv6_ext_len + meta.ipv6_ext1_len;
+#endif
+        // Tofino compares a field only with a constant, so a < b is
+        // written b |-| a != 0 (saturating: zero unless a < b).
+        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
+        bit<16> ipv4_short = ipv4_header_len |-| hdr.ipv4.total_len;
+        bit<16> ipv6_short = meta.ipv6_ext_len |-| hdr.ipv6.payload_len;
         if (!hdr.ethernet.isValid()) {
             meta.malformed = 1;
         } else if (ether_type == ETHERTYPE_IPV4) {
             if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl < 5
-                    || hdr.ipv4.total_len < ((bit<16>)hdr.ipv4.ihl << 2)
+                    || ipv4_short != 0
                     || (hdr.ipv4.ihl > 5 && !hdr.ipv4_options.isValid())) {
                 meta.malformed = 1;
             } else {
@@ -37,7 +46,7 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
             }
         } else if (ether_type == ETHERTYPE_IPV6) {
             if (!hdr.ipv6.isValid() || hdr.ipv6.version != 6
-                    || hdr.ipv6.payload_len < meta.ipv6_ext_len) {
+                    || ipv6_short != 0) {
                 meta.malformed = 1;
             } else {
                 meta.is_ip = 1;

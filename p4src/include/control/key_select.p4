@@ -25,8 +25,13 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
 
         bit<16> l4_len = 0;
         bit<1> is_fragment = 0;
+        // One operation a statement, as Tofino's ALUs take them; a < b is
+        // b |-| a != 0 (see HeaderCheck).
+        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
+        bit<16> quoted_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
+        quoted_len = quoted_len + 16; // ICMP header, quoted IP header, 8 bytes
         if (hdr.ipv4.isValid()) {
-            l4_len = hdr.ipv4.total_len - ((bit<16>)hdr.ipv4.ihl << 2);
+            l4_len = hdr.ipv4.total_len - ipv4_header_len;
             if (hdr.ipv4.more_fragments == 1 || hdr.ipv4.frag_offset != 0) {
                 is_fragment = 1;
             }
@@ -36,6 +41,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
                 is_fragment = 1;
             }
         }
+        bit<16> quoted_short = quoted_len |-| l4_len; // non-zero: l4_len < quoted_len
 
         // The two sides of the packet (or of the quoted packet) whose ports
         // are compared.
@@ -77,7 +83,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         } else if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
             if (hdr.inner_ipv4.more_fragments == 1) {
                 meta.reason = REASON_FRAGMENT;
-            } else if (l4_len >= 16 + ((bit<16>)hdr.inner_ipv4.ihl << 2)) {
+            } else if (quoted_short == 0) {
                 have_ports = 1;
                 src_port = hdr.inner_l4.src_port;
                 dst_port = hdr.inner_l4.dst_port;
@@ -96,6 +102,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
             }
         }
 
+        bit<16> src_greater = src_port |-| dst_port; // non-zero: src_port > dst_port
         if (have_ports == 1) {
             if (src_port == dst_port) {
                 meta.reason = REASON_EQUAL_PORTS;
@@ -103,7 +110,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
                 meta.has_key = 1;
                 meta.key_is_ipv6 = is_ipv6;
                 meta.reason = hashed_reason;
-                if (src_port > dst_port) {
+                if (src_greater != 0) {
                     meta.key_addr_v4 = src_v4;
                     meta.key_addr_v6 = src_v6;
                     meta.key_port = src_port;
