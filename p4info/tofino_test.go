@@ -81,23 +81,31 @@ func checkTofinoP4Info(t *testing.T, path string) {
 	}
 }
 
+// compileBMv2 compiles p4src/symdist.p4 with p4c-bm2-ss and the given extra
+// flags into a temporary directory, which it returns.
+func compileBMv2(t *testing.T, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	args := append([]string{"--arch", "v1model", "--std", "p4-16"}, flags...)
+	args = append(args, "-o", filepath.Join(dir, "symdist.json"),
+		"--p4runtime-files", filepath.Join(dir, "symdist.p4info.txtpb"),
+		"p4src/symdist.p4")
+	cmd := exec.Command("p4c-bm2-ss", args...)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return dir
+}
+
 // The Tofino source compiled by bmv2's p4c: where p4c-bm2-ss is installed,
 // this keeps the __TARGET_TOFINO__ code type-checked and its P4Info equal
 // even on machines without the Tofino back end.
 func TestTofinoSourceP4Info(t *testing.T) {
-	p4c, err := exec.LookPath("p4c-bm2-ss")
-	if err != nil {
+	if _, err := exec.LookPath("p4c-bm2-ss"); err != nil {
 		t.Skip("p4c-bm2-ss not installed: cannot compile the Tofino source with bmv2's p4c")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(p4c, "--arch", "v1model", "--std", "p4-16", "-D__TARGET_TOFINO__=1",
-		"-o", filepath.Join(dir, "symdist.json"),
-		"--p4runtime-files", filepath.Join(dir, "symdist.p4info.txtpb"),
-		"p4src/symdist.p4")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("p4c-bm2-ss -D__TARGET_TOFINO__=1: %v\n%s", err, out)
-	}
+	dir := compileBMv2(t, "-D__TARGET_TOFINO__=1")
 	checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb"))
 }
 
