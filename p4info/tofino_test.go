@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
@@ -19,7 +20,8 @@ import (
 
 // tofinoTableSizes are the table sizes in which the Tofino build departs
 // from the bmv2 one (p4src/include/size.p4 under __TARGET_TOFINO__); every
-// other field of the P4Info but the compiler's package info is the same.
+// other field of the P4Info is the same, but for two the compilers write
+// (checkTofinoP4Info).
 var tofinoTableSizes = map[string]int64{}
 
 // tofinoCompiler is p4c-barefoot: $P4C_TOFINO, else on PATH, else where
@@ -75,8 +77,12 @@ func checkTofinoP4Info(t *testing.T, path string) {
 			tb.Size = n
 		}
 	}
+	// Not compared: the package info, which names the compiler, and
+	// initial_default_action, which p4c releases after bmv2's 1.2.4.8 write
+	// (P4Runtime 1.4) as a restatement of the source's default actions.
 	if diff := cmp.Diff(want, got.Info, protocmp.Transform(),
-		protocmp.IgnoreFields(&p4configv1.P4Info{}, "pkg_info")); diff != "" {
+		protocmp.IgnoreFields(&p4configv1.P4Info{}, "pkg_info"),
+		protocmp.IgnoreFields(&p4configv1.Table{}, "initial_default_action")); diff != "" {
 		t.Errorf("the Tofino P4Info departs from the bmv2 one beyond tofinoTableSizes (-bmv2 +tofino):\n%s", diff)
 	}
 }
@@ -116,13 +122,14 @@ func TestTofinoBuild(t *testing.T) {
 	if compiler == "" {
 		t.Skip("p4c-barefoot (p4c's Tofino back end) not installed (P4C_TOFINO, PATH, /opt/p4tofino/bin): the Tofino build is not compiled")
 	}
-	if testing.Short() {
-		t.Skip("-short: a Tofino compile takes minutes")
+	// 25 minutes on the 2-core machine of docs/hardware.md.
+	if d, ok := t.Deadline(); testing.Short() || (ok && time.Until(d) < 45*time.Minute) {
+		t.Skip("a Tofino compile takes about 25 minutes: run go test ./p4info -run TestTofinoBuild -timeout 60m")
 	}
 	dir := t.TempDir()
 	p4infoFile := filepath.Join(dir, "symdist.p4info.txtpb")
 	// The flags of make tofino.
-	cmd := exec.Command(compiler, "--target", "tofino", "--arch", "v1model", "-g",
+	cmd := exec.CommandContext(t.Context(), compiler, "--target", "tofino", "--arch", "v1model", "-g",
 		"-o", dir, "--p4runtime-files", p4infoFile,
 		"--bf-rt-schema", filepath.Join(dir, "bf-rt.json"),
 		"p4src/symdist.p4")

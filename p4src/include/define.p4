@@ -30,8 +30,11 @@ const bit<8> IPV6_FRAGMENT   = 44;
 const bit<8> IPV6_DEST_OPTS  = 60;
 
 // ICMPv6 neighbour discovery and router messages (RFC 4861), bridged like ARP.
-const bit<8> ICMPV6_ROUTER_SOLICIT = 133;
-const bit<8> ICMPV6_REDIRECT       = 137;
+const bit<8> ICMPV6_ROUTER_SOLICIT   = 133;
+const bit<8> ICMPV6_ROUTER_ADVERT    = 134;
+const bit<8> ICMPV6_NEIGHBOR_SOLICIT = 135;
+const bit<8> ICMPV6_NEIGHBOR_ADVERT  = 136;
+const bit<8> ICMPV6_REDIRECT         = 137;
 
 // The number of buckets of a group (contract section 3) that the controller
 // gave no other: a power of two. bucket_mask holds each group's own.

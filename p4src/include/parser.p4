@@ -16,7 +16,40 @@ parser SymdistParser(packet_in packet,
                      out headers_t hdr,
                      inout local_metadata_t meta,
                      inout standard_metadata_t standard_metadata) {
+#ifdef __TARGET_TOFINO__
+    // Tofino runs this parser again in egress, where nothing is read or
+    // changed (Prune needs only the ports), and where parsing is limited
+    // to 160 bytes, which the header chain below exceeds. The Tofino back
+    // end takes these states as the parser's entry points (its @packet_entry
+    // form, from P4-14): ingress starts at start_ingress, egress at
+    // start_egress, which takes the whole frame as payload and sends it on
+    // as the ingress deparser wrote it. The select is never evaluated.
+    @name(".$start")
     state start {
+        transition select(standard_metadata.instance_type) {
+            0: start_ingress;
+            1: start_egress;
+            default: start_e2e_mirrored;
+        }
+    }
+
+    @packet_entry @name(".start_egress")
+    state start_egress {
+        transition accept;
+    }
+
+    // Nothing is mirrored; without this entry the back end would parse a
+    // mirrored packet from start_ingress and count that path's depth.
+    @packet_entry @name(".start_e2e_mirrored")
+    state start_e2e_mirrored {
+        transition accept;
+    }
+
+    @name(".start")
+    state start_ingress {
+#else
+    state start {
+#endif
         meta.ipv6_ext_len = 0;
 #ifdef __TARGET_TOFINO__
         meta.ipv6_ext1_len = 0;
