@@ -3,7 +3,7 @@ GO      ?= go
 P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo lab mininet ptf p4 fmt lint bench bench-switch fuzz vectors
+.PHONY: help build test demo lab mininet ptf p4 tofino fmt lint bench bench-switch fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,19 @@ p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info
 	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found; install p4c (see README)"; exit 1; }
 	$(P4C) $(P4FLAGS) -o p4info/symdist.json --p4runtime-files p4info/symdist.p4info.txtpb p4src/symdist.p4
 	$(GO) generate ./p4info
+
+# The Tofino back end of p4c (p4c-barefoot): P4C_TOFINO, else on PATH, else
+# where docs/hardware.md installs it.
+P4C_TOFINO    ?= $(firstword $(shell command -v p4c-barefoot 2>/dev/null) $(wildcard /opt/p4tofino/bin/p4c-barefoot))
+TOFINO_TARGET ?= tofino
+TOFINO_OUT    ?= out/tofino/$(TOFINO_TARGET)
+
+tofino: ## compile p4src/symdist.p4 for Tofino into out/tofino/TARGET (git-ignored; P4C_TOFINO=p4c-barefoot, TOFINO_TARGET=tofino2, TOFINO_DEFINES=-DBUCKET_TABLE_SIZE=N)
+	@test -n "$(P4C_TOFINO)" || { echo "make tofino: p4c-barefoot (p4c's Tofino back end) not on PATH or in /opt/p4tofino/bin; set P4C_TOFINO (docs/hardware.md)"; exit 1; }
+	@mkdir -p $(TOFINO_OUT)
+	$(P4C_TOFINO) --target $(TOFINO_TARGET) --arch v1model -g $(TOFINO_DEFINES) -o $(TOFINO_OUT) \
+		--p4runtime-files $(TOFINO_OUT)/symdist.p4info.txtpb --bf-rt-schema $(TOFINO_OUT)/bf-rt.json \
+		p4src/symdist.p4
 
 vectors: ## regenerate testvectors/ from vectors/cases.go and the fixture
 	$(GO) test ./vectors -run TestFilesUpToDate -update

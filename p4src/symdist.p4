@@ -58,7 +58,6 @@ control SymdistIngress(inout headers_t hdr,
     action drop(drop_cause_t cause) {
         meta.drop_cause = cause;
         mark_to_drop(standard_metadata);
-        drop_counter.count((bit<32>)cause);
     }
 
     apply {
@@ -90,6 +89,11 @@ control SymdistIngress(inout headers_t hdr,
                     l2_forward.apply(hdr, standard_metadata);
                 }
             }
+        }
+        // Counted once here, not in drop: on Tofino a counter is owned by
+        // one table, and drop is called from three.
+        if (meta.drop_cause != 0) {
+            drop_counter.count((bit<32>)meta.drop_cause);
         }
     }
 }

@@ -156,9 +156,9 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 	t.portRole(m, sm)
 	switch {
 	case m.portRole == RoleNone:
-		p.drop(b, m, sm, DropUnknownPort)
+		drop(m, sm, DropUnknownPort)
 	case m.malformed:
-		p.drop(b, m, sm, DropMalformed)
+		drop(m, sm, DropMalformed)
 	default:
 		// A frame to a group MAC (broadcast, ND, multicast) is bridged,
 		// and so is neighbour discovery to a unicast MAC (isND).
@@ -167,20 +167,23 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 			keySelect(b, h, m)
 			t.tmSelect(b, h, m, sm)
 			if !m.steered && m.groupID != 0 {
-				p.drop(b, m, sm, DropNoTM)
+				drop(m, sm, DropNoTM)
 			}
 		}
 		if !m.steered && m.dropCause == DropNone {
 			t.l2Forward(b, h, sm)
 		}
 	}
+	// Counted once here, as in the P4 (one table owns a counter on Tofino).
+	if m.dropCause != DropNone {
+		p.c.countDrop(m.dropCause, len(b))
+	}
 }
 
 // drop is action drop of SymdistIngress.
-func (p *Pipeline) drop(b []byte, m *localMetadata, sm *standardMetadata, cause DropCause) {
+func drop(m *localMetadata, sm *standardMetadata, cause DropCause) {
 	m.dropCause = cause
 	sm.drop = true
-	p.c.countDrop(cause, len(b))
 }
 
 // Counter returns the value of one counter cell, by P4Info counter ID.

@@ -30,14 +30,30 @@ const bit<8> IPV6_FRAGMENT   = 44;
 const bit<8> IPV6_DEST_OPTS  = 60;
 
 // ICMPv6 neighbour discovery and router messages (RFC 4861), bridged like ARP.
-const bit<8> ICMPV6_ROUTER_SOLICIT = 133;
-const bit<8> ICMPV6_REDIRECT       = 137;
+const bit<8> ICMPV6_ROUTER_SOLICIT   = 133;
+const bit<8> ICMPV6_ROUTER_ADVERT    = 134;
+const bit<8> ICMPV6_NEIGHBOR_SOLICIT = 135;
+const bit<8> ICMPV6_NEIGHBOR_ADVERT  = 136;
+const bit<8> ICMPV6_REDIRECT         = 137;
 
 // The number of buckets of a group (contract section 3) that the controller
 // gave no other: a power of two. bucket_mask holds each group's own.
 const bit<32> BUCKET_COUNT = 4096;
+#ifdef __TARGET_TOFINO__
+// Tofino: the PCIe CPU port, a device port: 320 on a 4-pipe Tofino 1
+// (192 on 2-pipe parts), 0 on Tofino 2; -DTOFINO_CPU_PORT=N for others.
+#ifndef TOFINO_CPU_PORT
+#if __TARGET_TOFINO__ == 2
+#define TOFINO_CPU_PORT 0
+#else
+#define TOFINO_CPU_PORT 320
+#endif
+#endif
+const port_num_t CPU_PORT = TOFINO_CPU_PORT;
+#else
 // The port simple_switch_grpc is started with as --cpu-port.
 const port_num_t CPU_PORT = 255;
+#endif
 // The multicast group the controller fills with the ports that flooded
 // frames (ARP, ND, unknown unicast) leave by.
 const bit<16> FLOOD_GROUP = 1;

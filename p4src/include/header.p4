@@ -79,7 +79,12 @@ header ipv6_ext_t {
 
 // The rest of an extension header: hdr_ext_len * 64 bits.
 header ipv6_ext_data_t {
+#ifdef __TARGET_TOFINO__
+    // Tofino: at most 16 bytes (SymdistParser stops before a longer one).
+    varbit<128> data;
+#else
     varbit<16320> data;
+#endif
 }
 
 header ipv6_frag_t {
@@ -162,6 +167,9 @@ struct headers_t {
 struct local_metadata_t {
     // Filled by the parser.
     bit<16>        ipv6_ext_len;   // bytes of IPv6 extension headers before L4
+#ifdef __TARGET_TOFINO__
+    bit<16>        ipv6_ext1_len;  // the second one's, added in HeaderCheck
+#endif
     // Filled by HeaderCheck.
     bit<1>         malformed;
     bit<1>         is_ip;

@@ -16,8 +16,44 @@ parser SymdistParser(packet_in packet,
                      out headers_t hdr,
                      inout local_metadata_t meta,
                      inout standard_metadata_t standard_metadata) {
+#ifdef __TARGET_TOFINO__
+    // Tofino runs this parser again in egress, where nothing is read or
+    // changed (Prune needs only the ports), and where parsing is limited
+    // to 160 bytes, which the header chain below exceeds. The Tofino back
+    // end takes these states as the parser's entry points (its @packet_entry
+    // form, from P4-14): ingress starts at start_ingress, egress at
+    // start_egress, which takes the whole frame as payload and sends it on
+    // as the ingress deparser wrote it. The select is never evaluated.
+    @name(".$start")
     state start {
+        transition select(standard_metadata.instance_type) {
+            0: start_ingress;
+            1: start_egress;
+            default: start_e2e_mirrored;
+        }
+    }
+
+    @packet_entry @name(".start_egress")
+    state start_egress {
+        transition accept;
+    }
+
+    // Nothing is mirrored; without this entry the back end would parse a
+    // mirrored packet from start_ingress and count that path's depth.
+    @packet_entry @name(".start_e2e_mirrored")
+    state start_e2e_mirrored {
+        transition accept;
+    }
+
+    @name(".start")
+    state start_ingress {
+#else
+    state start {
+#endif
         meta.ipv6_ext_len = 0;
+#ifdef __TARGET_TOFINO__
+        meta.ipv6_ext1_len = 0;
+#endif
         transition select(standard_metadata.ingress_port) {
             CPU_PORT: parse_packet_out;
             default: parse_ethernet;
@@ -98,9 +134,42 @@ parser SymdistParser(packet_in packet,
 
     state parse_ipv6_ext0 {
         packet.extract(hdr.ipv6_ext0);
+#ifdef __TARGET_TOFINO__
+        // Tofino's parser cannot add, and holds every byte it takes in PHV:
+        // it takes extension headers of 8, 16 or 24 bytes, each length a
+        // state that sets the header's length (HeaderCheck adds the two).
+        // A longer one is where parsing stops: it and the rest of the
+        // packet go out as they came, and no L4 header is seen.
+        transition select(hdr.ipv6_ext0.hdr_ext_len) {
+            0: parse_ipv6_ext0_8;
+            1: parse_ipv6_ext0_16;
+            2: parse_ipv6_ext0_24;
+            default: accept;
+        }
+    }
+
+    state parse_ipv6_ext0_8 {
+        meta.ipv6_ext_len = 8;
+        transition parse_ipv6_ext0_data;
+    }
+
+    state parse_ipv6_ext0_16 {
+        meta.ipv6_ext_len = 16;
+        transition parse_ipv6_ext0_data;
+    }
+
+    state parse_ipv6_ext0_24 {
+        meta.ipv6_ext_len = 24;
+        transition parse_ipv6_ext0_data;
+    }
+
+    state parse_ipv6_ext0_data {
+#endif
         packet.extract(hdr.ipv6_ext0_data,
                        (bit<32>)((bit<16>)hdr.ipv6_ext0.hdr_ext_len << 6));
+#ifndef __TARGET_TOFINO__
         meta.ipv6_ext_len = ((bit<16>)hdr.ipv6_ext0.hdr_ext_len << 3) + 8;
+#endif
         transition select(hdr.ipv6_ext0.next_hdr) {
             IPV6_HOP_BY_HOP: parse_ipv6_ext1;
             IPV6_ROUTING: parse_ipv6_ext1;
@@ -117,9 +186,37 @@ parser SymdistParser(packet_in packet,
     // as far as steering is concerned.
     state parse_ipv6_ext1 {
         packet.extract(hdr.ipv6_ext1);
+#ifdef __TARGET_TOFINO__
+        transition select(hdr.ipv6_ext1.hdr_ext_len) {
+            0: parse_ipv6_ext1_8;
+            1: parse_ipv6_ext1_16;
+            2: parse_ipv6_ext1_24;
+            default: accept;
+        }
+    }
+
+    state parse_ipv6_ext1_8 {
+        meta.ipv6_ext1_len = 8;
+        transition parse_ipv6_ext1_data;
+    }
+
+    state parse_ipv6_ext1_16 {
+        meta.ipv6_ext1_len = 16;
+        transition parse_ipv6_ext1_data;
+    }
+
+    state parse_ipv6_ext1_24 {
+        meta.ipv6_ext1_len = 24;
+        transition parse_ipv6_ext1_data;
+    }
+
+    state parse_ipv6_ext1_data {
+#endif
         packet.extract(hdr.ipv6_ext1_data,
                        (bit<32>)((bit<16>)hdr.ipv6_ext1.hdr_ext_len << 6));
+#ifndef __TARGET_TOFINO__
         meta.ipv6_ext_len = meta.ipv6_ext_len + ((bit<16>)hdr.ipv6_ext1.hdr_ext_len << 3) + 8;
+#endif
         transition select(hdr.ipv6_ext1.next_hdr) {
             IPV6_FRAGMENT: parse_ipv6_frag;
             IP_PROTO_TCP: parse_tcp;

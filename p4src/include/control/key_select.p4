@@ -25,8 +25,11 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
 
         bit<16> l4_len = 0;
         bit<1> is_fragment = 0;
+        // One operation a statement, as Tofino's ALUs take them; the
+        // comparisons become one-bit flags first (see HeaderCheck).
+        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
         if (hdr.ipv4.isValid()) {
-            l4_len = hdr.ipv4.total_len - ((bit<16>)hdr.ipv4.ihl << 2);
+            l4_len = hdr.ipv4.total_len - ipv4_header_len;
             if (hdr.ipv4.more_fragments == 1 || hdr.ipv4.frag_offset != 0) {
                 is_fragment = 1;
             }
@@ -35,6 +38,33 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
             if (hdr.ipv6_frag.isValid()) {
                 is_fragment = 1;
             }
+        }
+        // An ICMP error needs 8 bytes, the quoted IP header and 8 more:
+        // quoted_short is non-zero when l4_len < 16 + quoted_header_len.
+        // (Each step under its own if, so the compiler keeps it a step.)
+        bit<16> quoted_header_len = 0;
+        bit<16> quoted_room = 0;
+        bit<16> quoted_short = 0;
+        if (hdr.inner_ipv4.isValid()) {
+            quoted_header_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
+            quoted_room = l4_len |-| 16;
+        }
+        if (hdr.inner_ipv4.isValid()) {
+            quoted_short = quoted_header_len |-| quoted_room;
+        }
+        // Whether the L4 length holds 8, 20 (TCP) and 56 (an ICMPv6 error
+        // quoting an IPv6 header and 8 bytes) bytes.
+        bit<1> l4_has_8 = 0;
+        if (l4_len >= 8) {
+            l4_has_8 = 1;
+        }
+        bit<16> l4_short_20 = 0;
+        bit<16> l4_short_56 = 0;
+        if (hdr.tcp.isValid()) {
+            l4_short_20 = 20 |-| l4_len;
+        }
+        if (hdr.inner_ipv6.isValid()) {
+            l4_short_56 = 56 |-| l4_len;
         }
 
         // The two sides of the packet (or of the quoted packet) whose ports
@@ -54,15 +84,15 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
 
         if (is_fragment == 1) {
             meta.reason = REASON_FRAGMENT;
-        } else if (hdr.tcp.isValid() && l4_len >= 20) {
+        } else if (hdr.tcp.isValid() && l4_short_20 == 0) {
             have_ports = 1;
             src_port = hdr.tcp.src_port;
             dst_port = hdr.tcp.dst_port;
-        } else if (hdr.udp.isValid() && l4_len >= 8) {
+        } else if (hdr.udp.isValid() && l4_has_8 == 1) {
             have_ports = 1;
             src_port = hdr.udp.src_port;
             dst_port = hdr.udp.dst_port;
-        } else if (hdr.icmp_echo.isValid() && l4_len >= 8) {
+        } else if (hdr.icmp_echo.isValid() && l4_has_8 == 1) {
             meta.has_key = 1;
             meta.key_is_ipv6 = is_ipv6;
             meta.key_port = hdr.icmp_echo.identifier;
@@ -77,7 +107,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         } else if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
             if (hdr.inner_ipv4.more_fragments == 1) {
                 meta.reason = REASON_FRAGMENT;
-            } else if (l4_len >= 16 + ((bit<16>)hdr.inner_ipv4.ihl << 2)) {
+            } else if (quoted_short == 0) {
                 have_ports = 1;
                 src_port = hdr.inner_l4.src_port;
                 dst_port = hdr.inner_l4.dst_port;
@@ -86,7 +116,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
                 hashed_reason = REASON_ICMP_ERROR;
             }
         } else if (hdr.inner_l4.isValid() && hdr.inner_ipv6.isValid()) {
-            if (l4_len >= 56) {
+            if (l4_short_56 == 0) {
                 have_ports = 1;
                 src_port = hdr.inner_l4.src_port;
                 dst_port = hdr.inner_l4.dst_port;
@@ -96,6 +126,10 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
             }
         }
 
+        bit<16> src_greater = 0; // non-zero: src_port > dst_port
+        if (have_ports == 1) {
+            src_greater = src_port |-| dst_port;
+        }
         if (have_ports == 1) {
             if (src_port == dst_port) {
                 meta.reason = REASON_EQUAL_PORTS;
@@ -103,7 +137,7 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
                 meta.has_key = 1;
                 meta.key_is_ipv6 = is_ipv6;
                 meta.reason = hashed_reason;
-                if (src_port > dst_port) {
+                if (src_greater != 0) {
                     meta.key_addr_v4 = src_v4;
                     meta.key_addr_v6 = src_v6;
                     meta.key_port = src_port;

@@ -7,7 +7,8 @@
 //   no key, or bucket without entry ---------> default_tm[group]
 //
 // Every way ends in send_to_tm: egress = the TM's port, Ethernet destination
-// = the TM's MAC, nothing else changes. Mirrored by swmodel/tm_select.go.
+// = the TM's MAC, nothing else changes; tm_counter[tm_id] and
+// steer_reason_counter[reason] count the packet once it is steered. Mirrored by swmodel/tm_select.go.
 #ifndef SYMDIST_TM_SELECT_P4
 #define SYMDIST_TM_SELECT_P4
 
@@ -23,7 +24,6 @@ control TmSelect(inout headers_t hdr,
         hdr.ethernet.dst_addr = tm_mac;
         meta.tm_id = tm_id;
         meta.steered = 1;
-        tm_counter.count((bit<32>)tm_id);
     }
 
     // A TM's own address (its management or SNAT address) reaches it
@@ -121,7 +121,10 @@ control TmSelect(inout headers_t hdr,
                 default_tm.apply();
             }
         }
+        // Counted here, once, not in send_to_tm: on Tofino a counter is
+        // owned by one table, and send_to_tm is the action of four.
         if (meta.steered == 1) {
+            tm_counter.count((bit<32>)meta.tm_id);
             steer_reason_counter.count((bit<32>)meta.reason);
         }
     }

@@ -1,0 +1,141 @@
+package p4info
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
+)
+
+// The Tofino build (docs/hardware.md) is p4src/symdist.p4 itself, compiled
+// for v1model by p4c's Tofino back end, which defines __TARGET_TOFINO__.
+// Its P4Info must be the bmv2 build's, names and IDs alike, so that the
+// controller drives both with the IDs it resolves at start-up.
+
+// tofinoTableSizes are the table sizes in which the Tofino build departs
+// from the bmv2 one (p4src/include/size.p4 under __TARGET_TOFINO__); every
+// other field of the P4Info is the same, but for two the compilers write
+// (checkTofinoP4Info).
+var tofinoTableSizes = map[string]int64{}
+
+// tofinoCompiler is p4c-barefoot: $P4C_TOFINO, else on PATH, else where
+// docs/hardware.md installs it (the same search as make tofino).
+func tofinoCompiler() string {
+	if p := os.Getenv("P4C_TOFINO"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("p4c-barefoot"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/opt/p4tofino/bin/p4c-barefoot"); err == nil {
+		return "/opt/p4tofino/bin/p4c-barefoot"
+	}
+	return ""
+}
+
+// checkTofinoP4Info holds the P4Info file a Tofino compile wrote against the
+// committed bmv2 one.
+func checkTofinoP4Info(t *testing.T, path string) {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmv2 := MustLoad()
+
+	// What the controller checks of a switch's P4Info (newSwitchPipeline).
+	gotIDs, err := got.Resolve()
+	if err != nil {
+		t.Fatalf("the controller would refuse the Tofino P4Info: %v", err)
+	}
+	wantIDs, err := bmv2.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantIDs, gotIDs); diff != "" {
+		t.Errorf("the Tofino P4Info gives other IDs than the bmv2 one (-bmv2 +tofino):\n%s", diff)
+	}
+	if _, err := got.ResolveSizes(); err != nil {
+		t.Errorf("the Tofino P4Info's sizes: %v", err)
+	}
+
+	// Everything else, entity by entity: the bmv2 P4Info with the listed
+	// size departures applied must be the Tofino one.
+	want := proto.Clone(bmv2.Info).(*p4configv1.P4Info)
+	for _, tb := range want.GetTables() {
+		if n, ok := tofinoTableSizes[tb.GetPreamble().GetName()]; ok {
+			tb.Size = n
+		}
+	}
+	// Not compared: the package info, which names the compiler, and
+	// initial_default_action, which p4c releases after bmv2's 1.2.4.8 write
+	// (P4Runtime 1.4) as a restatement of the source's default actions.
+	if diff := cmp.Diff(want, got.Info, protocmp.Transform(),
+		protocmp.IgnoreFields(&p4configv1.P4Info{}, "pkg_info"),
+		protocmp.IgnoreFields(&p4configv1.Table{}, "initial_default_action")); diff != "" {
+		t.Errorf("the Tofino P4Info departs from the bmv2 one beyond tofinoTableSizes (-bmv2 +tofino):\n%s", diff)
+	}
+}
+
+// compileBMv2 compiles p4src/symdist.p4 with p4c-bm2-ss and the given extra
+// flags into a temporary directory, which it returns.
+func compileBMv2(t *testing.T, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	args := append([]string{"--arch", "v1model", "--std", "p4-16"}, flags...)
+	args = append(args, "-o", filepath.Join(dir, "symdist.json"),
+		"--p4runtime-files", filepath.Join(dir, "symdist.p4info.txtpb"),
+		"p4src/symdist.p4")
+	cmd := exec.Command("p4c-bm2-ss", args...)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return dir
+}
+
+// The Tofino source compiled by bmv2's p4c: where p4c-bm2-ss is installed,
+// this keeps the __TARGET_TOFINO__ code type-checked and its P4Info equal
+// even on machines without the Tofino back end.
+func TestTofinoSourceP4Info(t *testing.T) {
+	if _, err := exec.LookPath("p4c-bm2-ss"); err != nil {
+		t.Skip("p4c-bm2-ss not installed: cannot compile the Tofino source with bmv2's p4c")
+	}
+	dir := compileBMv2(t, "-D__TARGET_TOFINO__=1")
+	checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb"))
+}
+
+// The Tofino build itself, where the Tofino back end is installed: it must
+// compile (fit) for Tofino 1 and its P4Info must be the bmv2 one's.
+func TestTofinoBuild(t *testing.T) {
+	compiler := tofinoCompiler()
+	if compiler == "" {
+		t.Skip("p4c-barefoot (p4c's Tofino back end) not installed (P4C_TOFINO, PATH, /opt/p4tofino/bin): the Tofino build is not compiled")
+	}
+	// 25 minutes on the 2-core machine of docs/hardware.md.
+	if d, ok := t.Deadline(); testing.Short() || (ok && time.Until(d) < 45*time.Minute) {
+		t.Skip("a Tofino compile takes about 25 minutes: run go test ./p4info -run TestTofinoBuild -timeout 60m")
+	}
+	dir := t.TempDir()
+	p4infoFile := filepath.Join(dir, "symdist.p4info.txtpb")
+	// The flags of make tofino.
+	cmd := exec.CommandContext(t.Context(), compiler, "--target", "tofino", "--arch", "v1model", "-g",
+		"-o", dir, "--p4runtime-files", p4infoFile,
+		"--bf-rt-schema", filepath.Join(dir, "bf-rt.json"),
+		"p4src/symdist.p4")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	checkTofinoP4Info(t, p4infoFile)
+}
