@@ -571,7 +571,11 @@ class Figure3Run:
         def back():
             t = self.tms()
             owned = self.tm_stats(2)["buckets"]["owned"]
-            return t["tm2"]["healthy"] and t["tm2"]["buckets"] > 0 and owned == t["tm2"]["buckets"] and \
+            # Its whole share (equal weights): a join moves buckets in
+            # steps, and connections sent between them can be reset as
+            # their client bucket moves (docs/operations.md).
+            share = sum(x["buckets"] for x in t.values()) // len(t)
+            return t["tm2"]["healthy"] and t["tm2"]["buckets"] >= share > 0 and owned == t["tm2"]["buckets"] and \
                 all(s["in_sync"] for s in self.status()["switches"]), \
                 {n: (x["healthy"], x["buckets"]) for n, x in t.items()}
 
