@@ -1,9 +1,6 @@
 package lab
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -591,11 +588,9 @@ func (r *Rehearsal) edgeHostsL2(cfg *config.Config) error {
 // management bridge with a token, health checks to the TMs' management
 // addresses), writes the copy and runs the controller on it.
 func (r *Rehearsal) startController() error {
-	tok := make([]byte, 16)
-	rand.Read(tok)
-	r.Token = hex.EncodeToString(tok)
-	ln, err := net.Listen("tcp", mgmtNet+".1:0")
-	if err != nil {
+	var ln net.Listener
+	var err error
+	if r.Token, ln, err = adminListener(); err != nil {
 		return err
 	}
 	cfg := r.Config
@@ -632,11 +627,7 @@ func (r *Rehearsal) startController() error {
 		return err
 	}
 	r.AdminURL = "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.base.cancel = cancel
-	r.base.wg.Add(2)
-	go func() { defer r.base.wg.Done(); r.Controller.Run(ctx) }()
-	go func() { defer r.base.wg.Done(); r.Controller.ServeAdmin(ctx, ln) }()
+	r.base.runController(r.Controller, ln)
 	return nil
 }
 

@@ -88,12 +88,28 @@ tms:
 	return b.String()
 }
 
-func (l *Lab) startController() error {
+// adminListener makes a token for the controller's admin API and a
+// listener for it on the management bridge.
+func adminListener() (token string, ln net.Listener, err error) {
 	tok := make([]byte, 16)
 	rand.Read(tok)
-	l.Token = hex.EncodeToString(tok)
-	ln, err := net.Listen("tcp", mgmtNet+".1:0")
-	if err != nil {
+	ln, err = net.Listen("tcp", mgmtNet+".1:0")
+	return hex.EncodeToString(tok), ln, err
+}
+
+// runController runs c and its admin API on ln until Down.
+func (l *Lab) runController(c *controller.Controller, ln net.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Add(2)
+	go func() { defer l.wg.Done(); c.Run(ctx) }()
+	go func() { defer l.wg.Done(); c.ServeAdmin(ctx, ln) }()
+}
+
+func (l *Lab) startController() error {
+	var ln net.Listener
+	var err error
+	if l.Token, ln, err = adminListener(); err != nil {
 		return err
 	}
 	text := l.configYAML(ln.Addr().String())
@@ -111,11 +127,7 @@ func (l *Lab) startController() error {
 		return err
 	}
 	l.AdminURL = "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.wg.Add(2)
-	go func() { defer l.wg.Done(); l.Controller.Run(ctx) }()
-	go func() { defer l.wg.Done(); l.Controller.ServeAdmin(ctx, ln) }()
+	l.runController(l.Controller, ln)
 	return nil
 }
 
