@@ -11,14 +11,14 @@
 //      packet_out from CPU? ----------------------------> its egress_port
 //      HeaderCheck    malformed IP? ----------------------> drop (MALFORMED)
 //      PortRole       port_role          no role? -------> drop (UNKNOWN_PORT)
-//      edge port, IP, unicast destination MAC:
-//          GroupClassifier  group_classifier   -> group_id
-//          KeySelect        (no table)         -> key, reason
-//          TmSelect         tm_address_v4/_v6, bucket_table (tm_members),
-//                           default_tm         -> TM port + MAC
-//                           group but no TM? --> drop (NO_TM)
+//      steerable = edge port, IP, not ND, unicast destination MAC
+//      GroupClassifier  group_classifier   -> group_id
+//      KeySelect        (no table)         -> key, reason
+//      TmSelect         tm_address_v4/_v6, bucket_table (tm_members),
+//                       default_tm         -> TM port + MAC, if steerable
+//                       steerable, group but no TM? --> drop (NO_TM)
 //      not steered:
-//          L2Forward        l2_forward         -> port, or flood FLOOD_GROUP
+//      L2Forward        l2_forward         -> port, or flood FLOOD_GROUP
 //  SymdistEgress
 //      Prune            never back out of the ingress port
 //  SymdistDeparser
@@ -69,25 +69,31 @@ control SymdistIngress(inout headers_t hdr,
         } else {
             header_check.apply(hdr, meta);
             port_role.apply(meta, standard_metadata);
+            // A frame to a group MAC (broadcast, ND, multicast) is bridged,
+            // and so is neighbour discovery to a unicast MAC (is_nd).
+            meta.steerable = 0;
+            if (meta.port_role == ROLE_EDGE && meta.is_ip == 1 && meta.is_nd == 0
+                    && hdr.ethernet.dst_addr[40:40] == 0) {
+                meta.steerable = 1;
+            }
+            // The group, the key and the TM are looked up for every packet,
+            // not only the steerable ones: on Tofino each step that waits
+            // for the one before costs a stage of 12, and these need not
+            // wait for HeaderCheck. TmSelect sends only a steerable packet.
+            group_classifier.apply(hdr, meta);
+            key_select.apply(hdr, meta);
+            tm_select.apply(hdr, meta, standard_metadata);
             if (meta.port_role == ROLE_NONE) {
                 drop(DROP_UNKNOWN_PORT);
             } else if (meta.malformed == 1) {
                 drop(DROP_MALFORMED);
+            } else if (meta.steerable == 1 && (meta.direct == 1 || meta.group_id != 0)) {
+                // Sent to its TM by TmSelect, unless the group has none.
+                if (meta.tm_found == 0) {
+                    drop(DROP_NO_TM);
+                }
             } else {
-                // A frame to a group MAC (broadcast, ND, multicast) is bridged,
-                // and so is neighbour discovery to a unicast MAC (is_nd).
-                if (meta.port_role == ROLE_EDGE && meta.is_ip == 1 && meta.is_nd == 0
-                        && hdr.ethernet.dst_addr[40:40] == 0) {
-                    group_classifier.apply(hdr, meta);
-                    key_select.apply(hdr, meta);
-                    tm_select.apply(hdr, meta, standard_metadata);
-                    if (meta.steered == 0 && meta.group_id != 0) {
-                        drop(DROP_NO_TM);
-                    }
-                }
-                if (meta.steered == 0 && meta.drop_cause == 0) {
-                    l2_forward.apply(hdr, standard_metadata);
-                }
+                l2_forward.apply(hdr, standard_metadata);
             }
         }
         // Counted once here, not in drop: on Tofino a counter is owned by

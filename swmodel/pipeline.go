@@ -161,7 +161,10 @@ func (p *Pipeline) ingress(t *tables, b []byte, h *headers, m *localMetadata, sm
 		drop(m, sm, DropMalformed)
 	default:
 		// A frame to a group MAC (broadcast, ND, multicast) is bridged,
-		// and so is neighbour discovery to a unicast MAC (isND).
+		// and so is neighbour discovery to a unicast MAC (isND). The P4
+		// looks the group, key and TM up for every packet and uses them
+		// only for a steerable one (Tofino's stages); the model looks up
+		// only for a steerable one, with the same outcome.
 		if m.portRole == RoleEdge && m.isIP && !m.isND && b[h.ethernet]&1 == 0 {
 			t.groupClassifier(b, h, m)
 			keySelect(b, h, m)

@@ -174,8 +174,10 @@ struct local_metadata_t {
     bit<1>         malformed;
     bit<1>         is_ip;
     bit<1>         is_nd;          // IPv6 neighbour discovery or router message: never steered
-    // Filled by PortRole and GroupClassifier.
+    // Filled by PortRole and SymdistIngress.
     port_role_t    port_role;
+    bit<1>         steerable;      // edge port, IP, not ND, unicast: goes to a TM if one is found
+    // Filled by GroupClassifier.
     group_id_t     group_id;
     bit<12>        vlan_id;
     bit<8>         ip_proto;
@@ -193,8 +195,12 @@ struct local_metadata_t {
     bit<32>        hash;
     bucket_id_t    bucket_mask;
     bucket_id_t    bucket;
+    bit<1>         direct;         // the destination is a TM's own address
+    bit<1>         tm_found;       // send_to_tm ran: the TM below
     tm_id_t        tm_id;
-    bit<1>         steered;
+    port_num_t     tm_port;
+    mac_addr_t     tm_mac;
+    bit<1>         steered;        // sent to the TM
     drop_cause_t   drop_cause;
 }
 

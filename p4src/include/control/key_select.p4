@@ -11,6 +11,13 @@
 //                         or an ICMP error quoting less than its IP header
 //                         plus 8 bytes, counted by the IP length fields.
 // Mirrored by swmodel/key_select.go.
+//
+// Written as three steps for Tofino, where each step that reads a result
+// of the one before takes another MAU stage: first every length, port
+// comparison and candidate address straight from the headers, all at once;
+// then how short the L4 header is; then one decision that reads only those.
+// SymdistIngress applies it to every packet, steered or not: the key is
+// only used when the packet is steered.
 #ifndef SYMDIST_KEY_SELECT_P4
 #define SYMDIST_KEY_SELECT_P4
 
@@ -23,129 +30,127 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         meta.key_port = 0;
         meta.reason = REASON_OTHER;
 
-        bit<16> l4_len = 0;
-        bit<1> is_fragment = 0;
-        // One operation a statement, as Tofino's ALUs take them; the
-        // comparisons become one-bit flags first (see HeaderCheck).
-        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
+        // Step 1: from the headers only. One operation a statement, as
+        // Tofino's ALUs take them; a < b is written as the saturating
+        // b |-| a, non-zero exactly when a < b.
+        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0;          // ihl * 4
+        bit<16> quoted_header_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
+        bit<16> l4_len = 0;      // bytes after the IP header(s), by their length fields
         if (hdr.ipv4.isValid()) {
             l4_len = hdr.ipv4.total_len - ipv4_header_len;
-            if (hdr.ipv4.more_fragments == 1 || hdr.ipv4.frag_offset != 0) {
-                is_fragment = 1;
-            }
         } else {
             l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
-            if (hdr.ipv6_frag.isValid()) {
-                is_fragment = 1;
-            }
         }
-        // An ICMP error needs 8 bytes, the quoted IP header and 8 more:
-        // quoted_short is non-zero when l4_len < 16 + quoted_header_len.
-        // (Each step under its own if, so the compiler keeps it a step.)
-        bit<16> quoted_header_len = 0;
-        bit<16> quoted_room = 0;
-        bit<16> quoted_short = 0;
-        if (hdr.inner_ipv4.isValid()) {
-            quoted_header_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
-            quoted_room = l4_len |-| 16;
-        }
-        if (hdr.inner_ipv4.isValid()) {
-            quoted_short = quoted_header_len |-| quoted_room;
-        }
-        // Whether the L4 length holds 8, 20 (TCP) and 56 (an ICMPv6 error
-        // quoting an IPv6 header and 8 bytes) bytes.
-        bit<1> l4_has_8 = 0;
-        if (l4_len >= 8) {
-            l4_has_8 = 1;
-        }
-        bit<16> l4_short_20 = 0;
-        bit<16> l4_short_56 = 0;
+        // The L4 bytes the key needs: TCP 20; UDP and ICMP echo 8; an ICMP
+        // error 8, the quoted IP header and 8 (IPv6: 8 + 40 + 8).
+        bit<16> l4_needed = 8;
         if (hdr.tcp.isValid()) {
-            l4_short_20 = 20 |-| l4_len;
-        }
-        if (hdr.inner_ipv6.isValid()) {
-            l4_short_56 = 56 |-| l4_len;
+            l4_needed = 20;
+        } else if (hdr.inner_ipv6.isValid()) {
+            l4_needed = 56;
+        } else if (hdr.inner_ipv4.isValid()) {
+            l4_needed = quoted_header_len + 16;
         }
 
-        // The two sides of the packet (or of the quoted packet) whose ports
-        // are compared.
+        // The ports and addresses of the packet, or of the quoted packet.
         bit<1> have_ports = 0;
         bit<16> src_port = 0;
         bit<16> dst_port = 0;
-        bit<1> is_ipv6 = 0;
+        bit<16> src_greater = 0; // non-zero: src_port > dst_port
+        bit<16> dst_greater = 0; // non-zero: dst_port > src_port
         ipv4_addr_t src_v4 = hdr.ipv4.src_addr;
         ipv4_addr_t dst_v4 = hdr.ipv4.dst_addr;
         ipv6_addr_t src_v6 = hdr.ipv6.src_addr;
         ipv6_addr_t dst_v6 = hdr.ipv6.dst_addr;
         steer_reason_t hashed_reason = REASON_HASHED;
-        if (hdr.ipv6.isValid()) {
-            is_ipv6 = 1;
-        }
-
-        if (is_fragment == 1) {
-            meta.reason = REASON_FRAGMENT;
-        } else if (hdr.tcp.isValid() && l4_short_20 == 0) {
+        if (hdr.tcp.isValid()) {
             have_ports = 1;
             src_port = hdr.tcp.src_port;
             dst_port = hdr.tcp.dst_port;
-        } else if (hdr.udp.isValid() && l4_has_8 == 1) {
+            src_greater = hdr.tcp.src_port |-| hdr.tcp.dst_port;
+            dst_greater = hdr.tcp.dst_port |-| hdr.tcp.src_port;
+        } else if (hdr.udp.isValid()) {
             have_ports = 1;
             src_port = hdr.udp.src_port;
             dst_port = hdr.udp.dst_port;
-        } else if (hdr.icmp_echo.isValid() && l4_has_8 == 1) {
-            meta.has_key = 1;
-            meta.key_is_ipv6 = is_ipv6;
-            meta.key_port = hdr.icmp_echo.identifier;
-            meta.reason = REASON_ECHO;
-            if (hdr.icmp.type == 8 || hdr.icmp.type == 128) {
-                meta.key_addr_v4 = src_v4;
-                meta.key_addr_v6 = src_v6;
-            } else {
-                meta.key_addr_v4 = dst_v4;
-                meta.key_addr_v6 = dst_v6;
-            }
-        } else if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
-            if (hdr.inner_ipv4.more_fragments == 1) {
-                meta.reason = REASON_FRAGMENT;
-            } else if (quoted_short == 0) {
-                have_ports = 1;
-                src_port = hdr.inner_l4.src_port;
-                dst_port = hdr.inner_l4.dst_port;
+            src_greater = hdr.udp.src_port |-| hdr.udp.dst_port;
+            dst_greater = hdr.udp.dst_port |-| hdr.udp.src_port;
+        } else if (hdr.inner_l4.isValid()) {
+            // The parser takes inner_l4 only after a quoted IPv4 or IPv6
+            // header.
+            have_ports = 1;
+            src_port = hdr.inner_l4.src_port;
+            dst_port = hdr.inner_l4.dst_port;
+            src_greater = hdr.inner_l4.src_port |-| hdr.inner_l4.dst_port;
+            dst_greater = hdr.inner_l4.dst_port |-| hdr.inner_l4.src_port;
+            hashed_reason = REASON_ICMP_ERROR;
+            if (hdr.inner_ipv4.isValid()) {
                 src_v4 = hdr.inner_ipv4.src_addr;
                 dst_v4 = hdr.inner_ipv4.dst_addr;
-                hashed_reason = REASON_ICMP_ERROR;
-            }
-        } else if (hdr.inner_l4.isValid() && hdr.inner_ipv6.isValid()) {
-            if (l4_short_56 == 0) {
-                have_ports = 1;
-                src_port = hdr.inner_l4.src_port;
-                dst_port = hdr.inner_l4.dst_port;
+            } else {
                 src_v6 = hdr.inner_ipv6.src_addr;
                 dst_v6 = hdr.inner_ipv6.dst_addr;
-                hashed_reason = REASON_ICMP_ERROR;
             }
         }
-
-        bit<16> src_greater = 0; // non-zero: src_port > dst_port
-        if (have_ports == 1) {
-            src_greater = src_port |-| dst_port;
+        bit<1> is_fragment = 0;
+        if (hdr.ipv4.isValid()) {
+            if (hdr.ipv4.more_fragments == 1 || hdr.ipv4.frag_offset != 0) {
+                is_fragment = 1;
+            }
+        } else if (hdr.ipv6_frag.isValid()) {
+            is_fragment = 1;
         }
-        if (have_ports == 1) {
-            if (src_port == dst_port) {
-                meta.reason = REASON_EQUAL_PORTS;
-            } else {
+        // A quoted fragment has no key either (the parser reads the quoted
+        // L4 header only where the offset is 0).
+        if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
+            if (hdr.inner_ipv4.more_fragments == 1) {
+                is_fragment = 1;
+            }
+        }
+        if (hdr.ipv6.isValid()) {
+            meta.key_is_ipv6 = 1;
+        }
+
+        // Step 2: non-zero when the L4 header is shorter than the key needs.
+        // (Assigned under an if, so that the compiler keeps it a step of
+        // its own rather than folding it into the condition that reads it,
+        // which a Tofino gateway cannot compute.)
+        bit<16> l4_short = 0;
+        if (hdr.ipv4.isValid() || hdr.ipv6.isValid()) {
+            l4_short = l4_needed |-| l4_len;
+        }
+
+        // Step 3: the decision.
+        if (is_fragment == 1) {
+            meta.reason = REASON_FRAGMENT;
+        } else if (l4_short != 0) {
+            meta.reason = REASON_OTHER;
+        } else if (have_ports == 1) {
+            if (src_greater != 0) {
                 meta.has_key = 1;
-                meta.key_is_ipv6 = is_ipv6;
                 meta.reason = hashed_reason;
-                if (src_greater != 0) {
-                    meta.key_addr_v4 = src_v4;
-                    meta.key_addr_v6 = src_v6;
-                    meta.key_port = src_port;
-                } else {
-                    meta.key_addr_v4 = dst_v4;
-                    meta.key_addr_v6 = dst_v6;
-                    meta.key_port = dst_port;
-                }
+                meta.key_addr_v4 = src_v4;
+                meta.key_addr_v6 = src_v6;
+                meta.key_port = src_port;
+            } else if (dst_greater != 0) {
+                meta.has_key = 1;
+                meta.reason = hashed_reason;
+                meta.key_addr_v4 = dst_v4;
+                meta.key_addr_v6 = dst_v6;
+                meta.key_port = dst_port;
+            } else {
+                meta.reason = REASON_EQUAL_PORTS;
+            }
+        } else if (hdr.icmp_echo.isValid()) {
+            meta.has_key = 1;
+            meta.reason = REASON_ECHO;
+            meta.key_port = hdr.icmp_echo.identifier;
+            if (hdr.icmp.type == 8 || hdr.icmp.type == 128) {
+                meta.key_addr_v4 = hdr.ipv4.src_addr;
+                meta.key_addr_v6 = hdr.ipv6.src_addr;
+            } else {
+                meta.key_addr_v4 = hdr.ipv4.dst_addr;
+                meta.key_addr_v6 = hdr.ipv6.dst_addr;
             }
         }
     }

@@ -6,9 +6,16 @@
 //               (B - 1 for the group's B)           (a member of tm_members)
 //   no key, or bucket without entry ---------> default_tm[group]
 //
-// Every way ends in send_to_tm: egress = the TM's port, Ethernet destination
-// = the TM's MAC, nothing else changes; tm_counter[tm_id] and
-// steer_reason_counter[reason] count the packet once it is steered. Mirrored by swmodel/tm_select.go.
+// Every table's action is send_to_tm, which only notes the TM; the packet
+// goes to it at the end, if SymdistIngress found it steerable: egress = the
+// TM's port, Ethernet destination = the TM's MAC, nothing else changes;
+// tm_counter[tm_id] and steer_reason_counter[reason] count it there.
+// Mirrored by swmodel/tm_select.go.
+//
+// For Tofino's stages the lookups run for every packet (SymdistIngress
+// applies this control to all of them), and in the order that lets them
+// overlap: tm_address first, from the headers; default_tm as soon as the
+// group is known; bucket_table last, replacing the default TM on a hit.
 #ifndef SYMDIST_TM_SELECT_P4
 #define SYMDIST_TM_SELECT_P4
 
@@ -20,10 +27,10 @@ control TmSelect(inout headers_t hdr,
     action_profile(MAX_TMS) tm_members;
 
     action send_to_tm(tm_id_t tm_id, port_num_t port, mac_addr_t tm_mac) {
-        standard_metadata.egress_spec = port;
-        hdr.ethernet.dst_addr = tm_mac;
+        meta.tm_found = 1;
         meta.tm_id = tm_id;
-        meta.steered = 1;
+        meta.tm_port = port;
+        meta.tm_mac = tm_mac;
     }
 
     // A TM's own address (its management or SNAT address) reaches it
@@ -94,17 +101,24 @@ control TmSelect(inout headers_t hdr,
     }
 
     apply {
+        meta.tm_found = 0;
+        meta.direct = 0;
         meta.steered = 0;
         meta.hash = 0;
         meta.bucket = 0;
         if (hdr.ipv4.isValid()) {
-            tm_address_v4.apply();
-        } else {
-            tm_address_v6.apply();
+            if (tm_address_v4.apply().hit) {
+                meta.direct = 1;
+            }
+        } else if (hdr.ipv6.isValid()) {
+            if (tm_address_v6.apply().hit) {
+                meta.direct = 1;
+            }
         }
-        if (meta.steered == 1) {
+        if (meta.direct == 1) {
             meta.reason = REASON_DIRECT;
         } else if (meta.group_id != 0) {
+            default_tm.apply();
             if (meta.has_key == 1) {
                 if (meta.key_is_ipv6 == 0) {
                     hash(meta.hash, HashAlgorithm.crc32, 32w0,
@@ -117,13 +131,13 @@ control TmSelect(inout headers_t hdr,
                 meta.bucket = (bucket_id_t)meta.hash & meta.bucket_mask;
                 bucket_table.apply();
             }
-            if (meta.steered == 0) {
-                default_tm.apply();
-            }
         }
         // Counted here, once, not in send_to_tm: on Tofino a counter is
         // owned by one table, and send_to_tm is the action of four.
-        if (meta.steered == 1) {
+        if (meta.steerable == 1 && meta.tm_found == 1) {
+            standard_metadata.egress_spec = meta.tm_port;
+            hdr.ethernet.dst_addr = meta.tm_mac;
+            meta.steered = 1;
             tm_counter.count((bit<32>)meta.tm_id);
             steer_reason_counter.count((bit<32>)meta.reason);
         }
