@@ -127,6 +127,9 @@ func targets(t testing.TB) map[string]func([]VethPair) (*Target, error) {
 	return ts
 }
 
+// randomPackets are the random packets of every conformance run.
+func randomPackets() []vectors.Packet { return vectors.Random(10300, 7) }
+
 // TestConformance holds each switch (the software switch always, bmv2
 // where installed) against the Go model: every golden vector, then 10,000
 // random packets, egress port and bytes, packet for packet.
@@ -144,7 +147,7 @@ func TestConformance(t *testing.T) {
 			r := newRig(t, fmt.Sprintf("cf%d", i), start)
 			t.Run("vectors", r.runVectors)
 			t.Run("random", func(t *testing.T) {
-				pkts := vectors.Random(10300, 7)
+				pkts := randomPackets()
 				pps, sent := r.runRandom(t, pkts, 50)
 				if sent < 10000 {
 					t.Errorf("only %d random packets could be sent", sent)

@@ -25,7 +25,10 @@ type Target struct {
 	Name     string
 	Addr     string // P4Runtime
 	DeviceID uint64
-	stop     func()
+	// DeviceConfig is the pipeline Program pushes: p4info.BMv2JSON() when
+	// nil (the software switch takes that and ignores it).
+	DeviceConfig []byte
+	stop         func()
 }
 
 // Stop ends the switch.
@@ -151,7 +154,11 @@ func Program(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if err := sess.SetPipeline(ctx, schema.Info, p4info.BMv2JSON(), p4info.Cookie()); err != nil {
+	devConfig := t.DeviceConfig
+	if devConfig == nil {
+		devConfig = p4info.BMv2JSON()
+	}
+	if err := sess.SetPipeline(ctx, schema.Info, devConfig, p4info.Cookie()); err != nil {
 		return fmt.Errorf("%s: pipeline: %w", t.Name, err)
 	}
 	// Members first (the entries point at them), as the fixture orders them.
