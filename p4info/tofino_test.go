@@ -1,6 +1,8 @@
 package p4info
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +140,45 @@ func TestTofinoBuild(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 	checkTofinoP4Info(t, p4infoFile)
+	used, have, err := tofinoStages(filepath.Join(dir, "pipe", "logs", "resources.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used > have {
+		t.Errorf("the Tofino build does not fit: its tables need %d MAU stages, Tofino 1 has %d", used, have)
+	}
+	t.Logf("the Tofino build uses %d of %d MAU stages", used, have)
+}
+
+// tofinoStages reads the MAU stages a Tofino compile placed tables in, and
+// how many the chip has, from its resources.json (the back end's
+// compiler_interfaces/schemas/resources_schema.py: resources.mau.nStages
+// and mau_stages[].stage_number). The back end writes the assembly even
+// when placement overflows the chip, so a finished compile is not a fit.
+func tofinoStages(path string) (used, have int, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	var r struct {
+		Resources struct {
+			MAU struct {
+				NStages   int `json:"nStages"`
+				MAUStages []struct {
+					StageNumber int `json:"stage_number"`
+				} `json:"mau_stages"`
+			} `json:"mau"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	mau := r.Resources.MAU
+	if mau.NStages == 0 || len(mau.MAUStages) == 0 {
+		return 0, 0, fmt.Errorf("%s: no resources.mau.nStages or mau_stages", path)
+	}
+	for _, st := range mau.MAUStages {
+		used = max(used, st.StageNumber+1)
+	}
+	return used, mau.NStages, nil
 }

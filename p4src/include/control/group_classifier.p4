@@ -32,28 +32,33 @@ control GroupClassifier(in headers_t hdr, inout local_metadata_t meta) {
 
     apply {
         meta.group_id = 0;
-        meta.vlan_id = 0;
+        // Each key field written once on every path (a default overwritten
+        // later would cost Tofino a stage).
         if (hdr.vlan.isValid()) {
             meta.vlan_id = hdr.vlan.vlan_id;
+        } else {
+            meta.vlan_id = 0;
         }
         if (hdr.ipv4.isValid()) {
             meta.ip_version = 4;
             meta.ip_src = (ipv6_addr_t)hdr.ipv4.src_addr;
             meta.ip_dst = (ipv6_addr_t)hdr.ipv4.dst_addr;
-            meta.ip_proto = hdr.ipv4.protocol;
         } else {
             meta.ip_version = 6;
             meta.ip_src = hdr.ipv6.src_addr;
             meta.ip_dst = hdr.ipv6.dst_addr;
-            // The protocol is the last Next Header the parser reached.
+        }
+        // The protocol; for IPv6 the last Next Header the parser reached.
+        if (hdr.ipv4.isValid()) {
+            meta.ip_proto = hdr.ipv4.protocol;
+        } else if (hdr.ipv6_frag.isValid()) {
+            meta.ip_proto = hdr.ipv6_frag.next_hdr;
+        } else if (hdr.ipv6_ext1.isValid()) {
+            meta.ip_proto = hdr.ipv6_ext1.next_hdr;
+        } else if (hdr.ipv6_ext0.isValid()) {
+            meta.ip_proto = hdr.ipv6_ext0.next_hdr;
+        } else {
             meta.ip_proto = hdr.ipv6.next_hdr;
-            if (hdr.ipv6_frag.isValid()) {
-                meta.ip_proto = hdr.ipv6_frag.next_hdr;
-            } else if (hdr.ipv6_ext1.isValid()) {
-                meta.ip_proto = hdr.ipv6_ext1.next_hdr;
-            } else if (hdr.ipv6_ext0.isValid()) {
-                meta.ip_proto = hdr.ipv6_ext0.next_hdr;
-            }
         }
         group_classifier.apply();
     }

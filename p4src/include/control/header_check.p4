@@ -21,61 +21,61 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         meta.malformed = 0;
         meta.is_ip = 0;
         meta.is_nd = 0;
-        bit<16> ether_type = hdr.ethernet.ether_type;
+        bit<16> ether_type;
         if (hdr.vlan.isValid()) {
             ether_type = hdr.vlan.ether_type;
+        } else {
+            ether_type = hdr.ethernet.ether_type;
         }
 #ifdef __TARGET_TOFINO__
         // The parser set each extension header's length; here is the sum.
         meta.ipv6_ext_len = meta.ipv6_ext_len + meta.ipv6_ext1_len;
 #endif
         // Tofino's gateways (the ifs) compare a field with a constant and
-        // read at most 4 bytes each, so the tests are taken apart into
-        // one-bit flags first: a < b is written b |-| a != 0 (saturating:
-        // zero unless a < b), each difference assigned under an if so that
-        // the compiler keeps it in a field rather than in the condition.
+        // read at most 4 bytes each, so a < b is written b |-| a != 0
+        // (saturating: zero unless a < b), each difference assigned under
+        // an if so that the compiler keeps it in a field rather than in the
+        // condition. Each variable is written once on every path: a default
+        // overwritten later would cost Tofino a stage.
         bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
-        bit<16> ipv4_short = 0;
-        bit<16> ipv6_short = 0;
+        bit<16> ipv4_short;
         if (hdr.ipv4.isValid()) {
             ipv4_short = ipv4_header_len |-| hdr.ipv4.total_len;
+        } else {
+            ipv4_short = 0;
         }
+        bit<16> ipv6_short;
         if (hdr.ipv6.isValid()) {
             ipv6_short = meta.ipv6_ext_len |-| hdr.ipv6.payload_len;
+        } else {
+            ipv6_short = 0;
         }
-        bit<1> ipv4_bad = 0;
-        if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl < 5
-                || (hdr.ipv4.ihl > 5 && !hdr.ipv4_options.isValid())) {
-            ipv4_bad = 1;
+        bit<1> nd;
+        if (hdr.icmp.isValid() && (hdr.icmp.type == ICMPV6_ROUTER_SOLICIT
+                || hdr.icmp.type == ICMPV6_ROUTER_ADVERT
+                || hdr.icmp.type == ICMPV6_NEIGHBOR_SOLICIT
+                || hdr.icmp.type == ICMPV6_NEIGHBOR_ADVERT
+                || hdr.icmp.type == ICMPV6_REDIRECT)) { // 133-137, one by one for Tofino
+            nd = 1;
+        } else {
+            nd = 0;
         }
-        if (ipv4_short != 0) {
-            ipv4_bad = 1;
-        }
-        bit<1> ipv6_bad = 0;
-        if (!hdr.ipv6.isValid() || hdr.ipv6.version != 6) {
-            ipv6_bad = 1;
-        }
-        if (ipv6_short != 0) {
-            ipv6_bad = 1;
-        }
-        bit<1> nd = 0;
-        if (hdr.icmp.isValid()) { // types 133-137, one by one for Tofino
-            if (hdr.icmp.type == ICMPV6_ROUTER_SOLICIT || hdr.icmp.type == ICMPV6_ROUTER_ADVERT
-                    || hdr.icmp.type == ICMPV6_NEIGHBOR_SOLICIT
-                    || hdr.icmp.type == ICMPV6_NEIGHBOR_ADVERT || hdr.icmp.type == ICMPV6_REDIRECT) {
-                nd = 1;
-            }
-        }
+        // One decision, reading only the headers and the two differences.
         if (!hdr.ethernet.isValid()) {
             meta.malformed = 1;
         } else if (ether_type == ETHERTYPE_IPV4) {
-            if (ipv4_bad == 1) {
+            if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl < 5
+                    || (hdr.ipv4.ihl > 5 && !hdr.ipv4_options.isValid())) {
+                meta.malformed = 1;
+            } else if (ipv4_short != 0) {
                 meta.malformed = 1;
             } else {
                 meta.is_ip = 1;
             }
         } else if (ether_type == ETHERTYPE_IPV6) {
-            if (ipv6_bad == 1) {
+            if (!hdr.ipv6.isValid() || hdr.ipv6.version != 6) {
+                meta.malformed = 1;
+            } else if (ipv6_short != 0) {
                 meta.malformed = 1;
             } else {
                 meta.is_ip = 1;

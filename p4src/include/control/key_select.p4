@@ -32,10 +32,12 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
 
         // Step 1: from the headers only. One operation a statement, as
         // Tofino's ALUs take them; a < b is written as the saturating
-        // b |-| a, non-zero exactly when a < b.
+        // b |-| a, non-zero exactly when a < b. Each variable is written
+        // once on every path (if/else, no default overwritten later): a
+        // second write would wait a stage for the first.
         bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0;          // ihl * 4
         bit<16> quoted_header_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
-        bit<16> l4_len = 0;      // bytes after the IP header(s), by their length fields
+        bit<16> l4_len;          // bytes after the IP header(s), by their length fields
         if (hdr.ipv4.isValid()) {
             l4_len = hdr.ipv4.total_len - ipv4_header_len;
         } else {
@@ -43,26 +45,23 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         }
         // The L4 bytes the key needs: TCP 20; UDP and ICMP echo 8; an ICMP
         // error 8, the quoted IP header and 8 (IPv6: 8 + 40 + 8).
-        bit<16> l4_needed = 8;
+        bit<16> l4_needed;
         if (hdr.tcp.isValid()) {
             l4_needed = 20;
         } else if (hdr.inner_ipv6.isValid()) {
             l4_needed = 56;
         } else if (hdr.inner_ipv4.isValid()) {
             l4_needed = quoted_header_len + 16;
+        } else {
+            l4_needed = 8;
         }
 
-        // The ports and addresses of the packet, or of the quoted packet.
-        bit<1> have_ports = 0;
-        bit<16> src_port = 0;
-        bit<16> dst_port = 0;
-        bit<16> src_greater = 0; // non-zero: src_port > dst_port
-        bit<16> dst_greater = 0; // non-zero: dst_port > src_port
-        ipv4_addr_t src_v4 = hdr.ipv4.src_addr;
-        ipv4_addr_t dst_v4 = hdr.ipv4.dst_addr;
-        ipv6_addr_t src_v6 = hdr.ipv6.src_addr;
-        ipv6_addr_t dst_v6 = hdr.ipv6.dst_addr;
-        steer_reason_t hashed_reason = REASON_HASHED;
+        // The ports of the packet, or of the quoted packet.
+        bit<1> have_ports;
+        bit<16> src_port;
+        bit<16> dst_port;
+        bit<16> src_greater; // non-zero: src_port > dst_port
+        bit<16> dst_greater; // non-zero: dst_port > src_port
         if (hdr.tcp.isValid()) {
             have_ports = 1;
             src_port = hdr.tcp.src_port;
@@ -83,29 +82,52 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
             dst_port = hdr.inner_l4.dst_port;
             src_greater = hdr.inner_l4.src_port |-| hdr.inner_l4.dst_port;
             dst_greater = hdr.inner_l4.dst_port |-| hdr.inner_l4.src_port;
-            hashed_reason = REASON_ICMP_ERROR;
-            if (hdr.inner_ipv4.isValid()) {
-                src_v4 = hdr.inner_ipv4.src_addr;
-                dst_v4 = hdr.inner_ipv4.dst_addr;
-            } else {
-                src_v6 = hdr.inner_ipv6.src_addr;
-                dst_v6 = hdr.inner_ipv6.dst_addr;
-            }
+        } else {
+            have_ports = 0;
+            src_port = 0;
+            dst_port = 0;
+            src_greater = 0;
+            dst_greater = 0;
         }
-        bit<1> is_fragment = 0;
-        if (hdr.ipv4.isValid()) {
-            if (hdr.ipv4.more_fragments == 1 || hdr.ipv4.frag_offset != 0) {
-                is_fragment = 1;
-            }
+        // Their addresses, and why a key from them is chosen.
+        ipv4_addr_t src_v4;
+        ipv4_addr_t dst_v4;
+        ipv6_addr_t src_v6;
+        ipv6_addr_t dst_v6;
+        steer_reason_t hashed_reason;
+        if (hdr.inner_l4.isValid()) {
+            hashed_reason = REASON_ICMP_ERROR;
+        } else {
+            hashed_reason = REASON_HASHED;
+        }
+        if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
+            src_v4 = hdr.inner_ipv4.src_addr;
+            dst_v4 = hdr.inner_ipv4.dst_addr;
+        } else {
+            src_v4 = hdr.ipv4.src_addr;
+            dst_v4 = hdr.ipv4.dst_addr;
+        }
+        if (hdr.inner_l4.isValid() && hdr.inner_ipv6.isValid()) {
+            src_v6 = hdr.inner_ipv6.src_addr;
+            dst_v6 = hdr.inner_ipv6.dst_addr;
+        } else {
+            src_v6 = hdr.ipv6.src_addr;
+            dst_v6 = hdr.ipv6.dst_addr;
+        }
+        // A fragment, or (ICMP error) a quoted fragment: the parser reads
+        // the quoted L4 header only where the offset is 0.
+        bit<1> is_fragment;
+        if (hdr.ipv4.isValid() && hdr.ipv4.more_fragments == 1) {
+            is_fragment = 1;
+        } else if (hdr.ipv4.isValid() && hdr.ipv4.frag_offset != 0) {
+            is_fragment = 1;
         } else if (hdr.ipv6_frag.isValid()) {
             is_fragment = 1;
-        }
-        // A quoted fragment has no key either (the parser reads the quoted
-        // L4 header only where the offset is 0).
-        if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()) {
-            if (hdr.inner_ipv4.more_fragments == 1) {
-                is_fragment = 1;
-            }
+        } else if (hdr.inner_l4.isValid() && hdr.inner_ipv4.isValid()
+                && hdr.inner_ipv4.more_fragments == 1) {
+            is_fragment = 1;
+        } else {
+            is_fragment = 0;
         }
         if (hdr.ipv6.isValid()) {
             meta.key_is_ipv6 = 1;
@@ -115,9 +137,11 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         // (Assigned under an if, so that the compiler keeps it a step of
         // its own rather than folding it into the condition that reads it,
         // which a Tofino gateway cannot compute.)
-        bit<16> l4_short = 0;
+        bit<16> l4_short;
         if (hdr.ipv4.isValid() || hdr.ipv6.isValid()) {
             l4_short = l4_needed |-| l4_len;
+        } else {
+            l4_short = 0;
         }
 
         // Step 3: the decision.
