@@ -150,7 +150,8 @@ func TestTofinoBuild(t *testing.T) {
 	t.Logf("the Tofino build uses %d of %d MAU stages", used, have)
 }
 
-// tofinoStages reads the MAU stages a Tofino compile placed tables in, and
+// tofinoStages reads how many MAU stages a Tofino compile placed tables in
+// (the last stage holding a logical table, plus one), and
 // how many the chip has, from its resources.json (the back end's
 // compiler_interfaces/schemas/resources_schema.py: resources.mau.nStages
 // and mau_stages[].stage_number). The back end writes the assembly even
@@ -165,7 +166,12 @@ func tofinoStages(path string) (used, have int, err error) {
 			MAU struct {
 				NStages   int `json:"nStages"`
 				MAUStages []struct {
-					StageNumber int `json:"stage_number"`
+					StageNumber   int `json:"stage_number"`
+					LogicalTables struct {
+						IDs []struct {
+							TableName string `json:"table_name"`
+						} `json:"ids"`
+					} `json:"logical_tables"`
 				} `json:"mau_stages"`
 			} `json:"mau"`
 		} `json:"resources"`
@@ -178,7 +184,35 @@ func tofinoStages(path string) (used, have int, err error) {
 		return 0, 0, fmt.Errorf("%s: no resources.mau.nStages or mau_stages", path)
 	}
 	for _, st := range mau.MAUStages {
-		used = max(used, st.StageNumber+1)
+		if len(st.LogicalTables.IDs) > 0 {
+			used = max(used, st.StageNumber+1)
+		}
 	}
 	return used, mau.NStages, nil
+}
+
+// tofinoStages on resources.json files in the layout of a real compile's
+// (stage table names from one, every other resource cut): placed in 12 of
+// 12 stages, over 22 (as the first Tofino compile was), in 9 with the
+// last 3 empty, and one with no MAU section.
+func TestTofinoStages(t *testing.T) {
+	for _, tc := range []struct {
+		file       string
+		used, have int
+	}{
+		{"resources-fits.json", 12, 12},
+		{"resources-22-stages.json", 22, 12},
+		{"resources-empty-tail.json", 9, 12},
+	} {
+		used, have, err := tofinoStages(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used != tc.used || have != tc.have {
+			t.Errorf("%s: %d of %d stages, want %d of %d", tc.file, used, have, tc.used, tc.have)
+		}
+	}
+	if _, _, err := tofinoStages(filepath.Join("testdata", "resources-no-mau.json")); err == nil {
+		t.Error("a resources.json without mau stages was read without error")
+	}
 }
