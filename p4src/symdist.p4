@@ -76,24 +76,30 @@ control SymdistIngress(inout headers_t hdr,
                     && hdr.ethernet.dst_addr[40:40] == 0) {
                 meta.steerable = 1;
             }
-            // The group, the key and the TM are looked up for every packet,
-            // not only the steerable ones: on Tofino each step that waits
-            // for the one before costs a stage of 12, and these need not
-            // wait for HeaderCheck. TmSelect sends only a steerable packet.
+            // The group, the key, the TM and the destination MAC are looked
+            // up for every packet, not only where they are used: on Tofino
+            // each step that waits for the one before costs one of 12
+            // stages, and the lookups need not wait for HeaderCheck. What
+            // happens to the packet is decided once, below.
             group_classifier.apply(hdr, meta);
             key_select.apply(hdr, meta);
-            tm_select.apply(hdr, meta, standard_metadata);
+            tm_select.apply(hdr, meta);
+            l2_forward.apply(hdr, meta);
             if (meta.port_role == ROLE_NONE) {
                 drop(DROP_UNKNOWN_PORT);
             } else if (meta.malformed == 1) {
                 drop(DROP_MALFORMED);
-            } else if (meta.steerable == 1 && (meta.direct == 1 || meta.group_id != 0)) {
-                // Sent to its TM by TmSelect, unless the group has none.
-                if (meta.tm_found == 0) {
-                    drop(DROP_NO_TM);
-                }
+            } else if (meta.steerable == 1 && meta.tm_found == 1) {
+                // To the TM that TmSelect found (and counted, meta.steered):
+                // its port, its MAC as the destination.
+                standard_metadata.egress_spec = meta.tm_port;
+                hdr.ethernet.dst_addr = meta.tm_mac;
+            } else if (meta.steerable == 1 && meta.group_id != 0) {
+                drop(DROP_NO_TM); // a group, but no TM for the packet
+            } else if (meta.l2_hit == 1) {
+                standard_metadata.egress_spec = meta.l2_port;
             } else {
-                l2_forward.apply(hdr, standard_metadata);
+                standard_metadata.mcast_grp = FLOOD_GROUP;
             }
         }
         // Counted once here, not in drop: on Tofino a counter is owned by

@@ -165,10 +165,15 @@ struct headers_t {
 }
 
 struct local_metadata_t {
-    // Filled by the parser.
-    bit<16>        ipv6_ext_len;   // bytes of IPv6 extension headers before L4
+    // Filled by the parser, which knows them from the states it went
+    // through (constants there cost Tofino no MAU stage).
+    bit<16>        ipv4_header_len; // IHL * 4, for IHL 5-15
+    bit<16>        l4_needed;       // L4 bytes KeySelect's key needs (see there)
 #ifdef __TARGET_TOFINO__
-    bit<16>        ipv6_ext1_len;  // the second one's, added in HeaderCheck
+    bit<16>        ipv6_ext_len;    // the first IPv6 extension header's bytes
+    bit<16>        ipv6_ext1_len;   // the second one's (the parser cannot add)
+#else
+    bit<16>        ipv6_ext_len;    // bytes of IPv6 extension headers before L4
 #endif
     // Filled by HeaderCheck.
     bit<1>         malformed;
@@ -201,6 +206,9 @@ struct local_metadata_t {
     port_num_t     tm_port;
     mac_addr_t     tm_mac;
     bit<1>         steered;        // sent to the TM
+    // Filled by L2Forward.
+    bit<1>         l2_hit;         // l2_forward knows the destination MAC: l2_port
+    port_num_t     l2_port;
     drop_cause_t   drop_cause;
 }
 

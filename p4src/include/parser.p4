@@ -51,6 +51,8 @@ parser SymdistParser(packet_in packet,
     state start {
 #endif
         meta.ipv6_ext_len = 0;
+        meta.ipv4_header_len = 0;
+        meta.l4_needed = 8;
 #ifdef __TARGET_TOFINO__
         meta.ipv6_ext1_len = 0;
 #endif
@@ -92,15 +94,42 @@ parser SymdistParser(packet_in packet,
         transition accept;
     }
 
+    // The header length is set by one state per IHL (IPV4_IHL_STATE).
     state parse_ipv4 {
         packet.extract(hdr.ipv4);
         transition select(hdr.ipv4.ihl) {
             4w0 &&& 4w0xc: accept; // IHL 0-3: malformed
             4w4: accept;           // IHL 4: malformed
-            4w5: parse_ipv4_l4;
-            default: parse_ipv4_options;
+            5: ipv4_ihl_5;
+            6: ipv4_ihl_6;
+            7: ipv4_ihl_7;
+            8: ipv4_ihl_8;
+            9: ipv4_ihl_9;
+            10: ipv4_ihl_10;
+            11: ipv4_ihl_11;
+            12: ipv4_ihl_12;
+            13: ipv4_ihl_13;
+            14: ipv4_ihl_14;
+            15: ipv4_ihl_15;
         }
     }
+
+#define IPV4_IHL_STATE(n, next) \
+    state ipv4_ihl_##n {                    \
+        meta.ipv4_header_len = 4 * n;       \
+        transition next;                    \
+    }
+    IPV4_IHL_STATE(5, parse_ipv4_l4)
+    IPV4_IHL_STATE(6, parse_ipv4_options)
+    IPV4_IHL_STATE(7, parse_ipv4_options)
+    IPV4_IHL_STATE(8, parse_ipv4_options)
+    IPV4_IHL_STATE(9, parse_ipv4_options)
+    IPV4_IHL_STATE(10, parse_ipv4_options)
+    IPV4_IHL_STATE(11, parse_ipv4_options)
+    IPV4_IHL_STATE(12, parse_ipv4_options)
+    IPV4_IHL_STATE(13, parse_ipv4_options)
+    IPV4_IHL_STATE(14, parse_ipv4_options)
+    IPV4_IHL_STATE(15, parse_ipv4_options)
 
     state parse_ipv4_options {
         packet.extract(hdr.ipv4_options,
@@ -234,6 +263,7 @@ parser SymdistParser(packet_in packet,
 
     state parse_tcp {
         packet.extract(hdr.tcp);
+        meta.l4_needed = 20;
         transition accept;
     }
 
@@ -274,16 +304,44 @@ parser SymdistParser(packet_in packet,
         transition accept;
     }
 
+    // An ICMP error's key needs 8 bytes, the quoted IP header and 8 more:
+    // one state per quoted IHL sets that.
     state parse_icmp_error_v4 {
         packet.extract(hdr.icmp_error);
         packet.extract(hdr.inner_ipv4);
         transition select(hdr.inner_ipv4.ihl) {
             4w0 &&& 4w0xc: accept;
             4w4: accept;
-            4w5: parse_inner_ipv4_l4;
-            default: parse_inner_ipv4_options;
+            5: inner_ipv4_ihl_5;
+            6: inner_ipv4_ihl_6;
+            7: inner_ipv4_ihl_7;
+            8: inner_ipv4_ihl_8;
+            9: inner_ipv4_ihl_9;
+            10: inner_ipv4_ihl_10;
+            11: inner_ipv4_ihl_11;
+            12: inner_ipv4_ihl_12;
+            13: inner_ipv4_ihl_13;
+            14: inner_ipv4_ihl_14;
+            15: inner_ipv4_ihl_15;
         }
     }
+
+#define INNER_IPV4_IHL_STATE(n, next) \
+    state inner_ipv4_ihl_##n {              \
+        meta.l4_needed = 16 + 4 * n;        \
+        transition next;                    \
+    }
+    INNER_IPV4_IHL_STATE(5, parse_inner_ipv4_l4)
+    INNER_IPV4_IHL_STATE(6, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(7, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(8, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(9, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(10, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(11, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(12, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(13, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(14, parse_inner_ipv4_options)
+    INNER_IPV4_IHL_STATE(15, parse_inner_ipv4_options)
 
     state parse_inner_ipv4_options {
         packet.extract(hdr.inner_ipv4_options,
@@ -302,6 +360,7 @@ parser SymdistParser(packet_in packet,
     state parse_icmp_error_v6 {
         packet.extract(hdr.icmp_error);
         packet.extract(hdr.inner_ipv6);
+        meta.l4_needed = 56; // 8 + 40 + 8
         transition select(hdr.inner_ipv6.next_hdr) {
             IP_PROTO_TCP: parse_inner_l4;
             IP_PROTO_UDP: parse_inner_l4;

@@ -27,9 +27,12 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         } else {
             ether_type = hdr.ethernet.ether_type;
         }
+        bit<16> ipv6_ext_len;
 #ifdef __TARGET_TOFINO__
         // The parser set each extension header's length; here is the sum.
-        meta.ipv6_ext_len = meta.ipv6_ext_len + meta.ipv6_ext1_len;
+        ipv6_ext_len = meta.ipv6_ext_len + meta.ipv6_ext1_len;
+#else
+        ipv6_ext_len = meta.ipv6_ext_len;
 #endif
         // Tofino's gateways (the ifs) compare a field with a constant and
         // read at most 4 bytes each, so a < b is written b |-| a != 0
@@ -37,16 +40,15 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         // an if so that the compiler keeps it in a field rather than in the
         // condition. Each variable is written once on every path: a default
         // overwritten later would cost Tofino a stage.
-        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0; // ihl * 4
         bit<16> ipv4_short;
         if (hdr.ipv4.isValid()) {
-            ipv4_short = ipv4_header_len |-| hdr.ipv4.total_len;
+            ipv4_short = meta.ipv4_header_len |-| hdr.ipv4.total_len;
         } else {
             ipv4_short = 0;
         }
         bit<16> ipv6_short;
         if (hdr.ipv6.isValid()) {
-            ipv6_short = meta.ipv6_ext_len |-| hdr.ipv6.payload_len;
+            ipv6_short = ipv6_ext_len |-| hdr.ipv6.payload_len;
         } else {
             ipv6_short = 0;
         }

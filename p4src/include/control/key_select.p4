@@ -35,25 +35,26 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
         // b |-| a, non-zero exactly when a < b. Each variable is written
         // once on every path (if/else, no default overwritten later): a
         // second write would wait a stage for the first.
-        bit<16> ipv4_header_len = 10w0 ++ hdr.ipv4.ihl ++ 2w0;          // ihl * 4
-        bit<16> quoted_header_len = 10w0 ++ hdr.inner_ipv4.ihl ++ 2w0;
-        bit<16> l4_len;          // bytes after the IP header(s), by their length fields
-        if (hdr.ipv4.isValid()) {
-            l4_len = hdr.ipv4.total_len - ipv4_header_len;
-        } else {
-            l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
-        }
-        // The L4 bytes the key needs: TCP 20; UDP and ICMP echo 8; an ICMP
-        // error 8, the quoted IP header and 8 (IPv6: 8 + 40 + 8).
+        // l4_len: the bytes after the IP header(s), by their length fields;
+        // l4_needed: the L4 bytes the key needs, set by the parser: TCP 20;
+        // UDP and ICMP echo 8; an ICMP error 8, the quoted IP header and 8
+        // (IPv6: 8 + 40 + 8).
+        bit<16> l4_len;
         bit<16> l4_needed;
-        if (hdr.tcp.isValid()) {
-            l4_needed = 20;
-        } else if (hdr.inner_ipv6.isValid()) {
-            l4_needed = 56;
-        } else if (hdr.inner_ipv4.isValid()) {
-            l4_needed = quoted_header_len + 16;
+        if (hdr.ipv4.isValid()) {
+            l4_len = hdr.ipv4.total_len - meta.ipv4_header_len;
+            l4_needed = meta.l4_needed;
         } else {
-            l4_needed = 8;
+#ifdef __TARGET_TOFINO__
+            // The parser could not add the two extension headers' lengths:
+            // the second one's is added to the needed side instead, so
+            // that this step needs no step before it.
+            l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
+            l4_needed = meta.ipv6_ext1_len + meta.l4_needed;
+#else
+            l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
+            l4_needed = meta.l4_needed;
+#endif
         }
 
         // The ports of the packet, or of the quoted packet.

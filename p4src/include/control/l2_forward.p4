@@ -6,14 +6,17 @@
 #ifndef SYMDIST_L2_FORWARD_P4
 #define SYMDIST_L2_FORWARD_P4
 
-control L2Forward(in headers_t hdr,
-                  inout standard_metadata_t standard_metadata) {
+control L2Forward(in headers_t hdr, inout local_metadata_t meta) {
+    // The actions only note the port: SymdistIngress looks the destination
+    // up for every packet (Tofino's stages) and forwards by it, or floods
+    // through FLOOD_GROUP, only when the packet is not steered or dropped.
     action forward(port_num_t port) {
-        standard_metadata.egress_spec = port;
+        meta.l2_hit = 1;
+        meta.l2_port = port;
     }
 
     action flood() {
-        standard_metadata.mcast_grp = FLOOD_GROUP;
+        meta.l2_hit = 0;
     }
 
     table l2_forward {

@@ -6,22 +6,21 @@
 //               (B - 1 for the group's B)           (a member of tm_members)
 //   no key, or bucket without entry ---------> default_tm[group]
 //
-// Every table's action is send_to_tm, which only notes the TM; the packet
-// goes to it at the end, if SymdistIngress found it steerable: egress = the
+// Every table's action is send_to_tm, which only notes the TM; if the
+// packet is steerable, SymdistIngress then sends it there: egress = the
 // TM's port, Ethernet destination = the TM's MAC, nothing else changes;
-// tm_counter[tm_id] and steer_reason_counter[reason] count it there.
+// tm_counter[tm_id] and steer_reason_counter[reason] count it here.
 // Mirrored by swmodel/tm_select.go.
 //
 // For Tofino's stages the lookups run for every packet (SymdistIngress
 // applies this control to all of them), and in the order that lets them
-// overlap: tm_address first, from the headers; default_tm as soon as the
-// group is known; bucket_table last, replacing the default TM on a hit.
+// overlap: tm_address first, from the headers; the hash and bucket of the
+// key whatever it is; default_tm as soon as the group is known;
+// bucket_table last, replacing the default TM on a hit.
 #ifndef SYMDIST_TM_SELECT_P4
 #define SYMDIST_TM_SELECT_P4
 
-control TmSelect(inout headers_t hdr,
-                 inout local_metadata_t meta,
-                 inout standard_metadata_t standard_metadata) {
+control TmSelect(in headers_t hdr, inout local_metadata_t meta) {
     counter(MAX_TMS, CounterType.packets_and_bytes) tm_counter;
     counter(REASON_COUNT, CounterType.packets_and_bytes) steer_reason_counter;
     action_profile(MAX_TMS) tm_members;
@@ -102,41 +101,43 @@ control TmSelect(inout headers_t hdr,
 
     apply {
         meta.tm_found = 0;
-        meta.direct = 0;
-        meta.steered = 0;
-        meta.hash = 0;
-        meta.bucket = 0;
         if (hdr.ipv4.isValid()) {
             if (tm_address_v4.apply().hit) {
                 meta.direct = 1;
+            } else {
+                meta.direct = 0;
             }
-        } else if (hdr.ipv6.isValid()) {
+        } else {
             if (tm_address_v6.apply().hit) {
                 meta.direct = 1;
+            } else {
+                meta.direct = 0;
             }
         }
         if (meta.direct == 1) {
             meta.reason = REASON_DIRECT;
-        } else if (meta.group_id != 0) {
+        }
+        // The hash and bucket of every packet's key, whether used or not:
+        // no test stands between the key and the bucket_table lookup.
+        if (meta.key_is_ipv6 == 0) {
+            hash(meta.hash, HashAlgorithm.crc32, 32w0,
+                 { meta.key_addr_v4, meta.key_port }, 64w0x100000000);
+        } else {
+            hash(meta.hash, HashAlgorithm.crc32, 32w0,
+                 { meta.key_addr_v6, meta.key_port }, 64w0x100000000);
+        }
+        bucket_mask.apply();
+        meta.bucket = (bucket_id_t)meta.hash & meta.bucket_mask;
+        if (meta.direct == 0 && meta.group_id != 0) {
             default_tm.apply();
-            if (meta.has_key == 1) {
-                if (meta.key_is_ipv6 == 0) {
-                    hash(meta.hash, HashAlgorithm.crc32, 32w0,
-                         { meta.key_addr_v4, meta.key_port }, 64w0x100000000);
-                } else {
-                    hash(meta.hash, HashAlgorithm.crc32, 32w0,
-                         { meta.key_addr_v6, meta.key_port }, 64w0x100000000);
-                }
-                bucket_mask.apply();
-                meta.bucket = (bucket_id_t)meta.hash & meta.bucket_mask;
-                bucket_table.apply();
-            }
+        }
+        if (meta.direct == 0 && meta.group_id != 0 && meta.has_key == 1) {
+            bucket_table.apply();
         }
         // Counted here, once, not in send_to_tm: on Tofino a counter is
         // owned by one table, and send_to_tm is the action of four.
+        // SymdistIngress sends the packet on the same condition.
         if (meta.steerable == 1 && meta.tm_found == 1) {
-            standard_metadata.egress_spec = meta.tm_port;
-            hdr.ethernet.dst_addr = meta.tm_mac;
             meta.steered = 1;
             tm_counter.count((bit<32>)meta.tm_id);
             steer_reason_counter.count((bit<32>)meta.reason);
