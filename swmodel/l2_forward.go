@@ -2,7 +2,8 @@ package swmodel
 
 // l2Forward mirrors control L2Forward (p4src/include/control/l2_forward.p4):
 // table l2_forward, exact on the destination MAC, action forward, default
-// action flood.
+// action flood. (The P4 looks it up for every packet and applies the result
+// at the end of SymdistIngress; the model looks up only when it is used.)
 func (t *tables) l2Forward(b []byte, h *headers, sm *standardMetadata) {
 	if port, ok := t.l2[macKey(b[h.ethernet:])]; ok {
 		sm.egressSpec = port

@@ -1,6 +1,10 @@
 package swmodel
 
 // parser mirrors SymdistParser (p4src/include/parser.p4) state by state.
+// The P4 parser also sets meta.ipv4_header_len and meta.l4_needed, as
+// constants of its per-IHL and per-protocol states (so that Tofino spends no
+// MAU stage on them); the model computes the same values where they are
+// read, in headerCheck and keySelect.
 // Like bmv2, it stops at the first header the frame is too short for and
 // leaves that header and all later ones invalid; the frame still goes on to
 // ingress. Each state takes the position of its header as an argument, and
