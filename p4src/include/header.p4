@@ -168,10 +168,11 @@ struct local_metadata_t {
     // Filled by the parser, which knows them from the states it went
     // through (constants there cost Tofino no MAU stage).
     bit<16>        ipv4_header_len; // IHL * 4, for IHL 5-15
-    bit<16>        l4_needed;       // L4 bytes KeySelect's key needs (see there)
+    bit<16>        l4_needed;       // L4 bytes the key needs (KeySelect); 0 where no L4 header was taken
 #ifdef __TARGET_TOFINO__
     bit<16>        ipv6_ext_len;    // the first IPv6 extension header's bytes
     bit<16>        ipv6_ext1_len;   // the second one's (the parser cannot add)
+    bit<16>        ipv6_ext_total;  // their sum, from HeaderCheck
 #else
     bit<16>        ipv6_ext_len;    // bytes of IPv6 extension headers before L4
 #endif

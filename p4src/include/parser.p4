@@ -52,7 +52,8 @@ parser SymdistParser(packet_in packet,
 #endif
         meta.ipv6_ext_len = 0;
         meta.ipv4_header_len = 0;
-        meta.l4_needed = 8;
+        // l4_needed is set once, where the L4 header is taken (Tofino's
+        // parser ORs a second write into the first).
 #ifdef __TARGET_TOFINO__
         meta.ipv6_ext1_len = 0;
 #endif
@@ -269,6 +270,7 @@ parser SymdistParser(packet_in packet,
 
     state parse_udp {
         packet.extract(hdr.udp);
+        meta.l4_needed = 8;
         transition accept;
     }
 
@@ -301,6 +303,7 @@ parser SymdistParser(packet_in packet,
 
     state parse_icmp_echo {
         packet.extract(hdr.icmp_echo);
+        meta.l4_needed = 8;
         transition accept;
     }
 

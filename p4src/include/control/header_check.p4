@@ -27,12 +27,18 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         } else {
             ether_type = hdr.ethernet.ether_type;
         }
-        bit<16> ipv6_ext_len;
 #ifdef __TARGET_TOFINO__
-        // The parser set each extension header's length; here is the sum.
-        ipv6_ext_len = meta.ipv6_ext_len + meta.ipv6_ext1_len;
+        // The parser set each extension header's length; here is the sum
+        // (under an if: else the compiler folds it into the difference
+        // below, two operations in one step).
+        if (hdr.ipv6_ext0.isValid()) {
+            meta.ipv6_ext_total = meta.ipv6_ext_len + meta.ipv6_ext1_len;
+        } else {
+            meta.ipv6_ext_total = 0;
+        }
+#define IPV6_EXT_LEN meta.ipv6_ext_total
 #else
-        ipv6_ext_len = meta.ipv6_ext_len;
+#define IPV6_EXT_LEN meta.ipv6_ext_len
 #endif
         // Tofino's gateways (the ifs) compare a field with a constant and
         // read at most 4 bytes each, so a < b is written b |-| a != 0
@@ -48,7 +54,7 @@ control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
         }
         bit<16> ipv6_short;
         if (hdr.ipv6.isValid()) {
-            ipv6_short = ipv6_ext_len |-| hdr.ipv6.payload_len;
+            ipv6_short = IPV6_EXT_LEN |-| hdr.ipv6.payload_len;
         } else {
             ipv6_short = 0;
         }
