@@ -208,6 +208,14 @@ func reservedPorts(t *testing.T, l *Lab, i int) string {
 // controller: tm1's lost ports are reserved before the switches move them.
 // With the watch stopped (the list no longer follows), a weight change
 // that takes buckets from tm1 makes the same connections fail.
+//
+// One connection may fail with the watch on: a handshake in flight at the
+// instant its port's bucket moves (the kernel chose the port before the
+// reservation, and the SYN-ACK goes to the new owner). That happened in 1
+// of 20 runs (go test -count=20 -run TestLabReservedPortsWatch ./lab,
+// 2026-11-29); with the list stale, 5-13 of 41 failed in 15 runs.
+const reservedPortsInFlight = 1
+
 func TestLabReservedPortsWatch(t *testing.T) {
 	l := startLabWith(t, Options{Prefix: "sw", Switch: "soft", SelfPorts: true, Join: 3})
 	if err := doInNS(l.TMNS(1), func() error {
@@ -248,13 +256,13 @@ func TestLabReservedPortsWatch(t *testing.T) {
 	}
 	res := during(func() error { return l.StartTM(3, true) })
 	t.Logf("tm3 joins, ports --watch on: %d of %d kernel-port connections failed", res.Failed, res.Connections)
-	if res.Failed != 0 || res.Connections < 2*connectionsPerSecond {
+	if res.Failed > reservedPortsInFlight || res.Connections < 2*connectionsPerSecond {
 		t.Errorf("with ports --watch %d of %d kernel-port connections from tm1 failed through the join: %v", res.Failed, res.Connections, res.Failures)
 	}
 	stop()
 	res = during(func() error { return l.Controller.SetWeight("tm2", 3) })
 	t.Logf("tm2's weight 1 -> 3, ports --watch stopped: %d of %d kernel-port connections failed", res.Failed, res.Connections)
-	if res.Failed == 0 {
-		t.Error("with the reserved list left stale, no kernel-port connection failed: the test cannot tell")
+	if res.Failed <= reservedPortsInFlight {
+		t.Errorf("with the reserved list left stale, only %d kernel-port connections failed: the test cannot tell", res.Failed)
 	}
 }
