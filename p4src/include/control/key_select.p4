@@ -45,14 +45,14 @@ control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
             l4_len = hdr.ipv4.total_len - meta.ipv4_header_len;
             l4_needed = meta.l4_needed;
         } else {
-#ifdef __TARGET_TOFINO__
-            // The parser could not add the two extension headers' lengths:
-            // the second one's is added to the needed side instead, so
-            // that this step needs no step before it.
             l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
+#ifdef __TARGET_TOFINO__
+            // The parser could not add the two extension headers' lengths
+            // (meta.ipv6_ext_len is the first one's): the second one's is
+            // added to the needed side instead, so that this step needs no
+            // step before it.
             l4_needed = meta.ipv6_ext1_len + meta.l4_needed;
 #else
-            l4_len = hdr.ipv6.payload_len - meta.ipv6_ext_len;
             l4_needed = meta.l4_needed;
 #endif
         }
