@@ -1,9 +1,9 @@
 # symdist: make help lists the targets.
+SHELL   := /bin/bash
 GO      ?= go
-P4C     ?= p4c-bm2-ss
 P4FLAGS ?= --arch v1model --std p4-16
 
-.PHONY: help build test demo lab mininet ptf p4 tofino fmt lint bench bench-switch fuzz vectors
+.PHONY: help build test demo toolchain lab mininet ptf p4 tofino fmt lint bench bench-switch fuzz vectors
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -11,16 +11,40 @@ help: ## list the targets
 build: ## build bin/symdist
 	$(GO) build -o bin/symdist ./cmd/symdist
 
+# make test reads go test -json through tools/testreport: the usual lines,
+# each skip with its reason, and at the end the skips grouped by reason and
+# one line "tests: N passed, N failed, N skipped".
+TESTREPORT = bin/testreport
+
 test: ## run every test; those needing root, bmv2, p4c or Mininet skip with the reason where those are missing
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /lab$$ -e /conformance$$ -e /verify$$)
+	$(GO) vet -tags interop_client ./interop
+	@mkdir -p out bin && rm -f out/test-*.jsonl
+	$(GO) build -o $(TESTREPORT) ./tools/testreport
 	@# The tests that move real packets (network namespaces, bmv2 and the
-	@# software switch on veths) one package at a time: run beside each other
-	@# on a 2-core machine they starve bmv2 and time out TCP connects.
-	$(GO) test -count=1 -timeout 30m -p 1 ./conformance ./verify ./lab
+	@# software switch on veths) run one package at a time (-p 1): beside
+	@# each other on a 2-core machine they starve bmv2 and time out TCP connects.
+	@set -o pipefail; status=0; \
+	echo "go test -count=1 -timeout 30m (every package but the three below)"; \
+	$(GO) test -json -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /lab$$ -e /conformance$$ -e /verify$$) 2>&1 \
+		| $(TESTREPORT) --save out/test-1.jsonl || status=1; \
+	echo "go test -count=1 -timeout 30m -p 1 ./conformance ./verify ./lab"; \
+	$(GO) test -json -count=1 -timeout 30m -p 1 ./conformance ./verify ./lab 2>&1 \
+		| $(TESTREPORT) --save out/test-2.jsonl || status=1; \
+	$(TESTREPORT) --summary out/test-1.jsonl out/test-2.jsonl || status=1; \
+	exit $$status
 
 demo: ## run the demo on the built-in software switch (no root, no bmv2)
 	$(GO) run ./cmd/symdist demo
+
+# Where make toolchain installs the P4 tools, and where the tests, make p4,
+# make ptf and make mininet look for them before PATH.
+PREFIX  ?= /opt/p4
+export SYMDIST_P4_PREFIX := $(PREFIX)
+P4C     ?= $(firstword $(wildcard $(PREFIX)/bin/p4c-bm2-ss) p4c-bm2-ss)
+
+toolchain: ## build and install bmv2, PI, p4c and PTF at pinned versions into PREFIX (default /opt/p4; root; ~60 min; P4_SRC=DIR: local clones or mirrors; TOFINO=1 adds p4c's Tofino back end)
+	PREFIX=$(PREFIX) tools/toolchain/install.sh
 
 lab: ## build the figure-3 lab in network namespaces (root) and keep it up until Ctrl-C
 	$(GO) build -o bin/symdist ./cmd/symdist
@@ -38,7 +62,7 @@ ptf: ## PTF tests of the P4 program on bmv2 (root, p4lang ptf; SWITCH=soft: the 
 	ptf/run.sh --switch $(SWITCH)
 
 p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names.go
-	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found; install p4c (see README)"; exit 1; }
+	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found in $(PREFIX)/bin or on PATH: run make toolchain"; exit 1; }
 	$(P4C) $(P4FLAGS) -o p4info/symdist.json --p4runtime-files p4info/symdist.p4info.txtpb p4src/symdist.p4
 	$(GO) generate ./p4info
 

@@ -135,15 +135,12 @@ func randomPackets() []vectors.Packet { return vectors.Random(10300, 7) }
 // random packets, egress port and bytes, packet for packet.
 func TestConformance(t *testing.T) {
 	ts := targets(t)
-	if BMv2Missing() != "" {
-		t.Log("bmv2 part skipped: " + BMv2Missing())
-	}
 	for i, name := range []string{"softswitch", "bmv2"} {
 		start, ok := ts[name]
-		if !ok {
-			continue
-		}
 		t.Run(name, func(t *testing.T) {
+			if !ok {
+				t.Skip(BMv2Missing())
+			}
 			r := newRig(t, fmt.Sprintf("cf%d", i), start)
 			t.Run("vectors", r.runVectors)
 			t.Run("random", func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/symdist/symdist/internal/p4tools"
+
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
@@ -46,10 +48,7 @@ func freeAddr() (string, error) {
 
 // BMv2Missing says why bmv2 cannot run here, or "".
 func BMv2Missing() string {
-	if _, err := exec.LookPath("simple_switch_grpc"); err != nil {
-		return "simple_switch_grpc (bmv2) not installed"
-	}
-	return ""
+	return p4tools.Missing(p4tools.BMv2, "bmv2")
 }
 
 // StartBMv2 starts simple_switch_grpc on the switch sides of pairs, with
@@ -69,7 +68,7 @@ func StartBMv2(pairs []VethPair, logDir string) (*Target, error) {
 		args = append(args, "-i", strconv.Itoa(int(p.Port))+"@"+p.SwitchSide)
 	}
 	args = append(args, "--", "--grpc-server-addr", addr, "--cpu-port", "255")
-	cmd := exec.Command("simple_switch_grpc", args...)
+	cmd := exec.Command(p4tools.MustFind(p4tools.BMv2), args...)
 	logf, err := os.Create(filepath.Join(logDir, "simple_switch_grpc.log"))
 	if err != nil {
 		return nil, err

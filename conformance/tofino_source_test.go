@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/symdist/symdist/internal/p4tools"
 )
 
 // TestConformanceTofinoSource runs the Tofino build's source through the
@@ -25,12 +27,12 @@ func TestConformanceTofinoSource(t *testing.T) {
 	if why := BMv2Missing(); why != "" {
 		t.Skip(why)
 	}
-	if _, err := exec.LookPath("p4c-bm2-ss"); err != nil {
-		t.Skip("p4c-bm2-ss not installed: cannot compile the Tofino source for bmv2")
+	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
+		t.Skip(why)
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "symdist-tofino.json")
-	cmd := exec.Command("p4c-bm2-ss", "--arch", "v1model", "--std", "p4-16",
+	cmd := exec.Command(p4tools.MustFind(p4tools.P4C), "--arch", "v1model", "--std", "p4-16",
 		"-D__TARGET_TOFINO__=1", "-DTOFINO_CPU_PORT=255",
 		"-o", out, "--p4runtime-files", filepath.Join(dir, "p4info.txtpb"), "p4src/symdist.p4")
 	cmd.Dir = ".."

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/p4tools"
+
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
@@ -87,14 +89,9 @@ func testLogs(t *testing.T, prefix string) (string, *slog.Logger) {
 // connections through the client-side distributor, three TMs sharing one
 // SNAT address, and the server-side distributor; then a TM killed mid-run.
 func TestLab(t *testing.T) {
-	switches := []string{"soft"}
-	if _, err := exec.LookPath("simple_switch_grpc"); err == nil {
-		switches = append(switches, "bmv2")
-	} else {
-		t.Log("bmv2 run skipped: simple_switch_grpc not installed")
-	}
-	for _, sw := range switches {
+	for _, sw := range []string{"soft", "bmv2"} {
 		t.Run(sw, func(t *testing.T) {
+			skipUnlessSwitch(t, sw)
 			l := startLab(t, "sl"+sw[:1], sw, true)
 			res, errs := l.Run(500, 4, 25, 5*time.Second)
 			if res.Failed != 0 || res.OK != 2000 {
@@ -263,5 +260,19 @@ func TestLabReservedPorts(t *testing.T) {
 	}
 	if failed := plainClients(t, l, 200); failed != 0 {
 		t.Errorf("with reserved ports %d of 200 kernel-port connections failed", failed)
+	}
+}
+
+// skipUnlessSwitch skips a test on switch sw ("soft" or "bmv2") where the
+// lab or that switch cannot run, with the one-line reason.
+func skipUnlessSwitch(t *testing.T, sw string) {
+	t.Helper()
+	if why := Missing(); why != "" {
+		t.Skip("lab: " + why)
+	}
+	if sw == "bmv2" {
+		if why := p4tools.Missing(p4tools.BMv2, "bmv2"); why != "" {
+			t.Skip(why)
+		}
 	}
 }

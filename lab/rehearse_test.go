@@ -1,20 +1,8 @@
 package lab
 
 import (
-	"os"
-	"os/exec"
 	"testing"
 )
-
-// bmv2Path puts /opt/p4/bin (where bmv2 is built here) on PATH and says
-// whether simple_switch_grpc is there to run.
-func bmv2Path() bool {
-	if _, err := os.Stat("/opt/p4/bin/simple_switch_grpc"); err == nil {
-		os.Setenv("PATH", "/opt/p4/bin:"+os.Getenv("PATH"))
-	}
-	_, err := exec.LookPath("simple_switch_grpc")
-	return err == nil
-}
 
 // TestRehearse builds examples/rehearse.yaml (5 TMs in two groups, weights
 // 1-3, an IPv4 and an IPv6 VIP) from the config alone and runs the
@@ -23,14 +11,8 @@ func bmv2Path() bool {
 // joining again, a weight change, a drain and an undrain, with new
 // connections opened through every change: none may fail.
 func TestRehearse(t *testing.T) {
-	switches := []string{"soft"}
-	if bmv2Path() {
-		switches = append(switches, "bmv2")
-	} else {
-		t.Log("bmv2 run skipped: simple_switch_grpc not installed")
-	}
 	for _, c := range []struct{ name, file string }{{"rehearse", "../examples/rehearse.yaml"}, {"figure3", "../examples/figure3.yaml"}} {
-		for _, sw := range switches {
+		for _, sw := range []string{"soft", "bmv2"} {
 			t.Run(c.name+"/"+sw, func(t *testing.T) { rehearse(t, c.file, "r"+c.name[:1]+sw[:1], sw) })
 		}
 	}
@@ -39,9 +21,7 @@ func TestRehearse(t *testing.T) {
 // rehearse builds the deployment of file on switch sw and runs the
 // scenario on it; every step must pass.
 func rehearse(t *testing.T, file, prefix, sw string) {
-	if why := Missing(); why != "" {
-		t.Skip("lab: " + why)
-	}
+	skipUnlessSwitch(t, sw)
 	dir, log := testLogs(t, prefix)
 	r, err := Rehearse(RehearseOptions{Config: file, Prefix: prefix, Binary: binary,
 		Switch: sw, Dir: dir, Log: log})

@@ -37,6 +37,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# What make toolchain installed (bmv2, PI's Python bindings), found without
+# PATH editing.
+P4_PREFIX = os.environ.get("SYMDIST_P4_PREFIX", "/opt/p4")
+if os.path.isdir(os.path.join(P4_PREFIX, "bin")):
+    os.environ["PATH"] = os.path.join(P4_PREFIX, "bin") + os.pathsep + os.environ.get("PATH", "")
 
 
 def _need_mininet():
@@ -142,7 +147,7 @@ def missing(args):
         if not shutil.which(tool) and not (tool == "mnexec" and m):
             why.append("%s (%s)" % (tool, "iproute2" if tool == "ip" else "the mininet package"))
     if args.switch == "bmv2" and not shutil.which("simple_switch_grpc"):
-        why.append("bmv2 simple_switch_grpc (or use --switch soft)")
+        why.append("bmv2 simple_switch_grpc in %s/bin or on PATH (make toolchain, or use --switch soft)" % P4_PREFIX)
     return why
 
 

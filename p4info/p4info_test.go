@@ -3,10 +3,11 @@ package p4info
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/symdist/symdist/internal/p4tools"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	"google.golang.org/protobuf/proto"
@@ -73,8 +74,8 @@ func TestNewSchemaRejects(t *testing.T) {
 // Where p4c is installed, the committed P4Info and bmv2 JSON must be what
 // it compiles p4src/symdist.p4 into.
 func TestCompiledFilesUpToDate(t *testing.T) {
-	if _, err := exec.LookPath("p4c-bm2-ss"); err != nil {
-		t.Skip("p4c-bm2-ss not installed: cannot check the committed P4Info and bmv2 JSON")
+	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
+		t.Skip(why + ": the committed P4Info and bmv2 JSON are not checked")
 	}
 	dir := compileBMv2(t)
 	for _, name := range []string{"symdist.json", "symdist.p4info.txtpb"} {

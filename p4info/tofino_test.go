@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/p4tools"
+
 	"github.com/google/go-cmp/cmp"
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	"google.golang.org/protobuf/proto"
@@ -98,7 +100,7 @@ func compileBMv2(t *testing.T, flags ...string) string {
 	args = append(args, "-o", filepath.Join(dir, "symdist.json"),
 		"--p4runtime-files", filepath.Join(dir, "symdist.p4info.txtpb"),
 		"p4src/symdist.p4")
-	cmd := exec.Command("p4c-bm2-ss", args...)
+	cmd := exec.Command(p4tools.MustFind(p4tools.P4C), args...)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, out)
@@ -110,8 +112,8 @@ func compileBMv2(t *testing.T, flags ...string) string {
 // this keeps the __TARGET_TOFINO__ code type-checked and its P4Info equal
 // even on machines without the Tofino back end.
 func TestTofinoSourceP4Info(t *testing.T) {
-	if _, err := exec.LookPath("p4c-bm2-ss"); err != nil {
-		t.Skip("p4c-bm2-ss not installed: cannot compile the Tofino source with bmv2's p4c")
+	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
+		t.Skip(why + ": the Tofino source is not compiled")
 	}
 	dir := compileBMv2(t, "-D__TARGET_TOFINO__=1")
 	checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb"))
@@ -123,7 +125,7 @@ func TestTofinoSourceP4Info(t *testing.T) {
 func TestTofinoBuild(t *testing.T) {
 	compiler := tofinoCompiler()
 	if compiler == "" {
-		t.Skip("p4c-barefoot (p4c's Tofino back end) not installed (P4C_TOFINO, PATH, /opt/p4tofino/bin): the Tofino build is not compiled")
+		t.Skip("p4c-barefoot (p4c's Tofino back end) not installed (P4C_TOFINO, PATH, /opt/p4tofino/bin; make toolchain TOFINO=1): the Tofino build is not compiled")
 	}
 	// 25 minutes on the 2-core machine of docs/hardware.md.
 	if d, ok := t.Deadline(); testing.Short() || (ok && time.Until(d) < 45*time.Minute) {

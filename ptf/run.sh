@@ -31,6 +31,10 @@ case "$SWITCH" in bmv2|soft) ;; *) echo "ptf/run.sh: --switch wants bmv2 or soft
 # Debian's python3 holds the Debian packages (scapy, grpcio, protobuf).
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+# What make toolchain installed, found without PATH editing.
+P4_PREFIX=${SYMDIST_P4_PREFIX:-/opt/p4}
+[ -d "$P4_PREFIX/bin" ] && export PATH="$P4_PREFIX/bin:$PATH"
+[ -d "$P4_PREFIX/ptf/src" ] && export PYTHONPATH="$P4_PREFIX/ptf/src${PYTHONPATH:+:$PYTHONPATH}"
 
 # --- what is missing -------------------------------------------------------
 missing=()
@@ -52,11 +56,11 @@ if [ -n "${PTF_DIR:-}" ]; then
 elif command -v ptf >/dev/null && "$PY" -c 'import ptf' 2>/dev/null; then
 	PTF_BIN=$(command -v ptf)
 else
-	missing+=("p4lang/ptf for $PY (or PTF_DIR=<a ptf checkout>)")
+	missing+=("p4lang/ptf for $PY (make toolchain, or PTF_DIR=<a ptf checkout>)")
 fi
 BIN=
 if [ "$SWITCH" = bmv2 ]; then
-	command -v simple_switch_grpc >/dev/null || missing+=("bmv2 simple_switch_grpc")
+	command -v simple_switch_grpc >/dev/null || missing+=("bmv2 simple_switch_grpc in $P4_PREFIX/bin or on PATH (make toolchain)")
 else
 	# The software switch: an existing symdist binary newer than the Go
 	# sources and p4info/, else go build.

@@ -23,7 +23,10 @@ import time
 
 # --- finding the protobuf modules ---------------------------------------
 
+_P4_PREFIX = os.environ.get("SYMDIST_P4_PREFIX", "/opt/p4")  # make toolchain's PREFIX
 _CANDIDATES = [
+    _P4_PREFIX + "/lib/python3*/site-packages",
+    _P4_PREFIX + "/lib/python3*/dist-packages",
     "/opt/p4/lib/python3*/site-packages",
     "/opt/p4/lib/python3*/dist-packages",
     "/usr/local/lib/python3*/site-packages",

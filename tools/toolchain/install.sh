@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make toolchain: builds and installs the P4 tools symdist tests against, at
+# pinned versions, into PREFIX (default /opt/p4):
+#   PI v0.1.2, behavioral-model 1.15.5 (the debug build the tests use, and a
+#   speed build in PERF_PREFIX for make bench-switch), p4c v1.2.4.8 (bmv2 and
+#   p4test back ends), PTF v0.12.2; with TOFINO=1 also p4c v1.2.4.17 with the
+#   Tofino back end in TOFINO_PREFIX.
+#
+# Sources: the upstream git repositories at the pinned tags, or P4_SRC=DIR:
+# local clones or bare mirrors, found as DIR/p4lang+PI/repo, DIR/p4lang+PI,
+# DIR/PI.git or DIR/PI (likewise behavioral-model, p4c, p4runtime, ptf,
+# openconfig gnmi). Nothing else is downloaded but Debian packages.
+#
+# Idempotent: each step leaves a stamp naming its pinned version in
+# PREFIX/.toolchain/, and a run that finds every stamp ends in seconds.
+# FORCE=1 rebuilds. Every step prints its elapsed time; the whole output
+# goes to the log (LOG, default BUILD/toolchain.log); the first failure
+# stops the run with the failing command and the log's tail.
+set -euo pipefail
+
+PREFIX=${PREFIX:-/opt/p4}
+PERF_PREFIX=${PERF_PREFIX:-${PREFIX}perf}
+TOFINO_PREFIX=${TOFINO_PREFIX:-${PREFIX}tofino}
+BUILD=${BUILD:-${PREFIX}build}
+LOG=${LOG:-$BUILD/toolchain.log}
+P4_SRC=${P4_SRC:-}
+TOFINO=${TOFINO:-0}
+FORCE=${FORCE:-0}
+JOBS=${JOBS:-$(nproc)}
+REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+# The pins. PI v0.1.2 pins p4runtime and gnmi as submodules at these commits;
+# p4c fetches p4runtime at its CMake-pinned commit, supplied locally here.
+PI_TAG=v0.1.2
+PI_P4RUNTIME=ec4eb5ef70dbcbcbf2f8357a4b2b8c2f218845a5
+PI_GNMI=9c8d9e965b3e854107ea02c12ab11b70717456f2
+BMV2_TAG=1.15.5
+P4C_TAG=v1.2.4.8
+P4C_P4RUNTIME=1e771c4e05c4e7e250df00212b3ca02ee3202d71
+PTF_TAG=v0.12.2
+TOFINO_P4C_TAG=v1.2.4.17
+TOFINO_P4C_P4RUNTIME=ec4eb5ef70dbcbcbf2f8357a4b2b8c2f218845a5
+
+APT_PACKAGES=(
+  python3-scapy mininet tcpreplay tcpdump iproute2 ethtool iptables
+  libprotobuf-dev protobuf-compiler libprotoc-dev libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev
+  libthrift-dev thrift-compiler python3-thrift python3-grpcio python3-protobuf
+  libboost-dev libboost-program-options-dev libboost-system-dev libboost-filesystem-dev libboost-thread-dev
+  libboost-iostreams-dev libboost-graph-dev
+  libgmp-dev libpcap-dev libnanomsg-dev libjudy-dev libreadline-dev libtool autoconf automake pkg-config
+  bison flex cmake g++ make libgc-dev libfl-dev libjsoncpp-dev libxxhash-dev uthash-dev googletest libgtest-dev
+  git python3 python3-setuptools
+)
+
+START=$(date +%s)
+STAMPS=$PREFIX/.toolchain
+mkdir -p "$BUILD" "$(dirname "$LOG")"
+: >>"$LOG"
+
+elapsed() { local s=$(( $(date +%s) - $1 )); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+say() { printf '%s\n' "$*" | tee -a "$LOG"; }
+
+# run CMD...: runs a command with its output in the log only; on failure
+# prints the command, the log's tail and exits.
+run() {
+  printf '+ %s\n' "$*" >>"$LOG"
+  if ! "$@" >>"$LOG" 2>&1; then
+    say "make toolchain: FAILED: $*"
+    say "  (in $(pwd); log: $LOG; last 30 lines:)"
+    tail -n 30 "$LOG" | sed 's/^/  | /'
+    exit 1
+  fi
+}
+
+# step NAME VERSION FUNCTION: runs FUNCTION unless its stamp names VERSION.
+step() {
+  local name=$1 version=$2 fn=$3 t
+  if [[ $FORCE != 1 && -f $STAMPS/$name && $(cat "$STAMPS/$name") == "$version" ]]; then
+    say "== $name $version: already built (stamp $STAMPS/$name)"
+    return
+  fi
+  t=$(date +%s)
+  say "== $name $version: building ($(date -u +%H:%M:%S) UTC; log $LOG)"
+  ( set -e; "$fn" )
+  mkdir -p "$STAMPS"
+  echo "$version" >"$STAMPS/$name"
+  say "== $name $version: done in $(elapsed "$t") (total $(elapsed "$START"))"
+}
+
+# gitdir OWNER NAME: the git directory to take OWNER/NAME's sources from.
+gitdir() {
+  local owner=$1 name=$2 c
+  if [[ -n $P4_SRC ]]; then
+    for c in "$P4_SRC/$owner+$name/repo" "$P4_SRC/$owner+$name" "$P4_SRC/$name.git" "$P4_SRC/$name"; do
+      if [[ -d $c ]] && git -C "$c" rev-parse --absolute-git-dir >/dev/null 2>&1; then
+        git -C "$c" rev-parse --absolute-git-dir
+        return
+      fi
+    done
+    say "make toolchain: P4_SRC=$P4_SRC has no clone of $owner/$name (looked for $owner+$name/repo, $owner+$name, $name.git, $name)"
+    exit 1
+  fi
+  c=$BUILD/src/$owner+$name.git
+  if [[ ! -d $c ]]; then
+    run git clone --bare "https://github.com/$owner/$name.git" "$c"
+  fi
+  echo "$c"
+}
+
+# extract OWNER NAME REV DIR: the tree of REV into a new DIR. Blobs missing
+# from a mirror (p4c's LFS-sized docs/compiler-design.pptx) are left out.
+extract() {
+  local gd rev=$3 dir=$4 idx
+  gd=$(gitdir "$1" "$2")
+  rm -rf "$dir" && mkdir -p "$dir"
+  idx=$(mktemp)
+  GIT_INDEX_FILE=$idx run git --git-dir="$gd" read-tree "$rev"
+  local list missing
+  list=$(mktemp)
+  GIT_INDEX_FILE=$idx git --git-dir="$gd" ls-files -s | sed -E 's/^[0-9]+ ([0-9a-f]+) [0-9]+\t/\1 /' >"$list"
+  missing=$(cut -d' ' -f1 "$list" | git --git-dir="$gd" cat-file --batch-check | awk '$2 == "missing" {print $1}' |
+    { grep -F -f - "$list" || true; } | cut -d' ' -f2-)
+  rm -f "$list"
+  if [[ -n $missing ]]; then
+    printf 'left out (blob not in %s): %s\n' "$gd" "$missing" >>"$LOG"
+    while read -r p; do GIT_INDEX_FILE=$idx run git --git-dir="$gd" rm -q --cached -- "$p"; done <<<"$missing"
+  fi
+  GIT_INDEX_FILE=$idx run git --git-dir="$gd" --work-tree="$dir" checkout-index -a -f
+  rm -f "$idx"
+}
+
+apt_packages() {
+  if ! command -v apt-get >/dev/null; then
+    say "make toolchain: no apt-get; install these packages by hand: ${APT_PACKAGES[*]}"
+    exit 1
+  fi
+  run apt-get update
+  DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+}
+
+build_pi() {
+  local d=$BUILD/PI
+  extract p4lang PI "$PI_TAG" "$d"
+  mkdir -p "$d/proto/p4runtime" "$d/proto/openconfig/gnmi" "$d/third_party/uthash/src"
+  extract p4lang p4runtime "$PI_P4RUNTIME" "$d/proto/p4runtime"
+  extract openconfig gnmi "$PI_GNMI" "$d/proto/openconfig/gnmi"
+  cp /usr/include/{utarray,uthash,utlist,utringbuffer,utstack,utstring}.h "$d/third_party/uthash/src/"
+  rm -rf "$d/third_party/googletest" && cp -r /usr/src/googletest "$d/third_party/googletest"
+  cd "$d"
+  run ./autogen.sh
+  run ./configure --prefix="$PREFIX" --with-proto --without-internal-rpc --without-cli --without-bmv2 CXXFLAGS=-O2 CFLAGS=-O2
+  run nice make -j"$JOBS"
+  run make install
+  echo "$PREFIX/lib" >/etc/ld.so.conf.d/symdist-p4.conf
+  run ldconfig
+}
+
+bmv2_configure_common=(--with-pi PYTHON=/usr/bin/python3)
+
+build_bmv2() {
+  local d=$BUILD/behavioral-model
+  extract p4lang behavioral-model "$BMV2_TAG" "$d"
+  cd "$d"
+  run ./autogen.sh
+  # --with-thrift explicitly, so that simple_switch_grpc's sub-configure
+  # also serves Thrift (simple_switch_CLI, port 9090).
+  run ./configure --prefix="$PREFIX" "${bmv2_configure_common[@]}" --with-thrift CXXFLAGS=-O2 CFLAGS=-O2 \
+    CPPFLAGS="-I$PREFIX/include" LDFLAGS="-L$PREFIX/lib -Wl,-rpath,$PREFIX/lib" PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+  run nice make -j"$JOBS"
+  run make install
+  run ldconfig
+  # bmv2's Python tools: Debian's python3 (a pyenv python3 may be first on
+  # PATH); PI's empty google/__init__.py would shadow Debian's google.protobuf.
+  local f
+  for f in bm_CLI bm_nanomsg_events bm_p4dbg pna_nic_CLI psa_switch_CLI simple_switch_CLI; do
+    [[ -f $PREFIX/bin/$f ]] && sed -i '1s|^#!/usr/bin/env python3$|#!/usr/bin/python3|' "$PREFIX/bin/$f"
+  done
+  rm -rf "$PREFIX"/lib/python3*/site-packages/google/__init__.py "$PREFIX"/lib/python3*/site-packages/google/__pycache__
+}
+
+build_bmv2_speed() {
+  local d=$BUILD/behavioral-model-speed
+  extract p4lang behavioral-model "$BMV2_TAG" "$d"
+  cd "$d"
+  run ./autogen.sh
+  # bmv2's own performance advice; no Thrift. rpath order matters: the speed
+  # build's own libbm* first, or it loads the debug build's.
+  run ./configure --prefix="$PERF_PREFIX" "${bmv2_configure_common[@]}" --without-thrift --disable-logging-macros --disable-elogger \
+    CXXFLAGS=-O3 CFLAGS=-O3 CPPFLAGS="-I$PREFIX/include" \
+    LDFLAGS="-L$PREFIX/lib -Wl,-rpath,$PERF_PREFIX/lib -Wl,-rpath,$PREFIX/lib" PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+  run nice make -j"$JOBS"
+  run make install
+}
+
+build_ptf() {
+  local d=$BUILD/ptf
+  extract p4lang ptf "$PTF_TAG" "$d"
+  rm -rf "$PREFIX/ptf" && mkdir -p "$PREFIX/ptf"
+  cp -a "$d"/{ptf,src,ptf_nn,README.md} "$PREFIX/ptf/"
+  cp -a "$d"/LICENSE* "$PREFIX/ptf/" 2>/dev/null || true
+  printf '__version__ = version = "%s"\n' "${PTF_TAG#v}" >"$PREFIX/ptf/src/ptf/_version.py"
+  sed -i '1s|.*|#!/usr/bin/python3|' "$PREFIX/ptf/ptf"
+  ln -sf "$PREFIX/ptf/ptf" "$PREFIX/bin/ptf"
+  run /usr/bin/python3 "$PREFIX/ptf/ptf" --help
+}
+
+p4c_cmake() { # SRCDIR P4RUNTIME_DIR INSTALL_PREFIX EXTRA...
+  local src=$1 p4rt=$2 prefix=$3; shift 3
+  mkdir -p "$src/build" && cd "$src/build"
+  run cmake .. -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
+    -DENABLE_BMV2=ON -DENABLE_P4TEST=ON -DENABLE_EBPF=OFF -DENABLE_UBPF=OFF -DENABLE_DPDK=OFF -DENABLE_P4TC=OFF \
+    -DENABLE_GTESTS=OFF -DENABLE_P4C_GRAPHS=OFF -DENABLE_TEST_TOOLS=OFF -DENABLE_DOCS=OFF \
+    -DP4C_USE_PREINSTALLED_PROTOBUF=ON -DENABLE_PROTOBUF_STATIC=OFF \
+    -DFETCHCONTENT_SOURCE_DIR_P4RUNTIME="$p4rt" -DPYTHON_EXECUTABLE=/usr/bin/python3 "$@"
+  run nice make -j"$JOBS"
+  run make install
+}
+
+build_p4c() {
+  extract p4lang p4c "$P4C_TAG" "$BUILD/p4c"
+  extract p4lang p4runtime "$P4C_P4RUNTIME" "$BUILD/p4runtime-p4c"
+  p4c_cmake "$BUILD/p4c" "$BUILD/p4runtime-p4c" "$PREFIX"
+}
+
+build_p4c_tofino() {
+  extract p4lang p4c "$TOFINO_P4C_TAG" "$BUILD/p4c-tofino"
+  extract p4lang p4runtime "$TOFINO_P4C_P4RUNTIME" "$BUILD/p4runtime-p4c-tofino"
+  p4c_cmake "$BUILD/p4c-tofino" "$BUILD/p4runtime-p4c-tofino" "$TOFINO_PREFIX" \
+    -DENABLE_TOFINO=ON -DP4C_USE_PREINSTALLED_ABSEIL=ON
+}
+
+# The smoke test: p4c compiles the program to the committed P4Info, and
+# bmv2 starts and answers P4Runtime with that program pushed and read back.
+smoke() {
+  local out
+  out=$(mktemp -d)
+  run "$PREFIX/bin/p4c-bm2-ss" --arch v1model --std p4-16 -o "$out/symdist.json" \
+    --p4runtime-files "$out/symdist.p4info.txtpb" "$REPO_ROOT/p4src/symdist.p4"
+  if ! cmp -s "$out/symdist.p4info.txtpb" "$REPO_ROOT/p4info/symdist.p4info.txtpb"; then
+    say "make toolchain: p4c compiled p4src/symdist.p4 to a P4Info other than p4info/symdist.p4info.txtpb:"
+    diff "$REPO_ROOT/p4info/symdist.p4info.txtpb" "$out/symdist.p4info.txtpb" | head -20
+    exit 1
+  fi
+  say "   p4c: p4src/symdist.p4 compiles to the committed P4Info"
+  if ! command -v go >/dev/null; then
+    say "   bmv2: not checked over P4Runtime (no go command)"
+  else
+    cd "$REPO_ROOT"
+    run go run ./tools/toolchain/smoke -bmv2 "$PREFIX/bin/simple_switch_grpc"
+    say "   bmv2: simple_switch_grpc took the pipeline over P4Runtime and read it back ($(tail -n 1 "$LOG"))"
+    if [[ -x $PERF_PREFIX/bin/simple_switch_grpc ]]; then
+      run go run ./tools/toolchain/smoke -bmv2 "$PERF_PREFIX/bin/simple_switch_grpc"
+      say "   bmv2 (speed build): the same ($(tail -n 1 "$LOG"))"
+    fi
+  fi
+  run /usr/bin/python3 "$PREFIX/ptf/ptf" --help
+  say "   ptf: $PREFIX/bin/ptf runs"
+  rm -rf "$out"
+}
+
+say "make toolchain: PREFIX=$PREFIX PERF_PREFIX=$PERF_PREFIX BUILD=$BUILD P4_SRC=${P4_SRC:-(upstream git)} TOFINO=$TOFINO"
+if [[ $(id -u) != 0 ]]; then
+  say "make toolchain: needs root (apt-get, $PREFIX, ldconfig)"
+  exit 1
+fi
+step apt-packages "${#APT_PACKAGES[@]}-packages-v1" apt_packages
+step PI "$PI_TAG" build_pi
+step behavioral-model "$BMV2_TAG" build_bmv2
+step p4c "$P4C_TAG" build_p4c
+step ptf "$PTF_TAG" build_ptf
+step behavioral-model-speed "$BMV2_TAG" build_bmv2_speed
+if [[ $TOFINO == 1 ]]; then
+  step p4c-tofino "$TOFINO_P4C_TAG" build_p4c_tofino
+fi
+t=$(date +%s)
+say "== smoke test"
+smoke
+say "== smoke test: passed in $(elapsed "$t")"
+say "make toolchain: done in $(elapsed "$START"); tools in $PREFIX/bin (bmv2, p4c, ptf), speed bmv2 in $PERF_PREFIX/bin"
