@@ -9,21 +9,23 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Status reports the state of switches, groups and TMs.
-func (c *Controller) Status() Status {
-	var st Status
+func (c *Controller) Status() adminapi.Status {
+	var st adminapi.Status
 	c.mu.Lock()
 	gen := c.gen
 	v := c.viewLocked()
 	for gi := range c.cfg.Groups {
 		g := &c.cfg.Groups[gi]
 		counts := c.counts.of(g.Name, v.buckets[g.Name])
-		gs := GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
+		gs := adminapi.GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
-			gs.TMs = append(gs.TMs, TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
+			gs.TMs = append(gs.TMs, adminapi.TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
 				Healthy: c.healthy[tm.Name].up, Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})
 		}
 		st.Groups = append(st.Groups, gs)
@@ -31,7 +33,7 @@ func (c *Controller) Status() Status {
 	c.mu.Unlock()
 	for _, sw := range c.switches {
 		sw.mu.Lock()
-		st.Switches = append(st.Switches, SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
+		st.Switches = append(st.Switches, adminapi.SwitchStatus{Name: sw.cfg.Name, Address: sw.cfg.Address,
 			Connected: sw.connected, Primary: sw.primary, InSync: sw.primary && sw.synced && sw.syncedGen == gen,
 			LastSync: sw.lastSync, LastError: sw.lastErr, LastWritten: sw.written})
 		sw.mu.Unlock()
@@ -68,7 +70,7 @@ func (c *Controller) Handler(token string) http.Handler {
 		case err != nil:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		default:
-			writeJSON(w, http.StatusOK, BucketTable{Group: r.PathValue("group"), Buckets: b})
+			writeJSON(w, http.StatusOK, adminapi.BucketTable{Group: r.PathValue("group"), Buckets: b})
 		}
 	})
 	drain := func(on bool) http.HandlerFunc {

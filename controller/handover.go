@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // The handover keeps self-source ports right while buckets move between
@@ -374,20 +374,20 @@ func (c *Controller) publishLocked(group string) {
 	if sameTable(tab, g.published) || slices.Equal(tab, g.published) {
 		return
 	}
-	kind := tmapi.KindGain
+	kind := adminapi.KindGain
 	if g.published == nil {
-		kind = tmapi.KindInitial
+		kind = adminapi.KindInitial
 	}
 	for b, owner := range g.published {
 		if owner != "" && tab[b] != owner {
-			kind = tmapi.KindLoss
+			kind = adminapi.KindLoss
 			break
 		}
 	}
 	g.version++
 	g.published = tab
 	c.ho.versions.WithLabelValues(group).Set(float64(g.version))
-	ev := tmapi.Event{Type: tmapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab}
+	ev := adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab}
 	for _, s := range c.ho.subs {
 		if s.group == group {
 			s.offer(ev)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/controller"
-	"github.com/symdist/symdist/tmapi"
 )
 
 // handoverLab is the e2e lab (two software switches, three TMs) with a
@@ -22,7 +22,7 @@ import (
 type handoverLab struct {
 	*lab
 	c   *controller.Controller
-	api *tmapi.Client
+	api *adminapi.Client
 }
 
 func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool) *handoverLab {
@@ -40,13 +40,13 @@ func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool) *han
 	c, _ := runController(t, cfg)
 	srv := httptest.NewServer(c.Handler(""))
 	t.Cleanup(srv.Close)
-	h := &handoverLab{lab: l, c: c, api: &tmapi.Client{URL: srv.URL}}
+	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
 	eventually(t, "initial programming", func() bool { return inSync(c) })
 	return h
 }
 
 // watch subscribes and returns the stream with its initial table.
-func (h *handoverLab) watch(t *testing.T, tm, group string) (*tmapi.Stream, tmapi.Event) {
+func (h *handoverLab) watch(t *testing.T, tm, group string) (*adminapi.Stream, adminapi.Event) {
 	t.Helper()
 	s, err := h.api.Watch(context.Background(), tm, group)
 	if err != nil {
@@ -54,17 +54,17 @@ func (h *handoverLab) watch(t *testing.T, tm, group string) (*tmapi.Stream, tmap
 	}
 	t.Cleanup(s.Close)
 	ev := next(t, s)
-	if ev.Kind != tmapi.KindInitial {
-		t.Fatalf("first table of a stream is a %q, want %q", ev.Kind, tmapi.KindInitial)
+	if ev.Kind != adminapi.KindInitial {
+		t.Fatalf("first table of a stream is a %q, want %q", ev.Kind, adminapi.KindInitial)
 	}
 	return s, ev
 }
 
 // next reads the stream's next table, failing after 5 s.
-func next(t *testing.T, s *tmapi.Stream) tmapi.Event {
+func next(t *testing.T, s *adminapi.Stream) adminapi.Event {
 	t.Helper()
 	type result struct {
-		ev  tmapi.Event
+		ev  adminapi.Event
 		err error
 	}
 	ch := make(chan result, 1)
@@ -78,10 +78,10 @@ func next(t *testing.T, s *tmapi.Stream) tmapi.Event {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no table within 5 s")
 	}
-	return tmapi.Event{}
+	return adminapi.Event{}
 }
 
-func ack(t *testing.T, s *tmapi.Stream, v uint64) {
+func ack(t *testing.T, s *adminapi.Stream, v uint64) {
 	t.Helper()
 	if err := s.Ack(context.Background(), v); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestHandoverWaitsForAcks(t *testing.T) {
 
 	h.drain(t, "tm3", false)
 	loss1, loss2 := next(t, s1), next(t, s2)
-	if loss1.Kind != tmapi.KindLoss || loss1.Version != init1.Version+1 || loss2.Version != loss1.Version {
+	if loss1.Kind != adminapi.KindLoss || loss1.Version != init1.Version+1 || loss2.Version != loss1.Version {
 		t.Fatalf("after undrain: %q version %d and %d, want a loss, version %d", loss1.Kind, loss1.Version, loss2.Version, init1.Version+1)
 	}
 	lost1, lost2 := had1-count(loss1.Buckets, "tm1"), had2-count(loss2.Buckets, "tm2")
@@ -206,7 +206,7 @@ func TestHandoverDrainWaitsForTheDrainedTM(t *testing.T) {
 	s1, init1 := h.watch(t, "tm1", "")
 	h.drain(t, "tm1", true)
 	ev := next(t, s1)
-	if ev.Kind != tmapi.KindLoss || count(ev.Buckets, "tm1") != 0 || count(init1.Buckets, "tm1") < 1365 {
+	if ev.Kind != adminapi.KindLoss || count(ev.Buckets, "tm1") != 0 || count(init1.Buckets, "tm1") < 1365 {
 		t.Fatalf("drain: %q event, tm1 owns %d (had %d); want a loss of all", ev.Kind, count(ev.Buckets, "tm1"), count(init1.Buckets, "tm1"))
 	}
 	stays(t, 300*time.Millisecond, "tm1 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] >= 1365 }) })
@@ -225,7 +225,7 @@ func TestHandoverTimeout(t *testing.T) {
 	before := handoverTimeouts(t, h.api, "tm1")
 	start := time.Now()
 	h.drain(t, "tm3", false)
-	if ev := next(t, s1); ev.Kind != tmapi.KindLoss {
+	if ev := next(t, s1); ev.Kind != adminapi.KindLoss {
 		t.Fatalf("got a %q table, want a loss", ev.Kind)
 	}
 	// tm2 nobody follows: its buckets move at once; tm1's wait.
@@ -241,7 +241,7 @@ func TestHandoverTimeout(t *testing.T) {
 
 // handoverTimeouts reads symdist_handover_timeouts_total for tm from
 // /metrics (0 when absent).
-func handoverTimeouts(t *testing.T, api *tmapi.Client, tm string) float64 {
+func handoverTimeouts(t *testing.T, api *adminapi.Client, tm string) float64 {
 	t.Helper()
 	resp, err := http.Get(api.URL + "/metrics")
 	if err != nil {
@@ -291,7 +291,7 @@ func TestHandoverFailureDoesNotWait(t *testing.T) {
 		t.Errorf("failover took %v", took)
 	}
 	ev := next(t, s1)
-	if ev.Kind != tmapi.KindGain && ev.Kind != tmapi.KindLoss || count(ev.Buckets, "tm1") < 1365 || count(ev.Buckets, "tm2") != 0 {
+	if ev.Kind != adminapi.KindGain && ev.Kind != adminapi.KindLoss || count(ev.Buckets, "tm1") < 1365 || count(ev.Buckets, "tm2") != 0 {
 		t.Errorf("after tm2 failed: %q, tm1 owns %d, tm2 %d", ev.Kind, count(ev.Buckets, "tm1"), count(ev.Buckets, "tm2"))
 	}
 }
@@ -306,7 +306,7 @@ func TestHandoverWeight(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := next(t, s2)
-	if ev.Kind != tmapi.KindLoss {
+	if ev.Kind != adminapi.KindLoss {
 		t.Fatalf("got %q, want a loss for tm2", ev.Kind)
 	}
 	stays(t, 200*time.Millisecond, "tm2 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] >= 1365 }) })
@@ -326,7 +326,7 @@ func TestHandoverWeight(t *testing.T) {
 }
 
 func isHTTP(err error, code int) bool {
-	var he *tmapi.HTTPError
+	var he *adminapi.HTTPError
 	return errors.As(err, &he) && he.Code == code
 }
 
@@ -338,7 +338,7 @@ func TestWatchErrors(t *testing.T) {
 		tm, group string
 		code      int
 	}{{"tm9", "", 404}, {"", "nope", 404}, {"", "", 400}} {
-		if _, err := h.api.Watch(ctx, tc.tm, tc.group); !isHTTP(err, tc.code) || !tmapi.IsPermanent(err) {
+		if _, err := h.api.Watch(ctx, tc.tm, tc.group); !isHTTP(err, tc.code) || !adminapi.IsPermanent(err) {
 			t.Errorf("watch tm=%q group=%q: %v, want a permanent HTTP %d", tc.tm, tc.group, err, tc.code)
 		}
 	}

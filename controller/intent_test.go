@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/symdist/symdist/controller"
 )
@@ -25,7 +27,7 @@ func bucketsOf(t *testing.T, l *lab, tm string) int {
 	return n
 }
 
-func tmStatus(c *controller.Controller, name string) controller.TMStatus {
+func tmStatus(c *controller.Controller, name string) adminapi.TMStatus {
 	for _, g := range c.Status().Groups {
 		for _, tm := range g.TMs {
 			if tm.Name == name {
@@ -33,7 +35,7 @@ func tmStatus(c *controller.Controller, name string) controller.TMStatus {
 			}
 		}
 	}
-	return controller.TMStatus{}
+	return adminapi.TMStatus{}
 }
 
 // stillDrained checks, for several health-check intervals, that tm2 holds
@@ -120,7 +122,7 @@ func TestDrainSurvivesFailover(t *testing.T) {
 			eventually(t, "primary in sync", func() bool { return inSync(primary) })
 			backup, _ := runController(t, l.parse(t, l.yaml(10, "", tms...)))
 			eventually(t, "backup connected", func() bool {
-				return !slices.ContainsFunc(backup.Status().Switches, func(s controller.SwitchStatus) bool { return !s.Connected })
+				return !slices.ContainsFunc(backup.Status().Switches, func(s adminapi.SwitchStatus) bool { return !s.Connected })
 			})
 			if err := backup.Drain("tm1", true); !errors.Is(err, controller.ErrBackup) {
 				t.Errorf("drain on the backup: %v, want ErrBackup", err)

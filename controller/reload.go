@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/config"
 )
@@ -22,74 +24,14 @@ import (
 // section 6), everything else is a diff of the desired state like any
 // other sync. config.CheckReload says what needs a restart instead.
 
-// ConfigPlan is what a new config changes. `config plan` prints it before
-// anything is written; `config apply` returns the plan it carried out.
-type ConfigPlan struct {
-	Applied bool `json:"applied"`
-	// NoTables: this controller holds no current bucket table (it is a
-	// backup, or reached no switch), so the buckets that move are not
-	// known here; the config still replaces the running one on apply, and
-	// the tables are adopted from the switches under it.
-	NoTables bool        `json:"no_tables,omitempty"`
-	Groups   []GroupPlan `json:"groups"`
-	// Switches whose port roles, flood ports or static L2 entries change.
-	Switches []string `json:"switches,omitempty"`
-	// Where an applied config was saved for the next start, or why not.
-	Saved     string `json:"saved,omitempty"`
-	SaveError string `json:"save_error,omitempty"`
-}
-
-// GroupPlan is what changes in one group.
-type GroupPlan struct {
-	Name         string   `json:"name"`
-	Change       string   `json:"change,omitempty"` // "added" or "removed"
-	RulesAdded   []string `json:"rules_added,omitempty"`
-	RulesRemoved []string `json:"rules_removed,omitempty"`
-	DefaultTM    string   `json:"default_tm_change,omitempty"` // "tm1 -> tm2"
-	Buckets      int      `json:"buckets"`
-	Moved        int      `json:"moved"` // buckets whose TM changes
-	TMs          []TMPlan `json:"tms"`
-	Moves        []Move   `json:"moves,omitempty"`
-}
-
-// TMPlan is one TM of a group, before and after.
-type TMPlan struct {
-	Name    string   `json:"name"`
-	Changes []string `json:"changes,omitempty"` // e.g. "added", "removed", "weight 1 -> 3", "health"
-	Weight  int      `json:"weight"`
-	Before  int      `json:"buckets_before"`
-	After   int      `json:"buckets_after"`
-	Gained  int      `json:"gained"`
-	Lost    int      `json:"lost"`
-	// AwaitsHealth: a new TM with a health check gets its buckets once
-	// the check has passed rise times; After and Moves count them.
-	AwaitsHealth bool `json:"awaits_health,omitempty"`
-}
-
-// Move is how many buckets go from one TM to another ("" is no TM).
-type Move struct {
-	From    string `json:"from"`
-	To      string `json:"to"`
-	Buckets int    `json:"buckets"`
-}
-
-// RejectedError is a config that cannot be applied; nothing changed.
-type RejectedError struct {
-	Errors []string // each file:line: field: problem
-}
-
-func (e *RejectedError) Error() string {
-	return "config rejected, nothing changed:\n" + strings.Join(e.Errors, "\n")
-}
-
-func rejected(err error) *RejectedError {
+func rejected(err error) *adminapi.RejectedError {
 	var errs []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	} else {
 		errs = []error{err}
 	}
-	r := &RejectedError{}
+	r := &adminapi.RejectedError{}
 	for _, e := range errs {
 		r.Errors = append(r.Errors, strings.Split(e.Error(), "\n")...)
 	}
@@ -107,7 +49,7 @@ func (c *Controller) SetConfigFile(path string) {
 }
 
 // Reload reads the controller's config file again and applies it (SIGHUP).
-func (c *Controller) Reload() (*ConfigPlan, error) {
+func (c *Controller) Reload() (*adminapi.ConfigPlan, error) {
 	c.mu.Lock()
 	file := c.rt.configPath
 	c.mu.Unlock()
@@ -116,24 +58,24 @@ func (c *Controller) Reload() (*ConfigPlan, error) {
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &RejectedError{Errors: []string{err.Error()}}
+		return nil, &adminapi.RejectedError{Errors: []string{err.Error()}}
 	}
 	return c.reload(file, data, true, false)
 }
 
 // PlanConfig returns what applying data (a config file called name) would
 // change, and changes nothing.
-func (c *Controller) PlanConfig(name string, data []byte) (*ConfigPlan, error) {
+func (c *Controller) PlanConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
 	return c.reload(name, data, false, false)
 }
 
 // ApplyConfig applies data (a config file called name) and saves it to the
 // controller's config file, if it has one.
-func (c *Controller) ApplyConfig(name string, data []byte) (*ConfigPlan, error) {
+func (c *Controller) ApplyConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
 	return c.reload(name, data, true, true)
 }
 
-func (c *Controller) reload(name string, data []byte, apply, save bool) (*ConfigPlan, error) {
+func (c *Controller) reload(name string, data []byte, apply, save bool) (*adminapi.ConfigPlan, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next, err := config.CheckReload(c.cfg, name, data)
@@ -220,17 +162,17 @@ func (c *Controller) nextTMsLocked(next *config.Config, group string) (now, late
 
 // planLocked computes what next changes, and the bucket tables right
 // after applying it (nil when this controller holds none yet).
-func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*assign.Table, error) {
+func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[string]*assign.Table, error) {
 	// A table kept from a time this controller was primary is stale: the
 	// primary may have moved buckets since.
-	p := &ConfigPlan{NoTables: c.tables == nil || c.rt.stale}
+	p := &adminapi.ConfigPlan{NoTables: c.tables == nil || c.rt.stale}
 	var tables map[string]*assign.Table
 	if !p.NoTables {
 		tables = map[string]*assign.Table{}
 	}
 	for gi := range next.Groups {
 		g := &next.Groups[gi]
-		gp := GroupPlan{Name: g.Name, Buckets: g.Buckets}
+		gp := adminapi.GroupPlan{Name: g.Name, Buckets: g.Buckets}
 		if old := c.cfg.Group(g.Name); old == nil {
 			gp.Change = "added"
 		} else {
@@ -266,14 +208,14 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 			gp.Moves, gp.Moved = moves(before, after)
 		}
 		for _, tm := range next.TMsOf(g.Name) {
-			tp := TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: tmChanges(c.cfg.TM(tm.Name), tm), AwaitsHealth: awaiting[tm.Name]}
+			tp := adminapi.TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: tmChanges(c.cfg.TM(tm.Name), tm), AwaitsHealth: awaiting[tm.Name]}
 			countTM(&tp, before, after)
 			gp.TMs = append(gp.TMs, tp)
 		}
 		if c.cfg.Group(g.Name) != nil {
 			for _, tm := range c.cfg.TMsOf(g.Name) {
 				if n := next.TM(tm.Name); n == nil || n.Group != g.Name {
-					tp := TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: []string{leaving(n)}}
+					tp := adminapi.TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: []string{leaving(n)}}
 					countTM(&tp, before, after)
 					gp.TMs = append(gp.TMs, tp)
 				}
@@ -286,14 +228,14 @@ func (c *Controller) planLocked(next *config.Config) (*ConfigPlan, map[string]*a
 		if next.Group(g.Name) != nil {
 			continue
 		}
-		gp := GroupPlan{Name: g.Name, Change: "removed", Buckets: g.Buckets}
+		gp := adminapi.GroupPlan{Name: g.Name, Change: "removed", Buckets: g.Buckets}
 		var before []string
 		if !p.NoTables {
 			before = c.tables[g.Name].Buckets
 			gp.Moves, gp.Moved = moves(before, make([]string, len(before)))
 		}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
-			tp := TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: []string{leaving(next.TM(tm.Name))}}
+			tp := adminapi.TMPlan{Name: tm.Name, Weight: tm.Weight, Changes: []string{leaving(next.TM(tm.Name))}}
 			countTM(&tp, before, make([]string, len(before)))
 			gp.TMs = append(gp.TMs, tp)
 		}
@@ -316,7 +258,7 @@ func leaving(n *config.TM) string {
 }
 
 // moves counts the buckets that change owner between two tables, by pair.
-func moves(before, after []string) ([]Move, int) {
+func moves(before, after []string) ([]adminapi.Move, int) {
 	count := map[[2]string]int{}
 	total := 0
 	for b := range before {
@@ -325,18 +267,18 @@ func moves(before, after []string) ([]Move, int) {
 			total++
 		}
 	}
-	var ms []Move
+	var ms []adminapi.Move
 	for _, k := range slices.SortedFunc(maps.Keys(count), func(a, b [2]string) int {
 		return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1])
 	}) {
-		ms = append(ms, Move{From: k[0], To: k[1], Buckets: count[k]})
+		ms = append(ms, adminapi.Move{From: k[0], To: k[1], Buckets: count[k]})
 	}
 	return ms, total
 }
 
 // countTM fills a TM's bucket counts from the tables before and after (nil
 // when unknown).
-func countTM(tp *TMPlan, before, after []string) {
+func countTM(tp *adminapi.TMPlan, before, after []string) {
 	for b := range before {
 		was, is := before[b] == tp.Name, after[b] == tp.Name
 		tp.Before += b2i(was)
@@ -452,13 +394,6 @@ func (c *Controller) applyLocked(next *config.Config, tables map[string]*assign.
 	c.bumpLocked()
 }
 
-// configRequest is the body of POST /api/config/plan and /apply: JSON, so
-// that a browser cannot send it cross-site without a preflight.
-type configRequest struct {
-	Name   string `json:"name"`   // the file's name, for errors
-	Config string `json:"config"` // the YAML
-}
-
 // handleConfig adds the admin API's config routes:
 //
 //	POST /api/config/plan   {name, config} -> ConfigPlan; nothing changes
@@ -469,7 +404,7 @@ type configRequest struct {
 func (c *Controller) handleConfig(mux *http.ServeMux) {
 	serve := func(apply bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var req configRequest
+			var req adminapi.ConfigRequest
 			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&req); err != nil {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want a JSON body {\"name\": FILE, \"config\": YAML}: " + err.Error()})
 				return
@@ -482,7 +417,7 @@ func (c *Controller) handleConfig(mux *http.ServeMux) {
 				run = c.ApplyConfig
 			}
 			p, err := run(req.Name, []byte(req.Config))
-			var rej *RejectedError
+			var rej *adminapi.RejectedError
 			switch {
 			case errors.As(err, &rej):
 				writeJSON(w, http.StatusBadRequest, map[string]any{"error": "config rejected, nothing changed", "errors": rej.Errors})

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/symdist/symdist/config"
 )
@@ -63,14 +65,14 @@ func TestPlanAcrossGroups(t *testing.T) {
 	tests := []struct {
 		name string
 		next string
-		want map[string][]Move // group -> moves, from and to only (counts checked against shares)
+		want map[string][]adminapi.Move // group -> moves, from and to only (counts checked against shares)
 	}{
 		{"tm3 moves from web to db", twoGroups("tm1:web:1", "tm2:web:1", "tm3:db:2", "tm4:db:1", "tm5:db:1"),
-			map[string][]Move{"web": {{"tm3", "tm1", 16}, {"tm3", "tm2", 16}}, "db": {{"tm4", "tm3", 16}, {"tm5", "tm3", 16}}}},
+			map[string][]adminapi.Move{"web": {{From: "tm3", To: "tm1", Buckets: 16}, {From: "tm3", To: "tm2", Buckets: 16}}, "db": {{From: "tm4", To: "tm3", Buckets: 16}, {From: "tm5", To: "tm3", Buckets: 16}}}},
 		{"db removed", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"),
-			map[string][]Move{"web": nil, "db": {{"tm4", "", 32}, {"tm5", "", 32}}}},
+			map[string][]adminapi.Move{"web": nil, "db": {{From: "tm4", To: "", Buckets: 32}, {From: "tm5", To: "", Buckets: 32}}}},
 		{"weights in both groups", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:6", "tm4:db:1", "tm5:db:3"),
-			map[string][]Move{"web": {{"tm1", "tm3", 8}, {"tm2", "tm3", 8}}, "db": {{"tm4", "tm5", 16}}}},
+			map[string][]adminapi.Move{"web": {{From: "tm1", To: "tm3", Buckets: 8}, {From: "tm2", To: "tm3", Buckets: 8}}, "db": {{From: "tm4", To: "tm5", Buckets: 16}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +82,7 @@ func TestPlanAcrossGroups(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[string][]Move{}
+			got := map[string][]adminapi.Move{}
 			for _, g := range p.Groups {
 				got[g.Name] = g.Moves
 			}
@@ -106,7 +108,7 @@ func TestPlanAcrossGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.Groups[1]; got.Name != "db" || got.Change != "added" || !cmp.Equal(got.Moves, []Move{{"", "tm4", 32}, {"", "tm5", 32}}) {
+		if got := p.Groups[1]; got.Name != "db" || got.Change != "added" || !cmp.Equal(got.Moves, []adminapi.Move{{From: "", To: "tm4", Buckets: 32}, {From: "", To: "tm5", Buckets: 32}}) {
 			t.Errorf("db: %+v", got)
 		}
 		if b, _ := c.Buckets("db"); strings.Count(strings.Join(b, ","), "tm4") != 32 {
@@ -121,7 +123,7 @@ func TestPlanAcrossGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.Groups[1]; got.Buckets != 16 || !cmp.Equal(got.Moves, []Move{{"", "tm4", 8}, {"", "tm5", 8}}) {
+		if got := p.Groups[1]; got.Buckets != 16 || !cmp.Equal(got.Moves, []adminapi.Move{{From: "", To: "tm4", Buckets: 8}, {From: "", To: "tm5", Buckets: 8}}) {
 			t.Errorf("db: %+v", got)
 		}
 		if b, _ := c.Buckets("db"); len(b) != 16 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/symdist/symdist/config"
@@ -77,25 +79,25 @@ func owners(t *testing.T, ts *testSwitch) []string {
 
 // movesBetween counts the buckets that changed owner, by pair, as the
 // controller's plan does.
-func movesBetween(before, after []string) []controller.Move {
+func movesBetween(before, after []string) []adminapi.Move {
 	count := map[[2]string]int{}
 	for b := range before {
 		if before[b] != after[b] {
 			count[[2]string{before[b], after[b]}]++
 		}
 	}
-	var ms []controller.Move
+	var ms []adminapi.Move
 	for k, n := range count {
-		ms = append(ms, controller.Move{From: k[0], To: k[1], Buckets: n})
+		ms = append(ms, adminapi.Move{From: k[0], To: k[1], Buckets: n})
 	}
 	return ms
 }
 
-var sortMoves = cmpopts.SortSlices(func(a, b controller.Move) bool { return a.From+"/"+a.To < b.From+"/"+b.To })
+var sortMoves = cmpopts.SortSlices(func(a, b adminapi.Move) bool { return a.From+"/"+a.To < b.From+"/"+b.To })
 
 // settled: both switches in sync and each TM holds the buckets the plan
 // says it ends with (a new TM gets them once its health check passes).
-func settled(t *testing.T, c *controller.Controller, l *lab, p *controller.ConfigPlan) bool {
+func settled(t *testing.T, c *controller.Controller, l *lab, p *adminapi.ConfigPlan) bool {
 	if !inSync(c) {
 		return false
 	}
@@ -113,14 +115,14 @@ func settled(t *testing.T, c *controller.Controller, l *lab, p *controller.Confi
 
 // startReloadLab runs a controller of tm1 and tm2 (health checked) with
 // its admin API, programmed; start is its config text.
-func startReloadLab(t *testing.T) (*lab, *controller.Controller, controller.Client, string) {
+func startReloadLab(t *testing.T) (*lab, *controller.Controller, adminapi.Client, string) {
 	l := newLab(t)
 	start := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "tcp"})
 	c, _ := runController(t, l.parse(t, start))
 	srv := httptest.NewServer(c.Handler(""))
 	t.Cleanup(srv.Close)
 	eventually(t, "initial programming", func() bool { return inSync(c) })
-	return l, c, controller.Client{URL: srv.URL}, start
+	return l, c, adminapi.Client{URL: srv.URL}, start
 }
 
 // Each reload moves only what its change concerns, and `config plan`
@@ -151,7 +153,7 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
 			before := owners(t, l.client)
-			plan, err := controller.PlanConfig(ctx, &client, "test.yaml", []byte(step.yaml))
+			plan, err := client.PlanConfig(ctx, "test.yaml", []byte(step.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,11 +163,11 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 			if got := owners(t, l.client); !cmp.Equal(got, before) {
 				t.Fatal("config plan changed the switch")
 			}
-			applied, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(step.yaml))
+			applied, err := client.ApplyConfig(ctx, "test.yaml", []byte(step.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(plan, applied, cmpopts.IgnoreFields(controller.ConfigPlan{}, "Applied")); diff != "" {
+			if diff := cmp.Diff(plan, applied, cmpopts.IgnoreFields(adminapi.ConfigPlan{}, "Applied")); diff != "" {
 				t.Errorf("apply did otherwise than planned (-plan +apply):\n%s", diff)
 			}
 			eventually(t, "the switches to hold the planned table", func() bool { return settled(t, c, l, applied) })
@@ -217,9 +219,9 @@ func TestReloadRejectsBadFile(t *testing.T) {
 			if bad == start {
 				t.Fatalf("%q not in the config", tc.old)
 			}
-			for _, send := range []func(context.Context, *controller.Client, string, []byte) (*controller.ConfigPlan, error){controller.PlanConfig, controller.ApplyConfig} {
-				_, err := send(context.Background(), &client, "test.yaml", []byte(bad))
-				var rej *controller.RejectedError
+			for _, send := range []func(context.Context, string, []byte) (*adminapi.ConfigPlan, error){client.PlanConfig, client.ApplyConfig} {
+				_, err := send(context.Background(), "test.yaml", []byte(bad))
+				var rej *adminapi.RejectedError
 				if !errors.As(err, &rej) {
 					t.Fatalf("got %v, want a rejection", err)
 				}
@@ -229,7 +231,7 @@ func TestReloadRejectsBadFile(t *testing.T) {
 					}
 				}
 			}
-			if diff := cmp.Diff(status, c.Status(), cmpopts.IgnoreFields(controller.SwitchStatus{}, "LastSync")); diff != "" {
+			if diff := cmp.Diff(status, c.Status(), cmpopts.IgnoreFields(adminapi.SwitchStatus{}, "LastSync")); diff != "" {
 				t.Errorf("status changed:\n%s", diff)
 			}
 			if !cmp.Equal(owners(t, l.client), table) || !cmp.Equal(owners(t, l.server), table) {
@@ -298,7 +300,7 @@ func TestApplyToBackupThenFailover(t *testing.T) {
 	eventually(t, "primary in sync", func() bool { return inSync(primary) })
 	backup, _ := runController(t, l.parse(t, l.yaml(10, "", two...)))
 	eventually(t, "backup connected", func() bool {
-		return !slices.ContainsFunc(backup.Status().Switches, func(s controller.SwitchStatus) bool { return !s.Connected })
+		return !slices.ContainsFunc(backup.Status().Switches, func(s adminapi.SwitchStatus) bool { return !s.Connected })
 	})
 
 	three := append(two, tmSpec{3, 2, "tcp"})
@@ -339,7 +341,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 		t.Fatal("tm2's health target not in the config")
 	}
 	before := owners(t, l.client)
-	if _, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(dead)); err != nil {
+	if _, err := client.ApplyConfig(ctx, "test.yaml", []byte(dead)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "tm2 down", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
@@ -351,7 +353,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 
 	none := l.yaml(10, "", tmSpec{1, 1, "tcp"}, tmSpec{2, 1, "none"})
 	before = owners(t, l.client)
-	p, err := controller.ApplyConfig(ctx, &client, "test.yaml", []byte(none))
+	p, err := client.ApplyConfig(ctx, "test.yaml", []byte(none))
 	if err != nil {
 		t.Fatal(err)
 	}

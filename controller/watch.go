@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // subscriber is one open watch stream. Its mailbox holds only the latest
@@ -20,11 +20,11 @@ type subscriber struct {
 	acked         uint64 // highest version acknowledged; guarded by c.mu
 
 	mu   sync.Mutex
-	next *tmapi.Event
+	next *adminapi.Event
 	wake chan struct{}
 }
 
-func (s *subscriber) offer(ev tmapi.Event) {
+func (s *subscriber) offer(ev adminapi.Event) {
 	s.mu.Lock()
 	s.next = &ev
 	s.mu.Unlock()
@@ -34,7 +34,7 @@ func (s *subscriber) offer(ev tmapi.Event) {
 	}
 }
 
-func (s *subscriber) take() *tmapi.Event {
+func (s *subscriber) take() *adminapi.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ev := s.next
@@ -48,7 +48,7 @@ func (c *Controller) watchRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/watch", c.serveWatch)
 	mux.HandleFunc("POST /api/watch/{subscriber}/ack", c.serveAck)
 	mux.HandleFunc("POST /api/tms/{tm}/weight", func(w http.ResponseWriter, r *http.Request) {
-		var body tmapi.Weight
+		var body adminapi.Weight
 		if err := readJSON(r, &body); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
@@ -112,9 +112,9 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	c.ho.subs[s.id] = s
 	c.ho.subscribers.Inc()
 	if g := c.ho.groups[group]; g != nil && g.published != nil {
-		s.offer(tmapi.Event{Type: tmapi.EventTable, Group: group, Version: g.version, Kind: tmapi.KindInitial, Buckets: g.published})
+		s.offer(adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: adminapi.KindInitial, Buckets: g.published})
 	}
-	hello := tmapi.Event{Type: tmapi.EventHello, Subscriber: s.id, TM: tm, Group: group,
+	hello := adminapi.Event{Type: adminapi.EventHello, Subscriber: s.id, TM: tm, Group: group,
 		HandoverTimeoutMS: c.cfg.Handover().Milliseconds()}
 	c.mu.Unlock()
 	defer c.unsubscribe(s)
@@ -127,13 +127,13 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w) // one object a line
-	send := func(ev tmapi.Event) bool {
+	send := func(ev adminapi.Event) bool {
 		return enc.Encode(ev) == nil && rc.Flush() == nil
 	}
 	if !send(hello) {
 		return
 	}
-	ping := time.NewTicker(tmapi.PingInterval)
+	ping := time.NewTicker(adminapi.PingInterval)
 	defer ping.Stop()
 	for {
 		select {
@@ -142,7 +142,7 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 		case <-c.ho.closing:
 			return
 		case <-ping.C:
-			if !send(tmapi.Event{Type: tmapi.EventPing}) {
+			if !send(adminapi.Event{Type: adminapi.EventPing}) {
 				return
 			}
 		case <-s.wake:
@@ -165,7 +165,7 @@ func (c *Controller) unsubscribe(s *subscriber) {
 }
 
 func (c *Controller) serveAck(w http.ResponseWriter, r *http.Request) {
-	var body tmapi.Ack
+	var body adminapi.Ack
 	if err := readJSON(r, &body); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // TableLog records the bucket tables the controller publishes to watchers
@@ -32,8 +32,8 @@ func (l *Lab) ObserveTables() *TableLog { return observeGroup(l.AdminURL, l.Toke
 func observeGroup(url, token, group string) *TableLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	tl := &TableLog{cancel: cancel, done: make(chan struct{})}
-	f := tmapi.Follower{Client: &tmapi.Client{URL: url, Token: token}, Group: group,
-		Apply: func(ev tmapi.Event) error {
+	f := adminapi.Follower{Client: &adminapi.Client{URL: url, Token: token}, Group: group,
+		Apply: func(ev adminapi.Event) error {
 			tl.mu.Lock()
 			tl.tables = append(tl.tables, loggedTable{time.Now(), ev.Buckets})
 			tl.mu.Unlock()

@@ -13,9 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/tm"
-	"github.com/symdist/symdist/tmapi"
 )
 
 // TMStats fetches a TM's /stats over the management network.
@@ -180,7 +180,7 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	if !sc.Passed() {
 		return sc
 	}
-	c := &tmapi.Client{URL: r.AdminURL, Token: r.Token}
+	c := &adminapi.Client{URL: r.AdminURL, Token: r.Token}
 	ctx := context.Background()
 	add(r.changeStep("join "+victim, func() error { return r.StartTM(victim) }))
 	w := r.Config.TM(other).Weight

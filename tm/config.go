@@ -34,7 +34,7 @@ type Config struct {
 
 	// The bucket table comes from Source if set, else from the
 	// controller's admin API (--controller, --token), else from a JSON
-	// tmapi.BucketTable file (--buckets-file). With KernelPorts it
+	// adminapi.BucketTable file (--buckets-file). With KernelPorts it
 	// may be absent (then no port is counted as a self port).
 	Source      BucketSource
 	Controller  string

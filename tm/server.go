@@ -28,7 +28,7 @@ import (
 
 	"github.com/symdist/symdist/backoff"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // Server is one running TM.
@@ -350,7 +350,7 @@ func (s *Server) refresh(ctx context.Context) bool {
 }
 
 // firstTable builds the port table from the first bucket table.
-func (s *Server) firstTable(bt tmapi.BucketTable, version uint64) error {
+func (s *Server) firstTable(bt adminapi.BucketTable, version uint64) error {
 	c := s.cfg
 	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
 	if err != nil {
@@ -372,7 +372,7 @@ func (s *Server) firstTable(bt tmapi.BucketTable, version uint64) error {
 }
 
 // noteChangeLocked records an applied table change and logs it.
-func (s *Server) noteChangeLocked(bt tmapi.BucketTable, version uint64, gained, lost int) {
+func (s *Server) noteChangeLocked(bt adminapi.BucketTable, version uint64, gained, lost int) {
 	c := s.cfg
 	s.bucketSt.Updates++
 	s.bucketSt.LastChange = time.Now()
@@ -423,7 +423,7 @@ const startFetchFor = 30 * time.Second
 
 // fetchAtStart fetches the bucket table, retrying transient failures with
 // backoff for up to startFetchFor.
-func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (tmapi.BucketTable, error) {
+func fetchAtStart(ctx context.Context, src BucketSource, log *slog.Logger) (adminapi.BucketTable, error) {
 	deadline := time.Now().Add(startFetchFor)
 	retry := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // BucketSource gives the bucket table of the TM's group, owner TM name per
 // bucket.
 type BucketSource interface {
-	Fetch(ctx context.Context) (tmapi.BucketTable, error)
+	Fetch(ctx context.Context) (adminapi.BucketTable, error)
 	// String names the source in logs and /stats.
 	String() string
 }
@@ -35,10 +35,10 @@ func (s *ControllerSource) String() string { return "controller " + s.URL }
 
 // Fetch returns the bucket table of the TM's group. A controller that is
 // not reachable or has no table yet (HTTP 503) is a transient error.
-func (s *ControllerSource) Fetch(ctx context.Context) (tmapi.BucketTable, error) {
-	c := tmapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}
+func (s *ControllerSource) Fetch(ctx context.Context) (adminapi.BucketTable, error) {
+	c := adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}
 	bt, err := c.BucketsOf(ctx, s.TM)
-	var he *tmapi.HTTPError
+	var he *adminapi.HTTPError
 	var ne net.Error
 	if errors.As(err, &he) && he.Code == http.StatusServiceUnavailable || errors.As(err, &ne) {
 		return bt, &transientError{err}
@@ -50,18 +50,18 @@ func (s *ControllerSource) Fetch(ctx context.Context) (tmapi.BucketTable, error)
 // gets every table in order and the table is acknowledged when it returns
 // nil (docs/tmapi.md). onErr hears failures; Follow keeps trying until ctx
 // ends.
-func (s *ControllerSource) Follow(ctx context.Context, apply func(tmapi.Event) error, onErr func(error)) {
-	f := tmapi.Follower{Client: &tmapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM, Apply: apply, OnError: onErr}
+func (s *ControllerSource) Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error)) {
+	f := adminapi.Follower{Client: &adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM, Apply: apply, OnError: onErr}
 	f.Run(ctx)
 }
 
 // A Follower pushes tables (ControllerSource does): the TM follows it
 // instead of polling Fetch.
 type Follower interface {
-	Follow(ctx context.Context, apply func(tmapi.Event) error, onErr func(error))
+	Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error))
 }
 
-// FileSource reads a JSON tmapi.BucketTable from a file, again at each
+// FileSource reads a JSON adminapi.BucketTable from a file, again at each
 // refresh (so replacing the file changes the table).
 type FileSource struct {
 	Path string
@@ -70,8 +70,8 @@ type FileSource struct {
 func (s *FileSource) String() string { return "file " + s.Path }
 
 // Fetch reads the file.
-func (s *FileSource) Fetch(context.Context) (tmapi.BucketTable, error) {
-	var bt tmapi.BucketTable
+func (s *FileSource) Fetch(context.Context) (adminapi.BucketTable, error) {
+	var bt adminapi.BucketTable
 	b, err := os.ReadFile(s.Path)
 	if err != nil {
 		return bt, err

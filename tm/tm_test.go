@@ -22,7 +22,7 @@ import (
 
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -38,7 +38,7 @@ func halfTable() []string {
 
 func writeBuckets(t *testing.T, path string, buckets []string) {
 	t.Helper()
-	data, err := json.Marshal(tmapi.BucketTable{Group: "web", Buckets: buckets})
+	data, err := json.Marshal(adminapi.BucketTable{Group: "web", Buckets: buckets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,9 +682,9 @@ func TestControllerSource(t *testing.T) {
 	buckets := halfTable()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(tmapi.Status{Groups: []tmapi.GroupStatus{
-			{Name: "dns", TMs: []tmapi.TMStatus{{Name: "tm9"}}},
-			{Name: "web", TMs: []tmapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}},
+		json.NewEncoder(w).Encode(adminapi.Status{Groups: []adminapi.GroupStatus{
+			{Name: "dns", TMs: []adminapi.TMStatus{{Name: "tm9"}}},
+			{Name: "web", TMs: []adminapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}},
 		}})
 	})
 	mux.HandleFunc("GET /api/groups/{group}/buckets", func(w http.ResponseWriter, r *http.Request) {
@@ -693,7 +693,7 @@ func TestControllerSource(t *testing.T) {
 			io.WriteString(w, `{"error":"no such group"}`)
 			return
 		}
-		json.NewEncoder(w).Encode(tmapi.BucketTable{Group: "web", Buckets: buckets})
+		json.NewEncoder(w).Encode(adminapi.BucketTable{Group: "web", Buckets: buckets})
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer s3cret" {
@@ -833,12 +833,12 @@ type flakySource struct {
 	err   error
 }
 
-func (f *flakySource) Fetch(context.Context) (tmapi.BucketTable, error) {
+func (f *flakySource) Fetch(context.Context) (adminapi.BucketTable, error) {
 	f.calls++
 	if f.calls <= f.fails {
-		return tmapi.BucketTable{}, f.err
+		return adminapi.BucketTable{}, f.err
 	}
-	return tmapi.BucketTable{Group: "g", Buckets: make([]string, 16)}, nil
+	return adminapi.BucketTable{Group: "g", Buckets: make([]string, 16)}, nil
 }
 
 func (f *flakySource) String() string { return "flaky" }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // startFollowing subscribes to the controller's table and returns once
@@ -26,8 +26,8 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 		}
 	}
 	started := false
-	apply := func(ev tmapi.Event) error {
-		bt := tmapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets}
+	apply := func(ev adminapi.Event) error {
+		bt := adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets}
 		if !started {
 			if err := s.firstTable(bt, ev.Version); err != nil {
 				once(err)
@@ -40,7 +40,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 		return s.applyTable(bt, ev.Version)
 	}
 	onErr := func(err error) {
-		if !started && tmapi.IsPermanent(err) {
+		if !started && adminapi.IsPermanent(err) {
 			once(err)
 		}
 		s.mu.Lock()
@@ -75,7 +75,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 // applyTable applies a pushed table. With ports lost it waits up to
 // LossGrace for the connections using them to end, so that they finish
 // before the controller moves their buckets.
-func (s *Server) applyTable(bt tmapi.BucketTable, version uint64) error {
+func (s *Server) applyTable(bt adminapi.BucketTable, version uint64) error {
 	s.mu.Lock()
 	gained, lost, err := s.tab.Update(bt.Buckets)
 	if err != nil {

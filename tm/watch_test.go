@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/contract"
-	"github.com/symdist/symdist/tmapi"
-	"github.com/symdist/symdist/tmapi/tmapitest"
+	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/adminapi/adminapitest"
 )
 
 func allTo(tm string) []string {
@@ -22,8 +22,8 @@ func allTo(tm string) []string {
 // send it flows, the gain is on its way) holds the client's connection
 // until the gain arrives, instead of resetting it.
 func TestHoldUntilGain(t *testing.T) {
-	f := tmapitest.NewWatch(t, "tm1")
-	f.Push(1, tmapi.KindInitial, allTo("tm2"))
+	f := adminapitest.NewWatch(t, "tm1")
+	f.Push(1, adminapi.KindInitial, allTo("tm2"))
 	a := newEchoBackend(t, "a")
 	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, Hold: 10 * time.Second})
 	f.WaitAck(t, 1)
@@ -35,7 +35,7 @@ func TestHoldUntilGain(t *testing.T) {
 	if n := len(a.sources()); n != 0 {
 		t.Fatalf("backend saw %d connections before the TM had a port", n)
 	}
-	f.Push(2, tmapi.KindGain, halfTable())
+	f.Push(2, adminapi.KindGain, halfTable())
 	if got := c.hello(); got != "a" {
 		t.Fatalf("backend %q", got)
 	}
@@ -61,8 +61,8 @@ func TestHoldTimesOut(t *testing.T) {
 		timeouts int64
 	}{{"hold 300ms", 300 * time.Millisecond, 1}, {"no hold", 0, 0}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := tmapitest.NewWatch(t, "tm1")
-			f.Push(1, tmapi.KindInitial, allTo("tm2"))
+			f := adminapitest.NewWatch(t, "tm1")
+			f.Push(1, adminapi.KindInitial, allTo("tm2"))
 			a := newEchoBackend(t, "a")
 			s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, Hold: tc.hold})
 			began := time.Now()
@@ -84,8 +84,8 @@ func TestHoldTimesOut(t *testing.T) {
 // acknowledged: when the ack arrives the port table no longer has them,
 // and no connection after it uses one.
 func TestLossAppliedBeforeAck(t *testing.T) {
-	f := tmapitest.NewWatch(t, "tm1")
-	f.Push(1, tmapi.KindInitial, halfTable())
+	f := adminapitest.NewWatch(t, "tm1")
+	f.Push(1, adminapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
 	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: time.Second})
 	f.WaitAck(t, 1)
@@ -110,7 +110,7 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 		}
 		stillOwn <- own
 	})
-	f.Push(2, tmapi.KindLoss, after)
+	f.Push(2, adminapi.KindLoss, after)
 	f.WaitAck(t, 2)
 	if own := <-stillOwn; len(own) != 0 {
 		t.Fatalf("at the ack %d lost ports were still self ports, e.g. %d", len(own), own[0])
@@ -134,8 +134,8 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 // end (up to LossGrace), so short connections finish before the switches
 // move their replies.
 func TestLossGraceWaitsForConnections(t *testing.T) {
-	f := tmapitest.NewWatch(t, "tm1")
-	f.Push(1, tmapi.KindInitial, halfTable())
+	f := adminapitest.NewWatch(t, "tm1")
+	f.Push(1, adminapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
 	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: 20 * time.Second})
 	f.WaitAck(t, 1)
@@ -144,7 +144,7 @@ func TestLossGraceWaitsForConnections(t *testing.T) {
 	p := a.sources()[0].Port()
 	after := halfTable()
 	after[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(after))] = ""
-	f.Push(2, tmapi.KindLoss, after)
+	f.Push(2, adminapi.KindLoss, after)
 	select {
 	case v := <-f.Acks():
 		t.Fatalf("version %d acknowledged while a connection still uses lost port %d", v, p)

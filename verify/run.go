@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 	"google.golang.org/grpc"
@@ -52,7 +54,7 @@ type StateOptions struct {
 	Targets []Target       // the switches; default: every switch of Config
 	// Controller is the admin API to take TM health and the intended
 	// bucket tables from; nil: none.
-	Controller *controller.Client
+	Controller *adminapi.Client
 	// Health probes every TM once as configured to know which are up
 	// (when there is no Controller).
 	Health bool
@@ -110,7 +112,7 @@ func joinErrors(errs []error) error {
 
 // fromController asks a controller's admin API which TMs are up (healthy
 // and not drained) and for its bucket tables.
-func fromController(ctx context.Context, c *controller.Client) (map[string]bool, map[string][]string, error) {
+func fromController(ctx context.Context, c *adminapi.Client) (map[string]bool, map[string][]string, error) {
 	st, err := c.Status(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("controller: %w", err)
@@ -121,7 +123,7 @@ func fromController(ctx context.Context, c *controller.Client) (map[string]bool,
 			up[tm.Name] = tm.Healthy && !tm.Drained
 		}
 		bt, err := c.Buckets(ctx, g.Name)
-		var he *controller.HTTPError
+		var he *adminapi.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusServiceUnavailable {
 			continue // not computed yet: no switch reached
 		}

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/google/go-cmp/cmp"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/verify"
 	"github.com/symdist/symdist/verify/verifytest"
@@ -27,7 +28,7 @@ func ctxFor(t *testing.T) context.Context {
 
 // The ways verify state learns which TMs are up, and what it reads.
 func stateOptions(d *verifytest.Deployment) map[string]verify.StateOptions {
-	ctrl := &controller.Client{URL: d.AdminURL}
+	ctrl := &adminapi.Client{URL: d.AdminURL}
 	one := verify.Targets(d.Config)[1:]
 	return map[string]verify.StateOptions{
 		"controller":            {Config: d.Config, Controller: ctrl},
@@ -94,7 +95,7 @@ func TestStateCorruptBucket(t *testing.T) {
 		o      verify.StateOptions
 		checks []string
 	}{
-		{"controller", verify.StateOptions{Config: d.Config, Controller: &controller.Client{URL: d.AdminURL}}, []string{"bucket_owner", "distributors_differ"}},
+		{"controller", verify.StateOptions{Config: d.Config, Controller: &adminapi.Client{URL: d.AdminURL}}, []string{"bucket_owner", "distributors_differ"}},
 		{"presumed", verify.StateOptions{Config: d.Config}, []string{"distributors_differ"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

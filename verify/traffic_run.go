@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/symdist/symdist/adminapi"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
@@ -29,7 +31,7 @@ type TrafficOptions struct {
 	// view when given); nil: the model holds the switch's live state, so
 	// the switch is held against its own tables.
 	Config     *config.Config
-	Controller *controller.Client
+	Controller *adminapi.Client
 	Burst      int
 }
 
@@ -123,7 +125,7 @@ func Traffic(ctx context.Context, o TrafficOptions) (*TrafficReport, error) {
 // intent (its bucket tables, the TMs it has up) when ctrl is given;
 // otherwise the tables a controller starting with the TMs presumed up
 // (those holding buckets in live) computes.
-func ExpectedState(ctx context.Context, cfg *config.Config, swName string, ctrl *controller.Client, live *Snapshot) ([]*p4v1.Entity, error) {
+func ExpectedState(ctx context.Context, cfg *config.Config, swName string, ctrl *adminapi.Client, live *Snapshot) ([]*p4v1.Entity, error) {
 	var up map[string]bool
 	var buckets map[string][]string
 	var err error

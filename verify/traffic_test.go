@@ -5,10 +5,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/conformance"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
@@ -66,7 +67,7 @@ func TestTrafficFigure3(t *testing.T) {
 func trafficFigure3(t *testing.T, kind string) {
 	skipWithoutBMv2(t, kind)
 	d, hosts := vethFigure3(t, kind)
-	ctrl := &controller.Client{URL: d.AdminURL}
+	ctrl := &adminapi.Client{URL: d.AdminURL}
 	r, err := verify.State(ctxFor(t), verify.StateOptions{Config: d.Config, Controller: ctrl})
 	if err != nil || len(r.Problems) != 0 {
 		t.Fatalf("verify state: %v, problems %v", err, r.Problems)
@@ -159,7 +160,7 @@ func trafficCorruptBucket(t *testing.T, kind string) {
 	right, bad := d.Config.TM(owner).Ports[sw].Port, d.Config.TM(wrong).Ports[sw].Port
 
 	r, err := verify.Traffic(ctxFor(t), verify.TrafficOptions{Target: tg, Ports: hosts[sw], Random: trafficPackets, Seed: trafficSeed, Burst: burst[kind],
-		Config: d.Config, Controller: &controller.Client{URL: d.AdminURL}})
+		Config: d.Config, Controller: &adminapi.Client{URL: d.AdminURL}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func trafficCorruptBucket(t *testing.T, kind string) {
 		t.Errorf("state differences %v, want the one bucket", r.StateDifferences)
 	}
 	t.Logf("bucket %d (%s -> %s): %d packets differ; state: %v", bucket, owner, wrong, len(r.Differences), r.StateDifferences)
-	sr, err := verify.State(ctxFor(t), verify.StateOptions{Config: d.Config, Controller: &controller.Client{URL: d.AdminURL}})
+	sr, err := verify.State(ctxFor(t), verify.StateOptions{Config: d.Config, Controller: &adminapi.Client{URL: d.AdminURL}})
 	if err != nil {
 		t.Fatal(err)
 	}

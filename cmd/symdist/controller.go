@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
@@ -85,7 +87,7 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show the controller's view of switches, groups and TMs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			client := controller.Client{URL: url, Token: token}
+			client := adminapi.Client{URL: url, Token: token}
 			st, err := client.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -112,7 +114,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func printStatus(w interface{ Write([]byte) (int, error) }, st controller.Status) {
+func printStatus(w interface{ Write([]byte) (int, error) }, st adminapi.Status) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SWITCH\tADDRESS\tCONNECTED\tPRIMARY\tIN SYNC\tLAST ERROR")
 	for _, s := range st.Switches {

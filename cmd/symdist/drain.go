@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/spf13/cobra"
-	"github.com/symdist/symdist/controller"
 )
 
 // newDrainCmd is `symdist drain TM` (or `undrain`): the TM's buckets go
@@ -23,7 +24,7 @@ func newDrainCmd(drain bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			client := controller.Client{URL: url, Token: token}
+			client := adminapi.Client{URL: url, Token: token}
 			if err := client.Drain(cmd.Context(), args[0], drain); err != nil {
 				return err
 			}

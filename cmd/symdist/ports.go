@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
 )
 
 func newPortsCmd() *cobra.Command {
@@ -49,7 +49,7 @@ interrupted. Give --range-lo/--range-hi of net.ipv4.ip_local_port_range.`,
 			if rangeLo > rangeHi || rangeLo == 0 {
 				return fmt.Errorf("--range-lo/--range-hi: %d-%d is not a port range", rangeLo, rangeHi)
 			}
-			client := tmapi.Client{URL: url, Token: token}
+			client := adminapi.Client{URL: url, Token: token}
 			if watch {
 				if format != "sysctl" {
 					return fmt.Errorf("--watch writes --format sysctl only (got --format %s)", format)

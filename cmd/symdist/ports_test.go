@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/adminapi/adminapitest"
 	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
-	"github.com/symdist/symdist/tmapi/tmapitest"
 )
 
 // fakeController serves the two admin API calls `symdist ports` makes.
@@ -30,10 +30,10 @@ func fakeController(t *testing.T) (*httptest.Server, []string) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/status", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(tmapi.Status{Groups: []tmapi.GroupStatus{{Name: "web", TMs: []tmapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}}}})
+		json.NewEncoder(w).Encode(adminapi.Status{Groups: []adminapi.GroupStatus{{Name: "web", TMs: []adminapi.TMStatus{{Name: "tm1"}, {Name: "tm2"}}}}})
 	})
 	mux.HandleFunc("/api/groups/web/buckets", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(tmapi.BucketTable{Group: "web", Buckets: at.Buckets})
+		json.NewEncoder(w).Encode(adminapi.BucketTable{Group: "web", Buckets: at.Buckets})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -144,7 +144,7 @@ func TestStatus(t *testing.T) {
 // acknowledges it: at each ack the file holds exactly the ports of the
 // range that are not the TM's in that table.
 func TestPortsWatchWritesBeforeAck(t *testing.T) {
-	f := tmapitest.NewWatch(t, "tm1")
+	f := adminapitest.NewWatch(t, "tm1")
 	path := filepath.Join(t.TempDir(), "ip_local_reserved_ports")
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestPortsWatchWritesBeforeAck(t *testing.T) {
 		loss[i] = ""
 	}
 	for v, tab := range [][]string{half, loss, half} {
-		f.Push(uint64(v+1), tmapi.KindGain, tab)
+		f.Push(uint64(v+1), adminapi.KindGain, tab)
 		f.WaitAck(t, uint64(v+1))
 		got := <-atAck
 		if got != want(tab) {
@@ -201,7 +201,7 @@ func TestPortsWatchWritesBeforeAck(t *testing.T) {
 // A file that cannot be written leaves the table unacknowledged: the
 // controller then writes the switches only after its handover timeout.
 func TestPortsWatchNoAckWhenTheWriteFails(t *testing.T) {
-	f := tmapitest.NewWatch(t, "tm1")
+	f := adminapitest.NewWatch(t, "tm1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := &bytes.Buffer{}
@@ -213,7 +213,7 @@ func TestPortsWatchNoAckWhenTheWriteFails(t *testing.T) {
 			"--format", "sysctl", "--path", filepath.Join(t.TempDir(), "missing", "file")})
 		cmd.ExecuteContext(ctx)
 	}()
-	f.Push(1, tmapi.KindInitial, make([]string, 4096))
+	f.Push(1, adminapi.KindInitial, make([]string, 4096))
 	select {
 	case v := <-f.Acks():
 		t.Fatalf("version %d acknowledged though the file could not be written", v)

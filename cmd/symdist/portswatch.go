@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/tmapi"
 )
 
 // reservedPortsPath is the sysctl net.ipv4.ip_local_reserved_ports.
@@ -20,7 +20,7 @@ const reservedPortsPath = "/proc/sys/net/ipv4/ip_local_reserved_ports"
 // acknowledged, so the kernel stops picking a lost port before the
 // switches move its bucket (docs/tm.md).
 type reservedWatch struct {
-	client   *tmapi.Client
+	client   *adminapi.Client
 	tm       string
 	snat     netip.Addr
 	minPort  uint16
@@ -32,11 +32,11 @@ type reservedWatch struct {
 
 func (w *reservedWatch) run(ctx context.Context) {
 	last := ""
-	apply := func(ev tmapi.Event) error {
+	apply := func(ev adminapi.Event) error {
 		last = "" // the watch works: log the next failure
 		return w.apply(ev)
 	}
-	f := tmapi.Follower{Client: w.client, TM: w.tm, Apply: apply, OnError: func(err error) {
+	f := adminapi.Follower{Client: w.client, TM: w.tm, Apply: apply, OnError: func(err error) {
 		if msg := err.Error(); msg != last { // once until it changes
 			w.log.Warn("bucket table watch", "controller", w.client.URL, "err", err)
 			last = msg
@@ -47,7 +47,7 @@ func (w *reservedWatch) run(ctx context.Context) {
 
 // apply writes the reserved ports of one table; an error leaves the table
 // unacknowledged.
-func (w *reservedWatch) apply(ev tmapi.Event) error {
+func (w *reservedWatch) apply(ev adminapi.Event) error {
 	tab, err := ports.Compute(ev.Buckets, w.tm, w.snat, w.minPort)
 	if err != nil {
 		return err

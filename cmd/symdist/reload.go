@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/controller"
 )
@@ -29,7 +31,7 @@ func reloadOnHangup(ctx context.Context, c *controller.Controller, log *slog.Log
 		case <-hup:
 		}
 		p, err := c.Reload()
-		var rej *controller.RejectedError
+		var rej *adminapi.RejectedError
 		switch {
 		case errors.As(err, &rej):
 			log.Error("SIGHUP: config rejected, nothing changed", "errors", strings.Join(rej.Errors, "; "))
@@ -68,12 +70,12 @@ func configSendCmd(use, short string, apply bool) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			for _, u := range urls {
-				client := controller.Client{URL: u, Token: token}
-				send := controller.PlanConfig
+				client := adminapi.Client{URL: u, Token: token}
+				send := client.PlanConfig
 				if apply {
-					send = controller.ApplyConfig
+					send = client.ApplyConfig
 				}
-				p, err := send(cmd.Context(), &client, args[0], data)
+				p, err := send(cmd.Context(), args[0], data)
 				if err != nil {
 					return fmt.Errorf("%s: %w", u, err)
 				}
@@ -100,7 +102,7 @@ func percent(n, of int) string {
 // printPlan prints a config plan: per group the rule changes, per TM its
 // buckets before and after and the share of the group's flows that move
 // to and from it, and the moves by pair.
-func printPlan(w io.Writer, p *controller.ConfigPlan) {
+func printPlan(w io.Writer, p *adminapi.ConfigPlan) {
 	switch {
 	case p.Applied:
 		fmt.Fprintln(w, "applied:")

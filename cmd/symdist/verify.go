@@ -6,16 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/symdist/symdist/capture"
 	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/capture"
+
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/verify"
 )
 
@@ -58,7 +59,7 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 }
 
 // resolve loads the config and works out the switches to read.
-func (f *verifyFlags) resolve() (*config.Config, []verify.Target, *controller.Client, error) {
+func (f *verifyFlags) resolve() (*config.Config, []verify.Target, *adminapi.Client, error) {
 	var cfg *config.Config
 	if f.configPath != "" {
 		var err error
@@ -66,13 +67,13 @@ func (f *verifyFlags) resolve() (*config.Config, []verify.Target, *controller.Cl
 			return nil, nil, nil, err
 		}
 	}
-	var ctrl *controller.Client
+	var ctrl *adminapi.Client
 	if f.ctrlURL != "" {
 		token := f.token
 		if token == "" && cfg != nil {
 			token = cfg.Admin.Token
 		}
-		ctrl = &controller.Client{URL: f.ctrlURL, Token: token}
+		ctrl = &adminapi.Client{URL: f.ctrlURL, Token: token}
 	}
 	var targets []verify.Target
 	switch {

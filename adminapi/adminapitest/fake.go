@@ -1,8 +1,8 @@
-// Package tmapitest is a fake controller admin API for tests of TMs and
+// Package adminapitest is a fake controller admin API for tests of TMs and
 // other subscribers: it serves the watch protocol of docs/tmapi.md from
 // the spec alone (tables the test pushes, acks it records), so a
 // subscriber's tests never link the controller.
-package tmapitest
+package adminapitest
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/symdist/symdist/tmapi"
+	"github.com/symdist/symdist/adminapi"
 )
 
 // Watch serves GET /api/watch?tm=TM (subscriber id "s1") and
@@ -21,7 +21,7 @@ import (
 type Watch struct {
 	URL    string
 	TM     string
-	tables chan tmapi.Event
+	tables chan adminapi.Event
 	acks   chan uint64
 
 	mu    sync.Mutex
@@ -30,7 +30,7 @@ type Watch struct {
 
 // NewWatch starts the fake; it stops at the test's cleanup.
 func NewWatch(t testing.TB, tm string) *Watch {
-	f := &Watch{TM: tm, tables: make(chan tmapi.Event, 16), acks: make(chan uint64, 16)}
+	f := &Watch{TM: tm, tables: make(chan adminapi.Event, 16), acks: make(chan uint64, 16)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/watch", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("tm") != tm {
@@ -40,7 +40,7 @@ func NewWatch(t testing.TB, tm string) *Watch {
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(w)
-		_ = enc.Encode(tmapi.Event{Type: tmapi.EventHello, Subscriber: "s1", TM: tm, Group: "web", HandoverTimeoutMS: 1000})
+		_ = enc.Encode(adminapi.Event{Type: adminapi.EventHello, Subscriber: "s1", TM: tm, Group: "web", HandoverTimeoutMS: 1000})
 		w.(http.Flusher).Flush()
 		for {
 			select {
@@ -53,7 +53,7 @@ func NewWatch(t testing.TB, tm string) *Watch {
 		}
 	})
 	mux.HandleFunc("POST /api/watch/s1/ack", func(w http.ResponseWriter, r *http.Request) {
-		var a tmapi.Ack
+		var a adminapi.Ack
 		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -75,7 +75,7 @@ func NewWatch(t testing.TB, tm string) *Watch {
 
 // Push sends a table to the subscriber.
 func (f *Watch) Push(version uint64, kind string, buckets []string) {
-	f.tables <- tmapi.Event{Type: tmapi.EventTable, Group: "web", Version: version, Kind: kind, Buckets: buckets}
+	f.tables <- adminapi.Event{Type: adminapi.EventTable, Group: "web", Version: version, Kind: kind, Buckets: buckets}
 }
 
 // OnAck runs fn when an ack arrives, before it is answered.

@@ -1,4 +1,4 @@
-package tmapi
+package adminapi
 
 import (
 	"context"

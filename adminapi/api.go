@@ -1,9 +1,9 @@
-// Package tmapi is the controller's admin API as its clients see it: the
+// Package adminapi is the controller's admin API as its clients see it: the
 // JSON types, an HTTP client, and the bucket-table watch protocol that TMs
 // follow (docs/tmapi.md). It imports nothing of the controller, so a TM
 // (symdist tm, symdist ports --watch, or a third party's) never links the
 // P4Runtime controller.
-package tmapi
+package adminapi
 
 import "time"
 
