@@ -12,9 +12,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	"github.com/symdist/symdist/internal/p4tools"
 
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/vectors"
@@ -140,7 +141,7 @@ func Program(ctx context.Context, t *Target) error {
 		return err
 	}
 	defer conn.Close()
-	sess, err := controller.Open(ctx, conn, t.DeviceID, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sess, err := p4rt.Open(ctx, conn, t.DeviceID, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return fmt.Errorf("%s: arbitration: %w", t.Name, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/assign"
 	"github.com/symdist/symdist/backoff"
@@ -54,7 +56,7 @@ type switchState struct {
 	kick chan struct{} // a change to write
 
 	mu        sync.Mutex
-	sess      *Session
+	sess      *p4rt.Session
 	connected bool
 	primary   bool
 	syncedGen uint64
@@ -79,7 +81,7 @@ type switchState struct {
 const fullReadEvery = time.Minute
 
 // session is the switch's live session, or nil.
-func (sw *switchState) session() *Session {
+func (sw *switchState) session() *p4rt.Session {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	return sw.sess
@@ -275,7 +277,7 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 // serveSwitch holds one connection to a switch until it drops or stops
 // answering.
 func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
-	opts, err := DialOptions(sw.cfg.TLS)
+	opts, err := p4rt.DialOptions(sw.cfg.TLS)
 	if err != nil {
 		return err
 	}
@@ -297,7 +299,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	openTimer := time.AfterFunc(openTimeout, func() {
 		cancel(fmt.Errorf("no arbitration answer within %v", openTimeout))
 	})
-	sess, err := Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
+	sess, err := p4rt.Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
 	openTimer.Stop()
 	if err != nil {
 		return ended(err)
@@ -356,7 +358,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 }
 
 // syncSwitch makes a switch hold exactly the desired state.
-func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *Session) error {
+func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt.Session) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := c.ensurePipeline(ctx, sw, sess); err != nil {
@@ -518,7 +520,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 }
 
 // readBuckets reads a switch's bucket_table back as owner names per group.
-func (c *Controller) readBuckets(ctx context.Context, s *Session, cfg *config.Config) (map[string][]string, error) {
+func (c *Controller) readBuckets(ctx context.Context, s *p4rt.Session, cfg *config.Config) (map[string][]string, error) {
 	ids := c.builder.IDs.BucketTable
 	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.Table}}})
 	if err != nil {

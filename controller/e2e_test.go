@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket/layers"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -451,7 +453,7 @@ func TestWriteErrorsDecoded(t *testing.T) {
 	}
 	defer conn.Close()
 	ctx := context.Background()
-	sess, err := controller.Open(ctx, conn, 1, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sess, err := p4rt.Open(ctx, conn, 1, 5, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +466,7 @@ func TestWriteErrorsDecoded(t *testing.T) {
 	b := entries.Builder{IDs: ids}
 	ups := entries.Inserts(b.PortRole(1, 1), b.PortRole(1, 1), b.Bucket(1, 0, 77), b.PortRole(2, 1))
 	err = sess.Write(ctx, ups)
-	var we *controller.WriteError
+	var we *p4rt.WriteError
 	if !errors.As(err, &we) {
 		t.Fatalf("Write = %v, want a WriteError", err)
 	}

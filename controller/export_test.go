@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc"
 )
@@ -18,7 +20,7 @@ func SetLiveness(c *Controller, interval, timeout time.Duration, fall int) {
 // ReadState reads what the controller manages from a switch over conn,
 // without arbitration (Read needs no election id).
 func ReadState(ctx context.Context, conn *grpc.ClientConn, deviceID uint64) ([]*p4v1.Entity, error) {
-	return readState(ctx, &Session{DeviceID: deviceID, client: p4v1.NewP4RuntimeClient(conn)})
+	return readState(ctx, p4rt.NewReader(conn, deviceID))
 }
 
 // WantState is what switch swName must hold given the controller's bucket

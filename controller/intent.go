@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 )
@@ -46,7 +48,7 @@ type switchIntent struct {
 // they carry to in. A TM counts as drained when any switch says so: an
 // undrain cut short by a crash is repeated by the operator, while a drain
 // cut short must not put a TM under maintenance back in service.
-func (c *Controller) readIntent(ctx context.Context, s *Session, cfg *config.Config, in *switchIntent) error {
+func (c *Controller) readIntent(ctx context.Context, s *p4rt.Session, cfg *config.Config, in *switchIntent) error {
 	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: c.builder.IDs.L2Forward.Table}}})
 	if err != nil {
 		return err

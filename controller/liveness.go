@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/symdist/symdist/p4rt"
 )
 
 // liveness is how often the controller asks a switch whether it still
@@ -27,7 +29,7 @@ var defaultLiveness = liveness{interval: time.Second, timeout: 2 * time.Second, 
 // watchLiveness probes sess until ctx ends; it gives up on the session by
 // calling drop with the reason. Each round also publishes the session's
 // arbitration trouble (a switch nobody can claim) in status and metrics.
-func (c *Controller) watchLiveness(ctx context.Context, sw *switchState, sess *Session, drop context.CancelCauseFunc) {
+func (c *Controller) watchLiveness(ctx context.Context, sw *switchState, sess *p4rt.Session, drop context.CancelCauseFunc) {
 	failures := 0
 	for {
 		jitter := rand.N(c.liveness.interval/10 + 1)
@@ -63,7 +65,7 @@ const errNoHigherID = "the switch has seen election id {2^64-1, 2^64-1}: no cont
 
 // reportClaims shows in status and metrics whether the switch can be
 // claimed, and how many claims this session has sent.
-func (c *Controller) reportClaims(sw *switchState, sess *Session) {
+func (c *Controller) reportClaims(sw *switchState, sess *p4rt.Session) {
 	stuck := sess.Stuck()
 	c.metrics.noHigherID.WithLabelValues(sw.cfg.Name).Set(b2f(stuck))
 	c.metrics.claims.WithLabelValues(sw.cfg.Name).Set(float64(sess.Claims()))

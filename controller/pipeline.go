@@ -6,13 +6,12 @@ import (
 	"hash/fnv"
 	"os"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
-	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/devconfig"
 	"github.com/symdist/symdist/p4info"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -92,7 +91,7 @@ func newSwitchPipeline(sw *config.Switch, builtIn *p4info.Schema, ids *p4info.ID
 // ensurePipeline makes the switch run the pipeline: pushed when its cookie
 // differs; for a preloaded switch nothing is pushed and the P4Info it
 // reports must be symdist's.
-func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *Session) error {
+func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *p4rt.Session) error {
 	p := sw.pipe
 	if !p.target.PushesPipeline() {
 		return checkPreloaded(ctx, sess, c.ids)
@@ -113,17 +112,15 @@ func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *
 // checkPreloaded reads the P4Info a preloaded switch runs and checks that
 // it names symdist's tables and actions with the IDs the controller
 // writes.
-func checkPreloaded(ctx context.Context, sess *Session, ids *p4info.IDs) error {
-	resp, err := sess.client.GetForwardingPipelineConfig(ctx, &p4v1.GetForwardingPipelineConfigRequest{
-		DeviceId: sess.DeviceID, ResponseType: p4v1.GetForwardingPipelineConfigRequest_P4INFO_AND_COOKIE,
-	})
-	if status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.NotFound || (err == nil && resp.GetConfig().GetP4Info() == nil) {
-		return fmt.Errorf("preloaded switch runs no pipeline: load symdist's on it first (docs/hardware.md)")
-	}
+func checkPreloaded(ctx context.Context, sess *p4rt.Session, ids *p4info.IDs) error {
+	info, ok, err := sess.PipelineP4Info(ctx)
 	if err != nil {
 		return fmt.Errorf("reading pipeline: %w", err)
 	}
-	s, err := p4info.NewSchema(resp.GetConfig().GetP4Info())
+	if !ok {
+		return fmt.Errorf("preloaded switch runs no pipeline: load symdist's on it first (docs/hardware.md)")
+	}
+	s, err := p4info.NewSchema(info)
 	if err != nil {
 		return fmt.Errorf("preloaded switch's P4Info: %w", err)
 	}

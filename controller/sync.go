@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
 )
@@ -79,7 +81,7 @@ func diff(current, want []*p4v1.Entity) *plan {
 }
 
 // readState reads everything the controller manages from a switch.
-func readState(ctx context.Context, s *Session) ([]*p4v1.Entity, error) {
+func readState(ctx context.Context, s *p4rt.Session) ([]*p4v1.Entity, error) {
 	es, err := s.Read(ctx,
 		&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
 		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
@@ -106,7 +108,7 @@ func readState(ctx context.Context, s *Session) ([]*p4v1.Entity, error) {
 }
 
 // apply writes a plan phase by phase.
-func apply(ctx context.Context, s *Session, p *plan) error {
+func apply(ctx context.Context, s *p4rt.Session, p *plan) error {
 	for i, ph := range p.phases {
 		if len(ph) == 0 {
 			continue

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4rtserver"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -119,7 +120,7 @@ tms:
 	// Without a client certificate the switch refuses.
 	noCert := *cfg.Switches[0].TLS
 	noCert.Cert, noCert.Key = "", ""
-	opts, err := controller.DialOptions(&noCert)
+	opts, err := p4rt.DialOptions(&noCert)
 	if err != nil {
 		t.Fatal(err)
 	}

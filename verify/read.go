@@ -13,8 +13,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
@@ -93,7 +94,7 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))
 	}
 	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie()}
-	es, err := controller.ReadEntities(ctx, client, deviceID,
+	es, err := p4rt.ReadEntities(ctx, client, deviceID,
 		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
 		&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
 			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}},
@@ -117,7 +118,7 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 	for id := range schema.Counters {
 		counters = append(counters, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: id}}})
 	}
-	s.Counters, err = controller.ReadEntities(ctx, client, deviceID, counters...)
+	s.Counters, err = p4rt.ReadEntities(ctx, client, deviceID, counters...)
 	if err != nil {
 		s.CounterErr = status.Convert(err).Message()
 	}

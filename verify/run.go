@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	"github.com/symdist/symdist/adminapi"
 
 	"github.com/symdist/symdist/config"
@@ -36,7 +38,7 @@ func Targets(cfg *config.Config) []Target {
 // ReadTarget dials a switch and reads it (Read); the connection is closed
 // before it returns.
 func ReadTarget(ctx context.Context, t Target) (*Snapshot, error) {
-	opts, err := controller.DialOptions(t.TLS)
+	opts, err := p4rt.DialOptions(t.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("switch %s: TLS: %w", t.Name, err)
 	}

@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"google.golang.org/grpc"
 )
 
@@ -91,7 +92,7 @@ func TestSwitchTLS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, _, _ := startSwitch(t, tc.server)
-			opts, err := controller.DialOptions(tc.client)
+			opts, err := p4rt.DialOptions(tc.client)
 			if err != nil {
 				t.Fatal(err)
 			}

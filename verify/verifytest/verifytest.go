@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/p4rt"
+
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
@@ -261,7 +263,7 @@ func (d *Deployment) Corrupt(t testing.TB, sw, group string, bucket uint16, tm s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sess, err := controller.Open(context.Background(), conn, s.DeviceID, d.Config.ElectionID+1000, slog.New(slog.DiscardHandler))
+	sess, err := p4rt.Open(context.Background(), conn, s.DeviceID, d.Config.ElectionID+1000, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +332,7 @@ func Program(t testing.TB, s *Switch, info *p4configv1.P4Info, deviceConfig []by
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sess, err := controller.Open(ctx, conn, s.DeviceID, 1, slog.New(slog.DiscardHandler))
+	sess, err := p4rt.Open(ctx, conn, s.DeviceID, 1, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package controller
+package p4rt
 
 import (
 	"context"
@@ -343,6 +343,21 @@ func (s *Session) PipelineCookie(ctx context.Context) (cookie uint64, ok bool, e
 	return resp.GetConfig().GetCookie().GetCookie(), true, nil
 }
 
+// PipelineP4Info returns the P4Info of the switch's pipeline, or ok=false
+// when it has none.
+func (s *Session) PipelineP4Info(ctx context.Context) (info *p4configv1.P4Info, ok bool, err error) {
+	resp, err := s.client.GetForwardingPipelineConfig(ctx, &p4v1.GetForwardingPipelineConfigRequest{
+		DeviceId: s.DeviceID, ResponseType: p4v1.GetForwardingPipelineConfigRequest_P4INFO_AND_COOKIE,
+	})
+	if status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.NotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return resp.GetConfig().GetP4Info(), resp.GetConfig().GetP4Info() != nil, nil
+}
+
 // SetPipeline pushes a pipeline (VERIFY_AND_COMMIT: the switch's state is
 // cleared).
 func (s *Session) SetPipeline(ctx context.Context, info *p4configv1.P4Info, deviceConfig []byte, cookie uint64) error {
@@ -433,6 +448,13 @@ func (s *Session) Write(ctx context.Context, updates []*p4v1.Update) error {
 		return &WriteError{Err: firstErr, Updates: failed}
 	}
 	return nil
+}
+
+// NewReader is a session that only reads (Read, PipelineCookie,
+// PipelineP4Info): no stream, no arbitration, so it never disturbs the
+// primary. Write and SetPipeline on it fail.
+func NewReader(conn grpc.ClientConnInterface, deviceID uint64) *Session {
+	return &Session{DeviceID: deviceID, client: p4v1.NewP4RuntimeClient(conn)}
 }
 
 // Read returns every entity matching the (wildcard) entities.
