@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/adminapi"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,8 +24,8 @@ func (c *Controller) Status() adminapi.Status {
 	v := c.viewLocked()
 	for gi := range c.cfg.Groups {
 		g := &c.cfg.Groups[gi]
-		counts := c.counts.of(g.Name, v.buckets[g.Name])
-		gs := adminapi.GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: defaultTM(c.cfg, g, v).Name}
+		counts := c.counts.of(g.Name, v.Buckets[g.Name])
+		gs := adminapi.GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: desired.DefaultTM(c.cfg, g, v).Name}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
 			gs.TMs = append(gs.TMs, adminapi.TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
 				Healthy: c.healthy[tm.Name].up, Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})

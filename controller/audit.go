@@ -56,15 +56,11 @@ func (c *Controller) View() (buckets map[string][]string, up map[string]bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := c.viewLocked()
-	for g, t := range v.buckets {
-		v.buckets[g] = slices.Clone(t) // the caller's to change
+	for g, t := range v.Buckets {
+		v.Buckets[g] = slices.Clone(t) // the caller's to change
 	}
-	return v.buckets, v.up
+	return v.Buckets, v.Up
 }
 
 // Config is the controller's config.
 func (c *Controller) Config() *config.Config { return c.cfg }
-
-// Probe runs one health check of a TM as configured and returns nil when
-// it passes (type none always passes).
-func Probe(ctx context.Context, h config.Health) error { return probe(ctx, h) }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/symdist/symdist/entries"
 )
@@ -13,12 +15,12 @@ import (
 // entries that are not buckets stay apart.
 func TestSplitBucketsRoundTrip(t *testing.T) {
 	b := builder(t)
-	owners := bucketOwners{}
-	owners.set(1, 0, 7)
-	owners.set(1, 65535, 8)
-	owners.set(3, 5, 9)
+	owners := desired.BucketOwners{}
+	owners.Set(1, 0, 7)
+	owners.Set(1, 65535, 8)
+	owners.Set(3, 5, 9)
 	role := entries.Canonicalize(b.PortRole(1, 1))
-	rest, got := splitBuckets(b.IDs, append(owners.entities(b), role))
+	rest, got := desired.SplitBuckets(b.IDs, append(owners.Entities(b), role))
 	if diff := cmp.Diff(owners, got); diff != "" {
 		t.Errorf("owners (-want +got):\n%s", diff)
 	}
@@ -33,8 +35,8 @@ func TestSplitBucketsRoundTrip(t *testing.T) {
 func TestBucketChangesMatchEntityDiff(t *testing.T) {
 	b := builder(t)
 	r := rand.New(rand.NewPCG(3, 4))
-	random := func() bucketOwners {
-		o := bucketOwners{}
+	random := func() desired.BucketOwners {
+		o := desired.BucketOwners{}
 		for g := uint16(1); g <= 3; g++ {
 			if r.IntN(4) == 0 {
 				continue
@@ -42,7 +44,7 @@ func TestBucketChangesMatchEntityDiff(t *testing.T) {
 			n := 1 << r.IntN(6)
 			for bucket := range n {
 				if m := uint32(r.IntN(4)); m != 0 {
-					o.set(g, bucket, m)
+					o.Set(g, bucket, m)
 				}
 			}
 		}
@@ -59,7 +61,7 @@ func TestBucketChangesMatchEntityDiff(t *testing.T) {
 	}
 	for range 200 {
 		cur, want := random(), random()
-		byEntities := diff(cur.entities(b), want.entities(b))
+		byEntities := diff(cur.Entities(b), want.Entities(b))
 		byOwners := &plan{}
 		byOwners.addBucketChanges(b, cur, want)
 		if d := cmp.Diff(summary(byEntities), summary(byOwners)); d != "" {
@@ -67,7 +69,7 @@ func TestBucketChangesMatchEntityDiff(t *testing.T) {
 		}
 	}
 	p := &plan{}
-	p.addBucketChanges(b, bucketOwners{1: {1, 2}}, bucketOwners{1: {1, 2, 0}})
+	p.addBucketChanges(b, desired.BucketOwners{1: {1, 2}}, desired.BucketOwners{1: {1, 2, 0}})
 	if !p.empty() {
 		t.Errorf("a trailing bucket without entry changes nothing, yet %d updates", p.size())
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/p4rt"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -63,8 +65,8 @@ type switchState struct {
 	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
 	lastErr   string
-	written   int         // updates written by the last sync
-	owners    ownersCache // the bucket owners the last sync built (tables.go)
+	written   int                 // updates written by the last sync
+	owners    desired.OwnersCache // the bucket owners the last sync built (tables.go)
 
 	// held is what the switch holds as of our last successful sync, so a
 	// sync after a health event diffs against it instead of reading back
@@ -72,7 +74,7 @@ type switchState struct {
 	// session or the primary role changes, or a write fails; it is dropped
 	// then, and at least every fullReadEvery.
 	held        []*p4v1.Entity
-	heldBuckets bucketOwners // bucket_table, apart from held: see bucketOwners
+	heldBuckets desired.BucketOwners // bucket_table, apart from held: see desired.BucketOwners
 	heldTime    time.Time
 }
 
@@ -98,7 +100,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	schema, ids, err := loadPipeline()
+	schema, ids, err := desired.LoadPipeline()
 	if err != nil {
 		return nil, err
 	}
@@ -214,15 +216,15 @@ func (c *Controller) reassignLocked(group string) {
 	c.bumpLocked()
 }
 
-// view snapshots what the desired state depends on.
-func (c *Controller) viewLocked() view {
-	v := view{buckets: map[string][]string{}, up: map[string]bool{}, drained: map[string]bool{}}
+// viewLocked snapshots what the desired state depends on.
+func (c *Controller) viewLocked() desired.View {
+	v := desired.View{Buckets: map[string][]string{}, Up: map[string]bool{}, Drained: map[string]bool{}}
 	for name := range c.tables {
-		v.buckets[name] = c.switchTableLocked(name) // never written: shared
+		v.Buckets[name] = c.switchTableLocked(name) // never written: shared
 	}
 	for i := range c.cfg.TMs {
-		v.up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
-		v.drained[c.cfg.TMs[i].Name] = c.drained[c.cfg.TMs[i].Name]
+		v.Up[c.cfg.TMs[i].Name] = c.up(c.cfg.TMs[i].Name)
+		v.Drained[c.cfg.TMs[i].Name] = c.drained[c.cfg.TMs[i].Name]
 	}
 	return v
 }
@@ -379,7 +381,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt
 		if current, err = readState(ctx, sess); err != nil {
 			return err
 		}
-		current, curBuckets = splitBuckets(c.builder.IDs, current)
+		current, curBuckets = desired.SplitBuckets(c.builder.IDs, current)
 		sw.mu.Lock()
 		sw.heldTime = time.Now()
 		sw.mu.Unlock()
@@ -388,7 +390,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt
 	c.mu.Lock()
 	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want, wantBuckets := desiredState(cfg, c.builder, cfg.Switch(sw.cfg.Name), v, &sw.owners)
+	want, wantBuckets := desired.State(cfg, c.builder, cfg.Switch(sw.cfg.Name), v, &sw.owners)
 	p := diff(current, want)
 	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
 	planned := time.Since(start)
@@ -538,7 +540,7 @@ func (c *Controller) readBuckets(ctx context.Context, s *p4rt.Session, cfg *conf
 	unknown := map[uint64]int{} // member id -> buckets
 	for _, e := range es {
 		te := e.GetTableEntry()
-		group, bucket := bucketKey(c.builder.IDs, te)
+		group, bucket := desired.BucketKey(c.builder.IDs, te)
 		// Entries of another group or past the group's bucket count are
 		// not the table; the sync deletes them.
 		g := groupByID[group]

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/p4rt"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -28,14 +30,14 @@ func ReadState(ctx context.Context, conn *grpc.ClientConn, deviceID uint64) ([]*
 // controller's).
 func WantState(c *Controller, swName string, up, drained map[string]bool) []*p4v1.Entity {
 	c.mu.Lock()
-	v := view{buckets: map[string][]string{}, up: up, drained: drained}
+	v := desired.View{Buckets: map[string][]string{}, Up: up, Drained: drained}
 	for g, t := range c.tables {
-		v.buckets[g] = slices.Clone(t.Buckets)
+		v.Buckets[g] = slices.Clone(t.Buckets)
 	}
 	c.mu.Unlock()
 	for i := range c.cfg.Switches {
 		if c.cfg.Switches[i].Name == swName {
-			return desired(c.cfg, c.builder, &c.cfg.Switches[i], v)
+			return desired.Entities(c.cfg, c.builder, &c.cfg.Switches[i], v)
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/symdist/symdist/adminapi"
 )
@@ -360,7 +362,7 @@ func (c *Controller) publishLocked(group string) {
 		return
 	}
 	tab := g.switchTable // every bucket held and none moving: the common case
-	if len(g.pending) > 0 || !sameTable(g.synced, g.switchTable) {
+	if len(g.pending) > 0 || !desired.SameTable(g.synced, g.switchTable) {
 		tab = make([]string, len(g.switchTable))
 		for b, owner := range g.switchTable {
 			if _, moving := g.pending[b]; !moving && g.synced[b] == owner {
@@ -371,7 +373,7 @@ func (c *Controller) publishLocked(group string) {
 			tab = g.switchTable // share it rather than keep a copy
 		}
 	}
-	if sameTable(tab, g.published) || slices.Equal(tab, g.published) {
+	if desired.SameTable(tab, g.published) || slices.Equal(tab, g.published) {
 		return
 	}
 	kind := adminapi.KindGain
@@ -405,7 +407,7 @@ func (c *Controller) Published(group string) (version uint64, settled bool) {
 	if g == nil {
 		return 0, false
 	}
-	return g.version, len(g.pending) == 0 && (sameTable(g.published, g.switchTable) || slices.Equal(g.published, g.switchTable))
+	return g.version, len(g.pending) == 0 && (desired.SameTable(g.published, g.switchTable) || slices.Equal(g.published, g.switchTable))
 }
 
 // SetWeight changes a TM's weight at run time (not kept across a restart:

@@ -2,44 +2,13 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"time"
+
+	"github.com/symdist/symdist/health"
 
 	"github.com/symdist/symdist/config"
 )
-
-// probe runs one health check of a TM and returns nil when it passes.
-func probe(ctx context.Context, h config.Health) error {
-	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
-	defer cancel()
-	switch h.Type {
-	case "tcp":
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", h.Target)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	case "http":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.Target, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode < 200 || resp.StatusCode > 399 {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		return nil
-	}
-	return nil
-}
 
 // debounce turns probe results into up/down with rise and fall thresholds,
 // so that a flapping TM does not flap the bucket table.
@@ -84,7 +53,7 @@ func watch(ctx context.Context, tm *config.TM, report func(name string, err erro
 	t := time.NewTicker(tm.Health.Interval)
 	defer t.Stop()
 	for {
-		err := probe(ctx, tm.Health)
+		err := health.Probe(ctx, tm.Health)
 		if ctx.Err() != nil {
 			return
 		}

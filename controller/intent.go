@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/p4rt"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -18,25 +20,6 @@ import (
 // the switches (the same one restarted, or the backup taking over) reads
 // the intent back with the bucket table, so a drain lasts as long as the
 // switches hold the TM's entries. docs/design.md says why not a file.
-
-// intentRecord is the metadata of a TM's l2_forward entry. An entry
-// without metadata means no override: the TM follows its health check.
-type intentRecord struct {
-	Version int    `json:"symdist_intent"` // 1
-	TM      string `json:"tm"`
-	Drained bool   `json:"drained,omitempty"`
-}
-
-const intentVersion = 1
-
-// withIntent sets the metadata of e, the l2_forward entry of TM tm.
-func withIntent(e *p4v1.Entity, tm string, drained bool) *p4v1.Entity {
-	if drained {
-		md, _ := json.Marshal(intentRecord{Version: intentVersion, TM: tm, Drained: true})
-		e.GetTableEntry().Metadata = md
-	}
-	return e
-}
 
 // switchIntent is the intent read back from the switches.
 type switchIntent struct {
@@ -67,8 +50,8 @@ func collectIntent(cfg *config.Config, es []*p4v1.Entity, in *switchIntent) {
 			in.found = in.found || isTMEntry(cfg, e)
 			continue
 		}
-		var r intentRecord
-		if json.Unmarshal(md, &r) != nil || r.Version != intentVersion || cfg.TM(r.TM) == nil {
+		var r desired.IntentRecord
+		if json.Unmarshal(md, &r) != nil || r.Version != desired.IntentVersion || cfg.TM(r.TM) == nil {
 			continue // not ours, or a TM this config no longer has
 		}
 		in.found = true

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
@@ -75,7 +77,7 @@ func TestCollectIntent(t *testing.T) {
 		es   []*p4v1.Entity
 		want switchIntent
 	}{
-		{"a drain record", []*p4v1.Entity{withIntent(l2(tm1MAC, ""), "tm2", true)},
+		{"a drain record", []*p4v1.Entity{desired.WithIntent(l2(tm1MAC, ""), "tm2", true)},
 			switchIntent{found: true, drained: map[string]bool{"tm2": true}}},
 		{"a TM's entry without metadata", []*p4v1.Entity{l2(tm1MAC, "")},
 			switchIntent{found: true, drained: map[string]bool{}}},

@@ -3,8 +3,9 @@ package controller
 import (
 	"slices"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/assign"
-	"github.com/symdist/symdist/config"
 )
 
 // Bucket tables ([]string, owner per bucket) are never written once they
@@ -15,13 +16,6 @@ import (
 // was done for. At 16 groups of 65,536 buckets a copy of every table is
 // 16 MB and a walk of them a million steps: a TM failure, which changes
 // one group, must cost that group only.
-
-// sameTable reports whether a and b are the same slice (then, tables
-// being never written, equal). Both are held by the caller, so the array
-// cannot have been freed and reused.
-func sameTable[T any](a, b []T) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
-}
 
 // applyToCopy is t.Apply on a copy of t's buckets: the old slice may be
 // shared as a switch table, a snapshot or a published table.
@@ -64,7 +58,7 @@ type tableCounts struct {
 
 // of returns the buckets per owner in table, the table of group.
 func (cc countCache) of(group string, table []string) map[string]int {
-	if tc, ok := cc[group]; ok && sameTable(tc.table, table) {
+	if tc, ok := cc[group]; ok && desired.SameTable(tc.table, table) {
 		return tc.counts
 	}
 	counts := map[string]int{}
@@ -73,49 +67,4 @@ func (cc countCache) of(group string, table []string) map[string]int {
 	}
 	cc[group] = tableCounts{table: table, counts: counts}
 	return counts
-}
-
-// ownersCache is, for one switch, the bucket owners its last sync built per
-// group and the table each was built from, so that the next sync rebuilds
-// only the groups whose table changed. Only the switch's own loop uses it.
-type ownersCache struct {
-	cfg    *config.Config // the members depend on the config
-	groups map[uint16]cachedOwners
-}
-
-type cachedOwners struct {
-	from   []string // the group's table
-	owners []uint32 // built from it; never written after
-}
-
-// groupOwners returns the member per bucket of table on this switch (nil
-// when no bucket has one), reusing the owners built before from the same
-// table under the same config.
-func (oc *ownersCache) groupOwners(cfg *config.Config, id uint16, table []string, members map[string]uint32) []uint32 {
-	if oc != nil && oc.cfg == cfg {
-		if co, ok := oc.groups[id]; ok && sameTable(co.from, table) {
-			return co.owners
-		}
-	}
-	var owners []uint32
-	last := -1
-	for b, owner := range table {
-		if m := members[owner]; m != 0 {
-			if owners == nil {
-				owners = make([]uint32, len(table))
-			}
-			owners[b] = m
-			last = b
-		}
-	}
-	if last >= 0 {
-		owners = owners[:last+1] // as bucketOwners.set leaves it
-	}
-	if oc != nil {
-		if oc.cfg != cfg || oc.groups == nil {
-			oc.cfg, oc.groups = cfg, map[uint16]cachedOwners{}
-		}
-		oc.groups[id] = cachedOwners{from: table, owners: owners}
-	}
-	return owners
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -72,32 +74,32 @@ func TestEventCopiesOnlyItsGroup(t *testing.T) {
 	c.bumpLocked()
 	before := c.viewLocked()
 	snap := c.ho.snaps[len(c.ho.snaps)-1]
-	beforeCopy, snapCopy := deepCopy(before.buckets), deepCopy(snap.tables)
+	beforeCopy, snapCopy := deepCopy(before.Buckets), deepCopy(snap.tables)
 
 	c.drained["t2-1"] = true
 	c.reassignLocked("g2")
 	after := c.viewLocked()
 
-	if diff := cmp.Diff(beforeCopy, before.buckets); diff != "" {
-		t.Errorf("a view taken before the event changed (-then +now):\n%s", diff)
+	if diff := cmp.Diff(beforeCopy, before.Buckets); diff != "" {
+		t.Errorf("a desired.View taken before the event changed (-then +now):\n%s", diff)
 	}
 	if diff := cmp.Diff(snapCopy, snap.tables); diff != "" {
 		t.Errorf("the snapshot of the generation before changed (-then +now):\n%s", diff)
 	}
-	if slices.Contains(after.buckets["g2"], "t2-1") {
-		t.Errorf("g2 still gives buckets to the drained t2-1: %v", after.buckets["g2"])
+	if slices.Contains(after.Buckets["g2"], "t2-1") {
+		t.Errorf("g2 still gives buckets to the drained t2-1: %v", after.Buckets["g2"])
 	}
-	if sameTable(before.buckets["g2"], after.buckets["g2"]) {
+	if desired.SameTable(before.Buckets["g2"], after.Buckets["g2"]) {
 		t.Error("g2's table was changed in place")
 	}
 	for _, g := range []string{"g1", "g3"} {
-		if !sameTable(before.buckets[g], after.buckets[g]) {
+		if !desired.SameTable(before.Buckets[g], after.Buckets[g]) {
 			t.Errorf("%s's table was copied for an event in g2", g)
 		}
 	}
 	// No bucket pending: the switch table is the target, one slice.
 	for name, g := range c.ho.groups {
-		if !sameTable(g.switchTable, c.tables[name].Buckets) {
+		if !desired.SameTable(g.switchTable, c.tables[name].Buckets) {
 			t.Errorf("%s: the switch table is a copy of the target", name)
 		}
 	}
@@ -116,25 +118,25 @@ func TestOwnersCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw := cfg.Switch("sb")
-	var cache ownersCache
+	var cache desired.OwnersCache
 	c.mu.Lock()
 	v1 := c.viewLocked()
 	c.mu.Unlock()
-	_, held := desiredState(cfg, c.builder, sw, v1, &cache)
+	_, held := desired.State(cfg, c.builder, sw, v1, &cache)
 
 	c.mu.Lock()
 	c.drained["t3-2"] = true
 	c.reassignLocked("g3")
 	v2 := c.viewLocked()
 	c.mu.Unlock()
-	_, cached := desiredState(cfg, c.builder, sw, v2, &cache)
-	_, fresh := desiredState(cfg, c.builder, sw, v2, nil)
+	_, cached := desired.State(cfg, c.builder, sw, v2, &cache)
+	_, fresh := desired.State(cfg, c.builder, sw, v2, nil)
 
 	if diff := cmp.Diff(fresh, cached, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("owners with the cache differ from those built afresh (-fresh +cached):\n%s", diff)
 	}
 	for _, id := range []uint16{1, 2} {
-		if !sameTable(held[id], cached[id]) {
+		if !desired.SameTable(held[id], cached[id]) {
 			t.Errorf("group %d: owners built again for an unchanged table", id)
 		}
 	}
@@ -143,8 +145,8 @@ func TestOwnersCache(t *testing.T) {
 	cachedPlan.addBucketChanges(c.builder, held, cached)
 	freshPlan.addBucketChanges(c.builder, maps.Clone(held), fresh)
 	var moved int
-	for b, owner := range v1.buckets["g3"] {
-		if owner != v2.buckets["g3"][b] {
+	for b, owner := range v1.Buckets["g3"] {
+		if owner != v2.Buckets["g3"][b] {
 			moved++
 		}
 	}

@@ -5,10 +5,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
 )
@@ -17,13 +18,13 @@ import (
 // the controller computes it.
 func snapshots(t *testing.T, cfg *config.Config, up map[string]bool) []*Snapshot {
 	t.Helper()
-	buckets, err := controller.FreshBuckets(cfg, up)
+	buckets, err := desired.FreshBuckets(cfg, up)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []*Snapshot
 	for _, sw := range cfg.Switches {
-		es, err := controller.Expected(cfg, sw.Name, buckets, up)
+		es, err := desired.Expected(cfg, sw.Name, buckets, up)
 		if err != nil {
 			t.Fatal(err)
 		}

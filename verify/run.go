@@ -9,12 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/health"
+
 	"github.com/symdist/symdist/p4rt"
 
 	"github.com/symdist/symdist/adminapi"
 
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"google.golang.org/grpc"
 )
 
@@ -144,7 +145,7 @@ func probeAll(ctx context.Context, cfg *config.Config) map[string]bool {
 	var wg sync.WaitGroup
 	for _, tm := range cfg.TMs {
 		wg.Go(func() {
-			err := controller.Probe(ctx, tm.Health)
+			err := health.Probe(ctx, tm.Health)
 			mu.Lock()
 			up[tm.Name] = err == nil
 			mu.Unlock()
@@ -158,11 +159,19 @@ func probeAll(ctx context.Context, cfg *config.Config) map[string]bool {
 // deployment it found problems in: a reprogramming window passes.
 const auditRecheck = 2 * time.Second
 
+// Deployment is what the audit needs of a controller running in this
+// process: its config and its view (bucket tables, which TMs are up).
+// *controller.Controller has both; verify does not link the daemon.
+type Deployment interface {
+	Config() *config.Config
+	View() (buckets map[string][]string, up map[string]bool)
+}
+
 // Auditor is the controller's periodic audit (controller.RunAudit): verify
 // state against the controller's own view (its bucket tables and which
 // TMs are up). A deployment with problems is checked once more after
 // auditRecheck, so that a reprogramming in progress is not reported.
-func Auditor(c *controller.Controller, timeout time.Duration) controller.AuditFunc {
+func Auditor(c Deployment, timeout time.Duration) func(ctx context.Context) map[string]int {
 	return func(ctx context.Context) map[string]int {
 		var counts map[string]int
 		for attempt := 0; attempt < 2; attempt++ {
@@ -189,7 +198,7 @@ func Auditor(c *controller.Controller, timeout time.Duration) controller.AuditFu
 // checkView reads the controller's switches and holds them against its
 // own view. With all, a switch that cannot be read is an
 // error; otherwise it is left out (nil report when none could be read).
-func checkView(ctx context.Context, c *controller.Controller, all bool) (*StateReport, error) {
+func checkView(ctx context.Context, c Deployment, all bool) (*StateReport, error) {
 	cfg := c.Config()
 	var snaps []*Snapshot
 	for _, t := range Targets(cfg) {
@@ -210,7 +219,7 @@ func checkView(ctx context.Context, c *controller.Controller, all bool) (*StateR
 
 // audit checks every switch it can read and counts the problems naming
 // each.
-func audit(ctx context.Context, c *controller.Controller, timeout time.Duration) map[string]int {
+func audit(ctx context.Context, c Deployment, timeout time.Duration) map[string]int {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	r, _ := checkView(ctx, c, false)
@@ -232,7 +241,7 @@ func audit(ctx context.Context, c *controller.Controller, timeout time.Duration)
 // CheckDeployment is verify state for a deployment whose controller runs
 // in this process (the lab): nil when every switch holds what it must, an
 // error naming the problems otherwise.
-func CheckDeployment(ctx context.Context, c *controller.Controller) error {
+func CheckDeployment(ctx context.Context, c Deployment) error {
 	r, err := checkView(ctx, c, true)
 	if err != nil || len(r.Problems) == 0 {
 		return err

@@ -8,9 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/symdist/symdist/desired"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
@@ -494,7 +495,7 @@ func (c *checker) checkConfigured(h *held) {
 		c.add("config", []string{h.snap.Name}, "", -1, "the config has no switch %s", h.snap.Name)
 		return
 	}
-	want, err := controller.Expected(c.exp.Config, h.cfg.Name, nil, c.up)
+	want, err := desired.Expected(c.exp.Config, h.cfg.Name, nil, c.up)
 	if err != nil {
 		c.add("config", []string{h.snap.Name}, "", -1, "%v", err)
 		return

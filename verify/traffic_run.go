@@ -7,11 +7,12 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/symdist/symdist/desired"
+
 	"github.com/symdist/symdist/adminapi"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/vectors"
 )
 
@@ -135,9 +136,9 @@ func ExpectedState(ctx context.Context, cfg *config.Config, swName string, ctrl 
 		}
 	} else {
 		up = newChecker(Expect{Config: cfg}, []*Snapshot{live}).up
-		if buckets, err = controller.FreshBuckets(cfg, up); err != nil {
+		if buckets, err = desired.FreshBuckets(cfg, up); err != nil {
 			return nil, err
 		}
 	}
-	return controller.Expected(cfg, swName, buckets, up)
+	return desired.Expected(cfg, swName, buckets, up)
 }

@@ -8,11 +8,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/symdist/symdist/desired"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/capture"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/vectors"
@@ -97,7 +98,7 @@ func loadState(path, swName string) ([]*p4v1.Update, error) {
 		if err != nil {
 			return nil, err
 		}
-		return controller.DesiredState(cfg, swName)
+		return desired.AllUp(cfg, swName)
 	}
 	return vectors.ReadState(path)
 }

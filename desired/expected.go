@@ -1,4 +1,4 @@
-package controller
+package desired
 
 import (
 	"fmt"
@@ -15,13 +15,13 @@ import (
 // gets no bucket entries) and the TMs in up take traffic. `symdist verify`
 // holds switches against it.
 func Expected(cfg *config.Config, swName string, buckets map[string][]string, up map[string]bool) ([]*p4v1.Entity, error) {
-	_, ids, err := loadPipeline()
+	_, ids, err := LoadPipeline()
 	if err != nil {
 		return nil, err
 	}
 	for i := range cfg.Switches {
 		if cfg.Switches[i].Name == swName {
-			return desired(cfg, entries.Builder{IDs: ids}, &cfg.Switches[i], view{buckets: buckets, up: up}), nil
+			return Entities(cfg, entries.Builder{IDs: ids}, &cfg.Switches[i], View{Buckets: buckets, Up: up}), nil
 		}
 	}
 	return nil, fmt.Errorf("the config has no switch %q", swName)

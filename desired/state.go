@@ -1,4 +1,4 @@
-package controller
+package desired
 
 import (
 	"fmt"
@@ -13,23 +13,23 @@ import (
 
 var roleValues = map[string]uint8{"edge": 1, "tm": 2, "peer": 3}
 
-// view is what the desired state depends on besides the config: each
+// View is what the desired state depends on besides the config: each
 // group's bucket table (owner TM name per bucket), which TMs are up, and
 // the operator's intent the switches keep for the next controller.
-type view struct {
-	buckets map[string][]string // group name -> owner per bucket
-	up      map[string]bool     // TM name -> up (healthy and not drained)
-	drained map[string]bool     // TM name -> drained by the operator (intent.go)
+type View struct {
+	Buckets map[string][]string // group name -> owner per bucket
+	Up      map[string]bool     // TM name -> up (healthy and not drained)
+	Drained map[string]bool     // TM name -> drained by the operator (intent.go)
 }
 
-// defaultTM is the group's configured default TM while it is up, else its
+// DefaultTM is the group's configured default TM while it is up, else its
 // first TM (in config order) that is up, else the configured one.
-func defaultTM(cfg *config.Config, g *config.Group, v view) *config.TM {
-	if v.up[g.DefaultTM] {
+func DefaultTM(cfg *config.Config, g *config.Group, v View) *config.TM {
+	if v.Up[g.DefaultTM] {
 		return cfg.TM(g.DefaultTM)
 	}
 	for _, tm := range cfg.TMsOf(g.Name) {
-		if v.up[tm.Name] {
+		if v.Up[tm.Name] {
 			return tm
 		}
 	}
@@ -44,19 +44,19 @@ func tmOn(tm *config.TM, sw string) (entries.TM, bool) {
 	return entries.TM{ID: tm.ID, Port: p.Port, MAC: config.ParseMAC(p.MAC)}, true
 }
 
-// desired returns every entity switch sw must hold, canonical.
-func desired(cfg *config.Config, b entries.Builder, sw *config.Switch, v view) []*p4v1.Entity {
-	es, buckets := desiredState(cfg, b, sw, v, nil)
-	return append(es, buckets.entities(b)...)
+// Entities returns every entity switch sw must hold, canonical.
+func Entities(cfg *config.Config, b entries.Builder, sw *config.Switch, v View) []*p4v1.Entity {
+	es, buckets := State(cfg, b, sw, v, nil)
+	return append(es, buckets.Entities(b)...)
 }
 
-// desiredState is what switch sw must hold: every entity but the bucket
+// State is what switch sw must hold: every entity but the bucket
 // entries, canonical, and the bucket entries as owners (built again only
 // for the groups whose table is not the one they were built from in
 // cache, if there is one).
-func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v view, cache *ownersCache) ([]*p4v1.Entity, bucketOwners) {
+func State(cfg *config.Config, b entries.Builder, sw *config.Switch, v View, cache *OwnersCache) ([]*p4v1.Entity, BucketOwners) {
 	var es []*p4v1.Entity
-	buckets := bucketOwners{}
+	buckets := BucketOwners{}
 	flood := sw.FloodPorts
 	for _, p := range sw.Ports {
 		es = append(es, b.PortRole(p.Port, roleValues[p.Role]))
@@ -76,7 +76,7 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 		if !ok {
 			continue
 		}
-		es = append(es, b.Member(uint32(tm.ID), t), withIntent(b.L2Forward(t.MAC, t.Port), tm.Name, v.drained[tm.Name]))
+		es = append(es, b.Member(uint32(tm.ID), t), WithIntent(b.L2Forward(t.MAC, t.Port), tm.Name, v.Drained[tm.Name]))
 		for _, a := range tm.Addresses {
 			es = append(es, b.TMAddress(netip.MustParseAddr(a), t))
 		}
@@ -99,10 +99,10 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 			}
 		}
 		es = append(es, b.BucketMask(g.ID, g.Buckets))
-		if d, ok := tmOn(defaultTM(cfg, g, v), sw.Name); ok {
+		if d, ok := tmOn(DefaultTM(cfg, g, v), sw.Name); ok {
 			es = append(es, b.DefaultTM(g.ID, d))
 		}
-		if owners := cache.groupOwners(cfg, g.ID, v.buckets[g.Name], members); owners != nil {
+		if owners := cache.groupOwners(cfg, g.ID, v.Buckets[g.Name], members); owners != nil {
 			buckets[g.ID] = owners
 		}
 	}
@@ -112,10 +112,10 @@ func desiredState(cfg *config.Config, b entries.Builder, sw *config.Switch, v vi
 	return es, buckets
 }
 
-// DesiredState is what a fresh controller would write to switch swName of
+// AllUp is what a fresh controller would write to switch swName of
 // cfg with every TM up: the state `symdist decide` runs packets against.
-func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
-	_, ids, err := loadPipeline()
+func AllUp(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
+	_, ids, err := LoadPipeline()
 	if err != nil {
 		return nil, err
 	}
@@ -128,25 +128,25 @@ func DesiredState(cfg *config.Config, swName string) ([]*p4v1.Update, error) {
 	if sw == nil {
 		return nil, fmt.Errorf("the config has no switch %q", swName)
 	}
-	v := view{buckets: map[string][]string{}, up: map[string]bool{}}
+	v := View{Buckets: map[string][]string{}, Up: map[string]bool{}}
 	for _, g := range cfg.Groups {
 		var tms []assign.TM
 		for _, tm := range cfg.TMsOf(g.Name) {
 			tms = append(tms, assign.TM{Name: tm.Name, Weight: tm.Weight, Up: true})
-			v.up[tm.Name] = true
+			v.Up[tm.Name] = true
 		}
 		t, err := assign.New(g.Buckets, tms)
 		if err != nil {
 			return nil, fmt.Errorf("group %s: %w", g.Name, err)
 		}
-		v.buckets[g.Name] = t.Buckets
+		v.Buckets[g.Name] = t.Buckets
 	}
-	return entries.InsertsInOrder(desired(cfg, entries.Builder{IDs: ids}, sw, v)), nil
+	return entries.InsertsInOrder(Entities(cfg, entries.Builder{IDs: ids}, sw, v)), nil
 }
 
-// loadPipeline loads the embedded P4Info and resolves every ID the
+// LoadPipeline loads the embedded P4Info and resolves every ID the
 // controller uses.
-func loadPipeline() (*p4info.Schema, *p4info.IDs, error) {
+func LoadPipeline() (*p4info.Schema, *p4info.IDs, error) {
 	schema, err := p4info.Load()
 	if err != nil {
 		return nil, nil, err

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Package health runs a TM's configured health check once: the controller
+// debounces the results into up and down, and `symdist verify` asks the
+// same question without a controller.
+package health
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/symdist/symdist/config"
+)
+
+// Probe runs one health check of a TM as configured and returns nil when
+// it passes (type none always passes).
+func Probe(ctx context.Context, h config.Health) error {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	switch h.Type {
+	case "tcp":
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", h.Target)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case "http":
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.Target, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 399 {
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return nil
+	}
+	return nil
+}
