@@ -114,22 +114,11 @@ func StartSoftSwitch(pairs []VethPair) (*Target, error) {
 		}
 		ports[p.Port] = port
 	}
-	sw := swswitch.New(1, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: 1, Ports: ports})
 	if err != nil {
 		return nil, err
 	}
-	gs := grpc.NewServer(sw.Server().ServerOptions()...)
-	sw.Server().Register(gs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go gs.Serve(ln)
-	go func() { sw.Run(ctx); close(done) }()
-	return &Target{Name: "software switch", Addr: ln.Addr().String(), DeviceID: 1, stop: func() {
-		cancel()
-		gs.Stop()
-		<-done
-	}}, nil
+	return &Target{Name: "software switch", Addr: sw.Addr(), DeviceID: 1, stop: sw.Stop}, nil
 }
 
 // Program pushes the pipeline and writes the fixture state, as the

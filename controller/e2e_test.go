@@ -32,15 +32,12 @@ import (
 
 // testSwitch is a software switch on loopback gRPC with in-process ports.
 type testSwitch struct {
-	addr     string
-	sw       *swswitch.Switch
-	gs       *grpc.Server
-	ports    map[uint16]*swswitch.PipePort
-	mu       sync.Mutex
-	out      map[uint16][][]byte // frames sent per port
-	cancel   context.CancelFunc
-	done     chan struct{}
-	stopOnce sync.Once
+	addr   string
+	sw     *swswitch.Switch
+	served *swswitch.Served
+	ports  map[uint16]*swswitch.PipePort
+	mu     sync.Mutex
+	out    map[uint16][][]byte // frames sent per port
 }
 
 // startSwitch starts a software switch; addr "" picks a free port. opts
@@ -50,10 +47,21 @@ func startSwitch(t testing.TB, addr string, deviceID uint64, opts ...grpc.Server
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	var ln net.Listener
+	ts := &testSwitch{out: map[uint16][][]byte{}}
+	var served *swswitch.Served
 	var err error
 	for i := 0; i < 50; i++ { // the old switch's port may take a moment to free
-		if ln, err = net.Listen("tcp", addr); err == nil {
+		ts.ports = map[uint16]*swswitch.PipePort{}
+		ports := map[uint16]swswitch.Port{}
+		for _, n := range []uint16{1, 2, 3, 4, 5} {
+			p := swswitch.NewPipePort(func(f []byte) {
+				ts.mu.Lock()
+				ts.out[n] = append(ts.out[n], f)
+				ts.mu.Unlock()
+			})
+			ts.ports[n], ports[n] = p, p
+		}
+		if served, err = swswitch.Listen(swswitch.Config{Addr: addr, DeviceID: deviceID, Ports: ports, ServerOptions: opts}); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -61,35 +69,13 @@ func startSwitch(t testing.TB, addr string, deviceID uint64, opts ...grpc.Server
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testSwitch{addr: ln.Addr().String(), ports: map[uint16]*swswitch.PipePort{}, out: map[uint16][][]byte{}, done: make(chan struct{})}
-	ports := map[uint16]swswitch.Port{}
-	for _, n := range []uint16{1, 2, 3, 4, 5} {
-		n := n
-		p := swswitch.NewPipePort(func(f []byte) {
-			ts.mu.Lock()
-			ts.out[n] = append(ts.out[n], f)
-			ts.mu.Unlock()
-		})
-		ts.ports[n], ports[n] = p, p
-	}
-	ts.sw = swswitch.New(deviceID, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ts.gs = grpc.NewServer(append(ts.sw.Server().ServerOptions(), opts...)...)
-	ts.sw.Server().Register(ts.gs)
-	ctx, cancel := context.WithCancel(context.Background())
-	ts.cancel = cancel
-	go ts.gs.Serve(ln)
-	go func() { ts.sw.Run(ctx); close(ts.done) }()
+	ts.served, ts.sw, ts.addr = served, served.Switch, served.Addr()
 	t.Cleanup(ts.stop)
 	return ts
 }
 
-func (ts *testSwitch) stop() {
-	ts.stopOnce.Do(func() {
-		ts.cancel()
-		ts.gs.Stop()
-		<-ts.done
-	})
-}
+// stop ends the switch as a crash would (swswitch.Served.Kill).
+func (ts *testSwitch) stop() { ts.served.Kill() }
 
 // send runs a frame through the switch synchronously and returns the
 // ports it left by.

@@ -180,8 +180,7 @@ func TestSwitchStopsServing(t *testing.T) {
 	c, _ := runController(t, l.config(t, 10))
 	eventually(t, "initial programming", func() bool { return inSync(c) })
 
-	l.server.cancel() // the data plane's ports close
-	go l.server.gs.GracefulStop()
+	l.server.served.Stall() // ports closed, the stream left hanging
 	start := time.Now()
 	eventually(t, "status to show the stopped switch down", func() bool {
 		st := c.Status().Switches[1]

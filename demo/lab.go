@@ -16,7 +16,6 @@ import (
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/swswitch"
-	"google.golang.org/grpc"
 )
 
 // Port numbering on both switches: 1 is the edge, TMs from 2, peer last.
@@ -43,8 +42,7 @@ var groups = []groupSpec{
 type softSwitch struct {
 	name  string
 	addr  string
-	sw    *swswitch.Switch
-	gs    *grpc.Server
+	sw    *swswitch.Served
 	mu    sync.Mutex
 	last  []uint16 // ports the last frame left by
 	ports map[uint16]*swswitch.PipePort
@@ -120,15 +118,11 @@ func newSoftSwitch(name string, deviceID uint64, nports int, log *slog.Logger) (
 		p := swswitch.NewPipePort(func([]byte) { s.last = append(s.last, n) })
 		s.ports[n], ports[n] = p, p
 	}
-	s.sw = swswitch.New(deviceID, ports, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: deviceID, Ports: ports, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	s.addr = ln.Addr().String()
-	s.gs = grpc.NewServer(s.sw.Server().ServerOptions()...)
-	s.sw.Server().Register(s.gs)
-	go s.gs.Serve(ln)
+	s.sw, s.addr = sw, sw.Addr()
 	return s, nil
 }
 
@@ -219,7 +213,7 @@ func (l *Lab) Stop() {
 	l.cancel()
 	l.wg.Wait()
 	for _, s := range []*softSwitch{l.client, l.server} {
-		s.gs.Stop()
+		s.sw.Stop()
 	}
 	for _, h := range l.health {
 		h.stop()

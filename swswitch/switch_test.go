@@ -3,8 +3,6 @@ package swswitch_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/swswitch"
 	"github.com/symdist/symdist/vectors"
-	"google.golang.org/grpc"
 )
 
 // A switch with pipe ports drops what arrives before a pipeline is set,
@@ -43,18 +40,12 @@ func TestSwitchPipes(t *testing.T) {
 		slices.Sort(o)
 		return o
 	}
-	sw := swswitch.New(1, ports, slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: 1, Ports: ports})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(sw.Server().ServerOptions()...)
-	sw.Server().Register(gs)
-	go gs.Serve(ln)
-	defer gs.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sw.Run(ctx) }()
+	defer sw.Stop()
+	ctx := context.Background()
 
 	frame := vectors.Flow(layers.IPProtocolTCP, vectors.ClientV4, 51234, vectors.VIPV4, 80, nil)
 	pipes[vectors.PortClient].Inject(frame)
@@ -68,7 +59,7 @@ func TestSwitchPipes(t *testing.T) {
 
 	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer pcancel()
-	if err := conformance.Program(pctx, &conformance.Target{Name: "pipes", Addr: ln.Addr().String(), DeviceID: 1}); err != nil {
+	if err := conformance.Program(pctx, &conformance.Target{Name: "pipes", Addr: sw.Addr(), DeviceID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	model, _ := swmodel.New(p4info.MustLoad())
@@ -99,10 +90,7 @@ func TestSwitchPipes(t *testing.T) {
 			t.Fatalf("packet on port %d left by %v, the model says %v", pkt.Port, got, want)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	sw.Stop() // as symdist switch does on SIGTERM: the ports close
 	if err := pipes[1].Inject(frame); !errors.Is(err, swswitch.ErrClosed) {
 		t.Errorf("inject after stop: %v, want ErrClosed", err)
 	}

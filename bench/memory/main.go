@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -43,7 +42,6 @@ import (
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/internal/heap"
 	"github.com/symdist/symdist/swswitch"
-	"google.golang.org/grpc"
 )
 
 func main() {
@@ -240,22 +238,15 @@ func processCPU() time.Duration {
 
 // startSwitch runs a software switch with ports 1-17 on a free port.
 func startSwitch() (addr string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
 	ports := map[uint16]swswitch.Port{}
 	for n := uint16(1); n <= 17; n++ {
 		ports[n] = swswitch.NewPipePort(func([]byte) {})
 	}
-	sw := swswitch.New(1, ports, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	gs := grpc.NewServer(sw.Server().ServerOptions()...)
-	sw.Server().Register(gs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go gs.Serve(ln)
-	go func() { sw.Run(ctx); close(done) }()
-	return ln.Addr().String(), func() { cancel(); gs.Stop(); <-done }, nil
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: 1, Ports: ports})
+	if err != nil {
+		return "", nil, err
+	}
+	return sw.Addr(), sw.Stop, nil
 }
 
 // makeConfig is one switch, groups by VLAN of B buckets each, TMs spread

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/swswitch"
-	"google.golang.org/grpc"
 )
 
 // countEntries reads every table entry and member the switch holds.
@@ -33,16 +30,12 @@ func countEntries(t *testing.T, sw *swswitch.Switch) int {
 // startSoftSwitch serves a software switch (device 1, no ports) on
 // loopback gRPC until the test ends.
 func startSoftSwitch(t *testing.T) (*swswitch.Switch, string) {
-	sw := swswitch.New(1, map[uint16]swswitch.Port{}, slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(sw.Server().ServerOptions()...)
-	sw.Server().Register(gs)
-	go gs.Serve(ln)
-	t.Cleanup(gs.Stop)
-	return sw, ln.Addr().String()
+	t.Cleanup(sw.Stop)
+	return sw.Switch, sw.Addr()
 }
 
 // `symdist controller` with a bad config fails naming the file, line and

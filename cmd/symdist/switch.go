@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/symdist/symdist/p4rtserver"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/swswitch"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -136,30 +134,20 @@ func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready fun
 		}
 		ports[n] = p
 	}
-	sw := swswitch.New(o.deviceID, ports, log)
-	ln, err := net.Listen("tcp", o.grpcAddr)
-	if err != nil {
-		for _, q := range ports {
-			q.Close()
-		}
-		return err
-	}
-	opts := sw.Server().ServerOptions()
+	var opts []grpc.ServerOption
 	if creds != nil {
 		opts = append(opts, creds)
 	}
-	gs := grpc.NewServer(opts...)
-	sw.Server().Register(gs)
-	log.Info("software switch serving P4Runtime", "address", ln.Addr().String(), "device_id", sw.Server().DeviceID(), "ports", len(ports), "tls", creds != nil, "mutual_tls", o.tlsClientCA != "")
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return gs.Serve(ln) })
-	g.Go(func() error {
-		err := sw.Run(ctx)
-		sw.Server().Stop(gs, switchStopGrace)
+	sw, err := swswitch.Listen(swswitch.Config{Addr: o.grpcAddr, DeviceID: o.deviceID, Ports: ports,
+		ServerOptions: opts, Log: log, StopGrace: switchStopGrace})
+	if err != nil {
 		return err
-	})
-	return g.Wait()
+	}
+	log.Info("software switch serving P4Runtime", "address", sw.Addr(), "device_id", sw.Server().DeviceID(), "ports", len(ports), "tls", creds != nil, "mutual_tls", o.tlsClientCA != "")
+	if ready != nil {
+		ready(sw.Addr())
+	}
+	<-ctx.Done()
+	sw.Stop()
+	return nil
 }

@@ -8,7 +8,6 @@ package verifytest
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -86,7 +85,7 @@ func (l *CallLog) options() []grpc.ServerOption {
 
 // Switch is a software switch serving P4Runtime on loopback.
 type Switch struct {
-	*swswitch.Switch
+	*swswitch.Served
 	Addr     string
 	DeviceID uint64
 	Calls    CallLog
@@ -96,22 +95,13 @@ type Switch struct {
 // test ends.
 func StartSwitch(t testing.TB, deviceID uint64, ports map[uint16]swswitch.Port) *Switch {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &Switch{DeviceID: deviceID}
+	sw, err := swswitch.Listen(swswitch.Config{DeviceID: deviceID, Ports: ports, ServerOptions: s.Calls.options()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Switch{Switch: swswitch.New(deviceID, ports, slog.New(slog.NewTextHandler(io.Discard, nil))), Addr: ln.Addr().String(), DeviceID: deviceID}
-	gs := grpc.NewServer(append(s.Server().ServerOptions(), s.Calls.options()...)...)
-	s.Server().Register(gs)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go gs.Serve(ln)
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		gs.Stop()
-		<-done
-	})
+	s.Served, s.Addr = sw, sw.Addr()
+	t.Cleanup(sw.Stop)
 	return s
 }
 
