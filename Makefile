@@ -1,6 +1,9 @@
 # symdist: make help lists the targets.
 SHELL   := /bin/bash
 GO      ?= go
+# No VCS stamp: a build must not depend on what git says of the checkout
+# (a clone owned by another user makes git refuse, and go build with it).
+export GOFLAGS += -buildvcs=false
 P4FLAGS ?= --arch v1model --std p4-16
 
 .PHONY: help build test demo toolchain lab mininet ptf p4 tofino fmt lint bench bench-switch fuzz vectors
@@ -18,7 +21,6 @@ TESTREPORT = bin/testreport
 
 test: ## run every test; those needing root, bmv2, p4c or Mininet skip with the reason where those are missing
 	$(GO) vet ./...
-	$(GO) vet -tags interop_client ./interop
 	@mkdir -p out bin && rm -f out/test-*.jsonl
 	$(GO) build -o $(TESTREPORT) ./tools/testreport
 	@# The tests that move real packets (network namespaces, bmv2 and the
@@ -26,10 +28,10 @@ test: ## run every test; those needing root, bmv2, p4c or Mininet skip with the 
 	@# each other on a 2-core machine they starve bmv2 and time out TCP connects.
 	@set -o pipefail; status=0; \
 	echo "go test -count=1 -timeout 30m (every package but the three below)"; \
-	$(GO) test -json -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /lab$$ -e /conformance$$ -e /verify$$) 2>&1 \
+	$(GO) test -json -count=1 -timeout 30m $$($(GO) list ./... | grep -v -e /lab$$ -e /test/conformance$$ -e /verify$$) 2>&1 \
 		| $(TESTREPORT) --save out/test-1.jsonl || status=1; \
-	echo "go test -count=1 -timeout 30m -p 1 ./conformance ./verify ./lab"; \
-	$(GO) test -json -count=1 -timeout 30m -p 1 ./conformance ./verify ./lab 2>&1 \
+	echo "go test -count=1 -timeout 30m -p 1 ./test/conformance ./verify ./lab"; \
+	$(GO) test -json -count=1 -timeout 30m -p 1 ./test/conformance ./verify ./lab 2>&1 \
 		| $(TESTREPORT) --save out/test-2.jsonl || status=1; \
 	$(TESTREPORT) --summary out/test-1.jsonl out/test-2.jsonl || status=1; \
 	exit $$status
@@ -79,7 +81,7 @@ tofino: ## compile p4src/symdist.p4 for Tofino into out/tofino/TARGET (git-ignor
 		--p4runtime-files $(TOFINO_OUT)/symdist.p4info.txtpb --bf-rt-schema $(TOFINO_OUT)/bf-rt.json \
 		p4src/symdist.p4
 
-vectors: ## regenerate testvectors/ from vectors/cases.go and the fixture
+vectors: ## regenerate test/vectors/ from vectors/cases.go and the fixture
 	$(GO) test ./vectors -run TestFilesUpToDate -update
 
 fmt: ## format the Go code
@@ -95,7 +97,7 @@ bench: ## run the benchmarks recorded in docs/performance.md
 
 bench-switch: ## offered-load sweep through a Linux bridge, the software switch and bmv2 on veths (root, tcpreplay); BENCH_ARGS=--help
 	$(GO) build -o bin/symdist ./cmd/symdist
-	$(GO) run ./bench/switchbench $(BENCH_ARGS)
+	$(GO) run ./tools/bench/switchbench $(BENCH_ARGS)
 
 fuzz: ## fuzz the model's parser for a minute
 	$(GO) test ./swmodel -run XXX -fuzz FuzzProcess -fuzztime 60s

@@ -82,13 +82,7 @@ func diff(current, want []*p4v1.Entity) *plan {
 
 // readState reads everything the controller manages from a switch.
 func readState(ctx context.Context, s *p4rt.Session) ([]*p4v1.Entity, error) {
-	es, err := s.Read(ctx,
-		&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
-		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
-		&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
-			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}},
-		}}},
-	)
+	es, err := s.Read(ctx, entries.Wildcards()...)
 	if err != nil {
 		return nil, fmt.Errorf("reading switch state: %w", err)
 	}

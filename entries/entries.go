@@ -256,3 +256,15 @@ func MulticastGroup(id uint32, ports []uint16) *p4v1.Entity {
 		Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: g},
 	}}}
 }
+
+// Wildcards are the reads that return every entity symdist writes: all
+// table entries, action profile members and multicast groups. The
+// controller reads a switch's state with them, and so does verify.
+func Wildcards() []*p4v1.Entity {
+	return []*p4v1.Entity{
+		{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
+		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
+		{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
+			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}}}},
+	}
+}

@@ -18,7 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/symdist/symdist/conformance"
+	"github.com/symdist/symdist/internal/ifswitch"
+
 	"github.com/symdist/symdist/controller"
 )
 
@@ -242,9 +243,9 @@ func (l *Lab) network() error {
 
 func (l *Lab) startSwitches() error {
 	for _, side := range []string{"a", "b"} {
-		var pairs []conformance.VethPair
+		var pairs []ifswitch.Port
 		for p := 1; p <= 5; p++ {
-			pairs = append(pairs, conformance.VethPair{Port: uint16(p), SwitchSide: l.link(fmt.Sprintf("%s%d", side, p))})
+			pairs = append(pairs, ifswitch.Port{Number: uint16(p), Interface: l.link(fmt.Sprintf("%s%d", side, p))})
 		}
 		t, err := startSwitch(l.Opts.Switch, pairs, filepath.Join(l.Opts.Dir, "bmv2-"+side))
 		if err != nil {
@@ -258,12 +259,12 @@ func (l *Lab) startSwitches() error {
 
 // startSwitch starts a distributor on pairs: bmv2 (logging in bmv2Dir) or
 // the software switch.
-func startSwitch(kind string, pairs []conformance.VethPair, bmv2Dir string) (*conformance.Target, error) {
+func startSwitch(kind string, pairs []ifswitch.Port, bmv2Dir string) (*ifswitch.Switch, error) {
 	if kind != "bmv2" {
-		return conformance.StartSoftSwitch(pairs)
+		return ifswitch.StartSoft(pairs)
 	}
 	if err := os.MkdirAll(bmv2Dir, 0o755); err != nil {
 		return nil, err
 	}
-	return conformance.StartBMv2(pairs, bmv2Dir)
+	return ifswitch.StartBMv2(pairs, bmv2Dir)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/verify/verifytest"
+	"github.com/symdist/symdist/test/verifytest"
 )
 
 var binary string

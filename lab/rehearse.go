@@ -20,8 +20,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/internal/ifswitch"
 )
 
 // What the lab adds where a config is silent (docs/mininet.md,
@@ -526,9 +526,9 @@ func runAll(ns string, cmds [][]string) error {
 
 func (r *Rehearsal) startSwitches() error {
 	for si, sw := range r.Config.Switches {
-		var pairs []conformance.VethPair
+		var pairs []ifswitch.Port
 		for _, p := range sw.Ports {
-			pairs = append(pairs, conformance.VethPair{Port: p.Port, SwitchSide: r.link(si, p.Port)})
+			pairs = append(pairs, ifswitch.Port{Number: p.Port, Interface: r.link(si, p.Port)})
 		}
 		t, err := startSwitch(r.Opts.Switch, pairs, filepath.Join(r.Opts.Dir, "bmv2-"+sw.Name))
 		if err != nil {

@@ -18,14 +18,7 @@ import (
 )
 
 // wildcards reads every table entry, member and multicast group.
-func wildcards() []*p4v1.Entity {
-	return []*p4v1.Entity{
-		{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
-		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
-		{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
-			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}}}},
-	}
-}
+func wildcards() []*p4v1.Entity { return entries.Wildcards() }
 
 // canonicalBytes is the canonical form of a bytestring (spec §8.4): no
 // leading zero byte, at least one byte.

@@ -7,7 +7,7 @@
 # starts bmv2 simple_switch_grpc (or, with --switch soft, the Go software
 # switch `symdist switch`) on one side of them, and runs ptf on the other
 # with the tests in ptf/tests. The tests push p4info/ to the switch over
-# P4Runtime and write testvectors/state.txtpb. Everything is removed on exit,
+# P4Runtime and write test/vectors/state.txtpb. Everything is removed on exit,
 # also on failure or Ctrl-C. Where something is missing it says what in one
 # line and exits 0. Logs: a /tmp/symdist-ptf-* directory, removed after a
 # pass unless --keep-logs.
@@ -157,11 +157,11 @@ timeout --foreground "${PTF_TIMEOUT:-900}" ip netns exec "$NS" "$PY" "$PTF_BIN" 
 	--test-dir "$ROOT/ptf/tests" --pypath "$ROOT/ptf" \
 	--log-dir "$LOGDIR/ptf" --socket-recv-size 10240 \
 	"${IFS_PTF[@]}" \
-	--test-params "grpc_addr='$GRPC';device_id=1;p4info='$ROOT/p4info/symdist.p4info.txtpb';device_config='$ROOT/p4info/symdist.json';stf='$ROOT/testvectors/symdist.stf';state='$ROOT/testvectors/state.txtpb'" \
+	--test-params "grpc_addr='$GRPC';device_id=1;p4info='$ROOT/p4info/symdist.p4info.txtpb';device_config='$ROOT/p4info/symdist.json';stf='$ROOT/test/vectors/symdist.stf';state='$ROOT/test/vectors/state.txtpb'" \
 	"${TESTS[@]}"
 rc=$?
 [ $rc = 124 ] && echo "ptf: timed out after ${PTF_TIMEOUT:-900}s"
 # What the vector tests sent, from their logs.
 grep -h "vectors sent" "$LOGDIR"/ptf/*.log 2>/dev/null | sed 's/.*INFO *: /ptf: vectors: /' | sort |
-	awk '{print} {s += $4; d += $7; x += $9} END {if (NR) printf "ptf: vectors: all: %d of %d in testvectors/symdist.stf sent, %d differ, %d cannot cross a veth\n", s, s + x, d, x}'
+	awk '{print} {s += $4; d += $7; x += $9} END {if (NR) printf "ptf: vectors: all: %d of %d in test/vectors/symdist.stf sent, %d differ, %d cannot cross a veth\n", s, s + x, d, x}'
 exit $rc

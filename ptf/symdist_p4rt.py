@@ -500,7 +500,7 @@ class Switch:
 
 
 def read_state(path):
-    """The updates of a WriteRequest in text format (testvectors/state.txtpb)."""
+    """The updates of a WriteRequest in text format (test/vectors/state.txtpb)."""
     from google.protobuf import text_format
     p4runtime_pb2 = import_protos()[0]
     req = p4runtime_pb2.WriteRequest()

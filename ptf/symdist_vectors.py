@@ -1,4 +1,4 @@
-"""The shared vector files (testvectors/), read as the Go tests read them.
+"""The shared vector files (test/vectors/), read as the Go tests read them.
 
 symdist.stf, in the style of p4c's STF files:
 
@@ -18,8 +18,8 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-STF = os.path.join(ROOT, "testvectors", "symdist.stf")
-STATE = os.path.join(ROOT, "testvectors", "state.txtpb")
+STF = os.path.join(ROOT, "test", "vectors", "symdist.stf")
+STATE = os.path.join(ROOT, "test", "vectors", "state.txtpb")
 
 
 class Vector:

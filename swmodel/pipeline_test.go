@@ -25,7 +25,7 @@ func newFixture(t testing.TB) *swmodel.Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	updates, err := vectors.ReadState("../testvectors/state.txtpb")
+	updates, err := vectors.ReadState("../test/vectors/state.txtpb")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func outputs(res *swmodel.Result) []vectors.Output {
 // The model passes every golden vector: egress ports, bytes and trace.
 func TestGoldenVectors(t *testing.T) {
 	p := newFixture(t)
-	vs, err := vectors.ReadSTFFile("../testvectors/symdist.stf")
+	vs, err := vectors.ReadSTFFile("../test/vectors/symdist.stf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // packet, each golden vector's trace is the one a fresh Result gets.
 func TestTraceReuse(t *testing.T) {
 	p := newFixture(t)
-	vs, err := vectors.ReadSTFFile("../testvectors/symdist.stf")
+	vs, err := vectors.ReadSTFFile("../test/vectors/symdist.stf")
 	if err != nil {
 		t.Fatal(err)
 	}

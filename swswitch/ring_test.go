@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/symdist/symdist/conformance"
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/swswitch"
 )
 
@@ -15,10 +16,10 @@ import (
 // port on the other, the reference the ring is held against.
 func ringPair(t *testing.T) (ring swswitch.BatchPort, sock swswitch.Port) {
 	t.Helper()
-	if why := conformance.CanMakeVeths(); why != "" {
+	if why := testbed.CanMakeVeths(); why != "" {
 		t.Skip(why)
 	}
-	pairs, cleanup, err := conformance.MakeVeths("rgt", []uint16{1})
+	pairs, cleanup, err := testbed.MakeVeths("rgt", []uint16{1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/google/gopacket/layers"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/swswitch"
@@ -59,7 +61,7 @@ func TestSwitchPipes(t *testing.T) {
 
 	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer pcancel()
-	if err := conformance.Program(pctx, &conformance.Target{Name: "pipes", Addr: sw.Addr(), DeviceID: 1}); err != nil {
+	if err := testbed.Program(pctx, &ifswitch.Switch{Name: "pipes", Addr: sw.Addr(), DeviceID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	model, _ := swmodel.New(p4info.MustLoad())

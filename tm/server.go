@@ -26,7 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/symdist/symdist/backoff"
+	"github.com/symdist/symdist/internal/backoff"
 	"github.com/symdist/symdist/ports"
 	"github.com/symdist/symdist/adminapi"
 )

@@ -2,7 +2,7 @@
 // switch state they assume: the fixture (a small deployment written as
 // P4Runtime updates), the packet cases (built with gopacket, each with the
 // outcome the contract requires), the plain-text vector files in
-// testvectors/ that the Go tests, the bmv2 conformance run and PTF all read,
+// test/vectors/ that the Go tests, the bmv2 conformance run and PTF all read,
 // and random flows for property and conformance tests.
 package vectors
 

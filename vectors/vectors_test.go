@@ -11,10 +11,10 @@ import (
 	"github.com/symdist/symdist/p4info"
 )
 
-var update = flag.Bool("update", false, "rewrite testvectors/ from the cases and the fixture")
+var update = flag.Bool("update", false, "rewrite test/vectors/ from the cases and the fixture")
 
 // Dir is where the vector files live, relative to this package.
-const Dir = "../testvectors"
+const Dir = "../test/vectors"
 
 // The committed vector files must be what the cases and the fixture give:
 // `go test ./vectors -update` rewrites them.

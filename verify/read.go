@@ -94,13 +94,7 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))
 	}
 	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie()}
-	es, err := p4rt.ReadEntities(ctx, client, deviceID,
-		&p4v1.Entity{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
-		&p4v1.Entity{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
-			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}},
-		}}},
-		&p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
-	)
+	es, err := p4rt.ReadEntities(ctx, client, deviceID, entries.Wildcards()...)
 	if err != nil {
 		return nil, rpcError(addr, deviceID, err)
 	}

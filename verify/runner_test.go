@@ -10,9 +10,9 @@ import (
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/test/verifytest"
 	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
-	"github.com/symdist/symdist/verify/verifytest"
 )
 
 // cable connects a switch port and a host port in process: what one

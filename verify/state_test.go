@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/test/verifytest"
 	"github.com/symdist/symdist/verify"
-	"github.com/symdist/symdist/verify/verifytest"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 

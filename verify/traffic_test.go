@@ -5,15 +5,16 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+
 	"github.com/symdist/symdist/adminapi"
 
 	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/swmodel"
+	"github.com/symdist/symdist/test/verifytest"
 	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
-	"github.com/symdist/symdist/verify/verifytest"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
@@ -197,7 +198,7 @@ func trafficCorruptBucket(t *testing.T, kind string) {
 // skipWithoutBMv2 skips the bmv2 variant where bmv2 is not installed.
 func skipWithoutBMv2(t *testing.T, kind string) {
 	t.Helper()
-	if why := conformance.BMv2Missing(); kind == "bmv2" && why != "" {
+	if why := ifswitch.BMv2Missing(); kind == "bmv2" && why != "" {
 		t.Skip(why)
 	}
 }

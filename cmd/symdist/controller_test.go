@@ -8,18 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/test/testbed"
+
+	"github.com/symdist/symdist/entries"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/swswitch"
 )
 
 // countEntries reads every table entry and member the switch holds.
 func countEntries(t *testing.T, sw *swswitch.Switch) int {
 	n := 0
-	for _, e := range []*p4v1.Entity{
-		{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
-		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
-	} {
+	for _, e := range entries.Wildcards() {
 		if err := sw.Server().Pipeline().Read(e, func(*p4v1.Entity) error { n++; return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +46,7 @@ func TestControllerBadConfigTouchesNothing(t *testing.T) {
 	sw, addr := startSoftSwitch(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := conformance.Program(ctx, &conformance.Target{Name: "sw", Addr: addr, DeviceID: 1}); err != nil {
+	if err := testbed.Program(ctx, &ifswitch.Switch{Name: "sw", Addr: addr, DeviceID: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before := countEntries(t, sw)

@@ -27,7 +27,7 @@ func newDecideCmd() *cobra.Command {
 		Short: "Print what the software model does with each packet of a capture",
 		Long: `decide runs every packet of a pcap or pcapng file through the software model
 of the pipeline, holding the switch state given by --state (a P4Runtime
-WriteRequest in text format, as testvectors/state.txtpb), and prints one JSON
+WriteRequest in text format, as test/vectors/state.txtpb), and prints one JSON
 line per packet: index, ingress port, egress ports, group, key, bucket, TM and
 reason. Compare a switch's behaviour against these lines.
 

@@ -70,7 +70,7 @@ func rawIP(frames [][]byte) (ips, from [][]byte) {
 
 func decideLines(t *testing.T, pcap string) []decision {
 	t.Helper()
-	out, err := runCmd(t, "decide", "--state", "../../testvectors/state.txtpb", "--pcap", pcap, "--in-port", "1")
+	out, err := runCmd(t, "decide", "--state", "../../test/vectors/state.txtpb", "--pcap", pcap, "--in-port", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func checkGolden(t *testing.T, golden string, got []byte) {
 
 // A pcapng of the same frames decides exactly as the pcap (the golden).
 func TestDecidePcapngGolden(t *testing.T) {
-	out, err := runCmd(t, "decide", "--state", "../../testvectors/state.txtpb", "--pcap", writeNg(t, layers.LinkTypeEthernet, clientFrames()), "--in-port", "1")
+	out, err := runCmd(t, "decide", "--state", "../../test/vectors/state.txtpb", "--pcap", writeNg(t, layers.LinkTypeEthernet, clientFrames()), "--in-port", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestDecideRawIP(t *testing.T) {
 				t.Error("no packet steered")
 			}
 			if tt.golden != "" {
-				out, _ := runCmd(t, "decide", "--state", "../../testvectors/state.txtpb", "--pcap", pcap, "--in-port", "1")
+				out, _ := runCmd(t, "decide", "--state", "../../test/vectors/state.txtpb", "--pcap", pcap, "--in-port", "1")
 				checkGolden(t, tt.golden, []byte(out))
 			}
 		})
@@ -218,7 +218,7 @@ func TestDecideMalformedCaptures(t *testing.T) {
 			if err := os.WriteFile(path, tt.file, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := runCmd(t, "decide", "--state", "../../testvectors/state.txtpb", "--pcap", path)
+			out, err := runCmd(t, "decide", "--state", "../../test/vectors/state.txtpb", "--pcap", path)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), path+": ") {
 				t.Errorf("error = %v, want %q after the file name", err, tt.want)
 			}

@@ -46,7 +46,7 @@ func TestDecideGolden(t *testing.T) {
 	var out bytes.Buffer
 	cmd := newRootCmd()
 	cmd.SetOut(&out)
-	cmd.SetArgs([]string{"decide", "--state", "../../testvectors/state.txtpb", "--pcap", writePcap(t, vectors.PortClient), "--in-port", "1"})
+	cmd.SetArgs([]string{"decide", "--state", "../../test/vectors/state.txtpb", "--pcap", writePcap(t, vectors.PortClient), "--in-port", "1"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestDecideErrors(t *testing.T) {
 	}{
 		{"no flags", []string{"decide"}, "needs --state and --pcap"},
 		{"missing state", []string{"decide", "--state", "/nonexistent", "--pcap", notPcap}, "no such file"},
-		{"bad capture", []string{"decide", "--state", "../../testvectors/state.txtpb", "--pcap", notPcap}, "neither pcap nor pcapng"},
+		{"bad capture", []string{"decide", "--state", "../../test/vectors/state.txtpb", "--pcap", notPcap}, "neither pcap nor pcapng"},
 		{"bad port", []string{"decide", "--state", "s", "--pcap", "p", "--in-port", "600"}, "ports are 0-511"},
 		{"bad state", []string{"decide", "--state", notPcap, "--pcap", notPcap}, "state"},
 	}

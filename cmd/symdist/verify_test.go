@@ -17,9 +17,9 @@ import (
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/test/verifytest"
 	"github.com/symdist/symdist/vectors"
 	"github.com/symdist/symdist/verify"
-	"github.com/symdist/symdist/verify/verifytest"
 	"google.golang.org/protobuf/proto"
 )
 

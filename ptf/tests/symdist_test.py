@@ -1,7 +1,7 @@
 """PTF tests of p4src/symdist.p4 on bmv2 (or the Go software switch).
 
-The packet cases are read from testvectors/symdist.stf and the switch state
-from testvectors/state.txtpb, the files the Go tests read; the tests below
+The packet cases are read from test/vectors/symdist.stf and the switch state
+from test/vectors/state.txtpb, the files the Go tests read; the tests below
 group them by what they show (steering for IPv4 and IPv6, equal ports, ICMP
 echo and errors, fragments, groups, the direct path to a TM, L2 forwarding
 and ARP flooding, malformed packets) and add what a file of single packets

@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+
 	"github.com/antoninbas/p4runtime-go-client/pkg/client"
 	"github.com/antoninbas/p4runtime-go-client/pkg/util/conversion"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket/layers"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/p4rtserver"
 	"github.com/symdist/symdist/swmodel"
@@ -72,10 +73,10 @@ func softSwitch(t *testing.T) target {
 }
 
 func bmv2(t *testing.T) target {
-	if why := conformance.BMv2Missing(); why != "" {
+	if why := ifswitch.BMv2Missing(); why != "" {
 		t.Skip(why)
 	}
-	tg, err := conformance.StartBMv2(nil, t.TempDir())
+	tg, err := ifswitch.StartBMv2(nil, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

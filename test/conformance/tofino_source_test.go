@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/internal/p4tools"
 )
 
@@ -21,10 +24,10 @@ import (
 // 24 bytes, is not in the golden vectors; random packets that carry one
 // would differ, and none of the 10,300 does (seed 7).
 func TestConformanceTofinoSource(t *testing.T) {
-	if why := CanMakeVeths(); why != "" {
+	if why := testbed.CanMakeVeths(); why != "" {
 		t.Skip("conformance: " + why)
 	}
-	if why := BMv2Missing(); why != "" {
+	if why := ifswitch.BMv2Missing(); why != "" {
 		t.Skip(why)
 	}
 	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
@@ -35,7 +38,7 @@ func TestConformanceTofinoSource(t *testing.T) {
 	cmd := exec.Command(p4tools.MustFind(p4tools.P4C), "--arch", "v1model", "--std", "p4-16",
 		"-D__TARGET_TOFINO__=1", "-DTOFINO_CPU_PORT=255",
 		"-o", out, "--p4runtime-files", filepath.Join(dir, "p4info.txtpb"), "p4src/symdist.p4")
-	cmd.Dir = ".."
+	cmd.Dir = "../.."
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmd, err, b)
 	}
@@ -43,8 +46,8 @@ func TestConformanceTofinoSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRig(t, "cft", func(p []VethPair) (*Target, error) {
-		tg, err := StartBMv2(p, dir)
+	r := newRig(t, "cft", func(p []testbed.VethPair) (*ifswitch.Switch, error) {
+		tg, err := ifswitch.StartBMv2(testbed.SwitchPorts(p), dir)
 		if tg != nil {
 			tg.Name, tg.DeviceConfig = "bmv2 (Tofino source)", json
 		}

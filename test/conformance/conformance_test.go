@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/test/testbed"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
@@ -22,13 +25,13 @@ var ports = []uint16{1, 2, 3, 4, 5, 6, 7}
 // rig is a target switch with its veths, and verify's runner sending
 // through them against the model holding the same state.
 type rig struct {
-	target *Target
+	target *ifswitch.Switch
 	runner *verify.Runner
 }
 
-func newRig(t testing.TB, prefix string, start func([]VethPair) (*Target, error)) *rig {
+func newRig(t testing.TB, prefix string, start func([]testbed.VethPair) (*ifswitch.Switch, error)) *rig {
 	t.Helper()
-	pairs, cleanup, err := MakeVeths(prefix, ports)
+	pairs, cleanup, err := testbed.MakeVeths(prefix, ports)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +43,7 @@ func newRig(t testing.TB, prefix string, start func([]VethPair) (*Target, error)
 	t.Cleanup(target.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := Program(ctx, target); err != nil {
+	if err := testbed.Program(ctx, target); err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{target: target, runner: &verify.Runner{Ports: map[uint16]*verify.HostPort{}}}
@@ -68,7 +71,7 @@ func newRig(t testing.TB, prefix string, start func([]VethPair) (*Target, error)
 // runVectors sends every golden vector, one at a time, and compares what
 // leaves.
 func (r *rig) runVectors(t *testing.T) {
-	vs, err := vectors.ReadSTFFile("../testvectors/symdist.stf")
+	vs, err := vectors.ReadSTFFile("../vectors/symdist.stf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +118,20 @@ func (r *rig) runRandom(t testing.TB, pkts []vectors.Packet, burst int) (pps flo
 	return float64(rep.Sent) / rep.Seconds, rep.Sent
 }
 
-func targets(t testing.TB) map[string]func([]VethPair) (*Target, error) {
-	if why := CanMakeVeths(); why != "" {
+func targets(t testing.TB) map[string]func([]testbed.VethPair) (*ifswitch.Switch, error) {
+	if why := testbed.CanMakeVeths(); why != "" {
 		t.Skip("conformance: " + why)
 	}
-	ts := map[string]func([]VethPair) (*Target, error){"softswitch": StartSoftSwitch}
-	if BMv2Missing() == "" {
+	ts := map[string]func([]testbed.VethPair) (*ifswitch.Switch, error){
+		"softswitch": func(p []testbed.VethPair) (*ifswitch.Switch, error) {
+			return ifswitch.StartSoft(testbed.SwitchPorts(p))
+		},
+	}
+	if ifswitch.BMv2Missing() == "" {
 		dir := t.TempDir()
-		ts["bmv2"] = func(p []VethPair) (*Target, error) { return StartBMv2(p, dir) }
+		ts["bmv2"] = func(p []testbed.VethPair) (*ifswitch.Switch, error) {
+			return ifswitch.StartBMv2(testbed.SwitchPorts(p), dir)
+		}
 	}
 	return ts
 }
@@ -139,7 +148,7 @@ func TestConformance(t *testing.T) {
 		start, ok := ts[name]
 		t.Run(name, func(t *testing.T) {
 			if !ok {
-				t.Skip(BMv2Missing())
+				t.Skip(ifswitch.BMv2Missing())
 			}
 			r := newRig(t, fmt.Sprintf("cf%d", i), start)
 			t.Run("vectors", r.runVectors)
@@ -190,7 +199,7 @@ func BenchmarkProgram(b *testing.B) {
 			continue
 		}
 		b.Run(name, func(b *testing.B) {
-			pairs, cleanup, err := MakeVeths(fmt.Sprintf("cp%d", i), ports)
+			pairs, cleanup, err := testbed.MakeVeths(fmt.Sprintf("cp%d", i), ports)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -202,7 +211,7 @@ func BenchmarkProgram(b *testing.B) {
 			defer target.Stop()
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				if err := Program(ctx, target); err != nil {
+				if err := testbed.Program(ctx, target); err != nil {
 					b.Fatal(err)
 				}
 				cancel()
@@ -294,7 +303,7 @@ func BenchmarkControllerProgram(b *testing.B) {
 			continue
 		}
 		b.Run(name, func(b *testing.B) {
-			pairs, cleanup, err := MakeVeths(fmt.Sprintf("cc%d", i), ports)
+			pairs, cleanup, err := testbed.MakeVeths(fmt.Sprintf("cc%d", i), ports)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,7 +5,7 @@
 // controller's decision, and the heap in use after GC of the switch and of
 // the controller, per bucket entry.
 //
-//	go run ./bench/memory -groups 16 -buckets 65536 -tms 128
+//	go run ./tools/bench/memory -groups 16 -buckets 65536 -tms 128
 //
 // Heap figures: the live heap (runtime.MemStats.HeapAlloc after two GCs)
 // with the switch alone, and with the controller beside it; the
@@ -16,8 +16,8 @@
 // stopped at the end, on error and on Ctrl-C; its figures are its CPU time
 // and its VmRSS and VmHWM from /proc (bmv2.go, procstatus.go):
 //
-//	go run ./bench/memory -switch bmv2 -groups 16 -buckets 65536 -tms 128
-//	go run ./bench/memory -switch bmv2 -bmv2 /opt/p4perf/bin/simple_switch_grpc
+//	go run ./tools/bench/memory -switch bmv2 -groups 16 -buckets 65536 -tms 128
+//	go run ./tools/bench/memory -switch bmv2 -bmv2 /opt/p4perf/bin/simple_switch_grpc
 //
 // The config goes through config check: B a power of two up to 65,536, G x B
 // within the pipeline's bucket_table (1,048,576 entries).

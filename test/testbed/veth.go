@@ -1,14 +1,18 @@
-// Package conformance runs the test vectors and random flows through a real
-// switch (bmv2 simple_switch_grpc, or the software switch on AF_PACKET)
-// over veth pairs, and compares what comes out with the Go model packet for
-// packet. It needs root (CAP_NET_ADMIN) to make the veths.
-package conformance
+// SPDX-License-Identifier: Apache-2.0
+
+// Package testbed is what the tests that run switches share: veth pairs,
+// a switch programmed with the fixture state, a config builder and a wait
+// helper. Only tests import it; `symdist lab` runs switches through
+// internal/ifswitch, as the tests do.
+package testbed
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/symdist/symdist/internal/ifswitch"
 )
 
 // VethPair is one switch port: SwitchSide is given to the switch, HostSide
@@ -19,6 +23,15 @@ type VethPair struct {
 	HostSide   string
 }
 
+// SwitchPorts are the switch sides of pairs, as a switch takes them.
+func SwitchPorts(pairs []VethPair) []ifswitch.Port {
+	ports := make([]ifswitch.Port, len(pairs))
+	for i, p := range pairs {
+		ports[i] = ifswitch.Port{Number: p.Port, Interface: p.SwitchSide}
+	}
+	return ports
+}
+
 func run(args ...string) error {
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -27,7 +40,7 @@ func run(args ...string) error {
 	return nil
 }
 
-// CanMakeVeths reports why veth pairs cannot be made here, or "".
+// CanMakeVeths reports in one line why veth pairs cannot be made here, or "".
 func CanMakeVeths() string {
 	if os.Geteuid() != 0 {
 		return "needs root to create veth pairs"

@@ -18,12 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/p4rt"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/conformance"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
@@ -123,12 +125,7 @@ func (s *Switch) State(t testing.TB) []*p4v1.Entity {
 		return nil
 	}
 	var out []*p4v1.Entity
-	for _, q := range []*p4v1.Entity{
-		{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{}}},
-		{Entity: &p4v1.Entity_ActionProfileMember{ActionProfileMember: &p4v1.ActionProfileMember{}}},
-		{Entity: &p4v1.Entity_PacketReplicationEngineEntry{PacketReplicationEngineEntry: &p4v1.PacketReplicationEngineEntry{
-			Type: &p4v1.PacketReplicationEngineEntry_MulticastGroupEntry{MulticastGroupEntry: &p4v1.MulticastGroupEntry{}}}}},
-	} {
+	for _, q := range entries.Wildcards() {
 		if err := p.Read(q, func(e *p4v1.Entity) error { out = append(out, e); return nil }); err != nil {
 			t.Fatal(err)
 		}
@@ -358,12 +355,12 @@ func CheckState(t testing.TB, c *controller.Controller) {
 // the host side of each switch port. Without root the test skips.
 func VethFigure3(t *testing.T, root, kind, prefix string) (*Deployment, map[string]map[uint16]string) {
 	t.Helper()
-	if why := conformance.CanMakeVeths(); why != "" {
+	if why := testbed.CanMakeVeths(); why != "" {
 		t.Skip("verify traffic: " + why)
 	}
 	hosts := map[string]map[uint16]string{}
-	veths := func(sw string) []conformance.VethPair {
-		pairs, cleanup, err := conformance.MakeVeths(prefix+sw[:1]+kind[:1], []uint16{1, 2, 3, 4, 5})
+	veths := func(sw string) []testbed.VethPair {
+		pairs, cleanup, err := testbed.MakeVeths(prefix+sw[:1]+kind[:1], []uint16{1, 2, 3, 4, 5})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +374,7 @@ func VethFigure3(t *testing.T, root, kind, prefix string) (*Deployment, map[stri
 	if kind == "bmv2" {
 		at := map[string]At{}
 		for _, sw := range []string{"client-side", "server-side"} {
-			target, err := conformance.StartBMv2(veths(sw), t.TempDir())
+			target, err := ifswitch.StartBMv2(testbed.SwitchPorts(veths(sw)), t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
