@@ -63,7 +63,7 @@ mininet: ## figure 3 (or CONFIG=FILE's deployment) in Mininet on bmv2, then its 
 ptf: ## PTF tests of the P4 program on bmv2 (root, p4lang ptf; SWITCH=soft: the Go switch); says in one line what is missing
 	ptf/run.sh --switch $(SWITCH)
 
-p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names.go
+p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info/names_generated.go
 	@command -v $(P4C) >/dev/null || { echo "make p4: $(P4C) not found in $(PREFIX)/bin or on PATH: run make toolchain"; exit 1; }
 	$(P4C) $(P4FLAGS) -o p4info/symdist.json --p4runtime-files p4info/symdist.p4info.txtpb p4src/symdist.p4
 	$(GO) generate ./p4info

@@ -82,23 +82,6 @@ func HashBytes(key []byte) uint32 {
 	return ^update(^uint32(0), key)
 }
 
-// HashAddrPort is HashBytes of the key bytes addr (4 or 16 bytes) and port
-// (network order), without building them in a buffer: what the software
-// model hashes per packet.
-func HashAddrPort(addr []byte, port uint16) uint32 {
-	switch len(addr) {
-	case 4:
-		return HashIPv4Key((*[4]byte)(addr), port)
-	case 16:
-		return HashIPv6Key((*[16]byte)(addr), port)
-	}
-	t := &slicing[0]
-	crc := update(^uint32(0), addr)
-	crc = t[byte(crc)^byte(port>>8)] ^ crc>>8
-	crc = t[byte(crc)^byte(port)] ^ crc>>8
-	return ^crc
-}
-
 // update runs the CRC register crc over b (no init, no final xor).
 func update(crc uint32, key []byte) uint32 {
 	t := slicing

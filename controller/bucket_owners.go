@@ -10,8 +10,8 @@ import (
 )
 
 // addBucketChanges adds to p the updates that take bucket_table from cur to
-// want: inserts and modifies with the other table entries (phase 2),
-// deletes with theirs (phase 3).
+// want: inserts and modifies with the other table entries (addEntries),
+// deletes with theirs (dropEntries).
 func (p *plan) addBucketChanges(b entries.Builder, cur, want desired.BucketOwners) {
 	groups := slices.Sorted(maps.Keys(cur))
 	for g := range want {
@@ -38,13 +38,13 @@ func (p *plan) addBucketChanges(b entries.Builder, cur, want desired.BucketOwner
 			case c == w:
 			case w == 0:
 				e := entries.Canonicalize(b.Bucket(g, uint16(bucket), c))
-				p.phases[2] = append(p.phases[2], entries.Update(p4v1.Update_DELETE, e))
+				p.phases[dropEntries] = append(p.phases[dropEntries], entries.Update(p4v1.Update_DELETE, e))
 			case c == 0:
 				e := entries.Canonicalize(b.Bucket(g, uint16(bucket), w))
-				p.phases[1] = append(p.phases[1], entries.Update(p4v1.Update_INSERT, e))
+				p.phases[addEntries] = append(p.phases[addEntries], entries.Update(p4v1.Update_INSERT, e))
 			default:
 				e := entries.Canonicalize(b.Bucket(g, uint16(bucket), w))
-				p.phases[1] = append(p.phases[1], entries.Update(p4v1.Update_MODIFY, e))
+				p.phases[addEntries] = append(p.phases[addEntries], entries.Update(p4v1.Update_MODIFY, e))
 			}
 		}
 	}

@@ -13,14 +13,19 @@ import (
 // plan is the difference between what a switch holds and what it must
 // hold, in the order it is written: make before break.
 type plan struct {
-	// Phases, each one Write call (or more, in batches) after the one
-	// before has succeeded:
-	//  1. new and changed members and multicast groups
-	//  2. new and changed table entries (they may point at phase-1 members)
-	//  3. removed table entries
-	//  4. removed members and multicast groups (no entry uses them now)
-	phases [4][]*p4v1.Update
+	// phases, each one Write call (or more, in batches) after the one
+	// before has succeeded, indexed by the constants below.
+	phases [numPhases][]*p4v1.Update
 }
+
+// The phases of a plan, in the order they are written.
+const (
+	addMembers   = iota // new and changed members and multicast groups
+	addEntries          // new and changed table entries (they may point at new members)
+	dropEntries         // removed table entries
+	dropMembers         // removed members and multicast groups (no entry uses them now)
+	numPhases
+)
 
 func (p *plan) empty() bool {
 	for _, ph := range p.phases {
@@ -56,9 +61,9 @@ func diff(current, want []*p4v1.Entity) *plan {
 			continue
 		}
 		seen[k] = true
-		phase := 0
+		phase := addMembers
 		if isTableEntry(e) {
-			phase = 1
+			phase = addEntries
 		}
 		switch old, ok := have[k]; {
 		case !ok:
@@ -71,9 +76,9 @@ func diff(current, want []*p4v1.Entity) *plan {
 		if seen[entries.Key(e)] {
 			continue
 		}
-		phase := 3
+		phase := dropMembers
 		if isTableEntry(e) {
-			phase = 2
+			phase = dropEntries
 		}
 		p.phases[phase] = append(p.phases[phase], entries.Update(p4v1.Update_DELETE, e))
 	}

@@ -42,7 +42,7 @@ func TestDiffMakeBeforeBreak(t *testing.T) {
 		}
 		return out
 	}
-	wantPhases := [4][]string{
+	wantPhases := [numPhases][]string{
 		{"INSERT m"},
 		{"MODIFY t"},
 		{"DELETE t"}, // port_role of port 9

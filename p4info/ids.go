@@ -6,7 +6,7 @@ import (
 )
 
 // IDs holds every P4Info ID the Go code uses, resolved once from the names
-// in names.go.
+// in names_generated.go.
 type IDs struct {
 	PortRole struct {
 		Table, IngressPort, SetPortRole, Role uint32

@@ -87,17 +87,17 @@ func TestCompiledFilesUpToDate(t *testing.T) {
 	}
 }
 
-// names.go must be what the generator makes of the committed P4Info.
+// names_generated.go must be what the generator makes of the committed P4Info.
 func TestNamesUpToDate(t *testing.T) {
 	want, err := GenerateNames(MustLoad().Info, "symdist.p4info.txtpb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("names.go")
+	got, err := os.ReadFile("names_generated.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Error("p4info/names.go is stale: run go generate ./p4info")
+		t.Error("p4info/names_generated.go is stale: run go generate ./p4info")
 	}
 }

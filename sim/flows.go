@@ -77,20 +77,9 @@ func randomFlow(r *rand.Rand, ipv6 float64) Flow {
 	return Flow{Src: server, Dst: client, SrcPort: sport, DstPort: cport}
 }
 
-// FlowsOfChunk returns the n flows of a chunk (n <= chunkSize), for tests
-// and for tools that want the packets behind the hashes.
-func FlowsOfChunk(seed uint64, chunk, n int, ipv6 float64) []Flow {
-	r := chunkRand(seed, chunk)
-	fs := make([]Flow, n)
-	for i := range fs {
-		fs[i] = randomFlow(r, ipv6)
-	}
-	return fs
-}
-
 // GenerateHashes returns the contract hash (CRC-32 of the key bytes) of
 // each of n flows drawn from seed: flow i is the (i mod 65536)-th flow of
-// chunk i/65536 (FlowsOfChunk). Workers <= 0 means GOMAXPROCS. done, if not
+// chunk i/65536. Workers <= 0 means GOMAXPROCS. done, if not
 // nil, is advanced by the flows made.
 func GenerateHashes(seed uint64, n int, ipv6 float64, workers int, done *atomic.Int64) []uint32 {
 	hs := make([]uint32, n)

@@ -46,9 +46,7 @@ var noHeaders = headers{absent, absent, absent, absent, absent, absent, absent, 
 
 func valid(off offset) bool { return off != absent }
 
-func u8(b []byte, off offset) uint8   { return b[off] }
 func u16(b []byte, off offset) uint16 { return binary.BigEndian.Uint16(b[off:]) }
-func u32(b []byte, off offset) uint32 { return binary.BigEndian.Uint32(b[off:]) }
 
 // Field accessors; off is the header's offset.
 func ipv4Version(b []byte, off offset) uint8     { return b[off] >> 4 }

@@ -54,15 +54,14 @@ type ringPort struct {
 	name    string
 	ifindex int
 
-	rxMu      sync.Mutex // held by the reader; Close waits for it to unmap
-	rx        *os.File
-	rxConn    syscall.RawConn
-	rxRing    []byte
-	rxFrame   int // slot size
-	rxFrames  int
-	rxNext    int
-	vlanBuf   []byte // a frame with its VLAN tag put back
-	truncated atomic.Uint64
+	rxMu     sync.Mutex // held by the reader; Close waits for it to unmap
+	rx       *os.File
+	rxConn   syscall.RawConn
+	rxRing   []byte
+	rxFrame  int // slot size
+	rxFrames int
+	rxNext   int
+	vlanBuf  []byte // a frame with its VLAN tag put back
 
 	txMu      sync.Mutex
 	tx        int // fd
@@ -228,8 +227,7 @@ func (p *ringPort) frame(off int, st uint32) []byte {
 	if p.rxRing[off+sockaddrLLOff+10] == unix.PACKET_OUTGOING { // sll_pkttype
 		return nil
 	}
-	if h.Snaplen < h.Len {
-		p.truncated.Add(1)
+	if h.Snaplen < h.Len { // larger than a slot: the MTU grew after the port opened
 		return nil
 	}
 	start := off + int(h.Mac)
@@ -338,10 +336,6 @@ func (p *ringPort) send(wait bool) error {
 		}
 	}
 }
-
-// Truncated counts received frames larger than the ring's slots (the MTU
-// grew after the port was opened); they are dropped.
-func (p *ringPort) Truncated() uint64 { return p.truncated.Load() }
 
 func (p *ringPort) Close() error {
 	p.closeOnce.Do(func() {

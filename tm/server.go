@@ -26,9 +26,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/internal/backoff"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/adminapi"
 )
 
 // Server is one running TM.
@@ -192,23 +192,6 @@ func (s *Server) Wait() { <-s.done }
 
 // Done is closed when the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.done }
-
-// Addrs are the listeners' addresses (useful with port 0).
-func (s *Server) Addrs() []net.Addr {
-	var out []net.Addr
-	for _, ln := range s.listeners {
-		out = append(out, ln.Addr())
-	}
-	return out
-}
-
-// HTTPAddr is the HTTP endpoint's address, or nil.
-func (s *Server) HTTPAddr() net.Addr {
-	if s.httpLn == nil {
-		return nil
-	}
-	return s.httpLn.Addr()
-}
 
 // Table is the self-source port table, nil without a bucket table.
 func (s *Server) Table() *ports.Table { return s.tab }

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/ports"
-	"github.com/symdist/symdist/adminapi"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/symdist/symdist/ports"
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/ports"
 )
 
 // startFollowing subscribes to the controller's table and returns once

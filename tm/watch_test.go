@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/adminapi/adminapitest"
+	"github.com/symdist/symdist/contract"
 )
 
 func allTo(tm string) []string {

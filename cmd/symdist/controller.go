@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -101,8 +100,8 @@ func newStatusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "controller", "http://127.0.0.1:9090", "the controller's admin API")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	controllerFlag(cmd.Flags(), &url, "the controller's admin API")
+	tokenFlag(cmd.Flags(), &token, "")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/symdist/symdist/adminapi"
 
@@ -32,7 +31,7 @@ func newDrainCmd(drain bool) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "controller", "http://127.0.0.1:9090", "the primary controller's admin API")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	controllerFlag(cmd.Flags(), &url, "the primary controller's admin API")
+	tokenFlag(cmd.Flags(), &token, "")
 	return cmd
 }

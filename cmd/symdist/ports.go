@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/adminapi"
@@ -81,8 +80,8 @@ interrupted. Give --range-lo/--range-hi of net.ipv4.ip_local_port_range.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "controller", "http://127.0.0.1:9090", "the controller's admin API")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	controllerFlag(cmd.Flags(), &url, "the controller's admin API")
+	tokenFlag(cmd.Flags(), &token, "")
 	cmd.Flags().StringVar(&tm, "tm", "", "TM name")
 	cmd.Flags().StringVar(&snat, "snat", "", "SNAT address")
 	cmd.Flags().StringVar(&format, "format", "ranges", "list, ranges or sysctl")

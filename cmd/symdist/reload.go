@@ -87,8 +87,8 @@ func configSendCmd(use, short string, apply bool) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&urls, "controller", []string{"http://127.0.0.1:9090"}, "a controller's admin API; apply takes it again for the backup")
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	cmd.Flags().StringArrayVar(&urls, "controller", []string{defaultControllerURL}, "a controller's admin API; apply takes it again for the backup")
+	tokenFlag(cmd.Flags(), &token, "")
 	return cmd
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,7 +70,7 @@ lab with several TMs most replies then reach the wrong TM).`,
 	f.BoolVar(&selfPorts, "self-ports", true, "use self-source ports (false: the kernel picks; a control run)")
 	f.Uint16Var(&cfg.MinPort, "min-port", 1024, "lowest self-source port")
 	f.StringVar(&cfg.Controller, "controller", "", "the controller's admin API URL, e.g. http://10.0.9.1:9090")
-	f.StringVar(&cfg.Token, "token", os.Getenv("SYMDIST_TOKEN"), "bearer token (default $SYMDIST_TOKEN)")
+	tokenFlag(f, &cfg.Token, "")
 	f.StringVar(&cfg.BucketsFile, "buckets-file", "", "read the bucket table from this JSON file instead of a controller")
 	f.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to fetch the bucket table again when polling")
 	f.BoolVar(&watch, "watch", true, "follow the controller's bucket-table watch (false: poll every --refresh)")

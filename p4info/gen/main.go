@@ -1,4 +1,4 @@
-// Command gen writes names.go: a Go constant for the name of every P4Info
+// Command gen writes names_generated.go: a Go constant for the name of every P4Info
 // entity, so that a renamed P4 entity breaks the Go build instead of failing
 // at run time. Run by `go generate ./p4info` (make p4).
 package main
@@ -13,7 +13,7 @@ import (
 
 func main() {
 	in := flag.String("in", "symdist.p4info.txtpb", "P4Info in text format")
-	out := flag.String("out", "names.go", "Go file to write")
+	out := flag.String("out", "names_generated.go", "Go file to write")
 	flag.Parse()
 	text, err := os.ReadFile(*in)
 	if err != nil {

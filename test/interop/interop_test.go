@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/prototext"
+
 	"github.com/symdist/symdist/internal/ifswitch"
 
 	"github.com/antoninbas/p4runtime-go-client/pkg/client"
@@ -197,7 +199,7 @@ func programAndReadBack(t *testing.T, tg target) {
 	// The pipeline, from files as the library wants it.
 	dir := t.TempDir()
 	p4infoPath, jsonPath := filepath.Join(dir, "p4info.txtpb"), filepath.Join(dir, "symdist.json")
-	if err := os.WriteFile(p4infoPath, p4info.P4InfoText(), 0o644); err != nil {
+	if err := os.WriteFile(p4infoPath, []byte(prototext.Format(p4info.MustLoad().Info)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(jsonPath, p4info.BMv2JSON(), 0o644); err != nil {

@@ -30,7 +30,7 @@ func goName(p4Name string) string {
 	return b.String()
 }
 
-// GenerateNames returns the source of names.go for info: a constant for
+// GenerateNames returns the source of names_generated.go for info: a constant for
 // the name of every table, match field, action, parameter, action profile,
 // counter and packet metadata.
 func GenerateNames(info *p4configv1.P4Info, source string) ([]byte, error) {
