@@ -19,9 +19,9 @@ import (
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/assign"
-	"github.com/symdist/symdist/internal/backoff"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
+	"github.com/symdist/symdist/internal/backoff"
 	"github.com/symdist/symdist/p4info"
 	"google.golang.org/grpc"
 )

@@ -20,10 +20,10 @@ type plan struct {
 
 // The phases of a plan, in the order they are written.
 const (
-	addMembers   = iota // new and changed members and multicast groups
-	addEntries          // new and changed table entries (they may point at new members)
-	dropEntries         // removed table entries
-	dropMembers         // removed members and multicast groups (no entry uses them now)
+	addMembers  = iota // new and changed members and multicast groups
+	addEntries         // new and changed table entries (they may point at new members)
+	dropEntries        // removed table entries
+	dropMembers        // removed members and multicast groups (no entry uses them now)
 	numPhases
 )
 

@@ -15,8 +15,8 @@ import (
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
-	"github.com/symdist/symdist/internal/backoff"
 	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/internal/backoff"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
