@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/p4rt"
 
 	"github.com/google/go-cmp/cmp"
@@ -227,18 +229,6 @@ func startController(t testing.TB, cfg *config.Config, h slog.Handler, setup fun
 	return c, stop
 }
 
-// eventually polls cond until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func inSync(c *controller.Controller) bool {
 	st := c.Status()
 	for _, s := range st.Switches {
@@ -272,7 +262,7 @@ func TestEndToEnd(t *testing.T) {
 	top := t // what must outlive a subtest is cleaned up by the top test
 	l := newLab(t)
 	c, stop := runController(t, l.config(t, 10))
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	// Both switches hold the same table, with every TM's share.
 	before := l.client.bucketTable(t)
@@ -292,10 +282,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("TM fails its health check: only its buckets move, on both switches", func(t *testing.T) {
 		l.health[1].ln.Close()
-		eventually(t, "tm2 to lose its buckets", func() bool {
+		testbed.Eventually(t, "tm2 to lose its buckets", 10*time.Second, func() bool {
 			return !slices.Contains(l.client.bucketTable(t), 2) && !slices.Contains(l.server.bucketTable(t), 2)
 		})
-		eventually(t, "sync", func() bool { return inSync(c) })
+		testbed.Eventually(t, "sync", 10*time.Second, func() bool { return inSync(c) })
 		after := l.client.bucketTable(t)
 		if diff := cmp.Diff(after, l.server.bucketTable(t)); diff != "" {
 			t.Fatalf("switches disagree after failover:\n%s", diff)
@@ -324,7 +314,7 @@ func TestEndToEnd(t *testing.T) {
 		addr := l.server.addr
 		l.server.stop()
 		l.server = startSwitch(top, addr, 2)
-		eventually(t, "restarted switch reprogrammed", func() bool {
+		testbed.Eventually(t, "restarted switch reprogrammed", 10*time.Second, func() bool {
 			return inSync(c) && cmp.Equal(l.server.bucketTable(t), want)
 		})
 		flowsReachSameTM(t, l, 100)
@@ -334,7 +324,7 @@ func TestEndToEnd(t *testing.T) {
 		want := l.client.bucketTable(t)
 		stop()
 		c2, _ := runController(top, l.config(t, 10))
-		eventually(t, "new controller in sync", func() bool { return inSync(c2) })
+		testbed.Eventually(t, "new controller in sync", 10*time.Second, func() bool { return inSync(c2) })
 		if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
 			t.Fatal("bucket table changed across a controller restart")
 		}
@@ -352,7 +342,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("TM recovers: it gets its share back, only from the others", func(t *testing.T) {
 		before := l.client.bucketTable(t)
 		l.health[1] = restartHealthTarget(t, l.health[1].addr)
-		eventually(t, "tm2 back", func() bool {
+		testbed.Eventually(t, "tm2 back", 10*time.Second, func() bool {
 			n := 0
 			for _, m := range l.client.bucketTable(t) {
 				if m == 2 {
@@ -400,10 +390,10 @@ func restartHealthTarget(t *testing.T, addr string) *healthTarget {
 func TestPrimaryBackupFailover(t *testing.T) {
 	l := newLab(t)
 	primary, stopPrimary := runController(t, l.config(t, 20))
-	eventually(t, "primary in sync", func() bool { return inSync(primary) })
+	testbed.Eventually(t, "primary in sync", 10*time.Second, func() bool { return inSync(primary) })
 	want := l.client.bucketTable(t)
 	backup, _ := runController(t, l.config(t, 10))
-	eventually(t, "backup connected", func() bool {
+	testbed.Eventually(t, "backup connected", 10*time.Second, func() bool {
 		for _, s := range backup.Status().Switches {
 			if !s.Connected {
 				return false
@@ -417,7 +407,7 @@ func TestPrimaryBackupFailover(t *testing.T) {
 		}
 	}
 	stopPrimary()
-	eventually(t, "backup takes over", func() bool { return inSync(backup) })
+	testbed.Eventually(t, "backup takes over", 10*time.Second, func() bool { return inSync(backup) })
 	if got := l.client.bucketTable(t); !cmp.Equal(got, want) {
 		t.Error("bucket table changed when the backup took over")
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/controller"
 )
@@ -41,7 +43,7 @@ func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool) *han
 	srv := httptest.NewServer(c.Handler(""))
 	t.Cleanup(srv.Close)
 	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 	return h
 }
 
@@ -145,7 +147,7 @@ func stays(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestHandoverWaitsForAcks(t *testing.T) {
 	h := newHandoverLab(t, time.Minute, false)
 	h.drain(t, "tm3", true) // nobody follows tm3: no wait
-	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 && inSync(h.c) }) })
+	testbed.Eventually(t, "tm3 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 && inSync(h.c) }) })
 
 	s1, init1 := h.watch(t, "tm1", "")
 	s2, init2 := h.watch(t, "tm2", "")
@@ -168,13 +170,13 @@ func TestHandoverWaitsForAcks(t *testing.T) {
 	stays(t, 300*time.Millisecond, "no switch write before any ack", noneMoved)
 
 	ack(t, s1, loss1.Version)
-	eventually(t, "tm1's lost buckets on tm3", func() bool {
+	testbed.Eventually(t, "tm1's lost buckets on tm3", 10*time.Second, func() bool {
 		return h.both(t, func(c map[uint32]int) bool { return c[3] == lost1 && c[1] == had1-lost1 && c[2] == had2 })
 	})
 	stays(t, 200*time.Millisecond, "tm2's buckets wait for tm2's ack", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] == had2 }) })
 
 	ack(t, s2, loss2.Version)
-	eventually(t, "all moves written", func() bool {
+	testbed.Eventually(t, "all moves written", 10*time.Second, func() bool {
 		return h.both(t, func(c map[uint32]int) bool { return c[3] == lost1+lost2 && inSync(h.c) })
 	})
 
@@ -211,7 +213,7 @@ func TestHandoverDrainWaitsForTheDrainedTM(t *testing.T) {
 	}
 	stays(t, 300*time.Millisecond, "tm1 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] >= 1365 }) })
 	ack(t, s1, ev.Version)
-	eventually(t, "tm1 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
+	testbed.Eventually(t, "tm1 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
 }
 
 // No ack: the switches are written after handover_timeout, and the TM is
@@ -220,7 +222,7 @@ func TestHandoverTimeout(t *testing.T) {
 	const timeout = 400 * time.Millisecond
 	h := newHandoverLab(t, timeout, false)
 	h.drain(t, "tm3", true)
-	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
+	testbed.Eventually(t, "tm3 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
 	s1, _ := h.watch(t, "tm1", "")
 	before := handoverTimeouts(t, h.api, "tm1")
 	start := time.Now()
@@ -229,8 +231,8 @@ func TestHandoverTimeout(t *testing.T) {
 		t.Fatalf("got a %q table, want a loss", ev.Kind)
 	}
 	// tm2 nobody follows: its buckets move at once; tm1's wait.
-	eventually(t, "tm2's buckets on tm3", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 600 }) })
-	eventually(t, "tm1's buckets on tm3 after the timeout", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
+	testbed.Eventually(t, "tm2's buckets on tm3", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 600 }) })
+	testbed.Eventually(t, "tm1's buckets on tm3 after the timeout", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
 	if waited := time.Since(start); waited < timeout {
 		t.Errorf("switches written after %v, before the %v timeout", waited, timeout)
 	}
@@ -265,13 +267,13 @@ func handoverTimeouts(t *testing.T, api *adminapi.Client, tm string) float64 {
 func TestHandoverSubscriberDisconnects(t *testing.T) {
 	h := newHandoverLab(t, time.Minute, false)
 	h.drain(t, "tm3", true)
-	eventually(t, "tm3 drained", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
+	testbed.Eventually(t, "tm3 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] == 0 }) })
 	s1, _ := h.watch(t, "tm1", "")
 	h.drain(t, "tm3", false)
 	ev := next(t, s1)
 	stays(t, 300*time.Millisecond, "tm1's buckets wait", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] >= 2000 }) })
 	s1.Close()
-	eventually(t, "moves after the disconnect", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
+	testbed.Eventually(t, "moves after the disconnect", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[3] >= 1365 }) })
 	if err := h.api.Ack(context.Background(), s1.Hello.Subscriber, ev.Version); !isHTTP(err, 404) {
 		t.Errorf("ack from a closed stream: %v, want HTTP 404", err)
 	}
@@ -286,7 +288,7 @@ func TestHandoverFailureDoesNotWait(t *testing.T) {
 	h.watch(t, "tm3", "")
 	start := time.Now()
 	h.health[1].ln.Close()
-	eventually(t, "tm2's buckets gone", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] == 0 }) })
+	testbed.Eventually(t, "tm2's buckets gone", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] == 0 }) })
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failover took %v", took)
 	}
@@ -311,7 +313,7 @@ func TestHandoverWeight(t *testing.T) {
 	}
 	stays(t, 200*time.Millisecond, "tm2 keeps its buckets until it acks", func() bool { return h.both(t, func(c map[uint32]int) bool { return c[2] >= 1365 }) })
 	ack(t, s2, ev.Version)
-	eventually(t, "tm1 at weight 2", func() bool {
+	testbed.Eventually(t, "tm1 at weight 2", 10*time.Second, func() bool {
 		return h.both(t, func(c map[uint32]int) bool { return c[1] == 2048 && c[2] == 1024 && c[3] == 1024 })
 	})
 	for _, tc := range []struct {

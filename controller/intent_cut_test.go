@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/controller"
 )
 
@@ -27,11 +29,11 @@ func TestUndrainSurvivesSessionsLostMidWrite(t *testing.T) {
 	c, _ := startController(t, cfg, slog.NewTextHandler(io.Discard, nil), func(c *controller.Controller) {
 		controller.SetLiveness(c, 100*time.Millisecond, 300*time.Millisecond, 2)
 	})
-	eventually(t, "in sync", func() bool { return inSync(c) })
+	testbed.Eventually(t, "in sync", 10*time.Second, func() bool { return inSync(c) })
 	if err := c.Drain("tm2", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 drained", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
+	testbed.Eventually(t, "tm2 drained", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
 
 	// The switches hang: the undrain's writes never arrive, and the
 	// liveness probe drops both sessions.
@@ -41,7 +43,7 @@ func TestUndrainSurvivesSessionsLostMidWrite(t *testing.T) {
 	if err := c.Drain("tm2", false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both sessions dropped", func() bool {
+	testbed.Eventually(t, "both sessions dropped", 10*time.Second, func() bool {
 		for _, s := range c.Status().Switches {
 			if s.Connected {
 				return false
@@ -53,7 +55,7 @@ func TestUndrainSurvivesSessionsLostMidWrite(t *testing.T) {
 		p.thaw()
 		p.cutAll() // what the frozen connections held is lost
 	}
-	eventually(t, "tm2 back in service", func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(c) })
+	testbed.Eventually(t, "tm2 back in service", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(c) })
 	if st := tmStatus(c, "tm2"); st.Drained {
 		t.Errorf("status of tm2: %+v, want not drained", st)
 	}

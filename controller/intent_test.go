@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/adminapi"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,7 +63,7 @@ func undrainWorks(t *testing.T, c *controller.Controller, l *lab) {
 	if err := c.Drain("tm2", false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 to get its share back", func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(c) })
+	testbed.Eventually(t, "tm2 to get its share back", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(c) })
 	for _, m := range movesBetween(before, owners(t, l.client)) {
 		if m.To != "tm2" {
 			t.Errorf("undrain moved %d buckets %s -> %s", m.Buckets, m.From, m.To)
@@ -87,16 +89,16 @@ func TestDrainSurvivesControllerRestart(t *testing.T) {
 			l := newLab(t)
 			cfg := l.yaml(10, "", tmSpec{1, 1, ht.health}, tmSpec{2, 1, ht.health}, tmSpec{3, 1, ht.health})
 			c, stop := runController(t, l.parse(t, cfg))
-			eventually(t, "initial programming", func() bool { return inSync(c) })
+			testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 			if err := c.Drain("tm2", true); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "tm2 drained on both switches", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
+			testbed.Eventually(t, "tm2 drained on both switches", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
 			table := owners(t, l.client)
 			stop()
 
 			c2, _ := runController(t, l.parse(t, cfg))
-			eventually(t, "restarted controller in sync", func() bool { return inSync(c2) })
+			testbed.Eventually(t, "restarted controller in sync", 10*time.Second, func() bool { return inSync(c2) })
 			stillDrained(t, c2, l)
 			if !cmp.Equal(owners(t, l.client), table) {
 				t.Error("the bucket table changed across the restart")
@@ -119,9 +121,9 @@ func TestDrainSurvivesFailover(t *testing.T) {
 			l := newLab(t)
 			tms := []tmSpec{{1, 1, ht.health}, {2, 1, ht.health}, {3, 1, ht.health}}
 			primary, stopPrimary := runController(t, l.parse(t, l.yaml(20, "", tms...)))
-			eventually(t, "primary in sync", func() bool { return inSync(primary) })
+			testbed.Eventually(t, "primary in sync", 10*time.Second, func() bool { return inSync(primary) })
 			backup, _ := runController(t, l.parse(t, l.yaml(10, "", tms...)))
-			eventually(t, "backup connected", func() bool {
+			testbed.Eventually(t, "backup connected", 10*time.Second, func() bool {
 				return !slices.ContainsFunc(backup.Status().Switches, func(s adminapi.SwitchStatus) bool { return !s.Connected })
 			})
 			if err := backup.Drain("tm1", true); !errors.Is(err, controller.ErrBackup) {
@@ -130,11 +132,11 @@ func TestDrainSurvivesFailover(t *testing.T) {
 			if err := primary.Drain("tm2", true); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "tm2 drained on both switches", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(primary) })
+			testbed.Eventually(t, "tm2 drained on both switches", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(primary) })
 			table := owners(t, l.client)
 			stopPrimary()
 
-			eventually(t, "backup takes over", func() bool { return inSync(backup) })
+			testbed.Eventually(t, "backup takes over", 10*time.Second, func() bool { return inSync(backup) })
 			stillDrained(t, backup, l)
 			if !cmp.Equal(owners(t, l.client), table) {
 				t.Error("the bucket table changed when the backup took over")
@@ -155,23 +157,23 @@ func TestReturningPrimaryAdoptsTheOthersIntent(t *testing.T) {
 	l := newLab(t)
 	tms := []tmSpec{{1, 1, "none"}, {2, 1, "none"}, {3, 1, "none"}}
 	a, _ := runController(t, l.parse(t, l.yaml(20, "", tms...)))
-	eventually(t, "A in sync", func() bool { return inSync(a) })
+	testbed.Eventually(t, "A in sync", 10*time.Second, func() bool { return inSync(a) })
 	if err := a.Drain("tm2", true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 drained", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(a) })
+	testbed.Eventually(t, "tm2 drained", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(a) })
 
 	b, stopB := runController(t, l.parse(t, l.yaml(30, "", tms...)))
-	eventually(t, "B takes over", func() bool { return inSync(b) })
+	testbed.Eventually(t, "B takes over", 10*time.Second, func() bool { return inSync(b) })
 	stillDrained(t, b, l)
 	if err := b.Drain("tm2", false); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 back", func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(b) })
+	testbed.Eventually(t, "tm2 back", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") >= 1365 && inSync(b) })
 	table := owners(t, l.client)
 	stopB()
 
-	eventually(t, "A primary again", func() bool { return inSync(a) })
+	testbed.Eventually(t, "A primary again", 10*time.Second, func() bool { return inSync(a) })
 	for range 10 {
 		if n := bucketsOf(t, l, "tm2"); n < 1365 {
 			t.Fatalf("A came back and tm2 holds %d buckets: A wrote its stale drain", n)

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/symdist/symdist/test/testbed"
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -185,7 +188,7 @@ func TestTargetDeviceConfig(t *testing.T) {
 			rec, addr := startRecording(t, nil)
 			_, stop := runController(t, targetConfig(t, addr, tc.target))
 			defer stop()
-			eventually(t, "the pipeline pushed and entries written", func() bool {
+			testbed.Eventually(t, "the pipeline pushed and entries written", 10*time.Second, func() bool {
 				sets, writes := rec.snapshot()
 				return len(sets) > 0 && writes > 0
 			})
@@ -209,8 +212,8 @@ func TestTargetPreloaded(t *testing.T) {
 		rec, addr := startRecording(t, &p4v1.ForwardingPipelineConfig{P4Info: p4info.MustLoad().Info})
 		c, stop := runController(t, targetConfig(t, addr, "preloaded"))
 		defer stop()
-		eventually(t, "entries written", func() bool { _, w := rec.snapshot(); return w > 0 })
-		eventually(t, "in sync", func() bool { return inSync(c) })
+		testbed.Eventually(t, "entries written", 10*time.Second, func() bool { _, w := rec.snapshot(); return w > 0 })
+		testbed.Eventually(t, "in sync", 10*time.Second, func() bool { return inSync(c) })
 		if sets, _ := rec.snapshot(); len(sets) != 0 {
 			t.Errorf("%d pipeline pushes to a preloaded switch", len(sets))
 		}
@@ -221,7 +224,7 @@ func TestTargetPreloaded(t *testing.T) {
 		rec, addr := startRecording(t, &p4v1.ForwardingPipelineConfig{P4Info: other})
 		c, stop := runController(t, targetConfig(t, addr, "preloaded"))
 		defer stop()
-		eventually(t, "the controller reporting the other program", func() bool {
+		testbed.Eventually(t, "the controller reporting the other program", 10*time.Second, func() bool {
 			st := c.Status()
 			return len(st.Switches) == 1 && strings.Contains(st.Switches[0].LastError, "another program")
 		})

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/symdist/symdist/test/testbed"
 
 	"github.com/symdist/symdist/adminapi"
 
@@ -121,7 +124,7 @@ func startReloadLab(t *testing.T) (*lab, *controller.Controller, adminapi.Client
 	c, _ := runController(t, l.parse(t, start))
 	srv := httptest.NewServer(c.Handler(""))
 	t.Cleanup(srv.Close)
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 	return l, c, adminapi.Client{URL: srv.URL}, start
 }
 
@@ -170,7 +173,7 @@ func TestReloadPlanIsWhatApplyDoes(t *testing.T) {
 			if diff := cmp.Diff(plan, applied, cmpopts.IgnoreFields(adminapi.ConfigPlan{}, "Applied")); diff != "" {
 				t.Errorf("apply did otherwise than planned (-plan +apply):\n%s", diff)
 			}
-			eventually(t, "the switches to hold the planned table", func() bool { return settled(t, c, l, applied) })
+			testbed.Eventually(t, "the switches to hold the planned table", 10*time.Second, func() bool { return settled(t, c, l, applied) })
 			after := owners(t, l.client)
 			g := plan.Groups[0]
 			if diff := cmp.Diff(g.Moves, movesBetween(before, after), sortMoves, cmpopts.EquateEmpty()); diff != "" {
@@ -252,7 +255,7 @@ func TestReloadFileAndSave(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetConfigFile(path)
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	three := l.yaml(10, "", tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
 	if err := os.WriteFile(path, []byte(three), 0o644); err != nil {
@@ -262,7 +265,7 @@ func TestReloadFileAndSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm3 to get its share", func() bool { return settled(t, c, l, p) })
+	testbed.Eventually(t, "tm3 to get its share", 10*time.Second, func() bool { return settled(t, c, l, p) })
 	if p.Groups[0].Moved < 1365 || p.Saved != "" {
 		t.Errorf("reload moved %d buckets and saved to %q; want >= 1365 and no save", p.Groups[0].Moved, p.Saved)
 	}
@@ -271,7 +274,7 @@ func TestReloadFileAndSave(t *testing.T) {
 	if p, err = c.ApplyConfig("two.yaml", []byte(two)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 removed", func() bool { return settled(t, c, l, p) })
+	testbed.Eventually(t, "tm2 removed", 10*time.Second, func() bool { return settled(t, c, l, p) })
 	if got, _ := os.ReadFile(path); string(got) != two {
 		t.Error("the applied config was not saved to the config file")
 	}
@@ -297,9 +300,9 @@ func TestApplyToBackupThenFailover(t *testing.T) {
 	l := newLab(t)
 	two := []tmSpec{{1, 1, "tcp"}, {2, 1, "tcp"}}
 	primary, stopPrimary := runController(t, l.parse(t, l.yaml(20, "", two...)))
-	eventually(t, "primary in sync", func() bool { return inSync(primary) })
+	testbed.Eventually(t, "primary in sync", 10*time.Second, func() bool { return inSync(primary) })
 	backup, _ := runController(t, l.parse(t, l.yaml(10, "", two...)))
-	eventually(t, "backup connected", func() bool {
+	testbed.Eventually(t, "backup connected", 10*time.Second, func() bool {
 		return !slices.ContainsFunc(backup.Status().Switches, func(s adminapi.SwitchStatus) bool { return !s.Connected })
 	})
 
@@ -308,7 +311,7 @@ func TestApplyToBackupThenFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm3 to get its share", func() bool { return settled(t, primary, l, p) })
+	testbed.Eventually(t, "tm3 to get its share", 10*time.Second, func() bool { return settled(t, primary, l, p) })
 	bp, err := backup.ApplyConfig("test.yaml", []byte(l.yaml(10, "", three...)))
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +322,7 @@ func TestApplyToBackupThenFailover(t *testing.T) {
 	table := owners(t, l.client)
 	stopPrimary()
 
-	eventually(t, "backup takes over", func() bool { return inSync(backup) })
+	testbed.Eventually(t, "backup takes over", 10*time.Second, func() bool { return inSync(backup) })
 	if !cmp.Equal(owners(t, l.client), table) {
 		t.Errorf("the bucket table changed when the backup took over: moves %v", movesBetween(table, owners(t, l.client)))
 	}
@@ -344,7 +347,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 	if _, err := client.ApplyConfig(ctx, "test.yaml", []byte(dead)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 down", func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
+	testbed.Eventually(t, "tm2 down", 10*time.Second, func() bool { return bucketsOf(t, l, "tm2") == 0 && inSync(c) })
 	for _, m := range movesBetween(before, owners(t, l.client)) {
 		if m.From != "tm2" {
 			t.Errorf("%d buckets moved %s -> %s", m.Buckets, m.From, m.To)
@@ -357,7 +360,7 @@ func TestReloadChangesHealthChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "tm2 back", func() bool { return settled(t, c, l, p) })
+	testbed.Eventually(t, "tm2 back", 10*time.Second, func() bool { return settled(t, c, l, p) })
 	if diff := cmp.Diff(p.Groups[0].Moves, movesBetween(before, owners(t, l.client)), sortMoves); diff != "" {
 		t.Errorf("moves (-plan +switches):\n%s", diff)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -144,10 +146,10 @@ func TestClaimNoHigherElectionID(t *testing.T) {
 	l := newLab(t)
 	logs := newLogCounter()
 	c, _ := startController(t, l.config(t, 10), logs, nil)
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	release := seizeWithHighestID(t, l.client.addr, 1)
-	eventually(t, "the controller to see it is a backup", func() bool { return !c.Status().Switches[0].Primary })
+	testbed.Eventually(t, "the controller to see it is a backup", 10*time.Second, func() bool { return !c.Status().Switches[0].Primary })
 	release()
 	from := time.Now()
 	const window = 3 * time.Second
@@ -178,11 +180,11 @@ func TestClaimNoHigherElectionID(t *testing.T) {
 func TestSwitchStopsServing(t *testing.T) {
 	l := newLab(t)
 	c, _ := runController(t, l.config(t, 10))
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	l.server.served.Stall() // ports closed, the stream left hanging
 	start := time.Now()
-	eventually(t, "status to show the stopped switch down", func() bool {
+	testbed.Eventually(t, "status to show the stopped switch down", 10*time.Second, func() bool {
 		st := c.Status().Switches[1]
 		return !st.Connected && !st.Primary && !st.InSync
 	})
@@ -242,7 +244,7 @@ func TestSyncRetryBacksOff(t *testing.T) {
 		l.health = append(l.health, newHealthTarget(t))
 	}
 	c, stop := runController(t, l.config(t, 10))
-	eventually(t, "a first failed write", func() bool { return writes.Load() >= 2 })
+	testbed.Eventually(t, "a first failed write", 10*time.Second, func() bool { return writes.Load() >= 2 })
 	const window = 4 * time.Second
 	start := writes.Load()
 	time.Sleep(window)
@@ -268,13 +270,13 @@ func TestSwitchHangs(t *testing.T) {
 	cfg := l.config(t, 10)
 	cfg.Switches[1].Address = proxy.addr()
 	c, _ := runController(t, cfg)
-	eventually(t, "initial programming", func() bool { return inSync(c) })
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	proxy.freeze()
 	start := time.Now()
 	// The default probe: every second, a 2 s deadline, 2 failures: about
 	// 6 s at most; eventually allows 10.
-	eventually(t, "status to show the hung switch down", func() bool {
+	testbed.Eventually(t, "status to show the hung switch down", 10*time.Second, func() bool {
 		st := c.Status().Switches[1]
 		return !st.Connected && !st.InSync
 	})
@@ -283,5 +285,5 @@ func TestSwitchHangs(t *testing.T) {
 		t.Errorf("last_error %q does not say why", st.LastError)
 	}
 	proxy.thaw()
-	eventually(t, "the switch back in sync", func() bool { return inSync(c) })
+	testbed.Eventually(t, "the switch back in sync", 10*time.Second, func() bool { return inSync(c) })
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/p4rt"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -115,7 +117,7 @@ tms:
 	}
 	c, stop := runController(t, cfg)
 	defer stop()
-	eventually(t, "programming over mutual TLS", func() bool { return inSync(c) })
+	testbed.Eventually(t, "programming over mutual TLS", 10*time.Second, func() bool { return inSync(c) })
 
 	// Without a client certificate the switch refuses.
 	noCert := *cfg.Switches[0].TLS

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/ports"
 )
@@ -104,7 +106,7 @@ func TestPerClientLimit(t *testing.T) {
 			t.Fatal("the third connection of one address was served, want it refused")
 		}
 	}
-	waitFor(t, "the refusal", func() bool { return s.Stats().Connections.RefusedClientLimit == 1 })
+	testbed.Eventually(t, "the refusal", 5*time.Second, func() bool { return s.Stats().Connections.RefusedClientLimit == 1 })
 	if st := s.Stats(); st.Limits.Clients != 1 || st.Connections.Failed != 1 || st.Connections.Active != 2 {
 		t.Errorf("limits %+v, connections %+v: want 1 client, 2 active, 1 failed", st.Limits, st.Connections)
 	}
@@ -123,7 +125,7 @@ func TestPerClientLimit(t *testing.T) {
 	if got := first.finish("x"); got != "xbye" {
 		t.Errorf("first connection: %q", got)
 	}
-	waitFor(t, "the first connection to end", func() bool { return s.Stats().Connections.Completed == 1 })
+	testbed.Eventually(t, "the first connection to end", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 1 })
 	again := dial(t, s)
 	if got := again.hello(); got != "a" {
 		t.Errorf("after a connection ended: %q", got)
@@ -159,7 +161,7 @@ func TestIdleConnectionsGiveBackPortsWhenShort(t *testing.T) {
 		}
 		// Idle ones are reaped after the short timeout, not after a
 		// minute, until occupancy is under 70%.
-		waitFor(t, "idle connections to give back ports", func() bool {
+		testbed.Eventually(t, "idle connections to give back ports", 5*time.Second, func() bool {
 			st := s.Stats()
 			return !st.SelfPorts.High && st.Connections.IdleTimeouts > reaped
 		})
@@ -179,7 +181,7 @@ func TestIdleConnectionsGiveBackPortsWhenShort(t *testing.T) {
 		for _, c := range idle {
 			c.c.Close()
 		}
-		waitFor(t, "the ports to come back", func() bool { return settled(s.Stats()) })
+		testbed.Eventually(t, "the ports to come back", 5*time.Second, func() bool { return settled(s.Stats()) })
 		if got := logs.count(warning); got != round {
 			t.Errorf("round %d: %d warnings %q, want %d (one per crossing)", round, got, warning, round)
 		}

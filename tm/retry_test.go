@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/symdist/symdist/test/testbed"
 )
 
 // Every retry path of the TM backs off: each test counts attempts over a
@@ -25,7 +27,7 @@ func TestRefreshBacksOff(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first failed refresh", func() bool { return s.Stats().Buckets.Errors > 0 })
+	testbed.Eventually(t, "the first failed refresh", 5*time.Second, func() bool { return s.Stats().Buckets.Errors > 0 })
 	const window = time.Second
 	before := s.Stats().Buckets.Fetches
 	time.Sleep(window)

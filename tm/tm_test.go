@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/ports"
@@ -201,17 +203,6 @@ func settled(st Stats) bool {
 	return int64(p.Table-p.Free) == p.Held
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Every backend connection comes from SNAT:p with p a self port of the TM
 // greater than the server's port; the answer after the client's half-close
 // arrives; the counters add up.
@@ -232,7 +223,7 @@ func TestSelfSourcePorts(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, "all connections to end", func() bool { return s.Stats().Connections.Completed == n })
+	testbed.Eventually(t, "all connections to end", 5*time.Second, func() bool { return s.Stats().Connections.Completed == n })
 
 	ref, err := ports.Compute(buckets, "tm1", loopback, 1024)
 	if err != nil {
@@ -335,7 +326,7 @@ func TestServerClosesFirstReleasesPort(t *testing.T) {
 		}
 		c.c.Close()
 	}
-	waitFor(t, "the connections to end", func() bool { return s.Stats().Connections.Completed == 5 })
+	testbed.Eventually(t, "the connections to end", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 5 })
 	st := s.Stats()
 	if !settled(st) {
 		t.Errorf("self ports: %+v, want all free", st.SelfPorts)
@@ -399,7 +390,7 @@ func TestHalfClose(t *testing.T) {
 	}
 	io.WriteString(c2.c, "something")
 	c2.c.CloseWrite()
-	waitFor(t, "the connection to end", func() bool { return s2.Stats().Connections.Completed == 1 })
+	testbed.Eventually(t, "the connection to end", 5*time.Second, func() bool { return s2.Stats().Connections.Completed == 1 })
 	st := s2.Stats()
 	if st.Connections.Aborted != 0 || !settled(st) {
 		t.Errorf("server-first close: %+v %+v", st.Connections, st.SelfPorts)
@@ -439,7 +430,7 @@ func TestIdleTimeout(t *testing.T) {
 	if got := busy.finish("y"); got != "xxxxxxxxybye" {
 		t.Errorf("the busy connection: got %q", got)
 	}
-	waitFor(t, "the connections to end", func() bool { return s.Stats().Connections.Completed == 2 })
+	testbed.Eventually(t, "the connections to end", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 2 })
 	st := s.Stats()
 	if st.Connections.IdleTimeouts != 1 {
 		t.Errorf("idle timeouts: %d, want 1", st.Connections.IdleTimeouts)
@@ -464,7 +455,7 @@ func TestLeastConn(t *testing.T) {
 	for _, c := range held["b"] {
 		c.finish("")
 	}
-	waitFor(t, "b to be idle", func() bool { return s.Stats().Backends[1].Active == 0 })
+	testbed.Eventually(t, "b to be idle", 5*time.Second, func() bool { return s.Stats().Backends[1].Active == 0 })
 	// a has 2, b 0: the next two go to b (round-robin would send one to a).
 	for i := range 2 {
 		c := dial(t, s)
@@ -495,7 +486,7 @@ func TestBackendDown(t *testing.T) {
 		}
 		c.finish("")
 	}
-	waitFor(t, "completion", func() bool { return s.Stats().Connections.Completed == 4 })
+	testbed.Eventually(t, "completion", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 4 })
 	st := s.Stats()
 	if st.Connections.Failed != 0 || st.Backends[0].Failed == 0 || st.Backends[1].Connections != 4 {
 		t.Errorf("stats: %+v %+v", st.Connections, st.Backends)
@@ -506,7 +497,7 @@ func TestBackendDown(t *testing.T) {
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Fatal("want the client connection closed")
 	}
-	waitFor(t, "the failure", func() bool { return s2.Stats().Connections.Failed == 1 })
+	testbed.Eventually(t, "the failure", 5*time.Second, func() bool { return s2.Stats().Connections.Failed == 1 })
 	if st := s2.Stats(); !settled(st) || st.Connections.Active != 0 {
 		t.Errorf("after a failed connect: %+v %+v", st.Connections, st.SelfPorts)
 	}
@@ -557,7 +548,7 @@ func TestBusyPortsAndExhaustion(t *testing.T) {
 	if _, err := c2.r.ReadByte(); err == nil {
 		t.Fatal("want the second connection closed: no self port is left")
 	}
-	waitFor(t, "the failure", func() bool { return s.Stats().Connections.Failed == 1 })
+	testbed.Eventually(t, "the failure", 5*time.Second, func() bool { return s.Stats().Connections.Failed == 1 })
 }
 
 func TestShutdownWaitsForActive(t *testing.T) {
@@ -567,7 +558,7 @@ func TestShutdownWaitsForActive(t *testing.T) {
 	c := dial(t, s)
 	c.hello()
 	cancel()
-	waitFor(t, "the listener to close", func() bool {
+	testbed.Eventually(t, "the listener to close", 5*time.Second, func() bool {
 		nc, err := net.DialTimeout("tcp", vip, time.Second)
 		if err == nil {
 			nc.Close()
@@ -629,7 +620,7 @@ func TestRefresh(t *testing.T) {
 		more[i] = "tm1"
 	}
 	writeBuckets(t, path, more)
-	waitFor(t, "the update", func() bool { return s.Stats().Buckets.Updates == 1 })
+	testbed.Eventually(t, "the update", 5*time.Second, func() bool { return s.Stats().Buckets.Updates == 1 })
 	ref, _ := ports.Compute(more, "tm1", loopback, 1024)
 	st := s.Stats()
 	if s.Table().Len() != ref.Len() || st.Buckets.Gained != int64(ref.Len()-before) || st.Buckets.Lost != 0 {
@@ -639,7 +630,7 @@ func TestRefresh(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the error", func() bool { return s.Stats().Buckets.Errors > 0 })
+	testbed.Eventually(t, "the error", 5*time.Second, func() bool { return s.Stats().Buckets.Errors > 0 })
 	if s.Table().Len() != ref.Len() {
 		t.Error("a broken file changed the table")
 	}
@@ -662,7 +653,7 @@ func TestKernelPorts(t *testing.T) {
 		c.hello()
 		c.finish("")
 	}
-	waitFor(t, "completion", func() bool { return s.Stats().Connections.Completed == 10 })
+	testbed.Eventually(t, "completion", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 10 })
 	st := s.Stats()
 	self := int64(0)
 	for _, src := range a.sources() {

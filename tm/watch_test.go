@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/test/testbed"
+
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/adminapi/adminapitest"
 	"github.com/symdist/symdist/contract"
@@ -31,7 +33,7 @@ func TestHoldUntilGain(t *testing.T) {
 		t.Fatalf("stats %+v %+v, want no self port, watch mode, version 1", st.SelfPorts, st.Buckets)
 	}
 	c := dial(t, s)
-	waitFor(t, "the connection to wait for a port", func() bool { return s.Stats().Connections.WaitedForPort == 1 })
+	testbed.Eventually(t, "the connection to wait for a port", 5*time.Second, func() bool { return s.Stats().Connections.WaitedForPort == 1 })
 	if n := len(a.sources()); n != 0 {
 		t.Fatalf("backend saw %d connections before the TM had a port", n)
 	}
@@ -46,7 +48,7 @@ func TestHoldUntilGain(t *testing.T) {
 	if p := a.sources()[0].Port(); !isSelfPort(halfTable(), p) {
 		t.Errorf("source port %d is not a self port of the gained table", p)
 	}
-	waitFor(t, "the connection to end", func() bool { return s.Stats().Connections.Completed == 1 })
+	testbed.Eventually(t, "the connection to end", 5*time.Second, func() bool { return s.Stats().Connections.Completed == 1 })
 	st := s.Stats().Connections
 	if st.Failed != 0 || st.PortWaitTimeouts != 0 || st.WaitedForPort != 1 {
 		t.Errorf("connections %+v", st)
@@ -71,7 +73,7 @@ func TestHoldTimesOut(t *testing.T) {
 				t.Fatal("want the connection closed: no self port came")
 			}
 			took := time.Since(began)
-			waitFor(t, "the failure", func() bool { return s.Stats().Connections.Failed == 1 })
+			testbed.Eventually(t, "the failure", 5*time.Second, func() bool { return s.Stats().Connections.Failed == 1 })
 			st := s.Stats().Connections
 			if st.PortWaitTimeouts != tc.timeouts || took < tc.hold || took > tc.hold+3*time.Second {
 				t.Errorf("failed after %v with %d wait timeouts; want after %v with %d", took, st.PortWaitTimeouts, tc.hold, tc.timeouts)

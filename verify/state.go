@@ -464,7 +464,7 @@ func (c *checker) checkShares(h *held, g *config.Group, count map[string]int) {
 	}
 }
 
-// checkNames maps the tables and other entities to the checks that cover
+// checkName maps the tables and other entities to the checks that cover
 // them when they differ from the config.
 func (c *checker) checkName(e *p4v1.Entity) string {
 	ids := c.ids

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -272,25 +271,7 @@ func BenchmarkSwitchBlast(b *testing.B) {
 
 // programConfig is one switch with 4 groups x 4 TMs x 4096 buckets.
 func programConfig(b *testing.B, addr string) *config.Config {
-	var s strings.Builder
-	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n", addr)
-	for p := 2; p <= 17; p++ {
-		fmt.Fprintf(&s, "      - {port: %d, role: tm}\n", p)
-	}
-	s.WriteString("groups:\n")
-	for g := 1; g <= 4; g++ {
-		fmt.Fprintf(&s, "  - {name: g%d, id: %d, default_tm: t%d-1, rules: [{priority: 10, vlan: %d}]}\n", g, g, g, g)
-	}
-	s.WriteString("tms:\n")
-	for id := 1; id <= 16; id++ {
-		g := (id-1)/4 + 1
-		fmt.Fprintf(&s, "  - {name: t%d-%d, id: %d, group: g%d, ports: {sw: {port: %d, mac: \"02:00:00:00:00:%02x\"}}}\n", g, (id-1)%4+1, id, g, id+1, id)
-	}
-	cfg, err := config.Parse("program.yaml", []byte(s.String()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return cfg
+	return testbed.Grid{Switches: []string{addr}, TMPorts: 16, Groups: 4, TMsPerGroup: 4}.Config(b)
 }
 
 // BenchmarkControllerProgram: the controller programs a fresh switch with 4

@@ -33,7 +33,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +41,7 @@ import (
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/internal/heap"
 	"github.com/symdist/symdist/swswitch"
+	"github.com/symdist/symdist/test/testbed"
 )
 
 func main() {
@@ -252,23 +252,11 @@ func startSwitch() (addr string, stop func(), err error) {
 // makeConfig is one switch, groups by VLAN of B buckets each, TMs spread
 // over the groups and over 16 TM ports.
 func makeConfig(addr, target string, groups, buckets, tms int) (*config.Config, error) {
-	var s strings.Builder
-	fmt.Fprintf(&s, "admin: {listen: \"127.0.0.1:0\"}\nbuckets: %d\nswitches:\n  - name: sw\n    address: %s\n    device_id: 1\n    target: %s\n", buckets, addr, target)
-	fmt.Fprintf(&s, "    ports:\n      - {port: 1, role: edge}\n")
-	for p := 2; p <= 17; p++ {
-		fmt.Fprintf(&s, "      - {port: %d, role: tm}\n", p)
+	if groups < 1 || tms%groups != 0 {
+		return nil, fmt.Errorf("-tms %d is not a multiple of -groups %d", tms, groups)
 	}
-	s.WriteString("groups:\n")
-	for g := 1; g <= groups; g++ {
-		fmt.Fprintf(&s, "  - {name: g%d, id: %d, default_tm: t%d-1, rules: [{priority: 10, vlan: %d}]}\n", g, g, g, g)
-	}
-	s.WriteString("tms:\n")
-	for i := range tms {
-		g, k := i%groups+1, i/groups+1
-		fmt.Fprintf(&s, "  - {name: t%d-%d, id: %d, group: g%d, ports: {sw: {port: %d, mac: \"02:00:00:00:%02x:%02x\"}}}\n",
-			g, k, i+1, g, 2+i%16, (i+1)>>8, (i+1)&0xff)
-	}
-	return config.Parse("memory.yaml", []byte(s.String()))
+	return testbed.Grid{Switches: []string{addr}, Target: target, TMPorts: 16, Groups: groups,
+		TMsPerGroup: tms / groups, Buckets: buckets}.Parse()
 }
 
 func waitInSync(ctx context.Context, c *controller.Controller, limit time.Duration) error {
