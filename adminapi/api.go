@@ -50,6 +50,31 @@ type TMStatus struct {
 type BucketTable struct {
 	Group   string   `json:"group"`
 	Buckets []string `json:"buckets"`
+	// Chains are the buckets that moved in a planned change within the
+	// chain window, and Peers the addresses TMs chain to.
+	Chains []Chain `json:"chains,omitempty"`
+	Peers  []Peer  `json:"peers,omitempty"`
+}
+
+// Chain is a bucket that moved within the chain window (config:
+// chain_window). Its current owner hands a packet of a connection it holds
+// no state for to Previous, which still serves it ("Chaining" in
+// docs/tmapi.md). Previous is up: a bucket whose previous owner failed has
+// no chain.
+type Chain struct {
+	Bucket   int    `json:"bucket"`
+	Previous string `json:"previous"`
+	// LeftMS is how long the chain stays, from when the controller sent
+	// it; the TM drops it then without waiting for another table.
+	LeftMS int64 `json:"left_ms"`
+}
+
+// Peer is how to reach a TM of the group on each distributor: a frame
+// sent out of a TM's leg to that distributor with MACs[switch] as
+// destination reaches the TM.
+type Peer struct {
+	TM   string            `json:"tm"`
+	MACs map[string]string `json:"macs"` // switch name -> the TM's MAC there
 }
 
 // Event types of the watch stream (GET /api/watch), one JSON object a line.
@@ -88,6 +113,10 @@ type Event struct {
 	Version uint64   `json:"version,omitempty"`
 	Kind    string   `json:"kind,omitempty"`
 	Buckets []string `json:"buckets,omitempty"`
+	// Chains and Peers as in BucketTable: every table event carries the
+	// chains in force, so a watch started after a move gets them.
+	Chains []Chain `json:"chains,omitempty"`
+	Peers  []Peer  `json:"peers,omitempty"`
 }
 
 // Ack is the body of POST /api/watch/{subscriber}/ack: the subscriber has

@@ -97,6 +97,9 @@ func (c *Config) check(v *validator) {
 	if h := c.Handover(); h < 0 || h > time.Minute {
 		v.fail(at("handover_timeout"), "must be from 0 (no wait) to 1m, got %v", h)
 	}
+	if w := c.Chain(); w < 0 || w > MaxChainWindow {
+		v.fail(at("chain_window"), "must be from 0 (no chaining) to %v, got %v", MaxChainWindow, w)
+	}
 	if len(c.Switches) == 0 {
 		v.fail(at("switches"), "at least one switch is needed")
 	}

@@ -33,6 +33,11 @@ type Config struct {
 	// acknowledge lost buckets before it writes the switches; 0: no wait.
 	// Default 1s (DefaultHandoverTimeout).
 	HandoverTimeout *time.Duration `yaml:"handover_timeout"`
+	// ChainWindow is how long, after a planned move, the new owner of a
+	// bucket hands packets of connections it does not know to the bucket's
+	// previous owner (docs/tmapi.md, "Chaining"); 0 turns chaining off.
+	// Default 10m (DefaultChainWindow).
+	ChainWindow *time.Duration `yaml:"chain_window"`
 }
 
 // Admin is the HTTP admin API and /metrics.
@@ -193,6 +198,10 @@ func (c *Config) setDefaults() {
 		d := DefaultHandoverTimeout
 		c.HandoverTimeout = &d
 	}
+	if c.ChainWindow == nil {
+		d := DefaultChainWindow
+		c.ChainWindow = &d
+	}
 	for i := range c.Groups {
 		if c.Groups[i].Buckets == 0 {
 			c.Groups[i].Buckets = c.Buckets
@@ -231,6 +240,22 @@ func (c *Config) Handover() time.Duration {
 		return DefaultHandoverTimeout
 	}
 	return *c.HandoverTimeout
+}
+
+// DefaultChainWindow is chain_window when the config has none: long
+// enough for the connections a maintenance step leaves open to finish or
+// be noticed, short enough that a bucket's history stays small.
+const DefaultChainWindow = 10 * time.Minute
+
+// MaxChainWindow bounds chain_window.
+const MaxChainWindow = 24 * time.Hour
+
+// Chain is chain_window, defaulted (for a Config not from Parse).
+func (c *Config) Chain() time.Duration {
+	if c.ChainWindow == nil {
+		return DefaultChainWindow
+	}
+	return *c.ChainWindow
 }
 
 // Group returns the group called name, or nil.

@@ -99,3 +99,35 @@ func TestHandoverTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestChainWindow(t *testing.T) {
+	base, err := os.ReadFile("../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		line    string
+		want    time.Duration
+		wantErr string
+	}{
+		{"", DefaultChainWindow, ""},
+		{"chain_window: 0s\n", 0, ""},
+		{"chain_window: 90s\n", 90 * time.Second, ""},
+		{"chain_window: -1s\n", 0, "chain_window: must be from 0 (no chaining) to 24h0m0s, got -1s"},
+		{"chain_window: 25h\n", 0, "chain_window: must be from 0"},
+	} {
+		c, err := Parse("figure3.yaml", append([]byte(tc.line), base...))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want %q", tc.line, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		if got := c.Chain(); got != tc.want {
+			t.Errorf("%q: chain window %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}

@@ -72,7 +72,8 @@ func (c *Controller) Handler(token string) http.Handler {
 		case err != nil:
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		default:
-			writeJSON(w, http.StatusOK, adminapi.BucketTable{Group: r.PathValue("group"), Buckets: b})
+			chains, peers := c.Chains(r.PathValue("group"))
+			writeJSON(w, http.StatusOK, adminapi.BucketTable{Group: r.PathValue("group"), Buckets: b, Chains: chains, Peers: peers})
 		}
 	})
 	drain := func(on bool) http.HandlerFunc {

@@ -57,6 +57,7 @@ type groupHandover struct {
 	version     uint64            // of the last published table
 	published   []string          // that table; nil before the first
 	timers      map[uint64]func() // stop functions of the losses' timeouts
+	chains      map[int]chainRec  // bucket -> previous owner, within chain_window (chain.go)
 }
 
 // loss is one published loss: buckets of the TMs in from, waiting for acks.
@@ -226,7 +227,11 @@ func (c *Controller) handOverLocked(group string) {
 		g.pending[b] = 0
 		newly = append(newly, b)
 		from[old] = true
+		// Published with the loss, so the new owner knows the chain
+		// before the switches send it the bucket.
+		g.noteChain(b, old, time.Now(), c.cfg.Chain())
 	}
+	g.noteMoves(g.switchTable, edit.table, time.Now(), c.cfg.Chain())
 	g.setSwitchTable(edit.table, t.Buckets)
 	c.publishLocked(group)
 	if len(newly) > 0 {
@@ -311,6 +316,7 @@ func (c *Controller) releaseLocked(group string) bool {
 			moved++
 		}
 	}
+	g.noteMoves(g.switchTable, edit.table, time.Now(), c.cfg.Chain())
 	g.setSwitchTable(edit.table, t.Buckets)
 	left := map[uint64]bool{}
 	for _, v := range g.pending {
@@ -389,7 +395,8 @@ func (c *Controller) publishLocked(group string) {
 	g.version++
 	g.published = tab
 	c.ho.versions.WithLabelValues(group).Set(float64(g.version))
-	ev := adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab}
+	ev := adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab,
+		Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group)}
 	for _, s := range c.ho.subs {
 		if s.group == group {
 			s.offer(ev)

@@ -112,7 +112,8 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	c.ho.subs[s.id] = s
 	c.ho.subscribers.Inc()
 	if g := c.ho.groups[group]; g != nil && g.published != nil {
-		s.offer(adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: adminapi.KindInitial, Buckets: g.published})
+		s.offer(adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: adminapi.KindInitial, Buckets: g.published,
+			Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group)})
 	}
 	hello := adminapi.Event{Type: adminapi.EventHello, Subscriber: s.id, TM: tm, Group: group,
 		HandoverTimeoutMS: c.cfg.Handover().Milliseconds()}

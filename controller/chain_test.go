@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package controller_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/test/testbed"
+)
+
+// chainsFrom is the buckets of ev's chains whose previous owner is tm.
+func chainsFrom(ev []adminapi.Chain, tm string) map[int]bool {
+	out := map[int]bool{}
+	for _, c := range ev {
+		if c.Previous == tm {
+			out[c.Bucket] = true
+		}
+	}
+	return out
+}
+
+// A planned move publishes its chains with the loss, before the switches
+// move: every bucket tm1 loses to a drain names tm1 as its previous owner,
+// in the watch and in GET /api/groups/{group}/buckets, with the TMs' MACs;
+// a watch started after the move gets them too; and when tm1 fails, its
+// chains are gone (nothing is chained to a TM that is down).
+func TestChainsFollowPlannedMoves(t *testing.T) {
+	h := newHandoverLab(t, time.Minute, true)
+	s1, init1 := h.watch(t, "tm1", "")
+	if len(init1.Chains) != 0 {
+		t.Fatalf("chains before any move: %v", init1.Chains)
+	}
+	if len(init1.Peers) != 3 || len(init1.Peers[0].MACs) != 2 {
+		t.Fatalf("peers: %+v, want 3 TMs with a MAC on each of 2 switches", init1.Peers)
+	}
+	h.drain(t, "tm1", true)
+	loss := next(t, s1)
+	had := count(init1.Buckets, "tm1")
+	got := chainsFrom(loss.Chains, "tm1")
+	if loss.Kind != adminapi.KindLoss || len(got) != had {
+		t.Fatalf("drain: %q event with %d chains from tm1, want a loss with %d", loss.Kind, len(got), had)
+	}
+	for b := range got {
+		if init1.Buckets[b] != "tm1" {
+			t.Fatalf("bucket %d chains to tm1, which did not own it", b)
+		}
+	}
+	for _, c := range loss.Chains {
+		if c.LeftMS <= 0 || c.LeftMS > (10*time.Minute).Milliseconds() {
+			t.Fatalf("chain %+v: left_ms outside the default window", c)
+		}
+	}
+	ack(t, s1, loss.Version)
+	testbed.Eventually(t, "tm1 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
+
+	_, late := h.watch(t, "tm2", "")
+	if n := len(chainsFrom(late.Chains, "tm1")); n != had {
+		t.Errorf("a watch started after the drain: %d chains from tm1, want %d", n, had)
+	}
+	bt, err := h.api.Buckets(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(chainsFrom(bt.Chains, "tm1")); n != had || len(bt.Peers) != 3 {
+		t.Errorf("GET buckets: %d chains from tm1 and %d peers, want %d and 3", n, len(bt.Peers), had)
+	}
+
+	h.health[0].ln.Close() // tm1 fails: its connections are gone with it
+	testbed.Eventually(t, "tm1's chains withdrawn", 10*time.Second, func() bool {
+		bt, err := h.api.Buckets(context.Background(), "web")
+		return err == nil && len(chainsFrom(bt.Chains, "tm1")) == 0
+	})
+}
+
+// chain_window 0: no chains, ever.
+func TestChainWindowZero(t *testing.T) {
+	l := newLab(t)
+	cfg := l.config(t, 10)
+	zero, timeout := time.Duration(0), time.Minute
+	cfg.ChainWindow, cfg.HandoverTimeout = &zero, &timeout
+	for i := range cfg.TMs {
+		cfg.TMs[i].Health.Type = "none"
+	}
+	c, _ := runController(t, cfg)
+	srv := httptest.NewServer(c.Handler(""))
+	t.Cleanup(srv.Close)
+	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
+	s1, _ := h.watch(t, "tm1", "")
+	h.drain(t, "tm1", true)
+	loss := next(t, s1)
+	if loss.Kind != adminapi.KindLoss || len(loss.Chains) != 0 {
+		t.Fatalf("chain_window 0: a %q event with %d chains, want a loss with none", loss.Kind, len(loss.Chains))
+	}
+	ack(t, s1, loss.Version)
+	testbed.Eventually(t, "tm1 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
+	if bt, err := h.api.Buckets(context.Background(), "web"); err != nil || len(bt.Chains) != 0 {
+		t.Errorf("chain_window 0, after the drain: %v chains (%v)", len(bt.Chains), err)
+	}
+}
