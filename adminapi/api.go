@@ -3,6 +3,13 @@
 // follow (docs/tmapi.md). It imports nothing of the controller, so a TM
 // (symdist tm, symdist ports --watch, or a third party's) never links the
 // P4Runtime controller.
+//
+// Client reads status and bucket tables, sends acks and weights, drains
+// TMs, and plans and applies a new config (ConfigPlan, RejectedError).
+// Client.Watch opens one watch stream; a Follower keeps one open
+// (subscribing again with backoff), applies every table and acknowledges
+// it. The controller serves these same types. Package adminapitest fakes
+// the watch for subscribers' tests.
 package adminapi
 
 import "time"

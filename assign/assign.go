@@ -1,7 +1,3 @@
-// Package assign is the controller's bucket assignment: it keeps a group's
-// bucket table (contract section 3) so that it meets contract section 6
-// after every change of the group's TMs. See README.md for the guarantees
-// and the algorithm; conflict.go for the one case where two of them clash.
 package assign
 
 import (

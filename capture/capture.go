@@ -3,6 +3,14 @@
 // memory stays bounded whatever lengths a file claims, and packets come out
 // as Ethernet frames, the only framing the pipeline takes (raw IPv4/IPv6
 // captures are wrapped in a fixed Ethernet header; see Ethernet).
+//
+// NewReader detects the format and gives packets one by one, with their
+// index and the offset of their record. A file cut short, a length beyond
+// its block or over MaxCaptureLength, blocks whose lengths disagree, a
+// packet before its interface and an unsupported link type are each an
+// *Error; FuzzReader checks that memory stays bounded. Classic pcap is read
+// by gopacket's pcapgo with its snap length capped; pcapng by a reader of
+// our own (ng.go says why). `symdist decide` reads its captures here.
 package capture
 
 import (

@@ -2,6 +2,13 @@
 // switches of a deployment, their port roles, the groups of TMs with their
 // classification rules, and the TMs with their ports, addresses and health
 // checks. Every error names the file, line, field and problem.
+//
+// Parse rejects unknown fields, fills in defaults and runs every check.
+// Some checks need the pipeline (tables.go): table capacities from the
+// P4Info sizes, and config items that would become one table entry (the
+// controller would keep the first and drop the rest). CheckReload holds
+// a new config against the running one and refuses what needs a restart.
+// docs/config.md documents every field; examples/ has complete configs.
 package config
 
 import (

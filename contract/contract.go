@@ -2,6 +2,12 @@
 // key bytes, the CRC-32 hash and the bucket of a key. The software model, the
 // self-source port tables and the simulator all call these functions, so
 // there is one definition of the rule on the Go side.
+//
+// KeyForPorts selects the key (docs/contract.md section 2), AppendKeyBytes
+// gives its bytes, Hash their CRC-32 and Bucket the bucket (section 3).
+// HashIPv4Key and HashIPv6Key are what the software model hashes per
+// packet: for the two key lengths of the data path (6 and 18 bytes) they
+// read one table per key byte, with no chain between them (hash_fixed.go).
 package contract
 
 import (

@@ -8,24 +8,26 @@ package contract
 // where zeroReg(n) is the CRC register after n zero bytes from the initial
 // all-ones register. Every key byte is then one independent table read, with
 // no chain from one byte (or one group of 8) to the next.
-// TestHashAddrPortFixed and FuzzHashAddrPort hold this to hash/crc32.
-// HashAddrPort takes these paths for 4- and 16-byte addresses.
+// TestHashAddrPortFixed and FuzzHashAddrPort hold this to hash/crc32
+// (through HashAddrPort, a test helper that takes these paths for 4- and
+// 16-byte addresses).
 
 var (
 	zeroReg6  = update(^uint32(0), make([]byte, 6))
 	zeroReg18 = update(^uint32(0), make([]byte, 18))
 )
 
-// HashIPv4Key is HashAddrPort of a 4-byte address: the hash of a 6-byte
-// key. Small enough for the compiler to inline.
+// HashIPv4Key is the hash of the 6-byte key of an IPv4 address and a
+// port: HashBytes of the address then the port in network order. Small
+// enough for the compiler to inline.
 func HashIPv4Key(addr *[4]byte, port uint16) uint32 {
 	t := slicing
 	return ^(zeroReg6 ^ t[5][addr[0]] ^ t[4][addr[1]] ^ t[3][addr[2]] ^ t[2][addr[3]] ^
 		t[1][byte(port>>8)] ^ t[0][byte(port)])
 }
 
-// HashIPv6Key is HashAddrPort of a 16-byte address: the hash of an 18-byte
-// key.
+// HashIPv6Key is the hash of the 18-byte key of an IPv6 address and a
+// port: HashBytes of the address then the port in network order.
 func HashIPv6Key(addr *[16]byte, port uint16) uint32 {
 	t, a := slicing, addr
 	x := t[17][a[0]] ^ t[16][a[1]] ^ t[15][a[2]] ^ t[14][a[3]] ^

@@ -2,6 +2,39 @@
 // switch state on every distributor of a deployment over P4Runtime, and
 // keeps it right through TM failures, switch restarts, its own restarts and
 // a second controller.
+//
+// It is the daemon around other packages: p4rt holds the P4Runtime session
+// with each switch, desired says what a switch must hold, assign keeps the
+// bucket tables, health probes the TMs and adminapi has the admin API's
+// types and client. Here, by file:
+//
+//   - controller.go: the per-switch loops (reconnect with backoff), adopting
+//     the bucket tables from the switches, reassigning on health and drain
+//     events.
+//   - sync.go, bucket_owners.go: the diff against what a switch holds,
+//     written make-before-break in four phases.
+//   - tables.go: bucket tables are never written once set (copy on write
+//     per group), so every table kept shares one slice per group, a sync
+//     rebuilds only the groups whose table changed, and a TM failure costs
+//     its group, not the tier (docs/performance.md).
+//   - health.go: probe results debounced with rise and fall.
+//   - liveness.go: a Capabilities probe per switch, so a switch that stops
+//     serving with its stream open is reconnected.
+//   - intent.go: drains kept in the switches and adopted back, again after
+//     losing the primary role.
+//   - reload.go, runtime.go: a new config at run time (SIGHUP, the plan and
+//     apply calls).
+//   - handover.go, watch.go: the handover (docs/design.md) and the watch
+//     stream TMs follow (docs/tmapi.md).
+//   - pipeline.go: the device config per switch target (package devconfig,
+//     docs/hardware.md).
+//   - admin.go, adminguard.go: the admin API and its defence against CSRF
+//     and DNS rebinding.
+//   - metrics.go, counters.go, audit.go: Prometheus metrics, the switch
+//     counters read at scrape time, and the periodic audit (RunAudit, with
+//     verify.Auditor).
+//
+// docs/design.md explains the choices; docs/config.md the config.
 package controller
 
 import (

@@ -1,3 +1,20 @@
+// Package desired says what each switch of a deployment must hold: a pure
+// function of the config, each group's bucket table and which TMs are up
+// (a View). Entities and State build it: port roles, the flood group, one
+// action-profile member per TM (kept while the TM is down, so its return is
+// only bucket writes), L2 entries (the config's and the TMs' MACs), the
+// TMs' own addresses, classification rules and their mirror images, bucket
+// masks, default TMs and bucket entries.
+//
+// The controller writes it; `symdist verify` holds switches against it
+// (Expected, FreshBuckets) without linking the controller; `symdist
+// decide` runs packets against AllUp. BucketOwners keeps bucket_table as
+// one member id per bucket, four bytes where a P4Runtime entity costs
+// several hundred, and OwnersCache lets a sync rebuild only the groups
+// whose table changed. The operator's intent (drains) is kept in the
+// switches themselves, as metadata of each TM's l2_forward entry
+// (IntentRecord), so whichever controller adopts the switches reads it
+// back.
 package desired
 
 import (

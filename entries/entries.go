@@ -3,6 +3,9 @@
 // multicast group. The controller, the test vectors and the software model's
 // tests all write state through these, so one write path serves bmv2, the
 // model and the tests.
+//
+// Canonicalize, Key and Value compare what a switch holds with what it
+// should hold; Wildcards is the one list of reads that returns all of it.
 package entries
 
 //lint:file-ignore SA1019 P4Runtime 1.4 deprecates Replica.egress_port and TableEntry.controller_metadata, but a switch must still serve (and a controller read) the clients that use them

@@ -4,6 +4,11 @@
 // name the Go code uses is a constant in names_generated.go (generated from the
 // P4Info) and is resolved to its ID once, by Resolve; a missing name is an
 // error at start-up, never a zero ID at run time.
+//
+// The compiler output is committed (symdist.p4info.txtpb, symdist.json),
+// so Go alone builds symdist, with no P4 compiler. `go generate
+// ./p4info`, part of `make p4`, writes names_generated.go. Cookie
+// identifies this build of the pipeline for SetForwardingPipelineConfig.
 package p4info
 
 import (

@@ -3,6 +3,11 @@
 // address s whose key (s, p) hashes to a bucket the TM owns. A connection
 // from s:p to a server port d < p has p as its greater port, so the
 // server's reply hashes to this TM, whichever TM shares the address.
+//
+// Compute builds a TM's Table from its group's bucket table.
+// Table.Allocate(d) hands out a free self port above d in constant time,
+// Release gives it back, Update follows a new bucket table, and
+// ReservedPorts gives the complement for ip_local_reserved_ports.
 package ports
 
 import (

@@ -84,7 +84,7 @@ def read_stf(path=STF):
 def crosses_veth(frame):
     """Whether Linux delivers the frame through a veth: a frame whose
     EtherType says 802.1Q/802.1ad but that ends inside the tag is dropped by
-    the kernel before any switch sees it (conformance/ skips it too)."""
+    the kernel before any switch sees it (test/conformance skips it too)."""
     if len(frame) >= 14 and frame[12:14] in (b"\x81\x00", b"\x88\xa8"):
         return len(frame) >= 18
     return True

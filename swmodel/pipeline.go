@@ -4,6 +4,48 @@
 // SymdistIngress, SymdistEgress and the v1model traffic manager between
 // them. Its state is written with the same P4Runtime Update messages the
 // controller sends to a switch, validated against the committed P4Info.
+//
+// Pipeline.Write takes Update messages and answers with P4Runtime's status
+// codes; Pipeline.Read gives entries back canonical, with the filters of
+// P4Runtime spec section 11.1 and the counter index rules
+// (p4rtserver/README.md lists them with their codes).
+// Pipeline.Process(port, frame, &res) gives the egress ports, the output
+// frame and a trace (group, key, bucket, TM, reason, drop cause); it
+// checks bounds before every read, never panics (fuzzed) and allocates
+// nothing. docs/contract.md section 7 defines the outcome of every
+// malformed or truncated input, and test/vectors/symdist.stf pins it.
+//
+// # Locking
+//
+// Forwarding never waits for a writer (snapshot.go): Process reads the
+// tables a Write batch published through an atomic pointer, and a batch
+// copies only what it changes (maps whole, bucket_table page by page of
+// 4,096 buckets). A Write batch holds the store for its whole length. Read
+// lists the matching entries under the store's read lock at once, a
+// snapshot of pointers (a stored entry is replaced, never changed), then
+// clones or rebuilds them and hands them over one by one without the lock,
+// so a slow reader holds up neither writes nor packets.
+//
+// # Costs
+//
+// bucket_table lives only in that lookup tree, one pointer per entry
+// (bucket_table.go); Read rebuilds its canonical entries. tm_counter and
+// steer_reason_counter are one cell per (TM, reason), read as the two P4
+// counters, so a steered packet costs two atomic adds. They are made last
+// in Process (countTMSelect): a locked add waits for the bucket lookup and
+// holds back every later memory access, so the rest of the packet's work
+// goes first. Per-packet state is small and set field by field: header
+// offsets are int16, and no struct is built as a literal and then copied
+// (the copy's wide loads stall on the narrow stores that built it).
+//
+// group_classifier rules are kept sorted (priority, then match fields) by
+// binary-search insertion; a batch copies the published list with its
+// first change and then inserts in place (BenchmarkClassifierProgram;
+// docs/performance.md has the figures). Publishing splits the list by the
+// IP version a rule admits (splitClassifier), and a packet scans only its
+// own version's list. BenchmarkProcess runs each packet kind beside a
+// floor (parse, CRC, one table read) and reports the thread's CPU time
+// (cpu-ns/op) as well as wall time.
 package swmodel
 
 import (

@@ -1,6 +1,19 @@
 // Package swswitch is the software switch: the Go model of the pipeline
 // (swmodel) served over P4Runtime (p4rtserver) and moving frames on ports,
 // which are Linux interfaces (AF_PACKET) or in-process pipes.
+//
+// Listen runs one: `symdist switch`, the demo, the lab, the benchmarks and
+// the tests all start a switch through it. A switch holds no pipeline until
+// a controller pushes one, and drops the frames it receives before that.
+// Served.Stop is the CLI's SIGTERM path: every open P4Runtime stream ends
+// with UNAVAILABLE (a controller sees at once that the switch is gone), the
+// ports close, and RPCs still running after DefaultStopGrace are cut, so
+// the switch exits even while a controller holds a stream open or a client
+// leaves a Read unread. Kill is a crash, for tests.
+//
+// On a Linux interface the kernel strips VLAN tags; the switch puts them
+// back from the packet metadata (PACKET_AUXDATA, or the ring's frame
+// header), as libpcap does.
 package swswitch
 
 import (

@@ -4,6 +4,17 @@
 // outcome the contract requires), the plain-text vector files in
 // test/vectors/ that the Go tests, the bmv2 conformance run and PTF all read,
 // and random flows for property and conformance tests.
+//
+// cases.go builds every case and states what the contract requires of it
+// (a key, a default TM, bridging or a drop); expect.go turns that into
+// egress ports and bytes using only package contract and the fixture,
+// never the model, so the model is checked against something it did not
+// compute. `go test ./vectors -update` (`make vectors`) rewrites the files
+// in test/vectors/; a test fails when they are stale.
+//
+// RandomFor generates conformance traffic for any switch a Profile
+// describes; Random is it for the fixture. `symdist verify traffic`
+// derives a profile from a live switch's state.
 package vectors
 
 import (

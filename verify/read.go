@@ -5,6 +5,23 @@
 // the model says, packet for packet. Neither ever writes to a switch: it
 // reads without an election id and opens no arbitration stream, so the
 // primary controller is never disturbed.
+//
+// A switch is read with GetForwardingPipelineConfig and Read only
+// (p4rt.ReadEntities): its P4Info is compared with symdist's (p4info.Diff), and
+// its entries, members, multicast groups and counters are loaded into the
+// model. Check holds them against package desired's expected state, with
+// the TMs that are up taken from the controller, from one health check per
+// TM (package health) or presumed from the buckets. Auditor is the
+// controller's periodic audit and CheckDeployment the lab's; both take a
+// Deployment, so verify links desired and p4rt but never the controller
+// daemon.
+//
+// Traffic comparison takes exact matches first; then a missing frame and
+// an extra one with the same bytes after the destination MAC are one
+// packet gone the wrong way. test/conformance sends its vectors and
+// random packets through the same Runner. test/verifytest holds what the
+// tests run: software switches that log every P4Runtime call, figure 3
+// programmed by the controller, and a server running another program.
 package verify
 
 import (

@@ -1,5 +1,14 @@
 // Command symdist is the symmetric flow distributor's one binary: the
 // controller, the software switch, the demo and the tools around them.
+// `symdist --help` lists the subcommands; the top-level README.md says
+// what each does.
+//
+// main calls run and is the only place that exits. Each subcommand is
+// built in the file of its name (config check and status in controller.go,
+// config plan and apply in reload.go); --controller and --token are
+// defined once, in adminflags.go. Every subcommand checks its flags with
+// an error that names the flag. verify exits 1 when it found differences
+// and 2 when it could not check (exitError).
 package main
 
 import (

@@ -2,6 +2,10 @@
 // doubles from Min up to Max, and is jittered so that many clients retrying
 // one server (controllers, TMs, switches restarting together) do not retry
 // in step.
+//
+// Every retry loop of the controller, its P4Runtime sessions and the TM
+// uses it, so none can spin; docs/reliability.md lists them and the tests
+// that count their attempts.
 package backoff
 
 import (
