@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/symdist/symdist/adminapi"
 )
 
 // Config is what `symdist tm` is made of. Errors from New name the CLI flag
@@ -17,6 +21,11 @@ type Config struct {
 	// Name is the TM's name in the controller config (--name); its self
 	// ports are the ports whose bucket names it.
 	Name string
+	// OnTable, if set, hears every bucket table the TM takes, with its
+	// chains (the built-in chaining agent, chain/agent).
+	OnTable func(adminapi.BucketTable)
+	// Collectors are added to GET /metrics (the chaining agent's).
+	Collectors []prometheus.Collector
 	// Listen are the virtual addresses, host:port (--listen, repeatable).
 	Listen []string
 	// Backends are the servers, IP:port (--backend, repeatable).

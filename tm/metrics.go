@@ -12,6 +12,7 @@ import (
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(statsCollector{s})
+	reg.MustRegister(s.cfg.Collectors...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 

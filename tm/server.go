@@ -283,6 +283,13 @@ func (s *Server) refreshLoop(ctx context.Context) {
 	}
 }
 
+// noteTable passes a table to OnTable.
+func (s *Server) noteTable(bt adminapi.BucketTable) {
+	if s.cfg.OnTable != nil {
+		s.cfg.OnTable(bt)
+	}
+}
+
 // refresh fetches the bucket table and applies a change to the port table;
 // it reports whether that worked.
 func (s *Server) refresh(ctx context.Context) bool {
@@ -292,6 +299,9 @@ func (s *Server) refresh(ctx context.Context) bool {
 	cancel()
 	if ctx.Err() != nil {
 		return true
+	}
+	if err == nil {
+		s.noteTable(bt) // chains may change while the owners do not
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -334,6 +344,7 @@ func (s *Server) refresh(ctx context.Context) bool {
 
 // firstTable builds the port table from the first bucket table.
 func (s *Server) firstTable(bt adminapi.BucketTable, version uint64) error {
+	s.noteTable(bt)
 	c := s.cfg
 	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
 	if err != nil {

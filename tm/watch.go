@@ -27,7 +27,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 	}
 	started := false
 	apply := func(ev adminapi.Event) error {
-		bt := adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets}
+		bt := adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers}
 		if !started {
 			if err := s.firstTable(bt, ev.Version); err != nil {
 				once(err)
@@ -76,6 +76,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 // LossGrace for the connections using them to end, so that they finish
 // before the controller moves their buckets.
 func (s *Server) applyTable(bt adminapi.BucketTable, version uint64) error {
+	s.noteTable(bt)
 	s.mu.Lock()
 	gained, lost, err := s.tab.Update(bt.Buckets)
 	if err != nil {

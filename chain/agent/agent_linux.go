@@ -41,9 +41,8 @@ type Config struct {
 	// Legs are the interfaces that face the distributors; every interface
 	// when empty. The switch a leg faces is found by its MAC: the TM's MAC
 	// on that switch in the controller's config.
-	Legs     []string
-	Log      *slog.Logger
-	Registry prometheus.Registerer // nil: none
+	Legs []string
+	Log  *slog.Logger
 }
 
 // Agent chains packets for one TM.
@@ -89,16 +88,18 @@ func New(cfg Config) *Agent {
 			Name: "symdist_chain_send_errors_total", Help: "Chained packets that could not be sent (they went on to this host instead).",
 		}),
 	}
-	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(a.decided, a.bytes, a.sendErr, queueCollector{queue: cfg.Queue})
-	}
 	return a
 }
 
-// SetTable takes a table from the controller's watch (or a table fetched
-// at start), received now.
-func (a *Agent) SetTable(ev adminapi.Event) {
-	a.state.Store(chain.NewState(a.cfg.TM, ev.Buckets, ev.Chains, ev.Peers, time.Now()))
+// Collectors are the agent's metrics, for a Prometheus registry.
+func (a *Agent) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.decided, a.bytes, a.sendErr, queueCollector{queue: a.cfg.Queue}}
+}
+
+// SetTable takes a table from the controller (the watch, a fetch, a
+// file), received now.
+func (a *Agent) SetTable(bt adminapi.BucketTable) {
+	a.state.Store(chain.NewState(a.cfg.TM, bt.Buckets, bt.Chains, bt.Peers, time.Now()))
 	a.mu.Lock()
 	clear(a.legs) // the TMs' MACs may have changed with the config
 	a.mu.Unlock()

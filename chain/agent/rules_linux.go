@@ -35,7 +35,7 @@ const TableName = "symdist_chain"
 func nfqInfoV3(queue uint16) *xt.Unknown {
 	b := make([]byte, 8)
 	binary.NativeEndian.PutUint16(b[0:], queue)
-	binary.NativeEndian.PutUint16(b[2:], 1)     // queues_total
+	binary.NativeEndian.PutUint16(b[2:], 1)    // queues_total
 	binary.NativeEndian.PutUint16(b[4:], 0x01) // XT_NFQ_FLAG_BYPASS
 	u := xt.Unknown(b)
 	return &u

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/symdist/symdist/chain/agent"
 	"github.com/symdist/symdist/tm"
 )
 
 func newTMCmd() *cobra.Command {
 	var cfg tm.Config
-	var selfPorts, watch bool
+	var selfPorts, watch, chaining bool
 	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "tm --name NAME --listen VIP:PORT --backend IP:PORT --snat ADDR --controller URL",
@@ -43,6 +44,9 @@ idle timeout drops to --busy-idle-timeout until the use is under 70% again
 (a warning is logged once per crossing). SIGINT or SIGTERM stop accepting, wait up to --grace for the
 active connections, then close them.
 
+--chain (on by default) runs the chaining agent of symdist chain in the TM:
+established connections survive planned moves of their buckets.
+
 --self-ports=false lets the kernel pick the source port (a control run: in a
 lab with several TMs most replies then reach the wrong TM).`,
 		Args: cobra.NoArgs,
@@ -54,9 +58,22 @@ lab with several TMs most replies then reach the wrong TM).`,
 			cfg.KernelPorts = !selfPorts
 			cfg.Poll = !watch
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			var a *agent.Agent
+			if chaining {
+				a = agent.New(agent.Config{TM: cfg.Name, Log: cfg.Log})
+				cfg.OnTable, cfg.Collectors = a.SetTable, a.Collectors()
+			}
 			s, err := tm.New(cfg)
 			if err != nil {
 				return err
+			}
+			if a != nil {
+				go func() {
+					// Without the rights for it the TM still runs, as before chaining.
+					if err := a.Run(cmd.Context()); err != nil {
+						cfg.Log.Error("chaining off", "err", err)
+					}
+				}()
 			}
 			return s.Run(cmd.Context())
 		},
@@ -83,6 +100,7 @@ lab with several TMs most replies then reach the wrong TM).`,
 	f.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", 1000, "connections one client address may hold at once; more are reset (0: no limit)")
 	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, wait this long for active connections")
 	f.BoolVar(&cfg.Freebind, "freebind", false, "IP_FREEBIND: bind virtual and SNAT addresses not configured on an interface")
+	f.BoolVar(&chaining, "chain", true, "hand packets of connections this host does not know to the bucket's previous owner (symdist chain built in; needs CAP_NET_ADMIN)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
