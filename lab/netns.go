@@ -52,6 +52,18 @@ func doInNS(ns string, f func() error) error {
 	return <-errc
 }
 
+// setSysctl writes value to /proc/sys/key (key with slashes: net/ipv4/...)
+// inside namespace ns: sysctl -w without procps, which may be missing.
+func setSysctl(ns, key, value string) error {
+	err := doInNS(ns, func() error {
+		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", ns, err)
+	}
+	return nil
+}
+
 // DialTCP connects from namespace ns (from local, if set) to addr.
 func DialTCP(ns string, local *net.TCPAddr, addr string, timeout time.Duration) (net.Conn, error) {
 	c, _, err := dialFrom(ns, local, addr, timeout)

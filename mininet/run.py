@@ -292,11 +292,11 @@ class Figure3Run:
     def configure_hosts(self, f3):
         ethtool = shutil.which("ethtool")
         for h in self.net.hosts:
-            self.hrun(h, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+            self.hrun(h, f3.sysctl_cmd("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"))
             for intf in h.intfNames():
                 if intf == "lo":
                     continue
-                self.hrun(h, ["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % intf])
+                self.hrun(h, f3.sysctl_cmd("net.ipv6.conf.%s.disable_ipv6=1" % intf))
                 # TX checksum offload off, or AF_PACKET/bmv2 forwards packets
                 # whose checksums the kernel left for hardware.
                 if ethtool:
@@ -310,6 +310,8 @@ class Figure3Run:
         """The bridge sdmn0 (198.18.1.1/24) in the root namespace and a veth
         from it to mgmt0 (198.18.1.1N/24) on each TM: the admin API and the
         health checks."""
+        import figure3 as f3
+
         sh("ip", "link", "add", MGMT_BR, "type", "bridge")
         self.created_links.append(MGMT_BR)
         self._noipv6(MGMT_BR)
@@ -322,7 +324,7 @@ class Figure3Run:
             self.created_links.append(root)
             self._noipv6(root)
             sh("ip", "link", "set", root, "master", MGMT_BR, "up")
-            for c in (["sysctl", "-qw", "net.ipv6.conf.mgmt0.disable_ipv6=1"],
+            for c in (f3.sysctl_cmd("net.ipv6.conf.mgmt0.disable_ipv6=1"),
                       ["ip", "addr", "add", mgmt_ip(i) + "/24", "dev", "mgmt0"],
                       ["ip", "link", "set", "mgmt0", "up"]):
                 self.hrun(tm, c)

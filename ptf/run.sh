@@ -119,7 +119,8 @@ trap 'exit 130' INT TERM
 
 inns() { ip netns exec "$NS" "$@"; }
 ip netns add "$NS" || exit 1
-inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+# /proc/sys, not sysctl: procps may be missing.
+inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
 ip -n "$NS" link set lo up
 IFS_SW=() IFS_PTF=()
 for p in $PORTS; do
