@@ -115,6 +115,11 @@ func TestTofinoSourceP4Info(t *testing.T) {
 	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
 		t.Skip(why + ": the Tofino source is not compiled")
 	}
+	// Its P4Info is held against the committed one, which other p4c
+	// releases write differently.
+	if why := p4tools.P4COtherVersion(); why != "" {
+		t.Skip(why)
+	}
 	dir := compileBMv2(t, "-D__TARGET_TOFINO__=1")
 	checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb"))
 }
