@@ -4,11 +4,13 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,15 +50,13 @@ func TestProbe(t *testing.T) {
 }
 
 // An HTTP_PROXY in the environment does not carry health checks: the
-// proxy, which would answer 200, never sees the probe of a TM whose name
-// does not resolve. The probe runs in a child process because net/http
+// proxy never sees the probe. The probe runs in a child process because net/http
 // reads the proxy variables once per process.
 func TestProbeIgnoresHTTPProxy(t *testing.T) {
 	if os.Getenv("SYMDIST_HEALTH_PROXY_CHILD") == "1" {
 		h := config.Health{Type: "http", Target: "http://tm1.invalid/health", Timeout: 2 * time.Second}
-		if err := Probe(context.Background(), h); err == nil {
-			t.Fatal("the probe of tm1.invalid passed: it went through the proxy")
-		}
+		err := Probe(context.Background(), h)
+		fmt.Printf("probed: %v\n", err) // the parent counts what the proxy saw
 		return
 	}
 	var seen atomic.Int32
@@ -65,7 +65,8 @@ func TestProbeIgnoresHTTPProxy(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProbeIgnoresHTTPProxy$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SYMDIST_HEALTH_PROXY_CHILD=1",
 		"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "probed: ") {
 		t.Errorf("probe with HTTP_PROXY set: %v\n%s", err, out)
 	}
 	if n := seen.Load(); n != 0 {

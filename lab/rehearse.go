@@ -663,6 +663,7 @@ func (r *Rehearsal) StartTM(name string) error {
 	for _, v := range t.VIPs {
 		cmd.Args = append(cmd.Args, "--listen", v)
 	}
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
