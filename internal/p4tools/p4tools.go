@@ -39,6 +39,14 @@ func Prefix() string {
 	return DefaultPrefix
 }
 
+// PerfPrefix is where make toolchain installs bmv2's speed build (no
+// Thrift, no logging macros): install.sh's PERF_PREFIX=${PREFIX}perf.
+func PerfPrefix() string { return Prefix() + "perf" }
+
+// TofinoPrefix is where make toolchain TOFINO=1 installs p4c's Tofino back
+// end: install.sh's TOFINO_PREFIX=${PREFIX}tofino.
+func TofinoPrefix() string { return Prefix() + "tofino" }
+
 // Find returns the path of the named tool: PREFIX/bin/name when that is an
 // executable file, else the one on PATH.
 func Find(name string) (string, error) {

@@ -66,3 +66,26 @@ func TestP4CVersionIsTheToolchainPin(t *testing.T) {
 		t.Errorf("install.sh pins p4c %s, p4tools.P4CVersion is %s", m[1], P4CVersion)
 	}
 }
+
+// The prefixes of the speed build and the Tofino back end follow PREFIX as
+// install.sh's do.
+func TestPrefixes(t *testing.T) {
+	b, err := os.ReadFile("../../tools/toolchain/install.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"PERF_PREFIX=${PERF_PREFIX:-${PREFIX}perf}", "TOFINO_PREFIX=${TOFINO_PREFIX:-${PREFIX}tofino}"} {
+		if !strings.Contains(string(b), "\n"+line+"\n") {
+			t.Errorf("tools/toolchain/install.sh has no line %s: update PerfPrefix/TofinoPrefix", line)
+		}
+	}
+	for _, c := range []struct{ env, prefix, perf, tofino string }{
+		{"", "/opt/p4", "/opt/p4perf", "/opt/p4tofino"},
+		{"/usr/local/p4", "/usr/local/p4", "/usr/local/p4perf", "/usr/local/p4tofino"},
+	} {
+		t.Setenv(PrefixEnv, c.env)
+		if got := [3]string{Prefix(), PerfPrefix(), TofinoPrefix()}; got != [3]string{c.prefix, c.perf, c.tofino} {
+			t.Errorf("%s=%q: prefixes %q, want %q", PrefixEnv, c.env, got, [3]string{c.prefix, c.perf, c.tofino})
+		}
+	}
+}
