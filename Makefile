@@ -69,13 +69,14 @@ p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info
 	$(GO) generate ./p4info
 
 # The Tofino back end of p4c (p4c-barefoot): P4C_TOFINO, else on PATH, else
-# where docs/hardware.md installs it.
-P4C_TOFINO    ?= $(firstword $(shell command -v p4c-barefoot 2>/dev/null) $(wildcard /opt/p4tofino/bin/p4c-barefoot))
+# where make toolchain TOFINO=1 (PREFIXtofino) or docs/hardware.md installs it.
+TOFINO_BINS   := $(strip $(PREFIX)tofino/bin $(filter-out $(PREFIX)tofino/bin,/opt/p4tofino/bin))
+P4C_TOFINO    ?= $(firstword $(shell command -v p4c-barefoot 2>/dev/null) $(wildcard $(addsuffix /p4c-barefoot,$(TOFINO_BINS))))
 TOFINO_TARGET ?= tofino
 TOFINO_OUT    ?= out/tofino/$(TOFINO_TARGET)
 
 tofino: ## compile p4src/symdist.p4 for Tofino into out/tofino/TARGET (git-ignored; P4C_TOFINO=p4c-barefoot, TOFINO_TARGET=tofino2, TOFINO_DEFINES=-DBUCKET_TABLE_SIZE=N)
-	@test -n "$(P4C_TOFINO)" || { echo "make tofino: p4c-barefoot (p4c's Tofino back end) not on PATH or in /opt/p4tofino/bin; set P4C_TOFINO (docs/hardware.md)"; exit 1; }
+	@test -n "$(P4C_TOFINO)" || { echo "make tofino: p4c-barefoot (p4c's Tofino back end) not on PATH or in $(TOFINO_BINS); set P4C_TOFINO (docs/hardware.md)"; exit 1; }
 	@mkdir -p $(TOFINO_OUT)
 	$(P4C_TOFINO) --target $(TOFINO_TARGET) --arch v1model -g $(TOFINO_DEFINES) -o $(TOFINO_OUT) \
 		--p4runtime-files $(TOFINO_OUT)/symdist.p4info.txtpb --bf-rt-schema $(TOFINO_OUT)/bf-rt.json \

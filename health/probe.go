@@ -14,6 +14,16 @@ import (
 	"github.com/symdist/symdist/config"
 )
 
+// client reaches a TM's health endpoint directly: an HTTP_PROXY in the
+// controller's environment must not carry its health checks elsewhere.
+var client = &http.Client{Transport: directTransport()}
+
+func directTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
+}
+
 // Probe runs one health check of a TM as configured and returns nil when
 // it passes (type none always passes).
 func Probe(ctx context.Context, h config.Health) error {
@@ -32,7 +42,7 @@ func Probe(ctx context.Context, h config.Health) error {
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

@@ -4,9 +4,14 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,5 +46,30 @@ func TestProbe(t *testing.T) {
 				t.Errorf("Probe = %v, want pass=%v", err, tt.pass)
 			}
 		})
+	}
+}
+
+// An HTTP_PROXY in the environment does not carry health checks: the
+// proxy never sees the probe. The probe runs in a child process because net/http
+// reads the proxy variables once per process.
+func TestProbeIgnoresHTTPProxy(t *testing.T) {
+	if os.Getenv("SYMDIST_HEALTH_PROXY_CHILD") == "1" {
+		h := config.Health{Type: "http", Target: "http://tm1.invalid/health", Timeout: 2 * time.Second}
+		err := Probe(context.Background(), h)
+		fmt.Printf("probed: %v\n", err) // the parent counts what the proxy saw
+		return
+	}
+	var seen atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Add(1) }))
+	defer proxy.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProbeIgnoresHTTPProxy$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "SYMDIST_HEALTH_PROXY_CHILD=1",
+		"HTTP_PROXY="+proxy.URL, "http_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "probed: ") {
+		t.Errorf("probe with HTTP_PROXY set: %v\n%s", err, out)
+	}
+	if n := seen.Load(); n != 0 {
+		t.Errorf("the proxy got %d requests", n)
 	}
 }

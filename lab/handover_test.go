@@ -178,6 +178,7 @@ func startPortsWatch(t *testing.T, l *Lab) (stop func()) {
 	cmd := exec.Command("ip", "netns", "exec", l.TMNS(1), l.Opts.Binary, "ports", "--watch",
 		"--controller", l.AdminURL, "--token", l.Token, "--tm", "tm1", "--snat", SNAT,
 		"--format", "sysctl", "--range-lo", "32768", "--range-hi", "60999")
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

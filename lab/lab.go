@@ -164,7 +164,7 @@ func (l *Lab) veth(rootName, ns, nsName, mac string) error {
 	l.undo = append(l.undo, func() { _ = sh("ip", "link", "del", rootName) })
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+rootName+"/disable_ipv6", []byte("1"), 0o644)
 	if !l.ipv6 {
-		_ = inNS(ns, "sysctl", "-qw", "net.ipv6.conf."+nsName+".disable_ipv6=1")
+		_ = setSysctl(ns, "net/ipv6/conf/"+nsName+"/disable_ipv6", "1")
 	}
 	if mac != "" {
 		if err := inNS(ns, "ip", "link", "set", nsName, "address", mac); err != nil {
@@ -230,11 +230,13 @@ func (l *Lab) network() error {
 			{"ip", "addr", "add", VIP + "/32", "dev", "lo"},
 			{"ip", "addr", "add", SNAT + "/16", "dev", "srv0"},
 			{"ip", "route", "add", "10.2.0.0/16", "dev", "srv0", "src", SNAT},
-			{"sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"},
 		} {
 			if err := inNS(ns, c...); err != nil {
 				return err
 			}
+		}
+		if err := setSysctl(ns, "net/ipv4/conf/all/rp_filter", "0"); err != nil {
+			return err
 		}
 	}
 	// The direct link between the distributors (port 5 of each).

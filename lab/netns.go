@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +50,18 @@ func doInNS(ns string, f func() error) error {
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// setSysctl writes value to /proc/sys/key (key with slashes: net/ipv4/...)
+// inside namespace ns: sysctl -w without procps, which may be missing.
+func setSysctl(ns, key, value string) error {
+	err := doInNS(ns, func() error {
+		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("netns %s: %w", ns, err)
+	}
+	return nil
 }
 
 // DialTCP connects from namespace ns (from local, if set) to addr.
@@ -127,15 +140,51 @@ func ListenTCP(ns, addr string) (net.Listener, error) {
 	return ln, err
 }
 
-// Missing says why the lab cannot run here, or "".
+var probe struct {
+	once sync.Once
+	why  string
+}
+
+// Missing says why the lab cannot run here, or "". Root is not enough (root
+// in an unprivileged container lacks the capabilities), so the first call
+// makes a throwaway namespace with a veth pair in it and deletes it; the
+// answer is kept.
 func Missing() string {
+	probe.once.Do(func() { probe.why = probeNS() })
+	return probe.why
+}
+
+func probeNS() string {
 	if os.Geteuid() != 0 {
 		return "needs root (network namespaces, veths)"
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return "needs iproute2's ip command"
 	}
+	ns := fmt.Sprintf("symdist-probe-%d", os.Getpid()) // unique to this process
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		return fmt.Sprintf("needs CAP_NET_ADMIN and CAP_SYS_ADMIN (ip netns add: %s)", cause(out, err))
+	}
+	// Deleting the namespace deletes the veths in it.
+	defer func() { _ = sh("ip", "netns", "del", ns) }()
+	if out, err := exec.Command("ip", "-n", ns, "link", "add", "name", "p0", "type", "veth", "peer", "name", "p1").CombinedOutput(); err != nil {
+		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cause(out, err))
+	}
 	return ""
+}
+
+// cause is the last words of a failed command's output, e.g. "Operation not
+// permitted" of "RTNETLINK answers: Operation not permitted", else err.
+func cause(out []byte, err error) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return err.Error()
+	}
+	if i := strings.LastIndex(last, ": "); i >= 0 {
+		return last[i+2:]
+	}
+	return last
 }
 
 // ethtoolValue is struct ethtool_value of <linux/ethtool.h>.

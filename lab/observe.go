@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
@@ -32,7 +33,7 @@ func (l *Lab) ObserveTables() *TableLog { return observeGroup(l.AdminURL, l.Toke
 func observeGroup(url, token, group string) *TableLog {
 	ctx, cancel := context.WithCancel(context.Background())
 	tl := &TableLog{cancel: cancel, done: make(chan struct{})}
-	f := adminapi.Follower{Client: &adminapi.Client{URL: url, Token: token}, Group: group,
+	f := adminapi.Follower{Client: &adminapi.Client{URL: url, Token: token, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: direct}}, Group: group,
 		Apply: func(ev adminapi.Event) error {
 			tl.mu.Lock()
 			tl.tables = append(tl.tables, loggedTable{time.Now(), ev.Buckets})

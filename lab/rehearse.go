@@ -485,8 +485,10 @@ func (r *Rehearsal) tmNetwork(t *RehearsalTM) error {
 			r.Opts.Config, t.Name, r.Config.Switches[client[0]].Name, r.Config.Switches[server[0]].Name)
 	}
 	host := func(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
+	if err := setSysctl(t.NS, "net/ipv4/conf/all/rp_filter", "0"); err != nil {
+		return err
+	}
 	cmds := [][]string{
-		{"sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"},
 		{"ip", "addr", "add", host(t.SNAT), "dev", "lo"},
 	}
 	for _, v := range r.VIPs {
@@ -661,6 +663,7 @@ func (r *Rehearsal) StartTM(name string) error {
 	for _, v := range t.VIPs {
 		cmd.Args = append(cmd.Args, "--listen", v)
 	}
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

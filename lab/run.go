@@ -88,6 +88,33 @@ tms:
 	return b.String()
 }
 
+// labNets are the lab's address ranges: the management network
+// (198.18.0.0/15, the admin API and the TMs' HTTP) and the figure-3
+// addresses (10.0.0.0/8).
+const labNets = "198.18.0.0/15,10.0.0.0/8"
+
+// childEnv is the environment of the processes the lab starts: this one's,
+// with labNets in NO_PROXY, so that an HTTP_PROXY set for the machine does
+// not carry their calls to the controller elsewhere.
+func childEnv() []string {
+	env := os.Environ()
+	for _, k := range []string{"NO_PROXY", "no_proxy"} {
+		v := labNets
+		if old := os.Getenv(k); old != "" {
+			v = old + "," + labNets
+		}
+		env = append(env, k+"="+v) // the last of a name wins
+	}
+	return env
+}
+
+// direct is the transport of the lab's own HTTP calls: never a proxy.
+var direct = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return t
+}()
+
 // adminListener makes a token for the controller's admin API and a
 // listener for it on the management bridge.
 func adminListener() (token string, ln net.Listener, err error) {
@@ -154,6 +181,7 @@ func (l *Lab) StartTM(i int, selfPorts bool) error {
 		"--grace", "1s",
 	)
 	cmd.Args = append(cmd.Args, handover...)
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -183,7 +211,7 @@ func (l *Lab) StopTM(name string) {
 // TMStats fetches a TM's /stats.
 func (l *Lab) TMStats(name string) (tm.Stats, error) {
 	i, _ := strconv.Atoi(strings.TrimPrefix(name, "tm"))
-	c := http.Client{Timeout: time.Second}
+	c := http.Client{Timeout: time.Second, Transport: direct}
 	resp, err := c.Get(fmt.Sprintf("http://%s:8081/stats", tmMgmt(i)))
 	if err != nil {
 		return tm.Stats{}, err

@@ -24,7 +24,7 @@ func (r *Rehearsal) TMStats(name string) (tm.Stats, error) {
 	if t == nil {
 		return tm.Stats{}, fmt.Errorf("no tm %q", name)
 	}
-	c := http.Client{Timeout: time.Second}
+	c := http.Client{Timeout: time.Second, Transport: direct}
 	resp, err := c.Get(fmt.Sprintf("http://%s/stats", net.JoinHostPort(t.Mgmt, fmt.Sprint(t.HTTPPort))))
 	if err != nil {
 		return tm.Stats{}, err
@@ -180,7 +180,7 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	if !sc.Passed() {
 		return sc
 	}
-	c := &adminapi.Client{URL: r.AdminURL, Token: r.Token}
+	c := &adminapi.Client{URL: r.AdminURL, Token: r.Token, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: direct}}
 	ctx := context.Background()
 	add(r.changeStep("join "+victim, func() error { return r.StartTM(victim) }))
 	w := r.Config.TM(other).Weight

@@ -182,5 +182,16 @@ def host_commands(name):
             ["ip", "addr", "add", "%s/32" % VIP, "dev", "lo"],
             ["ip", "addr", "add", "%s/16" % SNAT, "dev", srv],
             ["ip", "route", "add", "10.2.0.0/16", "dev", srv, "src", SNAT],
-            ["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-             "net.ipv4.conf.%s.rp_filter=0" % cli, "net.ipv4.conf.%s.rp_filter=0" % srv]]
+            sysctl_cmd("net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+                       "net.ipv4.conf.%s.rp_filter=0" % cli, "net.ipv4.conf.%s.rp_filter=0" % srv)]
+
+
+def sysctl_cmd(*settings):
+    """`sysctl -qw KEY=VALUE ...` as a command writing /proc/sys (in the
+    namespace it runs in): procps may be missing. Fails on the first key
+    it cannot write."""
+    writes = []
+    for s in settings:
+        key, value = s.split("=", 1)
+        writes.append("echo %s > /proc/sys/%s" % (value, key.replace(".", "/")))
+    return ["sh", "-c", " && ".join(writes)]

@@ -76,7 +76,7 @@ MGMT = "198.18.1"          # management bridge: .1 the root namespace, .1N tmN
 MGMT_BR = "sdmn0"
 LOCK = "/run/lock/symdist-mininet.lock"
 PIDS = "/run/lock/symdist-mininet.pids"
-GO_BIN = "/tmp/symdist-mininet/symdist"
+BIN = os.path.join(ROOT, "bin", "symdist")  # the only binary taken (find_symdist)
 
 
 def mgmt_ip(i):
@@ -109,31 +109,20 @@ def newest_source():
 
 
 def find_symdist():
-    """An existing symdist binary newer than the Go sources and p4info/
-    (bin/symdist, /tmp/symdist, or ours), else `go build`. Returns (path,
-    note) or (None, why)."""
-    src = newest_source()
-    cands = [os.path.join(ROOT, "bin", "symdist"), "/tmp/symdist", GO_BIN]
-    have = [c for c in cands if os.path.isfile(c) and os.access(c, os.X_OK)]
-    fresh = [c for c in have if os.path.getmtime(c) >= src]
-    if fresh:
-        return max(fresh, key=os.path.getmtime), "up to date"
-    if shutil.which("go"):
-        os.makedirs(os.path.dirname(GO_BIN), exist_ok=True)
-        log("building %s (go build ./cmd/symdist)" % GO_BIN)
-        r = subprocess.run(["go", "build", "-o", GO_BIN + ".new", "./cmd/symdist"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
-        if r.returncode == 0:
-            os.replace(GO_BIN + ".new", GO_BIN)
-            return GO_BIN, "built"
-        if have:
-            b = max(have, key=os.path.getmtime)
-            log("go build failed (%s); using the older %s" % (r.stdout.strip().splitlines()[-1:], b))
-            return b, "older than the sources"
+    """The repository's bin/symdist when newer than the Go sources and
+    p4info/, else `go build` into it (a binary elsewhere, /tmp's, may be
+    from another checkout). Returns (path, note) or (None, why)."""
+    if os.path.isfile(BIN) and os.access(BIN, os.X_OK) and os.path.getmtime(BIN) >= newest_source():
+        return BIN, "up to date"
+    if not shutil.which("go"):
+        return None, "Go, to build bin/symdist (older than the sources or absent)"
+    os.makedirs(os.path.dirname(BIN), exist_ok=True)
+    log("building %s (go build ./cmd/symdist)" % BIN)
+    r = subprocess.run(["go", "build", "-buildvcs=false", "-o", BIN, "./cmd/symdist"], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    if r.returncode != 0:
         return None, "a symdist binary (go build failed: %s)" % r.stdout.strip()[-300:]
-    if have:
-        return max(have, key=os.path.getmtime), "older than the sources (no Go to rebuild)"
-    return None, "a symdist binary (bin/symdist or /tmp/symdist) or Go to build one"
+    return BIN, "built"
 
 
 def missing(args):
@@ -292,11 +281,11 @@ class Figure3Run:
     def configure_hosts(self, f3):
         ethtool = shutil.which("ethtool")
         for h in self.net.hosts:
-            self.hrun(h, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+            self.hrun(h, f3.sysctl_cmd("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"))
             for intf in h.intfNames():
                 if intf == "lo":
                     continue
-                self.hrun(h, ["sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % intf])
+                self.hrun(h, f3.sysctl_cmd("net.ipv6.conf.%s.disable_ipv6=1" % intf))
                 # TX checksum offload off, or AF_PACKET/bmv2 forwards packets
                 # whose checksums the kernel left for hardware.
                 if ethtool:
@@ -310,6 +299,8 @@ class Figure3Run:
         """The bridge sdmn0 (198.18.1.1/24) in the root namespace and a veth
         from it to mgmt0 (198.18.1.1N/24) on each TM: the admin API and the
         health checks."""
+        import figure3 as f3
+
         sh("ip", "link", "add", MGMT_BR, "type", "bridge")
         self.created_links.append(MGMT_BR)
         self._noipv6(MGMT_BR)
@@ -322,7 +313,7 @@ class Figure3Run:
             self.created_links.append(root)
             self._noipv6(root)
             sh("ip", "link", "set", root, "master", MGMT_BR, "up")
-            for c in (["sysctl", "-qw", "net.ipv6.conf.mgmt0.disable_ipv6=1"],
+            for c in (f3.sysctl_cmd("net.ipv6.conf.mgmt0.disable_ipv6=1"),
                       ["ip", "addr", "add", mgmt_ip(i) + "/24", "dev", "mgmt0"],
                       ["ip", "link", "set", "mgmt0", "up"]):
                 self.hrun(tm, c)

@@ -62,24 +62,15 @@ BIN=
 if [ "$SWITCH" = bmv2 ]; then
 	command -v simple_switch_grpc >/dev/null || missing+=("bmv2 simple_switch_grpc in $P4_PREFIX/bin or on PATH (make toolchain)")
 else
-	# The software switch: an existing symdist binary newer than the Go
-	# sources and p4info/, else go build.
-	for b in bin/symdist /tmp/symdist /tmp/symdist-mininet/symdist; do
-		if [ -x "$b" ] && [ -z "$(find . -path ./mininet -prune -o -path ./ptf -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -path './p4info/symdist.*' \) -newer "$b" -print -quit)" ]; then
-			BIN=$ROOT/$b; [ "${b#/}" != "$b" ] && BIN=$b
-			break
-		fi
-	done
-	if [ -z "$BIN" ]; then
-		if command -v go >/dev/null; then
-			mkdir -p /tmp/symdist-mininet
-			if go build -o /tmp/symdist-mininet/symdist.new ./cmd/symdist && mv /tmp/symdist-mininet/symdist.new /tmp/symdist-mininet/symdist; then
-				BIN=/tmp/symdist-mininet/symdist
-			else
-				missing+=("a symdist binary (go build failed)")
-			fi
-		else
-			missing+=("Go, to build symdist for --switch soft")
+	# The software switch: the repository's bin/symdist when newer than the
+	# Go sources and p4info/, else go build into it (a binary elsewhere,
+	# /tmp's, may be from another checkout).
+	BIN=$ROOT/bin/symdist
+	if [ ! -x "$BIN" ] || [ -n "$(find . -path ./mininet -prune -o -path ./ptf -prune -o -path ./bin -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -path './p4info/symdist.*' \) -newer "$BIN" -print -quit)" ]; then
+		if ! command -v go >/dev/null; then
+			missing+=("Go, to build bin/symdist for --switch soft")
+		elif ! { mkdir -p "$ROOT/bin" && go build -buildvcs=false -o "$BIN" ./cmd/symdist; }; then
+			missing+=("a symdist binary (go build failed)")
 		fi
 	fi
 fi
@@ -119,7 +110,8 @@ trap 'exit 130' INT TERM
 
 inns() { ip netns exec "$NS" "$@"; }
 ip netns add "$NS" || exit 1
-inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+# /proc/sys, not sysctl: procps may be missing.
+inns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
 ip -n "$NS" link set lo up
 IFS_SW=() IFS_PTF=()
 for p in $PORTS; do

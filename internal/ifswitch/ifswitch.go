@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/symdist/symdist/internal/p4tools"
@@ -59,17 +61,12 @@ func StartBMv2(ports []Port, logDir string) (*Switch, error) {
 	if err != nil {
 		return nil, err
 	}
-	thrift, err := freeAddr()
+	bin := p4tools.MustFind(p4tools.BMv2)
+	args, err := bmv2Args(bin, addr, ports)
 	if err != nil {
 		return nil, err
 	}
-	_, thriftPort, _ := net.SplitHostPort(thrift)
-	args := []string{"--device-id", "1", "--no-p4", "--thrift-port", thriftPort, "--log-level", "error"}
-	for _, p := range ports {
-		args = append(args, "-i", strconv.Itoa(int(p.Number))+"@"+p.Interface)
-	}
-	args = append(args, "--", "--grpc-server-addr", addr, "--cpu-port", "255")
-	cmd := exec.Command(p4tools.MustFind(p4tools.BMv2), args...)
+	cmd := exec.Command(bin, args...)
 	logf, err := os.Create(filepath.Join(logDir, "simple_switch_grpc.log"))
 	if err != nil {
 		return nil, err
@@ -98,6 +95,48 @@ func StartBMv2(ports []Port, logDir string) (*Switch, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// bmv2Args are bin's arguments to serve P4Runtime on addr on ports.
+func bmv2Args(bin, addr string, ports []Port) ([]string, error) {
+	args := []string{"--device-id", "1", "--no-p4", "--log-level", "error"}
+	// The debug build serves Thrift (default port 9090, which may be taken):
+	// move it to a free port. The speed build (make toolchain's PREFIXperf)
+	// has no Thrift and refuses the flag.
+	if hasThrift(bin) {
+		thrift, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		_, port, _ := net.SplitHostPort(thrift)
+		args = append(args, "--thrift-port", port)
+	}
+	for _, p := range ports {
+		args = append(args, "-i", strconv.Itoa(int(p.Number))+"@"+p.Interface)
+	}
+	return append(args, "--", "--grpc-server-addr", addr, "--cpu-port", "255"), nil
+}
+
+var thrift struct {
+	sync.Mutex
+	has map[string]bool // by binary
+}
+
+// hasThrift says whether bin's --help mentions --thrift-port; asked once
+// per binary.
+func hasThrift(bin string) bool {
+	thrift.Lock()
+	defer thrift.Unlock()
+	has, ok := thrift.has[bin]
+	if !ok {
+		help, _ := exec.Command(bin, "--help").CombinedOutput() // exits non-zero on some builds
+		has = strings.Contains(string(help), "thrift-port")
+		if thrift.has == nil {
+			thrift.has = map[string]bool{}
+		}
+		thrift.has[bin] = has
+	}
+	return has
 }
 
 // StartSoft runs the software switch (device 1) in this process on ports

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // DefaultPrefix is where `make toolchain` installs unless told PREFIX=.
@@ -18,6 +19,11 @@ const DefaultPrefix = "/opt/p4"
 // PrefixEnv names the variable that overrides DefaultPrefix; the Makefile
 // exports it as its PREFIX.
 const PrefixEnv = "SYMDIST_P4_PREFIX"
+
+// P4CVersion is the p4c release make toolchain pins (P4C_TAG in
+// tools/toolchain/install.sh). The committed p4info/ files are its output;
+// other releases write them differently, so byte comparisons skip there.
+const P4CVersion = "1.2.4.8"
 
 // The tools by name.
 const (
@@ -32,6 +38,14 @@ func Prefix() string {
 	}
 	return DefaultPrefix
 }
+
+// PerfPrefix is where make toolchain installs bmv2's speed build (no
+// Thrift, no logging macros): install.sh's PERF_PREFIX=${PREFIX}perf.
+func PerfPrefix() string { return Prefix() + "perf" }
+
+// TofinoPrefix is where make toolchain TOFINO=1 installs p4c's Tofino back
+// end: install.sh's TOFINO_PREFIX=${PREFIX}tofino.
+func TofinoPrefix() string { return Prefix() + "tofino" }
 
 // Find returns the path of the named tool: PREFIX/bin/name when that is an
 // executable file, else the one on PATH.
@@ -63,4 +77,47 @@ func MustFind(name string) string {
 		return p
 	}
 	return name
+}
+
+// P4CFoundVersion returns the version the p4c-bm2-ss found reports:
+// "1.2.4.8" of "Version 1.2.4.8 (SHA: 6ccc7f8 BUILD: RELEASE)".
+func P4CFoundVersion() (string, error) {
+	bin, err := Find(P4C)
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %v", bin, err)
+	}
+	v := parseVersion(string(out))
+	if v == "" {
+		return "", fmt.Errorf("%s --version: no version in %q", bin, strings.TrimSpace(string(out)))
+	}
+	return v, nil
+}
+
+// parseVersion returns the word after "Version" in p4c's --version
+// output, without a leading "v", or "".
+func parseVersion(out string) string {
+	f := strings.Fields(out)
+	for i := 0; i+1 < len(f); i++ {
+		if strings.EqualFold(f[i], "version") {
+			return strings.TrimPrefix(f[i+1], "v")
+		}
+	}
+	return ""
+}
+
+// P4COtherVersion says in one line why the p4c found cannot reproduce the
+// committed files byte for byte (it is not P4CVersion), or "".
+func P4COtherVersion() string {
+	v, err := P4CFoundVersion()
+	if err != nil {
+		return fmt.Sprintf("%v; the committed files are from p4c %s (make toolchain)", err, P4CVersion)
+	}
+	if v != P4CVersion {
+		return fmt.Sprintf("p4c-bm2-ss %s found; the committed files are from p4c %s (make toolchain)", v, P4CVersion)
+	}
+	return ""
 }

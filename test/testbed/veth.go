@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 
 	"github.com/symdist/symdist/internal/ifswitch"
 )
@@ -40,15 +41,51 @@ func run(args ...string) error {
 	return nil
 }
 
+var vethProbe struct {
+	once sync.Once
+	why  string
+}
+
 // CanMakeVeths reports in one line why veth pairs cannot be made here, or "".
+// Root is not enough (root in an unprivileged container lacks CAP_NET_ADMIN),
+// so the first call makes and deletes a throwaway pair; the answer is kept.
 func CanMakeVeths() string {
+	vethProbe.once.Do(func() { vethProbe.why = probeVeths() })
+	return vethProbe.why
+}
+
+func probeVeths() string {
 	if os.Geteuid() != 0 {
 		return "needs root to create veth pairs"
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		return "needs iproute2's ip command"
 	}
+	// Names unique to this process (at most 15 bytes), so that concurrent
+	// test binaries do not collide.
+	a, b := fmt.Sprintf("sdv%dp", os.Getpid()), fmt.Sprintf("sdv%dq", os.Getpid())
+	out, err := exec.Command("ip", "link", "add", "name", a, "type", "veth", "peer", "name", b).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cause(out, err))
+	}
+	if err := run("ip", "link", "del", a); err != nil {
+		return fmt.Sprintf("cannot delete veth pairs (%v)", err)
+	}
 	return ""
+}
+
+// cause is the last words of a failed command's output, e.g. "Operation not
+// permitted" of "RTNETLINK answers: Operation not permitted", else err.
+func cause(out []byte, err error) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return err.Error()
+	}
+	if i := strings.LastIndex(last, ": "); i >= 0 {
+		return last[i+2:]
+	}
+	return last
 }
 
 // MakeVeths creates one veth pair per port, named <prefix><port>s and

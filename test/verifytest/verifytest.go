@@ -152,7 +152,18 @@ type At struct {
 }
 
 // healthLine is a TM's health check in figure3.yaml.
-var healthLine = regexp.MustCompile(`(?m)^\s*health: \{.*\}\n`)
+var healthLine = regexp.MustCompile(`(?m)^([ \t]*)health: \{.*\}$`)
+
+// Figure3Config is examples/figure3.yaml (example) for the switches at at,
+// by name, with every TM's health check off (type none) and the admin API
+// on a free port: a controller run on it reaches nothing but at.
+func Figure3Config(example []byte, at map[string]At) string {
+	return strings.NewReplacer(
+		"address: 127.0.0.1:9559\n    device_id: 1", fmt.Sprintf("address: %s\n    device_id: %d", at["client-side"].Addr, at["client-side"].DeviceID),
+		"address: 127.0.0.1:9560\n    device_id: 2", fmt.Sprintf("address: %s\n    device_id: %d", at["server-side"].Addr, at["server-side"].DeviceID),
+		"127.0.0.1:9090", "127.0.0.1:0").
+		Replace(healthLine.ReplaceAllString(string(example), "${1}health: {type: none}"))
+}
 
 // Figure3 starts the client-side and server-side software switches with
 // the ports ports gives for each, and programs figure 3 on them
@@ -177,11 +188,7 @@ func Figure3At(t testing.TB, root string, at map[string]At) *Deployment {
 		t.Fatal(err)
 	}
 	d := &Deployment{Switches: map[string]*Switch{}}
-	text := strings.NewReplacer(
-		"address: 127.0.0.1:9559\n    device_id: 1", fmt.Sprintf("address: %s\n    device_id: %d", at["client-side"].Addr, at["client-side"].DeviceID),
-		"address: 127.0.0.1:9560\n    device_id: 2", fmt.Sprintf("address: %s\n    device_id: %d", at["server-side"].Addr, at["server-side"].DeviceID),
-		"127.0.0.1:9090", "127.0.0.1:0").
-		Replace(healthLine.ReplaceAllString(string(example), ""))
+	text := Figure3Config(example, at)
 	d.ConfigPath = filepath.Join(t.TempDir(), "figure3.yaml")
 	if err := os.WriteFile(d.ConfigPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

@@ -74,10 +74,15 @@ run() {
   fi
 }
 
+# stamped NAME VERSION: whether NAME's stamp names VERSION (and no FORCE=1).
+stamped() {
+  [[ $FORCE != 1 && -f $STAMPS/$1 && $(cat "$STAMPS/$1") == "$2" ]]
+}
+
 # step NAME VERSION FUNCTION: runs FUNCTION unless its stamp names VERSION.
 step() {
   local name=$1 version=$2 fn=$3 t
-  if [[ $FORCE != 1 && -f $STAMPS/$name && $(cat "$STAMPS/$name") == "$version" ]]; then
+  if stamped "$name" "$version"; then
     say "== $name $version: already built (stamp $STAMPS/$name)"
     return
   fi
@@ -87,6 +92,16 @@ step() {
   mkdir -p "$STAMPS"
   echo "$version" >"$STAMPS/$name"
   say "== $name $version: done in $(elapsed "$t") (total $(elapsed "$START"))"
+}
+
+# need_github: without P4_SRC the sources are cloned from github.com; where
+# it cannot be reached, say so in one line (on stderr: gitdir's output is
+# captured) rather than fail in a clone.
+need_github() {
+  if ! timeout 60 git ls-remote https://github.com/p4lang/PI.git HEAD >/dev/null 2>&1; then
+    say "make toolchain: cannot reach github.com (git ls-remote failed); give P4_SRC=DIR with clones or bare mirrors of p4lang/PI, behavioral-model, p4c, p4runtime, ptf and openconfig/gnmi" >&2
+    exit 1
+  fi
 }
 
 # gitdir OWNER NAME: the git directory to take OWNER/NAME's sources from.
@@ -99,11 +114,12 @@ gitdir() {
         return
       fi
     done
-    say "make toolchain: P4_SRC=$P4_SRC has no clone of $owner/$name (looked for $owner+$name/repo, $owner+$name, $name.git, $name)"
+    say "make toolchain: P4_SRC=$P4_SRC has no clone of $owner/$name (looked for $owner+$name/repo, $owner+$name, $name.git, $name)" >&2
     exit 1
   fi
   c=$BUILD/src/$owner+$name.git
   if [[ ! -d $c ]]; then
+    need_github
     run git clone --bare "https://github.com/$owner/$name.git" "$c"
   fi
   echo "$c"
@@ -264,6 +280,24 @@ say "make toolchain: PREFIX=$PREFIX PERF_PREFIX=$PERF_PREFIX BUILD=$BUILD P4_SRC
 if [[ $(id -u) != 0 ]]; then
   say "make toolchain: needs root (apt-get, $PREFIX, ldconfig)"
   exit 1
+fi
+# Before apt-get and the builds: without P4_SRC, a source step still to run
+# whose clone is not in BUILD/src yet needs github.com. (Without git, which
+# comes with the packages, gitdir checks before its first clone.)
+all_stamped() {
+  stamped PI "$PI_TAG" && stamped behavioral-model "$BMV2_TAG" && stamped p4c "$P4C_TAG" &&
+    stamped ptf "$PTF_TAG" && stamped behavioral-model-speed "$BMV2_TAG" &&
+    { [[ $TOFINO != 1 ]] || stamped p4c-tofino "$TOFINO_P4C_TAG"; }
+}
+clones_missing() {
+  local r
+  for r in p4lang+PI p4lang+behavioral-model p4lang+p4c p4lang+p4runtime p4lang+ptf openconfig+gnmi; do
+    [[ -d $BUILD/src/$r.git ]] || return 0
+  done
+  return 1
+}
+if [[ -z $P4_SRC ]] && command -v git >/dev/null && clones_missing && ! all_stamped; then
+  need_github
 fi
 step apt-packages "${#APT_PACKAGES[@]}-packages-v1" apt_packages
 step PI "$PI_TAG" build_pi

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/symdist/symdist/internal/p4tools"
 )
 
 // bmv2 is a simple_switch_grpc process started with no pipeline and no
@@ -32,18 +34,15 @@ type memorySample struct {
 	err  error
 }
 
-// findBMv2 is simple_switch_grpc from the flag, else from PATH, else
-// /opt/p4/bin.
+// findBMv2 is simple_switch_grpc from the flag, else where make toolchain
+// installs it (SYMDIST_P4_PREFIX), else from PATH.
 func findBMv2(flagged string) (string, error) {
 	if flagged != "" {
 		return flagged, nil
 	}
-	if p, err := exec.LookPath("simple_switch_grpc"); err == nil {
-		return p, nil
-	}
-	p := "/opt/p4/bin/simple_switch_grpc"
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("simple_switch_grpc is neither in PATH nor %s; give -bmv2", p)
+	p, err := p4tools.Find(p4tools.BMv2)
+	if err != nil {
+		return "", fmt.Errorf("%w; give -bmv2", err)
 	}
 	return p, nil
 }
@@ -55,8 +54,8 @@ func startBMv2(bin string) (*bmv2, error) {
 	}
 	args := []string{"--device-id", "1", "--no-p4"}
 	// A build with Thrift listens on 9090 unless told otherwise, where
-	// another bmv2 on the machine may be; one without (/opt/p4perf) refuses
-	// the flag.
+	// another bmv2 on the machine may be; one without (make toolchain's
+	// speed build, PREFIXperf) refuses the flag.
 	if help, _ := exec.Command(bin, "--help").CombinedOutput(); bytes.Contains(help, []byte("--thrift-port")) {
 		thriftPort, err := freePort()
 		if err != nil {

@@ -17,7 +17,7 @@
 // and its VmRSS and VmHWM from /proc (bmv2.go, procstatus.go):
 //
 //	go run ./tools/bench/memory -switch bmv2 -groups 16 -buckets 65536 -tms 128
-//	go run ./tools/bench/memory -switch bmv2 -bmv2 /opt/p4perf/bin/simple_switch_grpc
+//	go run ./tools/bench/memory -switch bmv2 -bmv2 /opt/p4perf/bin/simple_switch_grpc  # the speed build
 //
 // The config goes through config check: B a power of two up to 65,536, G x B
 // within the pipeline's bucket_table (1,048,576 entries).
@@ -56,7 +56,7 @@ func run() error {
 	buckets := flag.Int("buckets", 65536, "buckets per group (a power of two up to 65,536)")
 	tms := flag.Int("tms", 128, "TMs, spread evenly over the groups")
 	kind := flag.String("switch", "software", "the switch to program: software (in this process) or bmv2 (simple_switch_grpc, started here)")
-	bmv2Bin := flag.String("bmv2", "", "the simple_switch_grpc to run with -switch bmv2 (default: from PATH, else /opt/p4/bin)")
+	bmv2Bin := flag.String("bmv2", "", "the simple_switch_grpc to run with -switch bmv2 (default: in $SYMDIST_P4_PREFIX/bin (/opt/p4/bin), else from PATH)")
 	viaProxy := flag.Bool("count", true, "with -switch bmv2: pass P4Runtime through a counting proxy in this process, for progress and the memory after the pipeline push")
 	limit := flag.Duration("timeout", 30*time.Minute, "give up when the switch is not programmed after this long")
 	verbose := flag.Bool("v", false, "log the controller to stderr")

@@ -22,11 +22,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/symdist/symdist/internal/p4tools"
 )
 
 type options struct {
@@ -56,8 +59,9 @@ func run() error {
 	flag.StringVar(&rates, "rates", "5,10,20,50,100,150,200,250,300", "offered rates of the sweep, kpps")
 	flag.DurationVar(&o.trial, "trial", 10*time.Second, "length of each trial (RFC 2544: 10 s for the lossless search)")
 	flag.StringVar(&o.symdist, "symdist", "bin/symdist", "the symdist binary")
-	flag.StringVar(&o.bmv2Debug, "bmv2-debug", "/opt/p4/bin/simple_switch_grpc", "bmv2 as built for debugging (logging macros on)")
-	flag.StringVar(&o.bmv2Fast, "bmv2-fast", "/opt/p4perf/bin/simple_switch_grpc", "bmv2 built for speed (--disable-logging-macros --disable-elogger, -O3)")
+	// Where make toolchain installs the two builds (SYMDIST_P4_PREFIX).
+	flag.StringVar(&o.bmv2Debug, "bmv2-debug", filepath.Join(p4tools.Prefix(), "bin", p4tools.BMv2), "bmv2 as built for debugging (logging macros on)")
+	flag.StringVar(&o.bmv2Fast, "bmv2-fast", filepath.Join(p4tools.PerfPrefix(), "bin", p4tools.BMv2), "bmv2 built for speed (--disable-logging-macros --disable-elogger, -O3)")
 	flag.StringVar(&o.out, "out", "docs/bench", "where the JSON results and plots go")
 	flag.Float64Var(&o.searchStep, "search-resolution", 0.03, "the lossless search stops when its bounds are this close (fraction)")
 	flag.Parse()
