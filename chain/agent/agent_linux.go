@@ -190,11 +190,9 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 		a.decided.WithLabelValues("not_a_leg").Inc()
 		return nfqueue.NfAccept
 	}
-	src := l.mac
-	if attr.HwAddr != nil && len(*attr.HwAddr) >= 6 {
-		src = (*attr.HwAddr)[:6] // the same frame: only the destination changes
-	}
-	if err := a.send(in, dst, src, pkt); err != nil {
+	// From this TM's own MAC, not the frame's original source: a learning
+	// switch on the way would otherwise move the client's MAC to this leg.
+	if err := a.send(in, dst, l.mac, pkt); err != nil {
 		a.sendErr.Inc()
 		return nfqueue.NfAccept
 	}

@@ -220,6 +220,9 @@ func TestChainKeepsEstablishedConnection(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			if tc.chained && broke != nil {
+				out, _ := exec.Command("ip", "netns", "exec", s.b, "sh", "-c", "cat /proc/net/netfilter/nfnetlink_queue; nft list ruleset; cat /proc/sys/net/netfilter/nf_conntrack_tcp_loose; ip -s link show eth0").CombinedOutput()
+				outA, _ := exec.Command("ip", "netns", "exec", s.a, "sh", "-c", "ip -s link show eth0; ss -tn").CombinedOutput()
+				t.Logf("b:\n%s\na:\n%s", out, outA)
 				t.Fatalf("the established connection broke after the move: %v", broke)
 			}
 			if !tc.chained && broke == nil {
