@@ -63,11 +63,13 @@ type BucketTable struct {
 	Peers  []Peer  `json:"peers,omitempty"`
 }
 
-// Chain is a bucket that moved within the chain window (config:
-// chain_window). Its current owner hands a packet of a connection it holds
-// no state for to Previous, which still serves it ("Chaining" in
-// docs/tmapi.md). Previous is up: a bucket whose previous owner failed has
-// no chain.
+// Chain is a previous owner of a bucket that moved within the chain
+// window (config: chain_window). The bucket's current owner hands a packet
+// of a connection it holds no state for to every previous owner of the
+// bucket, one of which still serves it ("Chaining" in docs/tmapi.md); a
+// bucket that moved more than once has one Chain per previous owner,
+// latest first (at most 4). Previous is up: a previous owner that failed
+// has no chain.
 type Chain struct {
 	Bucket   int    `json:"bucket"`
 	Previous string `json:"previous"`

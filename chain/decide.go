@@ -7,15 +7,22 @@
 // still serves the connection ("Chaining" in docs/tmapi.md). Everything
 // else is left to the host as it would be without chaining.
 //
-// One hop, never a loop: a TM chains only packets of buckets it owns (or
-// that are moving), and only to a previous owner that is not itself; the
-// previous owner is never the bucket's owner, so it never chains them on.
+// One hop, never a loop: a TM chains only packets the distributor sent it,
+// to the bucket's previous owners that are not itself (a bucket that moved
+// more than once within the window has several, and only one of them
+// holds a given connection). A frame that comes from another TM of the
+// group was chained: it is never chained again, and a TM that holds no
+// state for it drops it rather than reset a connection another previous
+// owner serves. That rule, not the tables, keeps packets from going back
+// and forth while tables reach the TMs at slightly different times.
 package chain
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
@@ -31,8 +38,8 @@ type Link struct {
 // State is what a TM knows of its group from the controller's watch.
 type State struct {
 	Self    string
-	Buckets []string // owner per bucket; "" while the bucket moves
-	Links   map[int]Link
+	Buckets []string       // owner per bucket; "" while the bucket moves
+	Links   map[int][]Link // by bucket, latest previous owner first
 	// Peers are the group's TMs by name: their MAC on each switch.
 	Peers map[string]map[string]net.HardwareAddr
 }
@@ -41,7 +48,7 @@ type State struct {
 // Chains and peers that do not parse are left out: a TM the controller
 // did not name is never sent anything.
 func NewState(self string, buckets []string, chains []adminapi.Chain, peers []adminapi.Peer, now time.Time) *State {
-	s := &State{Self: self, Buckets: buckets, Links: map[int]Link{}, Peers: map[string]map[string]net.HardwareAddr{}}
+	s := &State{Self: self, Buckets: buckets, Links: map[int][]Link{}, Peers: map[string]map[string]net.HardwareAddr{}}
 	for _, p := range peers {
 		macs := map[string]net.HardwareAddr{}
 		for sw, m := range p.MACs {
@@ -55,10 +62,34 @@ func NewState(self string, buckets []string, chains []adminapi.Chain, peers []ad
 		if c.Bucket < 0 || c.Bucket >= len(buckets) || c.LeftMS <= 0 || s.Peers[c.Previous] == nil {
 			continue
 		}
-		s.Links[c.Bucket] = Link{Previous: c.Previous, Until: now.Add(time.Duration(c.LeftMS) * time.Millisecond)}
+		if len(s.Links[c.Bucket]) < maxLinks {
+			s.Links[c.Bucket] = append(s.Links[c.Bucket], Link{Previous: c.Previous, Until: now.Add(time.Duration(c.LeftMS) * time.Millisecond)})
+		}
 	}
 	return s
 }
+
+// fromPeer says whether src is the MAC of another TM of the group.
+func (s *State) fromPeer(src net.HardwareAddr) bool {
+	if len(src) != 6 {
+		return false
+	}
+	for tm, macs := range s.Peers {
+		if tm == s.Self {
+			continue
+		}
+		for _, m := range macs {
+			if bytes.Equal(m, src) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxLinks bounds the previous owners of a bucket a packet is sent to
+// (the controller publishes at most 4).
+const maxLinks = 4
 
 // Reason says why a packet was or was not chained; the agent counts each.
 type Reason string
@@ -74,6 +105,7 @@ const (
 	Expired        Reason = "expired"          // its chain window has passed
 	NotOwner       Reason = "not_owner"        // another TM owns the bucket: never chain on
 	PreviousIsSelf Reason = "previous_is_self" // a chained packet reached its end
+	NotHeldHere    Reason = "not_held_here"    // chained here, held by no connection of this host: drop, do not reset (another previous owner holds it)
 	NoTable        Reason = "no_table"         // no table from the controller yet
 )
 
@@ -81,12 +113,22 @@ const (
 type Decision struct {
 	Reason   Reason
 	Bucket   int
-	Previous string // with Chained: the TM to send it to
+	Previous []string // with Chained: the TMs to send it to, latest first
 }
 
 // Decide decides for pkt, an IPv4 or IPv6 packet (no link layer) the
-// host's connection tracking has no state for.
-func (s *State) Decide(pkt []byte, now time.Time) Decision {
+// host's connection tracking has no state for, that came in a frame from
+// source MAC src (nil: not known).
+//
+// A frame from another TM of the group was chained here: it is never
+// chained again, whatever this host's table says (tables reach the TMs at
+// slightly different times, and only this rule, not the tables, keeps a
+// packet from going back and forth), and it is dropped rather than reset:
+// another previous owner holds its connection.
+func (s *State) Decide(pkt []byte, src net.HardwareAddr, now time.Time) Decision {
+	if s != nil && s.fromPeer(src) {
+		return Decision{Reason: NotHeldHere, Bucket: -1}
+	}
 	if s == nil || len(s.Buckets) == 0 {
 		return Decision{Reason: NoTable, Bucket: -1}
 	}
@@ -96,20 +138,28 @@ func (s *State) Decide(pkt []byte, now time.Time) Decision {
 	}
 	b := contract.Bucket(contract.Hash(key), len(s.Buckets))
 	d := Decision{Bucket: b}
+	links := s.Links[b]
+	d.Reason = NoPrevious
 	if owner := s.Buckets[b]; owner != s.Self && owner != "" {
-		d.Reason = NotOwner
-		return d
+		// The switches sent it here, yet this table names another owner:
+		// the table is behind (the move's gain has not reached this TM
+		// yet). The owner it names is the bucket's previous one.
+		d.Reason, d.Previous = Chained, []string{owner}
 	}
-	l, ok := s.Links[b]
-	switch {
-	case !ok:
-		d.Reason = NoPrevious
-	case l.Previous == s.Self:
-		d.Reason = PreviousIsSelf
-	case !now.Before(l.Until):
-		d.Reason = Expired
-	default:
-		d.Reason, d.Previous = Chained, l.Previous
+	for _, l := range links {
+		switch {
+		case l.Previous == s.Self:
+			if d.Reason == NoPrevious {
+				d.Reason = PreviousIsSelf
+			}
+		case !now.Before(l.Until):
+			if d.Reason == NoPrevious {
+				d.Reason = Expired
+			}
+		case !slices.Contains(d.Previous, l.Previous):
+			d.Reason = Chained
+			d.Previous = append(d.Previous, l.Previous)
+		}
 	}
 	return d
 }

@@ -5,6 +5,7 @@ package chain
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,47 +97,57 @@ func TestDecide(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
+		from    string // the frame's source MAC; "" the distributor's
 		self    string
 		owner   string // every bucket's published owner
 		chains  []adminapi.Chain
 		pkt     []byte
 		at      time.Duration // after the table arrived
 		want    Reason
-		wantPrv string
+		wantPrv []string
 	}{
-		{"mid-stream packet, bucket moved from tm1", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, "tm1"},
-		{"the reply direction hashes alike", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, vip4, client4, 80, 40000, false, true), 0, Chained, "tm1"},
-		{"SYN-ACK of a connection tm1 opened", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, vip4, client4, 80, 40000, true, true), 0, Chained, "tm1"},
-		{"SYN opens a connection here", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, true, false), 0, NewConnection, ""},
-		{"bucket moving (published empty)", "tm2", "", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, "tm1"},
-		{"window passed", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), time.Minute, Expired, ""},
-		{"no chain for the bucket", "tm2", "tm2", nil, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, ""},
-		{"not the owner: never chain on", "tm1", "tm2", []adminapi.Chain{chainOf(b4, "tm3", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NotOwner, ""},
-		{"chained packet at its end", "tm1", "", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, PreviousIsSelf, ""},
-		{"previous owner down: the controller sent no chain", "tm2", "tm2", nil, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, ""},
-		{"previous owner not among the peers", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm9", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, ""},
-		{"IPv6", "tm2", "tm2", []adminapi.Chain{chainOf(b6, "tm3", 60000)}, tcp6(t, client6, vip6, 40000, 443), 0, Chained, "tm3"},
-		{"ICMP error about a chained connection", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)},
-			icmpErr4(t, net.ParseIP("192.0.2.1").To4(), vip4, tcp4(t, vip4, client4, 80, 40000, false, true)[:28]), 0, Chained, "tm1"},
-		{"ICMP error quoting too little", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)},
-			icmpErr4(t, net.ParseIP("192.0.2.1").To4(), vip4, tcp4(t, vip4, client4, 80, 40000, false, true)[:24]), 0, NoKey, ""},
-		{"UDP is left alone", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, udp4(t, client4, vip4, 40000, 80), 0, NotTCP, ""},
-		{"equal ports", "tm2", "tm2", nil, tcp4(t, client4, vip4, 80, 80, false, true), 0, NoKey, ""},
-		{"fragment", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, fragment4(t), 0, NoKey, ""},
-		{"truncated", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true)[:30], 0, Unparsable, ""},
-		{"not IP", "tm2", "tm2", nil, []byte{0x00, 1, 2, 3}, 0, Unparsable, ""},
+		{"mid-stream packet, bucket moved from tm1", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, []string{"tm1"}},
+		{"the reply direction hashes alike", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, vip4, client4, 80, 40000, false, true), 0, Chained, []string{"tm1"}},
+		{"SYN-ACK of a connection tm1 opened", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, vip4, client4, 80, 40000, true, true), 0, Chained, []string{"tm1"}},
+		{"SYN opens a connection here", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, true, false), 0, NewConnection, nil},
+		{"bucket moving (published empty)", "", "tm2", "", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, []string{"tm1"}},
+		{"window passed", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), time.Minute, Expired, nil},
+		{"no chain for the bucket", "", "tm2", "tm2", nil, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, nil},
+		{"table behind the switches: the owner it names is the previous one", "", "tm1", "tm2", []adminapi.Chain{chainOf(b4, "tm3", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, []string{"tm2", "tm3"}},
+		{"chained packet at its end", "", "tm1", "", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, PreviousIsSelf, nil},
+		{"previous owner down: the controller sent no chain", "", "tm2", "tm2", nil, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, nil},
+		{"previous owner not among the peers", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm9", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NoPrevious, nil},
+		{"moved twice: every previous owner, latest first", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm3", 60000), chainOf(b4, "tm1", 30000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, []string{"tm3", "tm1"}},
+		{"moved twice, the older window passed", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm3", 60000), chainOf(b4, "tm1", 30000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 45 * time.Second, Chained, []string{"tm3"}},
+		{"table behind, this TM listed as previous: to the owner it names", "", "tm1", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, Chained, []string{"tm2"}},
+		{"IPv6", "", "tm2", "tm2", []adminapi.Chain{chainOf(b6, "tm3", 60000)}, tcp6(t, client6, vip6, 40000, 443), 0, Chained, []string{"tm3"}},
+		{"ICMP error about a chained connection", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)},
+			icmpErr4(t, net.ParseIP("192.0.2.1").To4(), vip4, tcp4(t, vip4, client4, 80, 40000, false, true)[:28]), 0, Chained, []string{"tm1"}},
+		{"ICMP error quoting too little", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)},
+			icmpErr4(t, net.ParseIP("192.0.2.1").To4(), vip4, tcp4(t, vip4, client4, 80, 40000, false, true)[:24]), 0, NoKey, nil},
+		{"UDP is left alone", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, udp4(t, client4, vip4, 40000, 80), 0, NotTCP, nil},
+		{"equal ports", "", "tm2", "tm2", nil, tcp4(t, client4, vip4, 80, 80, false, true), 0, NoKey, nil},
+		{"fragment", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, fragment4(t), 0, NoKey, nil},
+		{"truncated", "", "tm2", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true)[:30], 0, Unparsable, nil},
+		{"not IP", "", "tm2", "tm2", nil, []byte{0x00, 1, 2, 3}, 0, Unparsable, nil},
+		{"chained here and not held: dropped, never chained on", "02:00:00:00:01:02", "tm1", "tm2", []adminapi.Chain{chainOf(b4, "tm1", 60000), chainOf(b4, "tm3", 30000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NotHeldHere, nil},
+		{"chained here while this TM's table still says it owns the bucket: no loop", "02:00:00:00:01:02", "tm1", "tm1", []adminapi.Chain{chainOf(b4, "tm2", 60000)}, tcp4(t, client4, vip4, 40000, 80, false, true), 0, NotHeldHere, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := NewState(tt.self, table(tt.owner), tt.chains, peers, now)
-			d := s.Decide(tt.pkt, now.Add(tt.at))
-			if d.Reason != tt.want || d.Previous != tt.wantPrv {
+			var src net.HardwareAddr
+			if tt.from != "" {
+				src, _ = net.ParseMAC(tt.from)
+			}
+			d := s.Decide(tt.pkt, src, now.Add(tt.at))
+			if d.Reason != tt.want || !slices.Equal(d.Previous, tt.wantPrv) {
 				t.Errorf("Decide = %+v, want %s to %q", d, tt.want, tt.wantPrv)
 			}
 		})
 	}
 	var none *State
-	if d := none.Decide(tcp4(t, client4, vip4, 40000, 80, false, true), now); d.Reason != NoTable {
+	if d := none.Decide(tcp4(t, client4, vip4, 40000, 80, false, true), nil, now); d.Reason != NoTable {
 		t.Errorf("no table: %+v", d)
 	}
 }
@@ -147,8 +158,8 @@ func FuzzDecide(f *testing.F) {
 	s := NewState("tm2", make([]string, 16), []adminapi.Chain{{Bucket: 3, Previous: "tm1", LeftMS: 1000}},
 		[]adminapi.Peer{{TM: "tm1", MACs: map[string]string{"a": "02:00:00:00:00:01"}}}, time.Unix(0, 0))
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		d := s.Decide(pkt, time.Unix(0, 0))
-		if d.Reason == Chained && d.Previous != "tm1" {
+		d := s.Decide(pkt, nil, time.Unix(0, 0))
+		if d.Reason == Chained && !slices.Equal(d.Previous, []string{"tm1"}) {
 			t.Fatalf("chained to %q", d.Previous)
 		}
 	})

@@ -18,11 +18,15 @@ import (
 // distributors keep no per-flow state; the TMs' own connection tables
 // decide what is chained.
 
-// chainRec is a bucket's previous owner and when its chain ends.
+// chainRec is one previous owner of a bucket and when its chain ends.
 type chainRec struct {
 	previous string
 	until    time.Time
 }
+
+// MaxPrevious bounds the previous owners a bucket remembers: a bucket
+// that moved more often within the window chains to its latest ones.
+const MaxPrevious = 4
 
 // noteMoves records a chain for every bucket whose owner differs between
 // the switch tables from and to. A bucket that had no owner ("") has
@@ -38,22 +42,31 @@ func (g *groupHandover) noteMoves(from, to []string, now time.Time, window time.
 	}
 }
 
-// noteChain records that bucket b leaves previous.
+// noteChain records that bucket b leaves previous: it becomes the
+// bucket's latest previous owner, ahead of those before it.
 func (g *groupHandover) noteChain(b int, previous string, now time.Time, window time.Duration) {
 	if window <= 0 || previous == "" {
 		return
 	}
 	if g.chains == nil {
-		g.chains = map[int]chainRec{}
+		g.chains = map[int][]chainRec{}
 	}
-	g.chains[b] = chainRec{previous: previous, until: now.Add(window)}
+	recs := []chainRec{{previous: previous, until: now.Add(window)}}
+	for _, r := range g.chains[b] {
+		if r.previous != previous && len(recs) < MaxPrevious {
+			recs = append(recs, r)
+		}
+	}
+	g.chains[b] = recs
 }
 
 // chainsLocked is what a TM of group may chain now: every recorded move
-// whose window has not passed, whose previous owner is healthy (drained or
-// not: a drained TM still serves what it holds) and is not where the
-// bucket is going again. A bucket still pending (its loss not yet
-// acknowledged) is published with its chain. Expired records are dropped.
+// whose window has not passed and whose previous owner is healthy (drained
+// or not: a drained TM still serves what it holds). A previous owner that
+// owns the bucket again stays listed: while the bucket moves back to it,
+// the TM the switches still send it to chains its connections there; the
+// agents never chain to themselves. A bucket still pending (its loss not
+// yet acknowledged) is published with its chain. Expired records go.
 func (c *Controller) chainsLocked(group string, now time.Time) []adminapi.Chain {
 	g := c.ho.groups[group]
 	if g == nil || len(g.chains) == 0 {
@@ -61,21 +74,24 @@ func (c *Controller) chainsLocked(group string, now time.Time) []adminapi.Chain 
 	}
 	var out []adminapi.Chain
 	for _, b := range slices.Sorted(maps.Keys(g.chains)) {
-		r := g.chains[b]
-		left := r.until.Sub(now)
-		if left <= 0 {
+		live := g.chains[b][:0]
+		for _, r := range g.chains[b] {
+			left := r.until.Sub(now)
+			if left <= 0 {
+				continue
+			}
+			live = append(live, r)
+			h := c.healthy[r.previous]
+			if h == nil || !h.up || c.cfg.TM(r.previous) == nil {
+				continue
+			}
+			out = append(out, adminapi.Chain{Bucket: b, Previous: r.previous, LeftMS: left.Milliseconds()})
+		}
+		if len(live) == 0 {
 			delete(g.chains, b)
-			continue
+		} else {
+			g.chains[b] = live
 		}
-		h := c.healthy[r.previous]
-		var target string
-		if t := c.tables[group]; t != nil && b < len(t.Buckets) {
-			target = t.Buckets[b]
-		}
-		if h == nil || !h.up || c.cfg.TM(r.previous) == nil || target == r.previous {
-			continue
-		}
-		out = append(out, adminapi.Chain{Bucket: b, Previous: r.previous, LeftMS: left.Milliseconds()})
 	}
 	return out
 }

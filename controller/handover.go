@@ -51,13 +51,13 @@ type handover struct {
 
 type groupHandover struct {
 	switchTable []string
-	synced      []string          // the switch table every primary holds; nil: not known yet
-	pending     map[int]uint64    // bucket -> version of the loss to be acknowledged
-	losses      map[uint64]*loss  // by version
-	version     uint64            // of the last published table
-	published   []string          // that table; nil before the first
-	timers      map[uint64]func() // stop functions of the losses' timeouts
-	chains      map[int]chainRec  // bucket -> previous owner, within chain_window (chain.go)
+	synced      []string           // the switch table every primary holds; nil: not known yet
+	pending     map[int]uint64     // bucket -> version of the loss to be acknowledged
+	losses      map[uint64]*loss   // by version
+	version     uint64             // of the last published table
+	published   []string           // that table; nil before the first
+	timers      map[uint64]func()  // stop functions of the losses' timeouts
+	chains      map[int][]chainRec // bucket -> previous owners, latest first, within chain_window (chain.go)
 }
 
 // loss is one published loss: buckets of the TMs in from, waiting for acks.

@@ -52,6 +52,14 @@ type RehearseOptions struct {
 	Switch string // "soft" or "bmv2"
 	Dir    string // logs and the rewritten config
 	Log    *slog.Logger
+	// NoChain runs the TMs without chaining (symdist tm --chain=false):
+	// the control run, in which the established step must fail.
+	NoChain bool
+	// Established adds the established step: EstablishedConnections
+	// long-lived connections through every planned change. Off by
+	// default: with chaining as it stands a share of them still breaks
+	// (docs/operations.md).
+	Established bool
 	// Attach, if set, is a topology someone else built (mininet/run.py):
 	// the lab adds addresses, the management network, the server, the
 	// controller and the TMs to its hosts, and starts no switch.
@@ -659,7 +667,8 @@ func (r *Rehearsal) StartTM(name string) error {
 		"--http", net.JoinHostPort("0.0.0.0", strconv.Itoa(t.HTTPPort)),
 		// 3 s as in mininet/run.py: a backend SYN that a loaded bmv2
 		// drops is resent after 1 s, and that resend must be able to count.
-		"--connect-timeout", "3s", "--grace", "1s", "--watch", "--hold", rehearseHold.String())
+		"--connect-timeout", "3s", "--grace", "1s", "--watch", "--hold", rehearseHold.String(),
+		fmt.Sprintf("--chain=%v", !r.Opts.NoChain))
 	for _, v := range t.VIPs {
 		cmd.Args = append(cmd.Args, "--listen", v)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/tm"
+	"gopkg.in/yaml.v3"
 )
 
 // TMStats fetches a TM's /stats over the management network.
@@ -108,7 +110,10 @@ type Step struct {
 	Connections, Failed int
 	// Excused failures were open while the distributor moved their own
 	// client bucket (the cost of moving a bucket, whatever the TMs do).
-	Excused  int
+	Excused int
+	// Moved (the established step): connections whose bucket moved while
+	// they were open.
+	Moved    int
 	Problems []string
 }
 
@@ -125,6 +130,9 @@ func (s Step) String() string {
 	ex := ""
 	if s.Excused > 0 {
 		ex = fmt.Sprintf(" (%d in flight while their bucket moved)", s.Excused)
+	}
+	if s.Moved > 0 {
+		ex = fmt.Sprintf(" (%d had their bucket moved while open)", s.Moved)
 	}
 	return fmt.Sprintf("%-18s %4d connections, %d failed%s: %s", s.Name, s.Connections, s.Failed, ex, verdict)
 }
@@ -182,12 +190,32 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	}
 	c := &adminapi.Client{URL: r.AdminURL, Token: r.Token, HTTP: &http.Client{Timeout: 5 * time.Second, Transport: direct}}
 	ctx := context.Background()
-	add(r.changeStep("join "+victim, func() error { return r.StartTM(victim) }))
+	// Long-lived connections through every planned change (not the kill:
+	// a TM that fails takes its connections with it).
+	var est *established
+	if r.Opts.Established {
+		var err error
+		if est, err = r.startEstablished(EstablishedConnections); err != nil {
+			add(Step{Name: "established", Problems: []string{err.Error()}})
+			return sc
+		}
+	}
+	planned := func(st Step) {
+		if est != nil {
+			est.snapshot()
+		}
+		add(st)
+	}
+	planned(r.changeStep("join "+victim, func() error { return r.StartTM(victim) }))
 	w := r.Config.TM(other).Weight
-	add(r.changeStep(fmt.Sprintf("weight %s %d->%d", other, w, w+2), func() error { return c.SetWeight(ctx, other, w+2) }))
+	planned(r.changeStep(fmt.Sprintf("weight %s %d->%d", other, w, w+2), func() error { return c.SetWeight(ctx, other, w+2) }))
 	drained := r.drainTarget(victim, other)
-	add(r.changeStep("drain "+drained, func() error { return c.Drain(ctx, drained, true) }))
-	add(r.changeStep("undrain "+drained, func() error { return c.Drain(ctx, drained, false) }))
+	planned(r.changeStep("drain "+drained, func() error { return c.Drain(ctx, drained, true) }))
+	planned(r.changeStep("undrain "+drained, func() error { return c.Drain(ctx, drained, false) }))
+	planned(r.changeStep(fmt.Sprintf("apply weight %s %d", other, w+1), func() error { return r.applyWeight(ctx, c, other, w+1) }))
+	if est != nil {
+		add(est.step())
+	}
 	add(r.requestsStep("requests"))
 	return sc
 }
@@ -442,4 +470,22 @@ func (r *Rehearsal) inFlight(f Failure, group string, before map[string][]string
 	moveAfter, moveBefore := logs[group].Moved(b, from, to, start)
 	return from != to && !moveBefore.IsZero() && f.Opened.Before(moveBefore) && f.Ended.After(moveAfter) &&
 		errors.Is(f.Err, syscall.ECONNRESET)
+}
+
+// applyWeight applies the running config with one TM's weight changed,
+// through the admin API as `symdist config apply` does.
+func (r *Rehearsal) applyWeight(ctx context.Context, c *adminapi.Client, tm string, weight int) error {
+	cfg := *r.Controller.Config()
+	cfg.TMs = slices.Clone(cfg.TMs)
+	for i := range cfg.TMs {
+		if cfg.TMs[i].Name == tm {
+			cfg.TMs[i].Weight = weight
+		}
+	}
+	text, err := yaml.Marshal(&cfg)
+	if err != nil {
+		return err
+	}
+	_, err = c.ApplyConfig(ctx, "rehearse-apply.yaml", text)
+	return err
 }

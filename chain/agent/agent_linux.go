@@ -123,7 +123,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	nf, err := nfqueue.Open(&nfqueue.Config{NfQueue: a.cfg.Queue, MaxPacketLen: 0xffff, MaxQueueLen: MaxQueueLen,
-		Copymode: nfqueue.NfQnlCopyPacket, Flags: nfqueue.NfQaCfgFlagFailOpen, WriteTimeout: 100 * time.Millisecond})
+		Copymode: nfqueue.NfQnlCopyPacket, Flags: nfqueue.NfQaCfgFlagFailOpen, WriteTimeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("nfqueue %d: %w", a.cfg.Queue, err)
 	}
@@ -171,12 +171,18 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 		return nfqueue.NfAccept
 	}
 	pkt := *attr.Payload
-	d := a.state.Load().Decide(pkt, time.Now())
-	if d.Reason != chain.Chained {
+	var src net.HardwareAddr
+	if attr.HwAddr != nil {
+		src = *attr.HwAddr
+	}
+	d := a.state.Load().Decide(pkt, src, time.Now())
+	switch d.Reason {
+	case chain.Chained:
+	case chain.Unparsable, chain.NotHeldHere:
 		a.decided.WithLabelValues(string(d.Reason)).Inc()
-		if d.Reason == chain.Unparsable {
-			return nfqueue.NfDrop
-		}
+		return nfqueue.NfDrop
+	default:
+		a.decided.WithLabelValues(string(d.Reason)).Inc()
 		return nfqueue.NfAccept
 	}
 	var in uint32
@@ -184,20 +190,32 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 		in = *attr.InDev
 	}
 	l := a.leg(in)
-	st := a.state.Load()
-	dst := st.Peers[d.Previous][l.sw]
-	if l.sw == "" || dst == nil {
+	if l.sw == "" {
 		a.decided.WithLabelValues("not_a_leg").Inc()
 		return nfqueue.NfAccept
 	}
-	// From this TM's own MAC, not the frame's original source: a learning
-	// switch on the way would otherwise move the client's MAC to this leg.
-	if err := a.send(in, dst, l.mac, pkt); err != nil {
-		a.sendErr.Inc()
+	st := a.state.Load()
+	sent := 0
+	for _, prev := range d.Previous {
+		dst := st.Peers[prev][l.sw]
+		if dst == nil {
+			continue
+		}
+		// From this TM's own MAC, not the frame's original source: a
+		// learning switch on the way would otherwise move the client's
+		// MAC to this leg.
+		if err := a.send(in, dst, l.mac, pkt); err != nil {
+			a.sendErr.Inc()
+			continue
+		}
+		sent++
+	}
+	if sent == 0 {
+		a.decided.WithLabelValues("not_sent").Inc()
 		return nfqueue.NfAccept
 	}
 	a.decided.WithLabelValues(string(chain.Chained)).Inc()
-	a.bytes.Add(float64(len(pkt)))
+	a.bytes.Add(float64(sent * len(pkt)))
 	return nfqueue.NfDrop
 }
 

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package lab
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The established step: long-lived connections opened before the planned
+// changes (join, weight change, drain, undrain, config apply) and kept
+// busy through all of them, data both ways every EstablishedEvery (the
+// client sends a request, the server answers). Without chaining, each one
+// whose bucket moves (its client key, or the key of the TM's connection
+// to the server) breaks; with it, none may.
+
+// EstablishedConnections is how many the step keeps open, spread over
+// every VIP (IPv4 and IPv6).
+const EstablishedConnections = 100
+
+// EstablishedEvery is how often each connection carries a request.
+const EstablishedEvery = 100 * time.Millisecond
+
+// established is the step's connections while they run.
+type established struct {
+	r     *Rehearsal
+	conns []*estConn
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	// owners are the group tables at the start and after each change.
+	mu     sync.Mutex
+	tables []map[string][]string
+}
+
+type estConn struct {
+	vip   Virtual
+	local *net.TCPAddr
+	mu    sync.Mutex
+	err   error // the first failure; nil while it works
+	at    time.Time
+	ok    int
+}
+
+// startEstablished opens n connections and keeps them busy.
+func (r *Rehearsal) startEstablished(n int) (*established, error) {
+	e := &established{r: r, stop: make(chan struct{})}
+	e.snapshot()
+	for i := range n {
+		v := r.VIPs[i%len(r.VIPs)]
+		conn, local, err := dialFrom(r.ClientNS(), r.client(v, i), v.String(), 5*time.Second)
+		if err != nil {
+			e.finish()
+			return nil, fmt.Errorf("established connection %d to %s: %w", i, v, err)
+		}
+		c := &estConn{vip: v, local: local}
+		e.conns = append(e.conns, c)
+		e.wg.Add(1)
+		go e.run(c, conn)
+	}
+	return e, nil
+}
+
+// run sends a request every EstablishedEvery until stopped or failed.
+func (e *established) run(c *estConn, conn net.Conn) {
+	defer e.wg.Done()
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	tick := time.NewTicker(EstablishedEvery)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		err := func() error {
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := fmt.Fprintf(conn, "GET /established/%d HTTP/1.1\r\nHost: vip\r\nX-Client: %s\r\n\r\n", i, c.local); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && (resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello")) {
+				err = fmt.Errorf("HTTP %d %q", resp.StatusCode, body)
+			}
+			return err
+		}()
+		c.mu.Lock()
+		if err != nil {
+			c.err, c.at = err, time.Now()
+		} else {
+			c.ok++
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+		select {
+		case <-e.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// snapshot records the group tables as they are now.
+func (e *established) snapshot() {
+	t := map[string][]string{}
+	for _, g := range e.r.Config.Groups {
+		if b, err := e.r.Controller.Buckets(g.Name); err == nil {
+			t[g.Name] = b
+		}
+	}
+	e.mu.Lock()
+	e.tables = append(e.tables, t)
+	e.mu.Unlock()
+}
+
+// finish stops the connections.
+func (e *established) finish() {
+	close(e.stop)
+	e.wg.Wait()
+}
+
+// moved says how many times a connection's client bucket, or the bucket
+// of its TM's connection to the server, changed owner over the steps (the
+// larger of the two).
+func (e *established) moved(c *estConn) int {
+	keys := []*net.TCPAddr{c.local}
+	if s, ok := e.r.served.Load(c.local.String()); ok {
+		if a, err := net.ResolveTCPAddr("tcp", s.(string)); err == nil {
+			keys = append(keys, a)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	most := 0
+	for _, k := range keys {
+		moves, last := 0, ""
+		for i, t := range e.tables {
+			b := t[c.vip.Group]
+			if b == nil {
+				continue
+			}
+			if o := owner(b, k); i > 0 && o != last {
+				moves++
+				last = o
+			} else {
+				last = o
+			}
+		}
+		most = max(most, moves)
+	}
+	return most
+}
+
+// step ends the connections and says how they fared: every one must have
+// lasted through every change.
+func (e *established) step() Step {
+	e.finish()
+	e.r.saveChainMetrics()
+	s := Step{Name: "established", Connections: len(e.conns)}
+	moved, brokeMoved := 0, 0
+	brokeByMoves := map[int]int{}
+	var errs []error
+	for _, c := range e.conns {
+		m := e.moved(c)
+		if m > 0 {
+			moved++
+		}
+		if c.err != nil {
+			s.Failed++
+			brokeByMoves[m]++
+			if m > 0 {
+				brokeMoved++
+			}
+			errs = append(errs, fmt.Errorf("%s -> %s after %d requests: %w", c.local, c.vip, c.ok, c.err))
+		}
+	}
+	if s.Failed > 0 {
+		s.Problems = append(s.Problems, fmt.Sprintf("%d of %d long-lived connections broke (%d of the %d whose bucket moved; broken by moves of their bucket: %v): first %v",
+			s.Failed, s.Connections, brokeMoved, moved, brokeByMoves, errors.Join(errs[0])))
+	}
+	s.Moved = moved
+	return s
+}
+
+// saveChainMetrics writes each running TM's chaining counters to
+// DIR/TM.chain (what its agent did), for the logs of a failed step.
+func (r *Rehearsal) saveChainMetrics() {
+	c := http.Client{Timeout: time.Second, Transport: direct}
+	for _, t := range r.TMs {
+		resp, err := c.Get(fmt.Sprintf("http://%s/metrics", net.JoinHostPort(t.Mgmt, fmt.Sprint(t.HTTPPort))))
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		var lines []string
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "symdist_chain_") {
+				lines = append(lines, l)
+			}
+		}
+		_ = os.WriteFile(filepath.Join(r.Opts.Dir, t.Name+".chain"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	}
+}
