@@ -39,6 +39,12 @@ type established struct {
 	// owners are the group tables at the start and after each change.
 	mu     sync.Mutex
 	tables []map[string][]string
+	ends   []stepEnd // when each change's step ended
+}
+
+type stepEnd struct {
+	name string
+	at   time.Time
 }
 
 type estConn struct {
@@ -111,6 +117,25 @@ func (e *established) run(c *estConn, conn net.Conn) {
 	}
 }
 
+// during names the step that was running at t.
+func (e *established) during(t time.Time) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.ends {
+		if t.Before(s.at) {
+			return s.name
+		}
+	}
+	return "after the changes"
+}
+
+// ended notes that the step called name ended now.
+func (e *established) ended(name string) {
+	e.mu.Lock()
+	e.ends = append(e.ends, stepEnd{name, time.Now()})
+	e.mu.Unlock()
+}
+
 // snapshot records the group tables as they are now.
 func (e *established) snapshot() {
 	t := map[string][]string{}
@@ -170,6 +195,7 @@ func (e *established) step() Step {
 	s := Step{Name: "established", Connections: len(e.conns)}
 	moved, brokeMoved := 0, 0
 	brokeByMoves := map[int]int{}
+	brokeIn := map[string]int{}
 	var errs []error
 	for _, c := range e.conns {
 		m := e.moved(c)
@@ -179,6 +205,7 @@ func (e *established) step() Step {
 		if c.err != nil {
 			s.Failed++
 			brokeByMoves[m]++
+			brokeIn[e.during(c.at)]++
 			if m > 0 {
 				brokeMoved++
 			}
@@ -186,8 +213,8 @@ func (e *established) step() Step {
 		}
 	}
 	if s.Failed > 0 {
-		s.Problems = append(s.Problems, fmt.Sprintf("%d of %d long-lived connections broke (%d of the %d whose bucket moved; broken by moves of their bucket: %v): first %v",
-			s.Failed, s.Connections, brokeMoved, moved, brokeByMoves, errors.Join(errs[0])))
+		s.Problems = append(s.Problems, fmt.Sprintf("%d of %d long-lived connections broke (%d of the %d whose bucket moved; by moves of their bucket: %v; by step: %v): first %v",
+			s.Failed, s.Connections, brokeMoved, moved, brokeByMoves, brokeIn, errors.Join(errs[0])))
 	}
 	s.Moved = moved
 	return s

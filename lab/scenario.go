@@ -202,6 +202,7 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	}
 	planned := func(st Step) {
 		if est != nil {
+			est.ended(st.Name)
 			est.snapshot()
 		}
 		add(st)

@@ -240,6 +240,10 @@ func (a *Agent) leg(index uint32) leg {
 			}
 		}
 	}
+	if l.sw == "" && a.state.Load() != nil {
+		a.log.Info("chaining: an interface that faces no distributor (its MAC is not this TM's on any switch); its packets are left alone",
+			"interface", l.name, "mac", l.mac.String())
+	}
 	a.legs[index] = l
 	return l
 }

@@ -48,6 +48,13 @@ func Install(queue uint16, ifaces []string) error {
 	if err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_tcp_loose", []byte("0"), 0o644); err != nil {
 		return fmt.Errorf("nf_conntrack_tcp_loose=0: %w", err)
 	}
+	// A connection this host holds sees some of its packets come back by
+	// way of another TM, some not at all (those another TM held while the
+	// bucket moved): its window tracking must not call them INVALID, or
+	// they would be handled as another host's.
+	if err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("nf_conntrack_tcp_be_liberal=1: %w", err)
+	}
 	c, err := nftables.New()
 	if err != nil {
 		return err
