@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package adminapi is the controller's admin API as its clients see it: the
 // JSON types, an HTTP client, and the bucket-table watch protocol that TMs
 // follow (docs/tmapi.md). It imports nothing of the controller, so a TM

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package assign
 
 // When rules 2 and 3 clash, rule 2 wins.

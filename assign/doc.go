@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package assign is the controller's bucket assignment: it keeps a group's
 // bucket table (contract section 3: B buckets, B a power of two, default
 // 4096, each naming a TM) so that it meets contract section 6 after every

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package capture reads pcap and pcapng files defensively: every malformed
 // file gives an error naming the packet and the byte offset of its record,
 // memory stays bounded whatever lengths a file claims, and packets come out

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package config reads and checks the controller's YAML configuration: the
 // switches of a deployment, their port roles, the groups of TMs with their
 // classification rules, and the TMs with their ports, addresses and health

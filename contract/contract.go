@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package contract is the distribution rule of docs/contract.md in Go: the
 // key bytes, the CRC-32 hash and the bucket of a key. The software model, the
 // self-source port tables and the simulator all call these functions, so

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package contract
 
 // The keys the data path hashes have one of two lengths: 6 bytes (IPv4) and

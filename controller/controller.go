@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package controller is the symdist controller: it turns a config into
 // switch state on every distributor of a deployment over P4Runtime, and
 // keeps it right through TM failures, switch restarts, its own restarts and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package demo runs symdist end to end in one process, with no root and no
 // bmv2: two software switches (client side and server side, the patent's
 // figure 3) on loopback gRPC, the real controller programming them, TMs

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package desired says what each switch of a deployment must hold: a pure
 // function of the config, each group's bucket table and which TMs are up
 // (a View). Entities and State build it: port roles, the flood group, one

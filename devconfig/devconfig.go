@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package devconfig builds the p4_device_config bytes of a P4Runtime
 // SetForwardingPipelineConfig for each kind of switch symdist programs:
 // bmv2 and the software switch take the bmv2 JSON; a Tofino switch under

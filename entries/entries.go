@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package entries builds the P4Runtime entities of the symdist pipeline
 // from typed values: one function per table, action-profile member and
 // multicast group. The controller, the test vectors and the software model's

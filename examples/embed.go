@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package examples holds the example controller configs; Figure3 is
 // built into symdist as the lab's default deployment.
 package examples

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package lab builds the patent's figure 3 on one machine with network
 // namespaces: a client, a client-side distributor, three TMs running
 // `symdist tm` that all source-NAT to ONE shared address, a server-side

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """client.py: HTTP requests to the VIP, each over its own TCP connection.
 
     client.py [--vip 10.0.0.100:80] [--count 200] [--parallel 10]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A deployment's controller config as a Mininet topology (run.py --config).
 
 Each switch of the config is a P4Runtime distributor (figure3.P4RuntimeSwitch:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The patent's figure 3 as a Mininet topology, with P4Runtime switches.
 
     client (10.1.0.1-4)                                   server (10.2.0.10:8080)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """httpserver.py ADDRESS:PORT: the figure-3 server. Answers every GET with
 "hello N from ADDRESS" (N counts the requests) and logs one line per request
 with the peer's address and port (the TM's SNAT address and self-source

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """mininet/run.py: the patent's figure 3 in Mininet (make mininet).
 
     python3 mininet/run.py [--config FILE] [--switch bmv2|soft] [--test] [--logs DIR]

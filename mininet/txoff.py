@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """txoff.py IFNAME...: turn TX checksum offload off (what `ethtool -K IFNAME
 tx off` does, by the SIOCETHTOOL ioctl), for hosts without ethtool.
 

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package p4rtserver is a P4Runtime v1 gRPC server for one device whose
 // data plane is the Go software model (package swmodel): the software
 // switch a controller talks to exactly as it talks to bmv2 or a hardware

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package ports computes and hands out a TM's self-source ports (contract
 // section 5, the patent's figure 9): the source ports p of a shared SNAT
 // address s whose key (s, p) hashes to a bucket the TM owns. A connection

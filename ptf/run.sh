@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ptf/run.sh: the PTF tests of p4src/symdist.p4 (make ptf).
 #
 #   ptf/run.sh [--switch bmv2|soft] [--keep-logs] [PTF TEST NAMES ...]

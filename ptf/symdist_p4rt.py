@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """P4Runtime from Python for symdist's PTF tests.
 
 Everything is looked up by name in the P4Info (p4info/symdist.p4info.txtpb):

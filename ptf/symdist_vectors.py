@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shared vector files (test/vectors/), read as the Go tests read them.
 
 symdist.stf, in the style of p4c's STF files:

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package sim simulates how symdist distributes flows over TMs, at scale,
 // against four baselines on the same flows: plain ECMP (hash mod N), a
 // bmv2 action selector programmed through PI, Maglev hashing and weighted

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // Constants of p4src/include/define.p4 and size.p4.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // deparse mirrors control SymdistDeparser (p4src/include/deparser.p4): it

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // headerCheck mirrors control HeaderCheck (p4src/include/control/header_check.p4).

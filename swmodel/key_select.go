@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // keySelect mirrors control KeySelect (p4src/include/control/key_select.p4):

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // l2Forward mirrors control L2Forward (p4src/include/control/l2_forward.p4):

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // localMetadata mirrors local_metadata_t (p4src/include/header.p4).

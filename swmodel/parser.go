@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // parser mirrors SymdistParser (p4src/include/parser.p4) state by state.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package swmodel is the symdist P4 program (p4src/symdist.p4) in Go: the
 // conformance oracle for bmv2 and the data plane of the software switch.
 // Each P4 control has a Go file of the same name; Pipeline.Process is

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // portRole mirrors control PortRole (p4src/include/control/port_role.p4):

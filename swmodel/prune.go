@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 // prune mirrors control Prune (p4src/include/control/prune.p4): nothing

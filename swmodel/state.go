@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package swmodel
 
 //lint:file-ignore SA1019 P4Runtime 1.4 deprecates Replica.egress_port and TableEntry.controller_metadata, but a switch must still serve (and a controller read) the clients that use them

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package swswitch is the software switch: the Go model of the pipeline
 // (swmodel) served over P4Runtime (p4rtserver) and moving frames on ports,
 // which are Linux interfaces (AF_PACKET) or in-process pipes.

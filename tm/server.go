@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package tm is a reference traffic manager for symdist: a TCP proxy that
 // source-NATs its backend connections to a shared SNAT address and picks
 // each connection's source port from its self-source port table (contract

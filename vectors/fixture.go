@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package vectors holds the test vectors of the symdist pipeline and the
 // switch state they assume: the fixture (a small deployment written as
 // P4Runtime updates), the packet cases (built with gopacket, each with the

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package verify holds a live switch against the software model: `symdist
 // verify state` reads every entity back over P4Runtime and checks the
 // contract's guarantees (docs/verify.md), `symdist verify traffic` sends

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package adminapitest is a fake controller admin API for tests of TMs and
 // other subscribers: it serves the watch protocol of docs/tmapi.md from
 // the spec alone (tables the test pushes, acks it records), so a

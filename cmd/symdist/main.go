@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command symdist is the symmetric flow distributor's one binary: the
 // controller, the software switch, the demo and the tools around them.
 // `symdist --help` lists the subcommands; the top-level README.md says

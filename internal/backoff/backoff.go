@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package backoff spaces out the retries of a failing operation: each wait
 // doubles from Min up to Max, and is jittered so that many clients retrying
 // one server (controllers, TMs, switches restarting together) do not retry

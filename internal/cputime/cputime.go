@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package cputime measures benchmarks by the CPU time of the thread that
 // runs them. On a shared machine the wall time per op that go test -bench
 // reports also counts the turns of other processes; the thread's own CPU

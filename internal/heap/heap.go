@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package heap measures what data structures cost: the live heap.
 package heap
 

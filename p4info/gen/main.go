@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command gen writes names_generated.go: a Go constant for the name of every P4Info
 // entity, so that a renamed P4 entity breaks the Go build instead of failing
 // at run time. Run by `go generate ./p4info` (make p4).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PTF tests of p4src/symdist.p4 on bmv2 (or the Go software switch).
 
 The packet cases are read from test/vectors/symdist.stf and the switch state

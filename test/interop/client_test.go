@@ -1,5 +1,7 @@
 //go:build !interop_client
 
+// SPDX-License-Identifier: Apache-2.0
+
 package interop_test
 
 import (

@@ -1,5 +1,7 @@
 //go:build interop_client
 
+// SPDX-License-Identifier: Apache-2.0
+
 // Package interop_test holds the P4Runtime switches of this project (the
 // software switch, and bmv2 where installed) against a client written by
 // others: github.com/antoninbas/p4runtime-go-client, through its own API.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package verifytest runs what the tests of `symdist verify` hold switches
 // against: software switches on loopback P4Runtime that log every
 // P4Runtime call made to them (so a test can show that verify never

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command memory measures what a large bucket table costs: a controller
 // programs one software switch (p4rtserver and swmodel, in this process)
 // with G groups of B buckets and N TMs, and it prints the time to program

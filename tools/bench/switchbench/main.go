@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command switchbench measures how fast a switch forwards steered frames:
 // an offered-load sweep (RFC 2544 style) through each switch in the same
 // veth topology, in one run, with a paced sender (tcpreplay --pps) whose
