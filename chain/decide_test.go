@@ -164,3 +164,25 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecide: the decision for one chained packet (IPv4 TCP, a
+// bucket with two previous owners), the agent's work besides the queue
+// round trip and the send.
+func BenchmarkDecide(b *testing.B) {
+	t := &testing.T{}
+	pkt := tcp4(t, client4, vip4, 40000, 80, false, true)
+	bucket := bucketOf(client4, 40000, vip4, 80, 4096)
+	buckets := make([]string, 4096)
+	for i := range buckets {
+		buckets[i] = "tm2"
+	}
+	s := NewState("tm2", buckets, []adminapi.Chain{{Bucket: bucket, Previous: "tm3", LeftMS: 60000}, {Bucket: bucket, Previous: "tm1", LeftMS: 60000}},
+		[]adminapi.Peer{{TM: "tm1", MACs: map[string]string{"sw": "02:00:00:00:00:01"}}, {TM: "tm3", MACs: map[string]string{"sw": "02:00:00:00:00:03"}}}, time.Now())
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := s.Decide(pkt, nil, now); d.Reason != Chained {
+			b.Fatal(d)
+		}
+	}
+}
