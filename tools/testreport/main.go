@@ -150,11 +150,9 @@ func skipReason(lines []string) string {
 	return "(no reason given)"
 }
 
+// shortPkg is a package's path inside this module.
 func shortPkg(p string) string {
-	if i := strings.Index(p, "/symdist/"); i >= 0 {
-		return p[i+len("/symdist/"):]
-	}
-	return p
+	return strings.TrimPrefix(p, "github.com/symdist/symdist/")
 }
 
 // summary prints the skips grouped by reason, the packages that failed

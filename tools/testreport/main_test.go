@@ -25,7 +25,7 @@ func TestTally(t *testing.T) {
 	if tl.passed != 2 || tl.failed != 1 || tl.skipped != 3 {
 		t.Errorf("passed %d failed %d skipped %d, want 2 1 3", tl.passed, tl.failed, tl.skipped)
 	}
-	if diff := cmp.Diff([]string{"example.com/symdist/broken"}, tl.badPackages); diff != "" {
+	if diff := cmp.Diff([]string{"github.com/symdist/symdist/broken"}, tl.badPackages); diff != "" {
 		t.Errorf("packages failed outside a test (-want +got):\n%s", diff)
 	}
 	want := map[string][]string{
@@ -35,7 +35,7 @@ func TestTally(t *testing.T) {
 	if diff := cmp.Diff(want, tl.skips); diff != "" {
 		t.Errorf("skips by reason (-want +got):\n%s", diff)
 	}
-	for _, s := range []string{"boom: want 1, got 2", "undefined: Foo", "ok  \texample.com/symdist/lab", "skip lab TestLab/bmv2: simple_switch_grpc"} {
+	for _, s := range []string{"boom: want 1, got 2", "undefined: Foo", "ok  \tgithub.com/symdist/symdist/lab", "skip lab TestLab/bmv2: simple_switch_grpc"} {
 		if !strings.Contains(echo.String(), s) {
 			t.Errorf("the stream lacks %q:\n%s", s, echo.String())
 		}
