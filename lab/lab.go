@@ -42,6 +42,11 @@ type Options struct {
 	Binary    string // the symdist binary the TMs run
 	Switch    string // "soft" or "bmv2"
 	SelfPorts bool   // TMs use self-source ports (false: the kernel picks: the control run)
+	// Chain runs the TMs with chaining (symdist tm --chain). Off by
+	// default here: the figure-3 lab's tests measure self-source ports on
+	// their own, and chaining would rescue connections their control runs
+	// must lose. The rehearsal (RehearseOptions) chains by default.
+	Chain bool
 	// NoHandover runs without the handover (the control run of the
 	// handover test): the controller writes the switches at once
 	// (handover_timeout 0) and TMs poll their table every second and fail

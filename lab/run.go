@@ -179,6 +179,7 @@ func (l *Lab) StartTM(i int, selfPorts bool) error {
 		"--controller", l.AdminURL, "--token", l.Token,
 		"--http", "0.0.0.0:8081",
 		"--self-ports="+strconv.FormatBool(selfPorts),
+		"--chain="+strconv.FormatBool(l.Opts.Chain),
 		"--connect-timeout", "1s",
 		"--grace", "1s",
 	)

@@ -60,7 +60,7 @@ the server, the controller and the TMs, then runs the same scenario.`,
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if cfgFile == "" && !test {
 				fmt.Fprintln(errOut, "building the lab ...")
-				l, err := lab.Up(lab.Options{Prefix: prefix, Binary: self, Switch: sw, SelfPorts: selfPorts, Dir: dir, Log: log})
+				l, err := lab.Up(lab.Options{Prefix: prefix, Binary: self, Switch: sw, SelfPorts: selfPorts, Chain: chaining, Dir: dir, Log: log})
 				if err != nil {
 					return err
 				}
