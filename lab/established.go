@@ -30,6 +30,10 @@ const EstablishedConnections = 100
 // EstablishedEvery is how often each connection carries a request.
 const EstablishedEvery = 100 * time.Millisecond
 
+// EstablishedDeadline is how long a request may take before its
+// connection counts as broken (stalled).
+var EstablishedDeadline = 5 * time.Second
+
 // established is the step's connections while they run.
 type established struct {
 	r     *Rehearsal
@@ -84,7 +88,7 @@ func (e *established) run(c *estConn, conn net.Conn) {
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		err := func() error {
-			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			_ = conn.SetDeadline(time.Now().Add(EstablishedDeadline))
 			if _, err := fmt.Fprintf(conn, "GET /established/%d HTTP/1.1\r\nHost: vip\r\nX-Client: %s\r\n\r\n", i, c.local); err != nil {
 				return err
 			}
@@ -187,6 +191,30 @@ func (e *established) moved(c *estConn) int {
 	return most
 }
 
+// history is the owners of a connection's client bucket and of its TM's
+// server-side bucket at the start and after each change.
+func (e *established) history(c *estConn) string {
+	keys := []*net.TCPAddr{c.local}
+	if s, ok := e.r.served.Load(c.local.String()); ok {
+		if a, err := net.ResolveTCPAddr("tcp", s.(string)); err == nil {
+			keys = append(keys, a)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, k := range keys {
+		var owners []string
+		for _, t := range e.tables {
+			if b := t[c.vip.Group]; b != nil {
+				owners = append(owners, owner(b, k))
+			}
+		}
+		out = append(out, k.String()+": "+strings.Join(owners, ">"))
+	}
+	return strings.Join(out, ", ")
+}
+
 // step ends the connections and says how they fared: every one must have
 // lasted through every change.
 func (e *established) step() Step {
@@ -209,7 +237,12 @@ func (e *established) step() Step {
 			if m > 0 {
 				brokeMoved++
 			}
-			errs = append(errs, fmt.Errorf("%s -> %s after %d requests: %w", c.local, c.vip, c.ok, c.err))
+			errs = append(errs, fmt.Errorf("%s -> %s after %d requests, in %s (owners %s): %w", c.local, c.vip, c.ok, e.during(c.at), e.history(c), c.err))
+		}
+	}
+	for i, err := range errs {
+		if i < 8 && e.r.Opts.Log != nil {
+			e.r.Opts.Log.Warn("established connection broke", "err", err)
 		}
 	}
 	if s.Failed > 0 {
