@@ -65,7 +65,7 @@ type Round struct {
 
 // sendAll sends every flow's request through the client side and its reply
 // through the server side, showing progress on w.
-func (l *Lab) sendAll(name string, fs []flow, p *progress) Round {
+func (l *Deployment) sendAll(name string, fs []flow, p *progress) Round {
 	r := Round{Name: name, Flows: len(fs), PerTM: map[string]int{}, assignment: make([]string, len(fs))}
 	for i, f := range fs {
 		req := l.client.send(edgePort, vectors.Flow(f.proto, f.client, f.clientPort, f.vip, f.vipPort, []byte("hello")))
@@ -226,7 +226,7 @@ func pct(a, b int) float64 {
 }
 
 // loadTable draws flows per TM as bars, group by group.
-func loadTable(l *Lab, r Round) string {
+func loadTable(l *Deployment, r Round) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d flows, %d replies reached the request's TM\n", r.Name, r.Flows, r.Symmetric)
 	names := make([]string, 0, len(r.PerTM))

@@ -64,8 +64,9 @@ func (s *softSwitch) send(port uint16, frame []byte) []uint16 {
 	return append([]uint16(nil), s.last...)
 }
 
-// Lab is the running demo deployment.
-type Lab struct {
+// Deployment is the running demo: two software switches, the controller
+// and the TMs' health endpoints, in this process (not the lab's namespaces).
+type Deployment struct {
 	Config     *config.Config
 	Controller *controller.Controller
 	client     *softSwitch
@@ -174,11 +175,11 @@ func buildConfig(clientAddr, serverAddr string, health map[string]*healthServer)
 }
 
 // Start brings the lab up: switches, TM health endpoints, controller.
-func Start(log *slog.Logger) (*Lab, error) {
+func Start(log *slog.Logger) (*Deployment, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	l := &Lab{health: map[string]*healthServer{}}
+	l := &Deployment{health: map[string]*healthServer{}}
 	nTMs := 0
 	for _, g := range groups {
 		nTMs += g.tms
@@ -216,7 +217,7 @@ func Start(log *slog.Logger) (*Lab, error) {
 }
 
 // Stop ends everything.
-func (l *Lab) Stop() {
+func (l *Deployment) Stop() {
 	l.cancel()
 	l.wg.Wait()
 	for _, s := range []*softSwitch{l.client, l.server} {
@@ -228,7 +229,7 @@ func (l *Lab) Stop() {
 }
 
 // InSync reports whether both switches hold the controller's state.
-func (l *Lab) InSync() bool {
+func (l *Deployment) InSync() bool {
 	for _, s := range l.Controller.Status().Switches {
 		if !s.InSync {
 			return false
@@ -238,13 +239,13 @@ func (l *Lab) InSync() bool {
 }
 
 // FailTM stops a TM's health endpoint; RecoverTM starts it again.
-func (l *Lab) FailTM(name string) { l.health[name].stop() }
+func (l *Deployment) FailTM(name string) { l.health[name].stop() }
 
 // RecoverTM starts a failed TM's health endpoint again.
-func (l *Lab) RecoverTM(name string) error { return l.health[name].start() }
+func (l *Deployment) RecoverTM(name string) error { return l.health[name].start() }
 
 // TMUp reports the controller's view of a TM.
-func (l *Lab) TMUp(name string) bool {
+func (l *Deployment) TMUp(name string) bool {
 	for _, g := range l.Controller.Status().Groups {
 		for _, t := range g.TMs {
 			if t.Name == name {
