@@ -261,3 +261,14 @@ func ipHeader(pkt []byte) (l4 []byte, proto byte, src, dst netip.Addr, reason Re
 	}
 	return nil, 0, src, dst, Unparsable
 }
+
+// Destination is where a TCP packet goes: its destination address and
+// port. An agent tells its TM the ones it chained (a TM that shares its
+// SNAT address with the previous owner must not reuse that port).
+func Destination(pkt []byte) (netip.AddrPort, bool) {
+	l4, proto, _, dst, reason := ipHeader(pkt)
+	if reason != "" || proto != protoTCP || len(l4) < 4 {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(dst.Unmap(), binary.BigEndian.Uint16(l4[2:])), true
+}

@@ -188,6 +188,23 @@ func (t *Table) Allocate(dstPort uint16) (uint16, error) {
 	return p, nil
 }
 
+// Hold takes port p out of allocation as if handed out, when it is free;
+// Release gives it back. It reports whether p was free. A TM holds the
+// self ports another TM still has a connection on (its chained packets
+// say so): the shared SNAT address with that port to the same server
+// would be that connection's four-tuple.
+func (t *Table) Hold(p uint16) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.free.has(p) {
+		return false
+	}
+	t.free.clear(p)
+	t.inUse.set(p)
+	t.nFree--
+	return true
+}
+
 // Release returns a port handed out by Allocate. Releasing a port that is
 // not in use is an error (a double free).
 func (t *Table) Release(p uint16) error {

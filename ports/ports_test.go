@@ -176,3 +176,37 @@ func BenchmarkAllocateRelease(b *testing.B) {
 		tab.Release(p)
 	}
 }
+
+// A held port is not handed out until released.
+func TestHold(t *testing.T) {
+	buckets := make([]string, 16)
+	for i := range buckets {
+		buckets[i] = "tm1"
+	}
+	tab, err := Compute(buckets, "tm1", netip.MustParseAddr("10.3.0.1"), 60000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = 60001
+	if !tab.Hold(p) {
+		t.Fatalf("Hold(%d) of a free port = false", p)
+	}
+	if tab.Hold(p) {
+		t.Fatalf("Hold(%d) twice = true", p)
+	}
+	for range tab.Free() + 1 {
+		got, err := tab.Allocate(80)
+		if err != nil {
+			break
+		}
+		if got == p {
+			t.Fatalf("Allocate handed out the held port %d", p)
+		}
+	}
+	if err := tab.Release(p); err != nil {
+		t.Fatal(err)
+	}
+	if tab.Free() != 1 {
+		t.Fatalf("after releasing the held port, %d free, want 1", tab.Free())
+	}
+}

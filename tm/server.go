@@ -41,6 +41,8 @@ type Server struct {
 
 	tab *ports.Table // nil: no bucket table (KernelPorts without a source)
 
+	chained chainedPorts // self ports another TM still uses (chained.go)
+
 	listeners []net.Listener
 	httpLn    net.Listener
 	httpSrv   *http.Server

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type Config struct {
 	// on that switch in the controller's config.
 	Legs []string
 	Log  *slog.Logger
+	// OnChained, if set, hears the destination of every TCP packet sent to
+	// a previous owner (symdist tm holds that self port back).
+	OnChained func(dst netip.AddrPort)
 }
 
 // Agent chains packets for one TM.
@@ -54,6 +58,8 @@ type Agent struct {
 
 	mu   sync.Mutex
 	legs map[uint32]leg // by ifindex
+
+	ready chan struct{} // closed once the queue is read
 
 	decided *prometheus.CounterVec
 	bytes   prometheus.Counter
@@ -76,7 +82,7 @@ func New(cfg Config) *Agent {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Log, sock: -1, legs: map[uint32]leg{},
+	a := &Agent{cfg: cfg, log: cfg.Log, sock: -1, legs: map[uint32]leg{}, ready: make(chan struct{}),
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "symdist_chain_packets_total",
 			Help: "Packets of connections this host holds no state for, by what the chaining agent did (reason=chained: sent to the bucket's previous owner).",
@@ -90,6 +96,11 @@ func New(cfg Config) *Agent {
 	}
 	return a
 }
+
+// Ready is closed once the agent reads its queue: a TM waits for it
+// before it reports healthy, so that no bucket moves to it while packets
+// it should chain would still reach its kernel unchained.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // Collectors are the agent's metrics, for a Prometheus registry.
 func (a *Agent) Collectors() []prometheus.Collector {
@@ -157,6 +168,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("chaining agent running", "tm", a.cfg.TM, "queue", a.cfg.Queue, "legs", a.cfg.Legs)
+	close(a.ready)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -216,6 +228,11 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 	}
 	a.decided.WithLabelValues(string(chain.Chained)).Inc()
 	a.bytes.Add(float64(sent * len(pkt)))
+	if a.cfg.OnChained != nil {
+		if dst, ok := chain.Destination(pkt); ok {
+			a.cfg.OnChained(dst)
+		}
+	}
 	return nfqueue.NfDrop
 }
 

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,21 +63,37 @@ lab with several TMs most replies then reach the wrong TM).`,
 			cfg.Poll = !watch
 			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			var a *agent.Agent
+			var server atomic.Pointer[tm.Server]
 			if chaining {
-				a = agent.New(agent.Config{TM: cfg.Name, Log: cfg.Log})
+				a = agent.New(agent.Config{TM: cfg.Name, Log: cfg.Log, OnChained: func(dst netip.AddrPort) {
+					if s := server.Load(); s != nil {
+						s.Chained(dst)
+					}
+				}})
 				cfg.OnTable, cfg.Collectors = a.SetTable, a.Collectors()
 			}
 			s, err := tm.New(cfg)
 			if err != nil {
 				return err
 			}
+			server.Store(s)
 			if a != nil {
+				failed := make(chan struct{})
 				go func() {
 					// Without the rights for it the TM still runs, as before chaining.
 					if err := a.Run(cmd.Context()); err != nil {
 						cfg.Log.Error("chaining off", "err", err)
 					}
+					close(failed)
 				}()
+				// Serve (and so pass the health check, and get buckets) only
+				// once chaining is on, or known to be off.
+				select {
+				case <-a.Ready():
+				case <-failed:
+				case <-time.After(5 * time.Second):
+					cfg.Log.Warn("chaining: the agent is not reading its queue after 5 s; serving without waiting")
+				}
 			}
 			return s.Run(cmd.Context())
 		},
