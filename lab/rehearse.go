@@ -57,11 +57,9 @@ type RehearseOptions struct {
 	// NoChain runs the TMs without chaining (symdist tm --chain=false):
 	// the control run, in which the established step must fail.
 	NoChain bool
-	// Established adds the established step: EstablishedConnections
-	// long-lived connections through every planned change. Off by
-	// default: with chaining as it stands a share of them still breaks
-	// (docs/operations.md).
-	Established bool
+	// NoEstablished leaves out the established step (EstablishedConnections
+	// long-lived connections through every planned change).
+	NoEstablished bool
 	// Attach, if set, is a topology someone else built (mininet/run.py):
 	// the lab adds addresses, the management network, the server, the
 	// controller and the TMs to its hosts, and starts no switch.

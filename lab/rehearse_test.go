@@ -36,3 +36,31 @@ func rehearse(t *testing.T, file, prefix, sw string) {
 		t.Errorf("the rehearsal failed:\n%s(logs in %s)", sc, dir)
 	}
 }
+
+// With chaining off, the established step must fail: the long-lived
+// connections whose bucket moves break (the control run of the step).
+func TestRehearseWithoutChaining(t *testing.T) {
+	skipUnlessSwitch(t, "soft")
+	dir, log := testLogs(t, "rn")
+	r, err := Rehearse(RehearseOptions{Config: "../examples/rehearse.yaml", Prefix: "rn", Binary: binary,
+		Switch: "soft", Dir: dir, Log: log, NoChain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Down()
+	sc := r.RunScenario(func(s Step) { t.Log(s) })
+	var est *Step
+	for i := range sc.Steps {
+		if sc.Steps[i].Name == "established" {
+			est = &sc.Steps[i]
+		}
+	}
+	switch {
+	case est == nil:
+		t.Fatalf("no established step:\n%s", sc)
+	case est.Moved == 0:
+		t.Fatalf("no long-lived connection had its bucket moved: the step cannot tell\n%s", sc)
+	case est.OK() || est.Failed < est.Moved/2:
+		t.Errorf("without chaining only %d of the %d long-lived connections whose bucket moved broke:\n%s", est.Failed, est.Moved, sc)
+	}
+}

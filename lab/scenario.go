@@ -195,7 +195,7 @@ func (r *Rehearsal) RunScenario(progress func(Step)) Scenario {
 	// Long-lived connections through every planned change (not the kill:
 	// a TM that fails takes its connections with it).
 	var est *established
-	if r.Opts.Established {
+	if !r.Opts.NoEstablished {
 		var err error
 		if est, err = r.startEstablished(EstablishedConnections); err != nil {
 			add(Step{Name: "established", Problems: []string{err.Error()}})

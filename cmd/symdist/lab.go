@@ -79,7 +79,7 @@ the server, the controller and the TMs, then runs the same scenario.`,
 			if !selfPorts {
 				return errors.New("--self-ports=false is for the figure-3 lab without --config or --test")
 			}
-			opts := lab.RehearseOptions{Config: cfgFile, Prefix: prefix, Binary: self, Switch: sw, Dir: dir, Log: log, NoChain: !chaining, Established: established}
+			opts := lab.RehearseOptions{Config: cfgFile, Prefix: prefix, Binary: self, Switch: sw, Dir: dir, Log: log, NoChain: !chaining, NoEstablished: !established}
 			if attach != "" {
 				data, err := os.ReadFile(attach)
 				if err != nil {
@@ -116,7 +116,7 @@ the server, the controller and the TMs, then runs the same scenario.`,
 	cmd.Flags().StringVar(&prefix, "prefix", "sd", "prefix of namespace and interface names")
 	cmd.Flags().StringVar(&dir, "dir", "", "where logs (and the rewritten config) go (default a new temporary directory)")
 	cmd.Flags().StringVar(&attach, "attach", "", "use the hosts and switches another tool built (JSON, as mininet/run.py writes it; lab.Attachment) instead of building them")
-	cmd.Flags().BoolVar(&established, "established", false, "with --test: keep 100 long-lived connections open through every planned change and count those that break")
+	cmd.Flags().BoolVar(&established, "established", true, "with --test: keep 100 long-lived connections open through every planned change; every one must survive (false: leave the step out)")
 	cmd.Flags().BoolVar(&chaining, "chain", true, "TMs chain packets of connections they do not know to the bucket's previous owner (false: the control run; the established step fails)")
 	cmd.Flags().BoolVar(&selfPorts, "self-ports", true, "TMs use self-source ports (false: the control run, most connections fail)")
 	return cmd
