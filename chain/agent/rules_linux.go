@@ -48,13 +48,11 @@ func Install(queue uint16, ifaces []string) error {
 	if err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_tcp_loose", []byte("0"), 0o644); err != nil {
 		return fmt.Errorf("nf_conntrack_tcp_loose=0: %w", err)
 	}
-	// A connection this host holds sees some of its packets come back by
-	// way of another TM, some not at all (those another TM held while the
-	// bucket moved): its window tracking must not call them INVALID, or
-	// they would be handled as another host's.
-	if err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal", []byte("1"), 0o644); err != nil {
-		return fmt.Errorf("nf_conntrack_tcp_be_liberal=1: %w", err)
-	}
+	// nf_conntrack_tcp_be_liberal stays 0: a packet that matches a stale
+	// entry of this host (a connection it closed, its four-tuple now
+	// another TM's live connection: self ports move between TMs that share
+	// an SNAT address) is out of that entry's window, so INVALID, so
+	// queued and chained, not reset.
 	c, err := nftables.New()
 	if err != nil {
 		return err
