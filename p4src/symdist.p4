@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // symdist: a symmetric flow distributor (US patent 7,395,349) for v1model.
 //
 // Both directions of every flow reach the same traffic manager (TM) without

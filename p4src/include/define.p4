@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared types and constants of the symdist pipeline.
 // The Go software model mirrors these in swmodel/define.go.
 #ifndef SYMDIST_DEFINE_P4

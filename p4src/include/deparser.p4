@@ -1,8 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // SymdistDeparser: emits the headers as parsed. Only ethernet.dst_addr is
 // ever changed, so a forwarded frame is the received frame with, when
 // steered, the TM's MAC as destination. Mirrored by swmodel/deparser.go.
 #ifndef SYMDIST_DEPARSER_P4
 #define SYMDIST_DEPARSER_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "header.p4"
 
 control SymdistDeparser(packet_out packet, in headers_t hdr) {
     apply {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Packet headers and the pipeline's metadata.
 // swmodel/parser.go reads the same fields at the same offsets.
 #ifndef SYMDIST_HEADER_P4

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SymdistParser: Ethernet, one 802.1Q tag, ARP, IPv4 (with options), IPv6
 // (up to two Hop-by-Hop/Routing/Destination-Options headers, then Fragment
 // or L4), TCP, UDP, ICMP/ICMPv6, and for ICMP errors the quoted IP header and
@@ -9,6 +10,9 @@
 // QinQ (a second tag) is not parsed further: the frame is bridged.
 #ifndef SYMDIST_PARSER_P4
 #define SYMDIST_PARSER_P4
+
+#include <core.p4>
+#include <v1model.p4>
 
 #include "header.p4"
 

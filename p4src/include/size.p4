@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Table and counter sizes of the symdist pipeline. Each can be overridden
 // at compile time (-DBUCKET_TABLE_SIZE=...): the Tofino build uses that to
 // find the largest tables that fit (docs/hardware.md).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // GroupClassifier: puts an IP packet into a group (patent claim 29) by VLAN,
 // IP version, source and destination prefix and protocol. group_id 0 means
 // no group: the packet is bridged, not steered.
@@ -8,6 +9,12 @@
 // Mirrored by swmodel/group_classifier.go.
 #ifndef SYMDIST_GROUP_CLASSIFIER_P4
 #define SYMDIST_GROUP_CLASSIFIER_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "../define.p4"
+#include "../size.p4"
+#include "../header.p4"
 
 control GroupClassifier(in headers_t hdr, inout local_metadata_t meta) {
     action set_group(group_id_t group_id) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HeaderCheck: decides whether an IP packet is too broken to forward.
 // Mirrored by swmodel/header_check.go.
 //
@@ -15,6 +16,11 @@
 // Fragment header is not seen, and the packet is steered like any other.
 #ifndef SYMDIST_HEADER_CHECK_P4
 #define SYMDIST_HEADER_CHECK_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "../define.p4"
+#include "../header.p4"
 
 control HeaderCheck(in headers_t hdr, inout local_metadata_t meta) {
     apply {

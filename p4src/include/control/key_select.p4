@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KeySelect: the direction-independent key of contract section 2.
 //
 //   TCP/UDP            -> (address, port) of the side with the greater port
@@ -20,6 +21,11 @@
 // only used when the packet is steered.
 #ifndef SYMDIST_KEY_SELECT_P4
 #define SYMDIST_KEY_SELECT_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "../define.p4"
+#include "../header.p4"
 
 control KeySelect(in headers_t hdr, inout local_metadata_t meta) {
     apply {

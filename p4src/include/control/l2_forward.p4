@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // L2Forward: everything not steered goes by destination MAC (packets from tm
 // and peer ports, unclassified and multicast traffic). An unknown or group
 // destination is flooded through FLOOD_GROUP, so ARP and ND work without
@@ -5,6 +6,12 @@
 // Mirrored by swmodel/l2_forward.go.
 #ifndef SYMDIST_L2_FORWARD_P4
 #define SYMDIST_L2_FORWARD_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "../define.p4"
+#include "../size.p4"
+#include "../header.p4"
 
 control L2Forward(in headers_t hdr, inout local_metadata_t meta) {
     // The actions only note the port: SymdistIngress looks the destination

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TmSelect: picks the TM (contract sections 1, 3 and 4).
 //
 //   dst is a TM's own address ---------------> tm_address_v4/_v6 -> that TM
@@ -19,6 +20,12 @@
 // bucket_table last, replacing the default TM on a hit.
 #ifndef SYMDIST_TM_SELECT_P4
 #define SYMDIST_TM_SELECT_P4
+
+#include <core.p4>
+#include <v1model.p4>
+#include "../define.p4"
+#include "../size.p4"
+#include "../header.p4"
 
 control TmSelect(in headers_t hdr, inout local_metadata_t meta) {
     counter(MAX_TMS, CounterType.packets_and_bytes) tm_counter;
