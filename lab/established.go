@@ -159,11 +159,11 @@ func (e *established) finish() {
 	e.wg.Wait()
 }
 
-// moved says how many times a connection's client bucket, or the bucket
-// of its TM's connection to the server, changed owner over the steps (the
-// larger of the two).
-func (e *established) moved(c *estConn) int {
-	keys := []*net.TCPAddr{c.local}
+// ownerHistory is, for a connection's client key and the key of its TM's
+// connection to the server, the owner of its bucket at the start and after
+// each change.
+func (e *established) ownerHistory(c *estConn) (keys []*net.TCPAddr, owners [][]string) {
+	keys = []*net.TCPAddr{c.local}
 	if s, ok := e.r.served.Load(c.local.String()); ok {
 		if a, err := net.ResolveTCPAddr("tcp", s.(string)); err == nil {
 			keys = append(keys, a)
@@ -171,19 +171,29 @@ func (e *established) moved(c *estConn) int {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	most := 0
 	for _, k := range keys {
-		moves, last := 0, ""
-		for i, t := range e.tables {
-			b := t[c.vip.Group]
-			if b == nil {
-				continue
+		var os []string
+		for _, t := range e.tables {
+			if b := t[c.vip.Group]; b != nil {
+				os = append(os, owner(b, k))
 			}
-			if o := owner(b, k); i > 0 && o != last {
+		}
+		owners = append(owners, os)
+	}
+	return keys, owners
+}
+
+// moved says how many times a connection's client bucket, or the bucket
+// of its TM's connection to the server, changed owner over the steps (the
+// larger of the two).
+func (e *established) moved(c *estConn) int {
+	_, owners := e.ownerHistory(c)
+	most := 0
+	for _, os := range owners {
+		moves := 0
+		for i := 1; i < len(os); i++ {
+			if os[i] != os[i-1] {
 				moves++
-				last = o
-			} else {
-				last = o
 			}
 		}
 		most = max(most, moves)
@@ -191,26 +201,12 @@ func (e *established) moved(c *estConn) int {
 	return most
 }
 
-// history is the owners of a connection's client bucket and of its TM's
-// server-side bucket at the start and after each change.
+// history says the owners of ownerHistory, one key after the other.
 func (e *established) history(c *estConn) string {
-	keys := []*net.TCPAddr{c.local}
-	if s, ok := e.r.served.Load(c.local.String()); ok {
-		if a, err := net.ResolveTCPAddr("tcp", s.(string)); err == nil {
-			keys = append(keys, a)
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, k := range keys {
-		var owners []string
-		for _, t := range e.tables {
-			if b := t[c.vip.Group]; b != nil {
-				owners = append(owners, owner(b, k))
-			}
-		}
-		out = append(out, k.String()+": "+strings.Join(owners, ">"))
+	keys, owners := e.ownerHistory(c)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String() + ": " + strings.Join(owners[i], ">")
 	}
 	return strings.Join(out, ", ")
 }

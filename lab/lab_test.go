@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/ports"
+	"github.com/symdist/symdist/test/testbed"
 	"github.com/symdist/symdist/test/verifytest"
 )
 
@@ -29,17 +29,13 @@ func TestMain(m *testing.M) {
 		if Missing() != "" || os.Getenv(proxyChild) != "" {
 			return m.Run()
 		}
-		dir, err := os.MkdirTemp("", "symdist-lab-bin-")
-		if err != nil {
+		var remove func()
+		var err error
+		if binary, remove, err = testbed.BuildSymdist("../cmd/symdist"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "symdist")
-		if out, err := exec.Command("go", "build", "-o", binary, "../cmd/symdist").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building symdist: %v\n%s", err, out)
-			return 1
-		}
+		defer remove()
 		return m.Run()
 	}()
 	os.Exit(code)

@@ -19,6 +19,7 @@ import (
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/lab"
+	"github.com/symdist/symdist/test/testbed"
 )
 
 var binary string
@@ -28,17 +29,13 @@ func TestMain(m *testing.M) {
 		if lab.Missing() != "" {
 			return m.Run() // the tests skip
 		}
-		dir, err := os.MkdirTemp("", "symdist-chain-")
-		if err != nil {
+		var remove func()
+		var err error
+		if binary, remove, err = testbed.BuildSymdist("../../cmd/symdist"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		binary = filepath.Join(dir, "symdist")
-		if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", binary, "../../cmd/symdist").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-			return 1
-		}
+		defer remove()
 		return m.Run()
 	}()
 	os.Exit(code)
