@@ -52,7 +52,25 @@ type TMStatus struct {
 	Healthy bool   `json:"healthy"`
 	Drained bool   `json:"drained"`
 	Buckets int    `json:"buckets"`
+	// Connections open through the TM, as it last reported them (POST
+	// /api/tms/{tm}/report, within ReportStale); nil: no recent report.
+	Connections *int64 `json:"connections,omitempty"`
 }
+
+// Report is the body of POST /api/tms/{tm}/report: what a TM says of
+// itself every ReportInterval (symdist tm does), so that `symdist status`
+// shows it and `symdist drain --wait` can wait for a drained TM's
+// connections to end.
+type Report struct {
+	Connections int64 `json:"connections"` // open now
+}
+
+// ReportInterval is how often a TM reports; a report older than
+// ReportStale is not shown.
+const (
+	ReportInterval = 2 * time.Second
+	ReportStale    = 3 * ReportInterval
+)
 
 // BucketTable is what GET /api/groups/{group}/buckets returns; TMs compute
 // their self-source ports from it.

@@ -178,6 +178,12 @@ func (c *Client) SetWeight(ctx context.Context, tm string, weight int) error {
 
 // Drain takes a TM out of service (drain=true) or puts it back. A backup
 // controller refuses (409): drain on the primary.
+// Report tells the controller what TM tm says of itself.
+func (c *Client) Report(ctx context.Context, tm string, r Report) error {
+	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/report", r, nil)
+}
+
+// Drain drains (drain) or undrains TM tm.
 func (c *Client) Drain(ctx context.Context, tm string, drain bool) error {
 	verb := "undrain"
 	if drain {

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -29,8 +30,13 @@ func (c *Controller) Status() adminapi.Status {
 		counts := c.counts.of(g.Name, v.Buckets[g.Name])
 		gs := adminapi.GroupStatus{Name: g.Name, ID: g.ID, DefaultTM: desired.DefaultTM(c.cfg, g, v).Name}
 		for _, tm := range c.cfg.TMsOf(g.Name) {
-			gs.TMs = append(gs.TMs, adminapi.TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
-				Healthy: c.healthy[tm.Name].up, Drained: c.drained[tm.Name], Buckets: counts[tm.Name]})
+			ts := adminapi.TMStatus{Name: tm.Name, ID: tm.ID, Weight: tm.Weight,
+				Healthy: c.healthy[tm.Name].up, Drained: c.drained[tm.Name], Buckets: counts[tm.Name]}
+			if r, ok := c.reports[tm.Name]; ok && time.Since(r.at) < adminapi.ReportStale {
+				n := r.connections
+				ts.Connections = &n
+			}
+			gs.TMs = append(gs.TMs, ts)
 		}
 		st.Groups = append(st.Groups, gs)
 	}
@@ -49,6 +55,7 @@ func (c *Controller) Status() adminapi.Status {
 //
 //	GET  /api/status                 switches, groups, TMs (JSON)
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
+//	POST /api/tms/{tm}/report        what a TM says of itself (open connections)
 //	POST /api/tms/{tm}/drain         take a TM out of service (409 on a backup)
 //	POST /api/tms/{tm}/undrain       put it back
 //	POST /api/config/plan            what a new config would change (reload.go)
@@ -91,6 +98,7 @@ func (c *Controller) Handler(token string) http.Handler {
 			writeJSON(w, http.StatusOK, map[string]any{"tm": r.PathValue("tm"), "drained": on})
 		}
 	}
+	mux.HandleFunc("POST /api/tms/{tm}/report", c.serveReport)
 	mux.HandleFunc("POST /api/tms/{tm}/drain", drain(true))
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
 	c.handleConfig(mux)
@@ -132,4 +140,35 @@ func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// tmReport is a TM's last report and when it came.
+type tmReport struct {
+	connections int64
+	at          time.Time
+}
+
+// serveReport takes a TM's report (adminapi.Report).
+func (c *Controller) serveReport(w http.ResponseWriter, r *http.Request) {
+	var body adminapi.Report
+	if err := readJSON(r, &body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if body.Connections < 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "connections must be 0 or more"})
+		return
+	}
+	name := r.PathValue("tm")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.TM(name) == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no TM %q", name)})
+		return
+	}
+	if c.reports == nil {
+		c.reports = map[string]tmReport{}
+	}
+	c.reports[name] = tmReport{connections: body.Connections, at: time.Now()}
+	writeJSON(w, http.StatusOK, map[string]any{"tm": name})
 }

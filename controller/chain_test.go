@@ -4,6 +4,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -100,5 +101,39 @@ func TestChainWindowZero(t *testing.T) {
 	testbed.Eventually(t, "tm1 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
 	if bt, err := h.api.Buckets(context.Background(), "web"); err != nil || len(bt.Chains) != 0 {
 		t.Errorf("chain_window 0, after the drain: %v chains (%v)", len(bt.Chains), err)
+	}
+}
+
+// A TM's report shows in the status while it is recent; a report for a TM
+// the config lacks, or with a negative count, is refused.
+func TestTMReports(t *testing.T) {
+	h := newHandoverLab(t, time.Minute, false)
+	ctx := context.Background()
+	connections := func(tm string) *int64 {
+		for _, g := range h.c.Status().Groups {
+			for _, s := range g.TMs {
+				if s.Name == tm {
+					return s.Connections
+				}
+			}
+		}
+		t.Fatalf("no %s in the status", tm)
+		return nil
+	}
+	if c := connections("tm1"); c != nil {
+		t.Fatalf("connections before any report: %d", *c)
+	}
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if c := connections("tm1"); c == nil || *c != 7 {
+		t.Fatalf("after a report of 7: %v", c)
+	}
+	var he *adminapi.HTTPError
+	if err := h.api.Report(ctx, "tm9", adminapi.Report{Connections: 1}); !errors.As(err, &he) || he.Code != 404 {
+		t.Errorf("a report for tm9: %v, want 404", err)
+	}
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: -1}); !errors.As(err, &he) || he.Code != 400 {
+		t.Errorf("a negative report: %v, want 400", err)
 	}
 }

@@ -78,6 +78,7 @@ type Controller struct {
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
 	healthy  map[string]*debounce     // health-check state per TM
 	drained  map[string]bool
+	reports  map[string]tmReport  // what each TM last reported (admin.go)
 	gen      uint64               // bumped on every change of the view
 	genSince map[uint64]time.Time // when each pending generation began
 	switches []*switchState

@@ -175,6 +175,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.bg.Add(1)
 		go s.refreshLoop(ctx)
 	}
+	if src, ok := c.source.(*ControllerSource); ok {
+		s.bg.Add(1)
+		go s.reportLoop(ctx, src)
+	}
 	go s.shutdown(ctx)
 	return nil
 }

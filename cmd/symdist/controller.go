@@ -125,9 +125,13 @@ func printStatus(w interface{ Write([]byte) (int, error) }, st adminapi.Status) 
 	for _, g := range st.Groups {
 		fmt.Fprintf(w, "\ngroup %s (id %d), default TM %s\n", g.Name, g.ID, g.DefaultTM)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TM\tID\tWEIGHT\tHEALTHY\tDRAINED\tBUCKETS")
+		fmt.Fprintln(tw, "  TM\tID\tWEIGHT\tHEALTHY\tDRAINED\tBUCKETS\tCONNECTIONS")
 		for _, t := range g.TMs {
-			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%d\n", t.Name, t.ID, t.Weight, yesNo(t.Healthy), yesNo(t.Drained), t.Buckets)
+			conns := "-" // the TM reports none
+			if t.Connections != nil {
+				conns = fmt.Sprint(*t.Connections)
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%d\t%s\n", t.Name, t.ID, t.Weight, yesNo(t.Healthy), yesNo(t.Drained), t.Buckets, conns)
 		}
 		tw.Flush()
 	}
