@@ -25,6 +25,9 @@ type ConfigPlan struct {
 	Groups   []GroupPlan `json:"groups"`
 	// Switches whose port roles, flood ports or static L2 entries change.
 	Switches []string `json:"switches,omitempty"`
+	// Warnings are what the change breaks that the plan cannot show in
+	// buckets: a TM removed while it still reports open connections.
+	Warnings []string `json:"warnings,omitempty"`
 	// Where an applied config was saved for the next start, or why not.
 	Saved     string `json:"saved,omitempty"`
 	SaveError string `json:"save_error,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/desired"
 )
 
@@ -21,6 +22,7 @@ import (
 // chainRec is one previous owner of a bucket and when its chain ends.
 type chainRec struct {
 	previous string
+	at       time.Time // when the bucket left previous
 	until    time.Time
 }
 
@@ -51,7 +53,7 @@ func (g *groupHandover) noteChain(b int, previous string, now time.Time, window 
 	if g.chains == nil {
 		g.chains = map[int][]chainRec{}
 	}
-	recs := []chainRec{{previous: previous, until: now.Add(window)}}
+	recs := []chainRec{{previous: previous, at: now, until: now.Add(window)}}
 	for _, r := range g.chains[b] {
 		if r.previous != previous && len(recs) < MaxPrevious {
 			recs = append(recs, r)
@@ -77,6 +79,12 @@ func (c *Controller) chainsLocked(group string, now time.Time) []adminapi.Chain 
 		live := g.chains[b][:0]
 		for _, r := range g.chains[b] {
 			left := r.until.Sub(now)
+			if left <= 0 && c.drainingLocked(r.previous, now) && now.Sub(r.at) < config.MaxChainWindow {
+				// A drained TM that still reports connections keeps its
+				// chains until they end (up to MaxChainWindow).
+				r.until = now.Add(adminapi.ReportStale)
+				left = r.until.Sub(now)
+			}
 			if left <= 0 {
 				continue
 			}
@@ -116,4 +124,11 @@ func (c *Controller) Chains(group string) ([]adminapi.Chain, []adminapi.Peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.chainsLocked(group, time.Now()), c.peersLocked(group)
+}
+
+// drainingLocked says whether tm is drained and still reports open
+// connections.
+func (c *Controller) drainingLocked(tm string, now time.Time) bool {
+	r, ok := c.reports[tm]
+	return c.drained[tm] && ok && now.Sub(r.at) < adminapi.ReportStale && r.connections > 0
 }

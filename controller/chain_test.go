@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,67 @@ func TestTMReports(t *testing.T) {
 	}
 	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: -1}); !errors.As(err, &he) || he.Code != 400 {
 		t.Errorf("a negative report: %v, want 400", err)
+	}
+}
+
+// A drained TM that still reports open connections keeps its chains past
+// chain_window; once it reports none, they end.
+func TestDrainedChainsLastWhileConnectionsDo(t *testing.T) {
+	l := newLab(t)
+	cfg := l.config(t, 10)
+	window, timeout := 300*time.Millisecond, time.Minute
+	cfg.ChainWindow, cfg.HandoverTimeout = &window, &timeout
+	for i := range cfg.TMs {
+		cfg.TMs[i].Health.Type = "none"
+	}
+	c, _ := runController(t, cfg)
+	srv := httptest.NewServer(c.Handler(""))
+	t.Cleanup(srv.Close)
+	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
+	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
+	ctx := context.Background()
+	fromTM1 := func() int {
+		bt, err := h.api.Buckets(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(chainsFrom(bt.Chains, "tm1"))
+	}
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: 3}); err != nil {
+		t.Fatal(err)
+	}
+	h.drain(t, "tm1", true)
+	testbed.Eventually(t, "tm1 drained", 10*time.Second, func() bool { return h.both(t, func(c map[uint32]int) bool { return c[1] == 0 }) })
+	time.Sleep(2 * window)
+	if n := fromTM1(); n == 0 {
+		t.Fatal("a drained TM with open connections lost its chains at the end of chain_window")
+	}
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: 0}); err != nil {
+		t.Fatal(err)
+	}
+	testbed.Eventually(t, "tm1's chains ending with its last connection", 10*time.Second, func() bool { return fromTM1() == 0 })
+}
+
+// config plan warns when a config removes a TM that still reports open
+// connections.
+func TestPlanWarnsOfOpenConnections(t *testing.T) {
+	h := newHandoverLab(t, time.Minute, false)
+	ctx := context.Background()
+	without3 := []byte(h.lab.yaml(10, "", tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}))
+	p, err := h.c.PlanConfig("next.yaml", without3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 0 {
+		t.Fatalf("warnings before tm3 reported anything: %q", p.Warnings)
+	}
+	if err := h.api.Report(ctx, "tm3", adminapi.Report{Connections: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = h.api.PlanConfig(ctx, "next.yaml", without3); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "tm3 is removed with 4 connections open") {
+		t.Errorf("warnings = %q, want one about tm3's 4 connections", p.Warnings)
 	}
 }

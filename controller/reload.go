@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/symdist/symdist/adminapi"
 
@@ -247,6 +248,13 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 		old := c.cfg.Switch(s.Name)
 		if !slices.Equal(old.Ports, s.Ports) || !slices.Equal(old.FloodPorts, s.FloodPorts) || !slices.Equal(old.L2, s.L2) {
 			p.Switches = append(p.Switches, s.Name)
+		}
+	}
+	now := time.Now()
+	for _, tm := range c.cfg.TMs {
+		if r, ok := c.reports[tm.Name]; ok && next.TM(tm.Name) == nil && now.Sub(r.at) < adminapi.ReportStale && r.connections > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s is removed with %d connections open through it: they break (drain it first and wait: symdist drain %s --wait)",
+				tm.Name, r.connections, tm.Name))
 		}
 	}
 	return p, tables, nil

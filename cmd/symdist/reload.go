@@ -105,6 +105,9 @@ func percent(n, of int) string {
 // buckets before and after and the share of the group's flows that move
 // to and from it, and the moves by pair.
 func printPlan(w io.Writer, p *adminapi.ConfigPlan) {
+	for _, warning := range p.Warnings {
+		fmt.Fprintln(w, "WARNING:", warning)
+	}
 	switch {
 	case p.Applied:
 		fmt.Fprintln(w, "applied:")
