@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -109,6 +110,7 @@ func (e *established) run(c *estConn, conn net.Conn) {
 		c.mu.Lock()
 		if err != nil {
 			c.err, c.at = err, time.Now()
+			go e.r.snapshotStall(c)
 		} else {
 			c.ok++
 		}
@@ -271,4 +273,51 @@ func (r *Rehearsal) saveChainMetrics() {
 		}
 		_ = os.WriteFile(filepath.Join(r.Opts.Dir, t.Name+".chain"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	}
+}
+
+// snapshotStall writes, when a connection breaks, what every namespace
+// knows of it right then to DIR/broken-PORT.txt: the sockets (ss: send
+// queue, retransmissions, timers) and the connection tracking entries
+// that name its client port or its TM's port to the server. It is what
+// tells a packet lost on the way from a socket no one answers.
+func (r *Rehearsal) snapshotStall(c *estConn) {
+	if r.Opts.Dir == "" {
+		return
+	}
+	ports := []string{fmt.Sprint(c.local.Port)}
+	if s, ok := r.served.Load(c.local.String()); ok {
+		if a, err := net.ResolveTCPAddr("tcp", s.(string)); err == nil {
+			ports = append(ports, fmt.Sprint(a.Port))
+		}
+	}
+	match := func(line string) bool {
+		for _, p := range ports {
+			if strings.Contains(line, ":"+p+" ") || strings.Contains(line, "]:"+p) || strings.Contains(line, "port="+p+" ") {
+				return true
+			}
+		}
+		return false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s -> %s broke at %s: %v (ports %v)\n", c.local, c.vip, c.at.Format(time.RFC3339Nano), c.err, ports)
+	nss := []string{r.ClientNS(), r.ServerNS()}
+	for _, t := range r.TMs {
+		nss = append(nss, t.NS)
+	}
+	for _, ns := range nss {
+		fmt.Fprintf(&b, "== %s\n", ns)
+		for _, cmd := range [][]string{{"ss", "-tnioe", "state", "all"}, {"cat", "/proc/net/nf_conntrack"}} {
+			out, _ := exec.Command("ip", append([]string{"netns", "exec", ns}, cmd...)...).CombinedOutput()
+			lines := strings.Split(string(out), "\n")
+			for i, l := range lines {
+				if match(l) {
+					b.WriteString(l + "\n")
+					if cmd[0] == "ss" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+						b.WriteString(lines[i+1] + "\n") // ss puts the details on the next line
+					}
+				}
+			}
+		}
+	}
+	_ = os.WriteFile(filepath.Join(r.Opts.Dir, fmt.Sprintf("broken-%d.txt", c.local.Port)), []byte(b.String()), 0o644)
 }

@@ -72,9 +72,13 @@ func testLogs(t *testing.T, prefix string) (string, *slog.Logger) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if !t.Failed() {
-			os.RemoveAll(dir)
+		// Kept when the test failed, or when a connection broke within
+		// a tolerance (its snapshot, broken-PORT.txt, is worth reading).
+		if broken, _ := filepath.Glob(filepath.Join(dir, "broken-*")); t.Failed() || len(broken) > 0 {
+			t.Logf("logs kept in %s", dir)
+			return
 		}
+		os.RemoveAll(dir)
 	})
 	logf, err := os.Create(filepath.Join(dir, "controller.log"))
 	if err != nil {
