@@ -25,15 +25,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain"
+	"github.com/symdist/symdist/internal/limitlog"
 	"golang.org/x/sys/unix"
 )
 
 // DefaultQueue is the NFQUEUE number the agent reads unless told another.
 const DefaultQueue = 3149
 
-// MaxQueueLen bounds the packets the kernel holds for the agent; past it
-// the kernel lets them through (fail open) rather than drop them.
+// MaxQueueLen bounds the packets the kernel holds for the agent. Past it,
+// or when the agent's socket is full, the kernel drops the packet (it is
+// counted, symdist_chain_queue_dropped_total): the sender resends it.
+// Letting it through instead (NFQA_CFG_F_FAIL_OPEN) would hand a packet
+// of another TM's connection to this host's stack, which resets that
+// connection: a bulk transfer on a chained connection did exactly that
+// within 100 ms (BenchmarkChainedThroughput).
 const MaxQueueLen = 4096
+
+// QueueBuffer is the receive buffer of the agent's queue socket: about
+// MaxQueueLen packets of 1,500 bytes with their netlink headers, so that
+// the socket, not only the queue, holds a burst (the default, about
+// 200 KiB, is a few dozen packets).
+const QueueBuffer = 8 << 20
 
 // Config is an agent.
 type Config struct {
@@ -51,10 +63,12 @@ type Config struct {
 
 // Agent chains packets for one TM.
 type Agent struct {
-	cfg   Config
-	log   *slog.Logger
-	state atomic.Pointer[chain.State]
-	sock  int // AF_PACKET, for sending
+	cfg Config
+	log *slog.Logger
+	// refusals keeps a failing send from logging per packet.
+	refusals *limitlog.Limiter
+	state    atomic.Pointer[chain.State]
+	sock     int // AF_PACKET, for sending
 
 	mu   sync.Mutex
 	legs map[uint32]leg // by ifindex
@@ -82,7 +96,7 @@ func New(cfg Config) *Agent {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &Agent{cfg: cfg, log: cfg.Log, sock: -1, legs: map[uint32]leg{}, ready: make(chan struct{}),
+	a := &Agent{cfg: cfg, log: cfg.Log, refusals: limitlog.New(10 * time.Second), sock: -1, legs: map[uint32]leg{}, ready: make(chan struct{}),
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "symdist_chain_packets_total",
 			Help: "Packets of connections this host holds no state for, by what the chaining agent did (reason=chained: sent to the bucket's previous owner).",
@@ -134,11 +148,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	nf, err := nfqueue.Open(&nfqueue.Config{NfQueue: a.cfg.Queue, MaxPacketLen: 0xffff, MaxQueueLen: MaxQueueLen,
-		Copymode: nfqueue.NfQnlCopyPacket, Flags: nfqueue.NfQaCfgFlagFailOpen, WriteTimeout: time.Second})
+		Copymode: nfqueue.NfQnlCopyPacket, WriteTimeout: time.Second})
 	if err != nil {
 		return fmt.Errorf("nfqueue %d: %w", a.cfg.Queue, err)
 	}
 	defer nf.Close()
+	if err := forceReadBuffer(nf.Con, QueueBuffer); err != nil {
+		a.log.Warn("chaining: the queue socket keeps its default buffer; bursts past it are dropped (and resent)", "want", QueueBuffer, "err", err)
+	}
 	_ = nf.SetOption(netlink.NoENOBUFS, true)
 	errs := make(chan error, 1)
 	err = nf.RegisterWithErrorFunc(ctx, func(attr nfqueue.Attribute) int {
@@ -218,6 +235,8 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 		// MAC to this leg.
 		if err := a.send(in, dst, l.mac, pkt); err != nil {
 			a.sendErr.Inc()
+			a.refusals.Log(a.log, slog.LevelWarn, "send", "chaining: sending a packet to its previous owner failed",
+				"to", prev, "interface", l.name, "bytes", len(pkt), "err", err)
 			continue
 		}
 		sent++
@@ -287,6 +306,22 @@ func (a *Agent) send(index uint32, dst, src net.HardwareAddr, pkt []byte) error 
 	frame[12], frame[13] = byte(ethType>>8), byte(ethType)
 	copy(frame[14:], pkt)
 	return unix.Sendto(a.sock, frame, 0, &unix.SockaddrLinklayer{Ifindex: int(index), Protocol: htons(ethType), Halen: 6})
+}
+
+// forceReadBuffer sets the socket's receive buffer past net.core.rmem_max
+// (SO_RCVBUFFORCE: the agent has CAP_NET_ADMIN).
+func forceReadBuffer(c *netlink.Conn, size int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

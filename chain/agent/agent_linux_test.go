@@ -141,11 +141,11 @@ func (s *segment) table(t testing.TB, local *net.TCPAddr, chained bool) string {
 }
 
 // startAgent runs symdist chain for b in b's namespace until the test ends.
-func (s *segment) startAgent(t *testing.T, table string) { s.startAgentB(t, table) }
+func (s *segment) startAgent(t *testing.T, table string) { s.startAgentB(t, table, "debug") }
 
-func (s *segment) startAgentB(t testing.TB, table string) *exec.Cmd {
+func (s *segment) startAgentB(t testing.TB, table, logLevel string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", s.b, binary, "chain", "--tm", "b", "--table-file", table, "--log-level", "debug")
+	cmd := exec.Command("ip", "netns", "exec", s.b, binary, "chain", "--tm", "b", "--table-file", table, "--log-level", logLevel)
 	out, _ := os.Create(filepath.Join(t.TempDir(), "chain.log"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -267,7 +267,7 @@ func BenchmarkChainedRTT(b *testing.B) {
 			}
 			defer c.Close()
 			if chained {
-				s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true))
+				s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true), "info")
 				sh(b, "ip", "-n", s.client, "neigh", "replace", vip, "lladdr", s.macB, "dev", "eth0", "nud", "permanent")
 			}
 			buf := []byte{'x'}
@@ -312,7 +312,7 @@ func BenchmarkChainedThroughput(b *testing.B) {
 			defer c.Close()
 			var agent *exec.Cmd
 			if mode != "direct" {
-				agent = s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true))
+				agent = s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true), "info")
 			}
 			if mode == "chained" {
 				sh(b, "ip", "-n", s.client, "neigh", "replace", vip, "lladdr", s.macB, "dev", "eth0", "nud", "permanent")
@@ -324,8 +324,8 @@ func BenchmarkChainedThroughput(b *testing.B) {
 			for b.Loop() {
 				errc := make(chan error, 1)
 				go func() { _, err := c.Write(out); errc <- err }()
-				if _, err := io.ReadFull(c, in); err != nil {
-					b.Fatal(err)
+				if k, err := io.ReadFull(c, in); err != nil {
+					b.Fatalf("after %d bytes of %d, iteration %d: %v", k, size, n, err)
 				}
 				if err := <-errc; err != nil {
 					b.Fatal(err)

@@ -19,7 +19,7 @@ type queueCollector struct{ queue uint16 }
 var (
 	queueWaiting = prometheus.NewDesc("symdist_chain_queue_packets", "Packets waiting in the chaining agent's queue.", nil, nil)
 	queueDropped = prometheus.NewDesc("symdist_chain_queue_dropped_total",
-		"Packets the kernel did not queue for the chaining agent (queue or socket full); with fail-open they went on unchained.", []string{"where"}, nil)
+		"Packets the kernel did not queue for the chaining agent (queue or socket full); dropped (the sender resends them).", []string{"where"}, nil)
 )
 
 func (q queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueWaiting; ch <- queueDropped }
