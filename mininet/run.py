@@ -401,7 +401,7 @@ class Figure3Run:
         return [self.bin, "tm", "--name", "tm%d" % i, "--listen", "%s:80" % f3.VIP,
                 "--backend", "%s:%d" % (f3.SERVER, f3.SERVER_PORT), "--snat", f3.SNAT,
                 "--controller", self.admin, "--token", self.token, "--http", "0.0.0.0:8081",
-                "--connect-timeout", "3s", "--grace", "1s"]
+                "--connect-timeout", "3s", "--grace", "1s"] + (["--chain=false"] if self.args.no_chain else [])
 
     def start_tm(self, i):
         self._popen("tm%d" % i, self.net.get("tm%d" % i), self.tm_argv(i))
@@ -560,7 +560,12 @@ class Figure3Run:
         step(r["failed"] == 0, "after tm2 failed: %d of %d new connections succeeded%s"
              % (r["ok"], r["requests"], "" if r["failed"] == 0 else ": " + "; ".join(r["errors"][:3])))
 
-        # tm2 comes back.
+        # tm2 comes back: a planned move (a join). Long-lived connections
+        # opened before it, all on tm1 and tm3, must last through it: those
+        # whose bucket moves to tm2 are chained by tm2's agent to the TM
+        # that holds them (docs/design.md, "Chaining").
+        held = self.hold_start(self.args.held)
+        chained0 = self.chained(2)
         t0 = time.time()
         self.start_tm(2)
         self.record_pids()
@@ -584,7 +589,48 @@ class Figure3Run:
         step(r["failed"] == 0 and st2["connections"]["accepted"] > 0,
              "tm2 restarted: healthy with %d buckets after %.1fs; %d of %d new connections succeeded, %d through tm2"
              % (t["tm2"]["buckets"], time.time() - t0, r["ok"], r["requests"], st2["connections"]["accepted"]))
+        h = self.hold_end(held)
+        chained = self.chained(2) - chained0
+        step(h["broke"] == 0 and chained > 0,
+             "established: %d of %d long-lived connections (a request every 100 ms, %d in all) lasted through tm2's join; "
+             "tm2's agent chained %d of their packets to the TM holding them%s"
+             % (h["connections"] - h["broke"], h["connections"], h["requests"], chained,
+                "" if h["broke"] == 0 else ": " + "; ".join(h["errors"][:3])))
         return all(results)
+
+    def hold_start(self, count):
+        """client.py --hold: count long-lived connections, open when it returns."""
+        p = self.net.get("client").popen([self.py, os.path.join(HERE, "client.py"), "--hold", "--count", str(count),
+                                          "--timeout", "15"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = p.stdout.readline().decode()
+        if line.strip() != "open":
+            p.kill()
+            raise Failed("client.py --hold: %s %s" % (line, p.communicate()[1].decode(errors="replace")))
+        return p
+
+    def hold_end(self, p):
+        p.send_signal(signal.SIGTERM)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise Failed("client.py --hold did not end")
+        try:
+            return json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise Failed("client.py --hold: %s %s" % (out.decode(errors="replace"), err.decode(errors="replace")))
+
+    def chained(self, i):
+        """Packets TM i's agent sent to a previous owner (0 while it is down)."""
+        try:
+            req = urllib.request.Request("http://%s:8081/metrics" % mgmt_ip(i))
+            with urllib.request.urlopen(req, timeout=2) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith('symdist_chain_packets_total{reason="chained"}'):
+                        return int(float(line.split()[-1]))
+        except OSError:
+            pass
+        return 0
 
     # --- the CLI -----------------------------------------------------------
 
@@ -779,6 +825,10 @@ def main():
     ap.add_argument("--config", help="build the deployment this controller config describes (default: figure 3)")
     ap.add_argument("--test", action="store_true", help="run the end-to-end scenario and exit with its result")
     ap.add_argument("--requests", type=int, default=200, help="requests of the first --test step (200)")
+    ap.add_argument("--held", type=int, default=60,
+                    help="long-lived connections kept open through tm2's join in --test (60)")
+    ap.add_argument("--no-chain", action="store_true",
+                    help="TMs without chaining (symdist tm --chain=false): the control run, whose established step must fail")
     ap.add_argument("--logs", help="log directory (default: a new /tmp/symdist-mininet-*)")
     ap.add_argument("--keep-logs", action="store_true", help="keep the logs of a --test run that passed")
     ap.add_argument("--timeout", type=int, default=600, help="bound of a --test run in seconds (600)")
