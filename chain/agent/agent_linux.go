@@ -105,7 +105,7 @@ func New(cfg Config) *Agent {
 			Name: "symdist_chain_bytes_total", Help: "Bytes (IP) of the packets sent to a previous owner.",
 		}),
 		sendErr: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "symdist_chain_send_errors_total", Help: "Chained packets that could not be sent (they went on to this host instead).",
+			Name: "symdist_chain_send_errors_total", Help: "Chained packets that could not be sent (dropped: the sender resends them).",
 		}),
 	}
 	return a
@@ -242,8 +242,11 @@ func (a *Agent) handle(attr nfqueue.Attribute) int {
 		sent++
 	}
 	if sent == 0 {
+		// Dropped, not let through: this host's stack would reset a
+		// connection another TM holds. A send that failed for a moment
+		// (a full socket buffer) works when TCP resends.
 		a.decided.WithLabelValues("not_sent").Inc()
-		return nfqueue.NfAccept
+		return nfqueue.NfDrop
 	}
 	a.decided.WithLabelValues(string(chain.Chained)).Inc()
 	a.bytes.Add(float64(sent * len(pkt)))
