@@ -73,6 +73,11 @@ type Controller struct {
 	liveness liveness
 
 	adoptMu sync.Mutex // one adoption at a time
+	// reloadMu makes reloads and applies one at a time, each from reading
+	// its config to saving it (reload.go), so that a SIGHUP during an
+	// apply cannot apply the older file after the newer config. Taken
+	// before mu, never while holding it.
+	reloadMu sync.Mutex
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed

@@ -51,15 +51,22 @@ func (c *Controller) SetConfigFile(path string) {
 	c.rt.configPath = path
 }
 
-// Reload reads the controller's config file again and applies it (SIGHUP).
+// readConfigFile reads the config file for Reload (tests delay it).
+var readConfigFile = os.ReadFile
+
+// Reload reads the controller's config file again and applies it
+// (SIGHUP). Reading and applying are one step: no apply runs between
+// them, so what is applied is what the file holds.
 func (c *Controller) Reload() (*adminapi.ConfigPlan, error) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
 	c.mu.Lock()
 	file := c.rt.configPath
 	c.mu.Unlock()
 	if file == "" {
 		return nil, errors.New("the controller was started without a config file to reload")
 	}
-	data, err := os.ReadFile(file)
+	data, err := readConfigFile(file)
 	if err != nil {
 		return nil, &adminapi.RejectedError{Errors: []string{err.Error()}}
 	}
@@ -75,6 +82,8 @@ func (c *Controller) PlanConfig(name string, data []byte) (*adminapi.ConfigPlan,
 // ApplyConfig applies data (a config file called name) and saves it to the
 // controller's config file, if it has one.
 func (c *Controller) ApplyConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
 	return c.reload(name, data, true, true)
 }
 
