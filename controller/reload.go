@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -92,7 +93,17 @@ func (c *Controller) reload(name string, data []byte, apply, save bool) (*admina
 	defer c.mu.Unlock()
 	next, err := config.CheckReload(c.cfg, name, data)
 	if err != nil {
-		return nil, rejected(err)
+		via := "plan"
+		switch {
+		case apply && save:
+			via = "apply"
+		case apply:
+			via = "reload"
+		}
+		c.metrics.configRejected.WithLabelValues(via).Inc()
+		r := rejected(err)
+		c.rejectLog.Log(c.log, slog.LevelWarn, via, "config rejected, nothing changed", "via", via, "file", name, "errors", r.Errors)
+		return nil, r
 	}
 	p, tables, err := c.planLocked(next)
 	if err != nil || !apply {
@@ -182,6 +193,7 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 	if !p.NoTables {
 		tables = map[string]*assign.Table{}
 	}
+	upNext := map[string]bool{} // the TMs up right after the apply
 	for gi := range next.Groups {
 		g := &next.Groups[gi]
 		gp := adminapi.GroupPlan{Name: g.Name, Buckets: g.Buckets}
@@ -194,6 +206,9 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 			}
 		}
 		now, later, awaiting := c.nextTMsLocked(next, g.Name)
+		for _, tm := range now {
+			upNext[tm.Name] = tm.Up
+		}
 		var before, after []string
 		if tables != nil {
 			var t *assign.Table
@@ -266,6 +281,7 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 				tm.Name, r.connections, tm.Name))
 		}
 	}
+	p.Entries = c.entryChangesLocked(next, tables, upNext)
 	return p, tables, nil
 }
 

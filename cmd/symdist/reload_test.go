@@ -74,6 +74,9 @@ func TestConfigPlanAndApplyCommands(t *testing.T) {
 		"tm1 - 1 2048 -> 1024 0 (0.0%) 1024 (25.0%)",
 		"tm3 added 2 0 -> 2048 2048 (50.0%) 0 (0.0%)",
 		"move tm1 -> tm3: 1024 buckets",
+		"entries on switch dist: bucket_table: 0 deleted, 2048 modified, 0 inserted",
+		"l2_forward: 0 deleted, 0 modified, 1 inserted",
+		"tm_members: 0 deleted, 0 modified, 1 inserted",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(plan), " "), want) {
 			t.Errorf("plan lacks %q:\n%s", want, plan)
