@@ -223,6 +223,7 @@ func (c *Config) check(v *validator) {
 	tmNames := map[string]bool{}
 	tmIDs := map[uint16]bool{}
 	addrs := map[netip.Addr]string{}
+	ruleHosts := c.ruleHosts()
 	for i, tm := range c.TMs {
 		p := func(f ...any) []any { return append(at("tms", i), f...) }
 		if tm.Name == "" {
@@ -249,7 +250,7 @@ func (c *Config) check(v *validator) {
 			addr, err := netip.ParseAddr(a)
 			if err != nil {
 				v.fail(p("addresses", j), "not an address: %q", a)
-			} else if r := c.ruleHost(addr); r != nil {
+			} else if r, ok := ruleHosts[addr.Unmap()]; ok {
 				v.fail(p("addresses", j), "%s of TM %s is %s of group %s (groups[%d].rules[%d]): packets to a TM's own address go to it directly, so every packet to %s would bypass group %s's bucket table", addr, tm.Name, r.what, r.group, r.gi, r.ri, addr, r.group)
 			} else if other, dup := addrs[addr]; dup {
 				v.fail(p("addresses", j), "%s is already %s's", addr, other)
@@ -371,18 +372,23 @@ type ruleRef struct {
 	what   string // "the dst 10.0.0.100/32 of a rule"
 }
 
-// ruleHost returns a rule of any group whose src or dst prefix is the
-// single address a (a VIP or a shared SNAT address), or nil.
-func (c *Config) ruleHost(a netip.Addr) *ruleRef {
+// ruleHosts maps each single address a rule's src or dst prefix names (a
+// VIP or a shared SNAT address) to the first rule, of any group, that
+// names it.
+func (c *Config) ruleHosts() map[netip.Addr]ruleRef {
+	hosts := map[netip.Addr]ruleRef{}
 	for gi, g := range c.Groups {
 		for ri, r := range g.Rules {
 			for _, f := range []struct{ name, val string }{{"dst", r.Dst}, {"src", r.Src}} {
 				pf, err := Prefix(f.val)
-				if err == nil && pf.IsValid() && pf.IsSingleIP() && pf.Addr().Unmap() == a.Unmap() {
-					return &ruleRef{group: g.Name, gi: gi, ri: ri, what: fmt.Sprintf("the %s %s of a rule", f.name, pf)}
+				if err != nil || !pf.IsValid() || !pf.IsSingleIP() {
+					continue
+				}
+				if _, taken := hosts[pf.Addr().Unmap()]; !taken {
+					hosts[pf.Addr().Unmap()] = ruleRef{group: g.Name, gi: gi, ri: ri, what: fmt.Sprintf("the %s %s of a rule", f.name, pf)}
 				}
 			}
 		}
 	}
-	return nil
+	return hosts
 }
