@@ -25,6 +25,13 @@ type ConfigPlan struct {
 	Groups   []GroupPlan `json:"groups"`
 	// Switches whose port roles, flood ports or static L2 entries change.
 	Switches []string `json:"switches,omitempty"`
+	// Entries is what the config changes on each switch, table by table:
+	// the entries it deletes, modifies and inserts (the difference between
+	// what the switch must hold under the running config and under this
+	// one, right after the apply). Tables that do not change are left
+	// out; bucket_table only when the controller holds its tables
+	// (NoTables false).
+	Entries []TableChange `json:"entries,omitempty"`
 	// Warnings are what the change breaks that the plan cannot show in
 	// buckets: a TM removed while it still reports open connections.
 	Warnings []string `json:"warnings,omitempty"`
@@ -59,6 +66,21 @@ type TMPlan struct {
 	// the check has passed rise times; After and Moves count them.
 	AwaitsHealth bool `json:"awaits_health,omitempty"`
 }
+
+// TableChange is what a config changes in one table of one switch.
+type TableChange struct {
+	Switch   string `json:"switch"`
+	Table    string `json:"table"` // e.g. bucket_table, l2_forward, tm_members
+	Deleted  int    `json:"deleted"`
+	Modified int    `json:"modified"`
+	Inserted int    `json:"inserted"`
+	// FirstDeleted describes the first deleted entries, at most
+	// MaxListedDeletes of them, in the table's key order.
+	FirstDeleted []string `json:"first_deleted,omitempty"`
+}
+
+// MaxListedDeletes bounds TableChange.FirstDeleted.
+const MaxListedDeletes = 5
 
 // Move is how many buckets go from one TM to another ("" is no TM).
 type Move struct {

@@ -3,11 +3,13 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -106,6 +108,11 @@ func (c *Config) check(v *validator) {
 		v.fail(at("switches"), "at least one switch is needed")
 	}
 	switches := map[string]*Switch{}
+	type endpoint struct {
+		addr   string
+		device uint64
+	}
+	endpoints := map[endpoint]int{}
 	for i := range c.Switches {
 		s := &c.Switches[i]
 		p := func(f ...any) []any { return append(at("switches", i), f...) }
@@ -117,6 +124,13 @@ func (c *Config) check(v *validator) {
 		switches[s.Name] = s
 		if _, _, err := net.SplitHostPort(s.Address); err != nil {
 			v.fail(p("address"), "not host:port: %v", err)
+		} else {
+			k := endpoint{addressKey(s.Address), s.DeviceID}
+			if o, dup := endpoints[k]; dup {
+				v.fail(p("address"), "switches %s and %s are both %s device_id %d: one P4Runtime device, so one entry would never be the controller's (its stream is refused and retried forever); give each switch its own address or device id", c.Switches[o].Name, s.Name, s.Address, s.DeviceID)
+			} else {
+				endpoints[k] = i
+			}
 		}
 		v.checkTarget(s, p)
 		if (s.P4Info == "") != (s.JSON == "") && !s.targetIsTofino() {
@@ -144,8 +158,10 @@ func (c *Config) check(v *validator) {
 			}
 		}
 		for j, e := range s.L2 {
-			if _, err := net.ParseMAC(e.MAC); err != nil || len(e.MAC) != 17 {
+			if m, err := net.ParseMAC(e.MAC); err != nil || len(e.MAC) != 17 {
 				v.fail(p("l2", j, "mac"), "not a MAC address: %q", e.MAC)
+			} else if why := notUnicast(m); why != "" {
+				v.fail(p("l2", j, "mac"), "static MAC %s of switch %s is %s: l2_forward forwards frames to one host's unicast MAC", m, s.Name, why)
 			}
 			if !seen[e.Port] {
 				v.fail(p("l2", j, "port"), "port %d has no role on this switch", e.Port)
@@ -207,6 +223,7 @@ func (c *Config) check(v *validator) {
 	tmNames := map[string]bool{}
 	tmIDs := map[uint16]bool{}
 	addrs := map[netip.Addr]string{}
+	ruleHosts := c.ruleHosts()
 	for i, tm := range c.TMs {
 		p := func(f ...any) []any { return append(at("tms", i), f...) }
 		if tm.Name == "" {
@@ -233,6 +250,8 @@ func (c *Config) check(v *validator) {
 			addr, err := netip.ParseAddr(a)
 			if err != nil {
 				v.fail(p("addresses", j), "not an address: %q", a)
+			} else if r, ok := ruleHosts[addr.Unmap()]; ok {
+				v.fail(p("addresses", j), "%s of TM %s is %s of group %s (groups[%d].rules[%d]): packets to a TM's own address go to it directly, so every packet to %s would bypass group %s's bucket table", addr, tm.Name, r.what, r.group, r.gi, r.ri, addr, r.group)
 			} else if other, dup := addrs[addr]; dup {
 				v.fail(p("addresses", j), "%s is already %s's", addr, other)
 			} else {
@@ -258,6 +277,17 @@ func (c *Config) check(v *validator) {
 			}
 			if m, err := net.ParseMAC(tp.MAC); err != nil || len(m) != 6 {
 				v.fail(p("ports", sw, "mac"), "not a MAC address: %q", tp.MAC)
+			} else if why := notUnicast(m); why != "" {
+				v.fail(p("ports", sw, "mac"), "MAC %s of TM %s on switch %s is %s: a TM's MAC must be unicast (the switches send its packets and its l2_forward entry to it)", m, tm.Name, sw, why)
+			}
+		}
+		// Every switch holds every group's bucket table: a TM without a
+		// port on one has no bucket entries there, so the packets of its
+		// buckets that cross that switch go elsewhere and both directions
+		// of a flow no longer meet at one TM.
+		for _, s := range c.Switches {
+			if _, ok := tm.Ports[s.Name]; !ok && len(tm.Ports) > 0 {
+				v.fail(p("ports"), "TM %s has no port on switch %s: every switch holds group %s's bucket table, so a TM needs a port (and MAC) on each, or its buckets there would have no entry and the flows in them would lose symmetry", tm.Name, s.Name, tm.Group)
 			}
 		}
 		h := tm.Health
@@ -307,4 +337,58 @@ func isLoopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// addressKey is a switch address as a comparable endpoint: the host in
+// lower case (an IP address in its canonical form) and the port.
+func addressKey(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String()
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// notUnicast says why a MAC cannot be one host's: "" when it can.
+func notUnicast(m net.HardwareAddr) string {
+	switch {
+	case bytes.Equal(m, net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}):
+		return "the broadcast address"
+	case m[0]&1 != 0:
+		return "a multicast address (the low bit of its first byte is set)"
+	case bytes.Equal(m, make(net.HardwareAddr, len(m))):
+		return "all zeros"
+	}
+	return ""
+}
+
+// ruleRef is a group rule whose src or dst is one host.
+type ruleRef struct {
+	group  string
+	gi, ri int
+	what   string // "the dst 10.0.0.100/32 of a rule"
+}
+
+// ruleHosts maps each single address a rule's src or dst prefix names (a
+// VIP or a shared SNAT address) to the first rule, of any group, that
+// names it.
+func (c *Config) ruleHosts() map[netip.Addr]ruleRef {
+	hosts := map[netip.Addr]ruleRef{}
+	for gi, g := range c.Groups {
+		for ri, r := range g.Rules {
+			for _, f := range []struct{ name, val string }{{"dst", r.Dst}, {"src", r.Src}} {
+				pf, err := Prefix(f.val)
+				if err != nil || !pf.IsValid() || !pf.IsSingleIP() {
+					continue
+				}
+				if _, taken := hosts[pf.Addr().Unmap()]; !taken {
+					hosts[pf.Addr().Unmap()] = ruleRef{group: g.Name, gi: gi, ri: ri, what: fmt.Sprintf("the %s %s of a rule", f.name, pf)}
+				}
+			}
+		}
+	}
+	return hosts
 }

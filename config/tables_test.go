@@ -77,6 +77,60 @@ func TestConfigsThatCannotWork(t *testing.T) {
 			want: "weight 0 is refused",
 		},
 		{
+			name:  "TM without a port on one switch (issue 21 row 1)",
+			edits: [][2]string{{"      client-side: {port: 4, mac: \"02:00:00:00:01:03\"}\n", ""}},
+			at:    "    ports:\n      server-side: {port: 4", field: "tms[2].ports",
+			want: "TM tm3 has no port on switch client-side: every switch holds group web's bucket table",
+		},
+		{
+			name:  "TM address is the group's VIP (row 2)",
+			edits: [][2]string{{"addresses: [10.0.1.1]", "addresses: [10.0.1.1, 10.0.0.100]"}},
+			at:    "addresses: [10.0.1.1, 10.0.0.100]", field: "tms[0].addresses[1]",
+			want: "10.0.0.100 of TM tm1 is the dst 10.0.0.100/32 of a rule of group web (groups[0].rules[0]): packets to a TM's own address go to it directly",
+		},
+		{
+			name:  "TM address is the group's SNAT address (row 2)",
+			edits: [][2]string{{"addresses: [10.0.1.2]", "addresses: [10.3.0.1]"}},
+			at:    "addresses: [10.3.0.1]", field: "tms[1].addresses[0]",
+			want: "10.3.0.1 of TM tm2 is the dst 10.3.0.1/32 of a rule of group web (groups[0].rules[1])",
+		},
+		{
+			name:  "two switches, one address and device id (row 3)",
+			edits: [][2]string{{"127.0.0.1:9560\n    device_id: 2", "127.0.0.1:9559\n    device_id: 1"}},
+			at:    "    address: 127.0.0.1:9559\n    device_id: 1\n    ports:\n      - {port: 1, role: edge}\n      - {port: 2, role: tm}\n      - {port: 3, role: tm}\n      - {port: 4, role: tm}\n      - {port: 5, role: peer}\n\ngroups", field: "switches[1].address",
+			want: "switches client-side and server-side are both 127.0.0.1:9559 device_id 1",
+		},
+		{
+			name:  "two switches, one address spelled two ways (row 3)",
+			edits: [][2]string{{"127.0.0.1:9560\n    device_id: 2", "\"[::ffff:127.0.0.1]:9559\"\n    device_id: 1"}},
+			at:    "    address: \"[::ffff:127.0.0.1]:9559\"", field: "switches[1].address",
+			want: "switches client-side and server-side are both [::ffff:127.0.0.1]:9559 device_id 1",
+		},
+		{
+			name:  "TM MAC multicast (row 15)",
+			edits: [][2]string{{`server-side: {port: 2, mac: "02:00:00:00:02:01"}`, `server-side: {port: 2, mac: "01:00:5e:00:00:01"}`}},
+			at:    `server-side: {port: 2, mac: "01:00:5e:00:00:01"}`, field: "tms[0].ports.server-side.mac",
+			want: "MAC 01:00:5e:00:00:01 of TM tm1 on switch server-side is a multicast address",
+		},
+		{
+			name:  "TM MAC all zeros (row 15)",
+			edits: [][2]string{{`client-side: {port: 3, mac: "02:00:00:00:01:02"}`, `client-side: {port: 3, mac: "00:00:00:00:00:00"}`}},
+			at:    `client-side: {port: 3, mac: "00:00:00:00:00:00"}`, field: "tms[1].ports.client-side.mac",
+			want: "MAC 00:00:00:00:00:00 of TM tm2 on switch client-side is all zeros",
+		},
+		{
+			name:  "TM MAC broadcast (row 15)",
+			edits: [][2]string{{`client-side: {port: 3, mac: "02:00:00:00:01:02"}`, `client-side: {port: 3, mac: "ff:ff:ff:ff:ff:ff"}`}},
+			at:    `client-side: {port: 3, mac: "ff:ff:ff:ff:ff:ff"}`, field: "tms[1].ports.client-side.mac",
+			want: "is the broadcast address",
+		},
+		{
+			name:  "static L2 MAC multicast (row 15)",
+			edits: [][2]string{{"      - {port: 5, role: peer}\n  - name: server-side", "      - {port: 5, role: peer}\n    l2:\n      - {mac: \"33:33:00:00:00:01\", port: 1}\n  - name: server-side"}},
+			at:    `{mac: "33:33:00:00:00:01", port: 1}`, field: "switches[0].l2[0].mac",
+			want: "static MAC 33:33:00:00:00:01 of switch client-side is a multicast address",
+		},
+		{
 			name: "second YAML document",
 			edits: [][2]string{{"/healthz\", interval: 1s, timeout: 500ms, rise: 2, fall: 3}\n", // the last line
 				"/healthz\", interval: 1s, timeout: 500ms, rise: 2, fall: 3}\n---\nbuckets: 1024\n"}},

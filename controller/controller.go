@@ -57,6 +57,7 @@ import (
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/internal/backoff"
+	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/p4info"
 	"google.golang.org/grpc"
 )
@@ -67,12 +68,21 @@ type Controller struct {
 	log     *slog.Logger
 	builder entries.Builder
 	ids     *p4info.IDs
+	schema  *p4info.Schema // for naming entries to people (config plan)
 	metrics *metrics
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
 	liveness liveness
 
 	adoptMu sync.Mutex // one adoption at a time
+	// reloadMu makes reloads and applies one at a time, each from reading
+	// its config to saving it (reload.go), so that a SIGHUP during an
+	// apply cannot apply the older file after the newer config. Taken
+	// before mu, never while holding it.
+	reloadMu sync.Mutex
+	// rejectLog logs refused configs at most once a minute per way in
+	// (reload, plan, apply); symdist_config_rejected_total counts them all.
+	rejectLog *limitlog.Limiter
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
@@ -144,12 +154,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		cfg: cfg, log: log,
 		builder:  entries.Builder{IDs: ids},
 		ids:      ids,
+		schema:   schema,
 		healthy:  map[string]*debounce{},
 		drained:  map[string]bool{},
 		genSince: map[uint64]time.Time{},
 		counts:   countCache{},
 		metrics:  newMetrics(cfg),
 		liveness: defaultLiveness,
+		// One line a minute per way in: an admin API client retrying a
+		// bad config must not flood the log.
+		rejectLog: limitlog.New(time.Minute),
 	}
 	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had

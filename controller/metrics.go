@@ -23,7 +23,9 @@ type metrics struct {
 	livenessFailures *prometheus.CounterVec
 	claims           *prometheus.GaugeVec
 	noHigherID       *prometheus.GaugeVec
-	groupOf          map[string]string // TM -> group, for labels
+	// configRejected counts configs refused by reload, plan or apply.
+	configRejected *prometheus.CounterVec
+	groupOf        map[string]string // TM -> group, for labels
 }
 
 func newMetrics(cfg *config.Config) *metrics {
@@ -65,8 +67,11 @@ func newMetrics(cfg *config.Config) *metrics {
 	m.noHigherID = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "symdist_switch_election_id_exhausted", Help: "1 while the switch has seen election id {2^64-1, 2^64-1}, so that no controller can become its primary.",
 	}, []string{"switch"})
+	m.configRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_config_rejected_total", Help: "Configs refused by a reload (SIGHUP), plan or apply; nothing changed.",
+	}, []string{"via"})
 	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram,
-		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID)
+		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.configRejected)
 	m.groupOf = map[string]string{}
 	for _, tm := range cfg.TMs {
 		m.groupOf[tm.Name] = tm.Group

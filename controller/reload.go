@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -51,15 +52,22 @@ func (c *Controller) SetConfigFile(path string) {
 	c.rt.configPath = path
 }
 
-// Reload reads the controller's config file again and applies it (SIGHUP).
+// readConfigFile reads the config file for Reload (tests delay it).
+var readConfigFile = os.ReadFile
+
+// Reload reads the controller's config file again and applies it
+// (SIGHUP). Reading and applying are one step: no apply runs between
+// them, so what is applied is what the file holds.
 func (c *Controller) Reload() (*adminapi.ConfigPlan, error) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
 	c.mu.Lock()
 	file := c.rt.configPath
 	c.mu.Unlock()
 	if file == "" {
 		return nil, errors.New("the controller was started without a config file to reload")
 	}
-	data, err := os.ReadFile(file)
+	data, err := readConfigFile(file)
 	if err != nil {
 		return nil, &adminapi.RejectedError{Errors: []string{err.Error()}}
 	}
@@ -75,6 +83,8 @@ func (c *Controller) PlanConfig(name string, data []byte) (*adminapi.ConfigPlan,
 // ApplyConfig applies data (a config file called name) and saves it to the
 // controller's config file, if it has one.
 func (c *Controller) ApplyConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	c.reloadMu.Lock()
+	defer c.reloadMu.Unlock()
 	return c.reload(name, data, true, true)
 }
 
@@ -83,7 +93,17 @@ func (c *Controller) reload(name string, data []byte, apply, save bool) (*admina
 	defer c.mu.Unlock()
 	next, err := config.CheckReload(c.cfg, name, data)
 	if err != nil {
-		return nil, rejected(err)
+		via := "plan"
+		switch {
+		case apply && save:
+			via = "apply"
+		case apply:
+			via = "reload"
+		}
+		c.metrics.configRejected.WithLabelValues(via).Inc()
+		r := rejected(err)
+		c.rejectLog.Log(c.log, slog.LevelWarn, via, "config rejected, nothing changed", "via", via, "file", name, "errors", r.Errors)
+		return nil, r
 	}
 	p, tables, err := c.planLocked(next)
 	if err != nil || !apply {
@@ -173,6 +193,7 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 	if !p.NoTables {
 		tables = map[string]*assign.Table{}
 	}
+	upNext := map[string]bool{} // the TMs up right after the apply
 	for gi := range next.Groups {
 		g := &next.Groups[gi]
 		gp := adminapi.GroupPlan{Name: g.Name, Buckets: g.Buckets}
@@ -185,6 +206,9 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 			}
 		}
 		now, later, awaiting := c.nextTMsLocked(next, g.Name)
+		for _, tm := range now {
+			upNext[tm.Name] = tm.Up
+		}
 		var before, after []string
 		if tables != nil {
 			var t *assign.Table
@@ -257,6 +281,7 @@ func (c *Controller) planLocked(next *config.Config) (*adminapi.ConfigPlan, map[
 				tm.Name, r.connections, tm.Name))
 		}
 	}
+	p.Entries = c.entryChangesLocked(next, tables, upNext)
 	return p, tables, nil
 }
 

@@ -133,3 +133,53 @@ func TestPlanAcrossGroups(t *testing.T) {
 		}
 	})
 }
+
+// A plan lists, per switch and table, the entries the config deletes,
+// modifies and inserts, with the first deleted ones named: not only the
+// buckets that move (issue 21: an apply deleted a TM's bucket entries on
+// one switch while its plan said "0 buckets move").
+func TestPlanEntries(t *testing.T) {
+	start := twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2", "tm4:db:1", "tm5:db:1")
+	tests := []struct {
+		name string
+		next string
+		want []adminapi.TableChange
+	}{
+		{"nothing changes", start, nil},
+		{"db removed", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2"), []adminapi.TableChange{
+			{Switch: "d", Table: "bucket_mask", Deleted: 1, FirstDeleted: []string{"bucket_mask{group_id=0x02} -> set_bucket_mask(bucket_mask=0x3f)"}},
+			{Switch: "d", Table: "bucket_table", Deleted: 64, FirstDeleted: []string{
+				"group db (id 2) bucket 0 -> tm4 (member 4)", "group db (id 2) bucket 1 -> tm5 (member 5)", "group db (id 2) bucket 2 -> tm4 (member 4)",
+				"group db (id 2) bucket 3 -> tm5 (member 5)", "group db (id 2) bucket 4 -> tm4 (member 4)"}},
+			{Switch: "d", Table: "default_tm", Deleted: 1, FirstDeleted: []string{"default_tm{group_id=0x02} -> send_to_tm(tm_id=0x04, port=0x05, tm_mac=02:00:00:00:00:04)"}},
+			{Switch: "d", Table: "group_classifier", Deleted: 2, FirstDeleted: []string{
+				"group_classifier{ip_src=0x0a020000&&&0xffff0000, priority=2} -> set_group(group_id=0x02)",
+				"group_classifier{ip_dst=0x0a020000&&&0xffff0000, priority=2} -> set_group(group_id=0x02)"}},
+			{Switch: "d", Table: "l2_forward", Deleted: 2, FirstDeleted: []string{
+				"l2_forward{dst_addr=0x020000000004} -> forward(port=0x05)", "l2_forward{dst_addr=0x020000000005} -> forward(port=0x06)"}},
+			{Switch: "d", Table: "tm_members", Deleted: 2, FirstDeleted: []string{
+				"member 4 -> send_to_tm(tm_id=0x04, port=0x05, tm_mac=02:00:00:00:00:04)", "member 5 -> send_to_tm(tm_id=0x05, port=0x06, tm_mac=02:00:00:00:00:05)"}},
+		}},
+		// Buckets that change owner are modified, not deleted.
+		{"weights in web", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:6", "tm4:db:1", "tm5:db:1"), []adminapi.TableChange{
+			{Switch: "d", Table: "bucket_table", Modified: 16},
+		}},
+		{"tm5 removed", twoGroups("tm1:web:1", "tm2:web:1", "tm3:web:2", "tm4:db:1"), []adminapi.TableChange{
+			{Switch: "d", Table: "bucket_table", Modified: 32},
+			{Switch: "d", Table: "l2_forward", Deleted: 1, FirstDeleted: []string{"l2_forward{dst_addr=0x020000000005} -> forward(port=0x06)"}},
+			{Switch: "d", Table: "tm_members", Deleted: 1, FirstDeleted: []string{"member 5 -> send_to_tm(tm_id=0x05, port=0x06, tm_mac=02:00:00:00:00:05)"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := plannedController(t, start)
+			p, err := c.PlanConfig("next.yaml", []byte(tt.next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, p.Entries); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

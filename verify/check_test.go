@@ -144,3 +144,51 @@ func TestCheckRules(t *testing.T) {
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// A TM without a port on one switch (a config today's checks refuse, as
+// an older controller applied it: issue 21 row 1) leaves its buckets
+// without an entry on that switch; whatever verify is told, the two
+// distributors differ there, and with the controller's table each such
+// bucket is also reported on the switch that lacks it.
+func TestCheckBucketsMissingOnOneDistributor(t *testing.T) {
+	cfg, err := config.Load("../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(cfg.TM("tm3").Ports, "server-side")
+	allUp := map[string]bool{"tm1": true, "tm2": true, "tm3": true}
+	buckets, err := desired.FreshBuckets(cfg, allUp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for _, o := range buckets["web"] {
+		if o == "tm3" {
+			lost++
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		exp  Expect
+		want map[string]int // problems by check
+	}{
+		{"controller", Expect{Config: cfg, Up: allUp, UpSource: UpFromController, Buckets: buckets},
+			map[string]int{"distributors_differ": lost, "bucket_owner": lost}},
+		{"presumed", Expect{Config: cfg}, map[string]int{"distributors_differ": lost, "buckets": 1}},
+		{"no config", Expect{}, map[string]int{"distributors_differ": lost, "buckets": 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Check(tt.exp, snapshots(t, cfg, allUp))
+			got := map[string]int{}
+			for _, p := range r.Problems {
+				got[p.Check]++
+				if p.Check == "bucket_owner" && !slices.Equal(p.Switches, []string{"server-side"}) {
+					t.Errorf("bucket_owner on %v, want server-side: %s", p.Switches, p.Message)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems by check (-want +got):\n%s\nfirst: %v", diff, r.Problems[:min(3, len(r.Problems))])
+			}
+		})
+	}
+}

@@ -160,6 +160,7 @@ func printPlan(w io.Writer, p *adminapi.ConfigPlan) {
 	if len(p.Switches) > 0 {
 		fmt.Fprintln(w, "switch ports or L2 entries change on:", strings.Join(p.Switches, ", "))
 	}
+	printEntries(w, p)
 	if p.Saved != "" {
 		fmt.Fprintln(w, "saved to", p.Saved, "(the previous file is", p.Saved+".prev)")
 	}
@@ -173,4 +174,30 @@ func orNone(tm string) string {
 		return "(none)"
 	}
 	return tm
+}
+
+// printEntries prints what the plan writes on each switch, table by
+// table, and the first entries each table loses.
+func printEntries(w io.Writer, p *adminapi.ConfigPlan) {
+	if len(p.Entries) == 0 {
+		fmt.Fprintln(w, "no switch entry changes")
+		return
+	}
+	sw := ""
+	for _, t := range p.Entries {
+		if t.Switch != sw {
+			sw = t.Switch
+			fmt.Fprintf(w, "entries on switch %s:\n", sw)
+		}
+		fmt.Fprintf(w, "  %s: %d deleted, %d modified, %d inserted\n", t.Table, t.Deleted, t.Modified, t.Inserted)
+		for _, d := range t.FirstDeleted {
+			fmt.Fprintln(w, "    deletes", d)
+		}
+		if more := t.Deleted - len(t.FirstDeleted); more > 0 {
+			fmt.Fprintf(w, "    and %d more deleted\n", more)
+		}
+	}
+	if p.NoTables {
+		fmt.Fprintln(w, "  (bucket_table not included: this controller holds no bucket table)")
+	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 )
@@ -74,6 +76,9 @@ func TestConfigPlanAndApplyCommands(t *testing.T) {
 		"tm1 - 1 2048 -> 1024 0 (0.0%) 1024 (25.0%)",
 		"tm3 added 2 0 -> 2048 2048 (50.0%) 0 (0.0%)",
 		"move tm1 -> tm3: 1024 buckets",
+		"entries on switch dist: bucket_table: 0 deleted, 2048 modified, 0 inserted",
+		"l2_forward: 0 deleted, 0 modified, 1 inserted",
+		"tm_members: 0 deleted, 0 modified, 1 inserted",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(plan), " "), want) {
 			t.Errorf("plan lacks %q:\n%s", want, plan)
@@ -128,5 +133,42 @@ func TestConfigPlanAndApplyCommands(t *testing.T) {
 	_, err = runCmd(t, "config", "apply", path, "--controller", srv.URL)
 	if err == nil || !strings.Contains(err.Error(), "next.yaml:6: switches[0].device_id: needs a controller restart") {
 		t.Errorf("apply of a file changing a device id: %v", err)
+	}
+}
+
+// The plan prints each table's deletions, modifications and insertions,
+// the first deleted entries, and how many more are deleted.
+func TestPrintEntries(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		plan adminapi.ConfigPlan
+		want []string
+	}{
+		{"none", adminapi.ConfigPlan{}, []string{"no switch entry changes"}},
+		{"deletes", adminapi.ConfigPlan{Entries: []adminapi.TableChange{
+			{Switch: "server-side", Table: "bucket_table", Deleted: 2048, FirstDeleted: []string{"group web (id 1) bucket 0 -> tm3 (member 3)", "group web (id 1) bucket 3 -> tm3 (member 3)"}},
+			{Switch: "server-side", Table: "tm_members", Deleted: 1, FirstDeleted: []string{"member 3 -> send_to_tm(...)"}},
+		}}, []string{
+			"entries on switch server-side:",
+			"  bucket_table: 2048 deleted, 0 modified, 0 inserted",
+			"    deletes group web (id 1) bucket 0 -> tm3 (member 3)",
+			"    deletes group web (id 1) bucket 3 -> tm3 (member 3)",
+			"    and 2046 more deleted",
+			"  tm_members: 1 deleted, 0 modified, 0 inserted",
+			"    deletes member 3 -> send_to_tm(...)",
+		}},
+		{"no tables", adminapi.ConfigPlan{NoTables: true, Entries: []adminapi.TableChange{{Switch: "a", Table: "l2_forward", Inserted: 1}}}, []string{
+			"entries on switch a:",
+			"  l2_forward: 0 deleted, 0 modified, 1 inserted",
+			"  (bucket_table not included: this controller holds no bucket table)",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			printEntries(&b, &tt.plan)
+			if diff := cmp.Diff(tt.want, strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")); diff != "" {
+				t.Errorf("printed (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
