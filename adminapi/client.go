@@ -168,7 +168,12 @@ func (c *Client) BucketsOf(ctx context.Context, tm string) (BucketTable, error) 
 // Ack is POST /api/watch/{subscriber}/ack: every table up to version is
 // applied.
 func (c *Client) Ack(ctx context.Context, subscriber string, version uint64) error {
-	return c.do(ctx, http.MethodPost, "/api/watch/"+url.PathEscape(subscriber)+"/ack", Ack{Version: version}, nil)
+	return c.AckInUse(ctx, subscriber, version, nil)
+}
+
+// AckInUse is Ack with the ports the TM still uses in buckets it lost.
+func (c *Client) AckInUse(ctx context.Context, subscriber string, version uint64, inUse []InUse) error {
+	return c.do(ctx, http.MethodPost, "/api/watch/"+url.PathEscape(subscriber)+"/ack", Ack{Version: version, InUse: inUse}, nil)
 }
 
 // SetWeight is POST /api/tms/{tm}/weight.

@@ -126,6 +126,11 @@ func (s *Stream) Ack(ctx context.Context, version uint64) error {
 	return s.c.Ack(ctx, s.Hello.Subscriber, version)
 }
 
+// AckInUse is Ack with the ports the TM still uses in buckets it lost.
+func (s *Stream) AckInUse(ctx context.Context, version uint64, inUse []InUse) error {
+	return s.c.AckInUse(ctx, s.Hello.Subscriber, version, inUse)
+}
+
 // Close ends the subscription.
 func (s *Stream) Close() {
 	s.idle.Stop()
@@ -165,6 +170,9 @@ type Follower struct {
 	// OnError hears every failed subscription, lost stream or failed
 	// ack; nil: ignore. Follow keeps trying.
 	OnError func(error)
+	// InUse, when set, is sent with every ack: the self ports the TM
+	// still uses in buckets it lost (Ack.InUse).
+	InUse func() []InUse
 }
 
 // Run follows until ctx ends.
@@ -209,8 +217,12 @@ func (f *Follower) once(ctx context.Context) (got bool, err error) {
 			}
 			continue
 		}
+		var inUse []InUse
+		if f.InUse != nil {
+			inUse = f.InUse()
+		}
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = s.Ack(actx, ev.Version)
+		err = s.AckInUse(actx, ev.Version, inUse)
 		cancel()
 		if err != nil && f.OnError != nil {
 			f.OnError(fmt.Errorf("ack of version %d: %w", ev.Version, err))

@@ -48,6 +48,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/symdist/symdist/desired"
 
 	"github.com/symdist/symdist/p4rt"
@@ -88,9 +90,10 @@ type Controller struct {
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
 	healthy  map[string]*debounce     // health-check state per TM
 	drained  map[string]bool
-	reports  map[string]tmReport  // what each TM last reported (admin.go)
-	gen      uint64               // bumped on every change of the view
-	genSince map[uint64]time.Time // when each pending generation began
+	reports  map[string]tmReport         // what each TM last reported (admin.go)
+	inUse    map[string][]adminapi.InUse // self ports each TM still uses in buckets it lost (held.go)
+	gen      uint64                      // bumped on every change of the view
+	genSince map[uint64]time.Time        // when each pending generation began
 	switches []*switchState
 	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent

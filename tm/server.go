@@ -323,7 +323,10 @@ func (s *Server) refresh(ctx context.Context) bool {
 	}
 	var gained, lost int
 	if err == nil {
-		gained, lost, err = s.tab.Update(bt.Buckets)
+		var held []uint16
+		if held, err = adminapi.HeldFor(bt.Held, c.Name, c.snat); err == nil {
+			gained, lost, err = s.tab.UpdateReserved(bt.Buckets, held)
+		}
 	}
 	if err != nil {
 		s.bucketSt.Errors++
@@ -356,6 +359,13 @@ func (s *Server) firstTable(bt adminapi.BucketTable, version uint64) error {
 	c := s.cfg
 	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
 	if err != nil {
+		return err
+	}
+	held, err := adminapi.HeldFor(bt.Held, c.Name, c.snat)
+	if err != nil {
+		return err
+	}
+	if _, _, err := tab.UpdateReserved(bt.Buckets, held); err != nil {
 		return err
 	}
 	s.mu.Lock()

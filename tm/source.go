@@ -50,17 +50,19 @@ func (s *ControllerSource) Fetch(ctx context.Context) (adminapi.BucketTable, err
 
 // Follow subscribes to the TM's table (GET /api/watch?tm=NAME): apply
 // gets every table in order and the table is acknowledged when it returns
-// nil (docs/tmapi.md). onErr hears failures; Follow keeps trying until ctx
-// ends.
-func (s *ControllerSource) Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error)) {
-	f := adminapi.Follower{Client: &adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM, Apply: apply, OnError: onErr}
+// nil (docs/tmapi.md), with inUse's ports. onErr hears failures; Follow
+// keeps trying until ctx ends.
+func (s *ControllerSource) Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error), inUse func() []adminapi.InUse) {
+	f := adminapi.Follower{Client: &adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM,
+		Apply: apply, OnError: onErr, InUse: inUse}
 	f.Run(ctx)
 }
 
 // A Follower pushes tables (ControllerSource does): the TM follows it
-// instead of polling Fetch.
+// instead of polling Fetch. Its acks carry inUse: the self ports the TM
+// still uses in buckets it lost.
 type Follower interface {
-	Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error))
+	Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error), inUse func() []adminapi.InUse)
 }
 
 // FileSource reads a JSON adminapi.BucketTable from a file, again at each
