@@ -307,14 +307,19 @@ func TestLargeWritesNotFromPrimaryAreBounded(t *testing.T) {
 	all, got := peak(n)
 	t.Logf("%d MiB Writes without an election_id: 1 grew the heap by %d MiB, %d at once by %d MiB (outcomes %v)",
 		*largeWriteMiB, one>>20, n, all>>20, got)
-	if got[codes.PermissionDenied]+got[codes.ResourceExhausted] != n || got[codes.ResourceExhausted] == 0 {
-		t.Errorf("outcomes %v, want PERMISSION_DENIED (let in) or RESOURCE_EXHAUSTED (refused), at least one refused", got)
+	if got[codes.PermissionDenied]+got[codes.ResourceExhausted] != n || got[codes.ResourceExhausted] == 0 || got[codes.PermissionDenied] == 0 {
+		t.Errorf("outcomes %v, want PERMISSION_DENIED (let in) or RESOURCE_EXHAUSTED (refused), at least one of each", got)
 	}
 	if all > 2*one {
 		t.Errorf("%d concurrent Writes grew the heap by %d MiB, want at most twice what one did (%d MiB)", n, all>>20, one>>20)
 	}
 	if r := refusals(t, h.srv, "writes_not_primary"); r != float64(got[codes.ResourceExhausted]) {
 		t.Errorf("refused_total{reason=writes_not_primary} = %v, want %d", r, got[codes.ResourceExhausted])
+	}
+	// Every place was given back: a small Write not from the primary is
+	// let in (and denied).
+	if _, err := newClient(t, h.addr).Write(ctx(t), &p4v1.WriteRequest{DeviceId: deviceID}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("a Write without an election_id after the others ended: %v, want PERMISSION_DENIED", err)
 	}
 	// The primary's connection is not held to the bound.
 	if err := h.write(eid(1), entries.Update(p4v1.Update_MODIFY, entries.Builder{IDs: h.ids}.Bucket(1, 0, 100))); err != nil {
