@@ -109,19 +109,23 @@ func (s *Server) admit(c *conn) {
 	}
 }
 
-// expire ends c if it has not arbitrated: its ArbitrationTimeout is over.
-// It reports whether c has arbitrated (and goes on).
-func (s *Server) expire(c *conn) bool {
+// expire is called when c's ArbitrationTimeout is over. It returns nil if
+// c has arbitrated (it goes on), else the status to end it with.
+func (s *Server) expire(c *conn) error {
 	s.mu.Lock()
-	if c.arbitrated {
+	switch {
+	case c.arbitrated:
 		s.mu.Unlock()
-		return true
+		return nil
+	case c.ended: // evicted at the same time: counted as that
+		s.mu.Unlock()
+		return errEvicted
 	}
 	delete(s.waiting, c)
 	c.ended = true
 	s.mu.Unlock()
 	s.refuse(reasonArbitrationTimeout, c.peer, "p4rtserver: stream ended: no arbitration message in time", "timeout", s.arbTimeout)
-	return false
+	return status.Errorf(codes.DeadlineExceeded, "no arbitration message within %v of opening the stream", s.arbTimeout)
 }
 
 // isPrimaryLocked reports whether c is the primary. s.mu must be held.

@@ -75,8 +75,8 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 				arbDeadline = nil
 			}
 		case <-arbDeadline:
-			if !s.expire(c) {
-				return status.Errorf(codes.DeadlineExceeded, "no arbitration message within %v of opening the stream", s.arbTimeout)
+			if err := s.expire(c); err != nil {
+				return err
 			}
 			arbDeadline = nil
 		case <-c.evicted:
