@@ -15,6 +15,7 @@ import (
 	"github.com/symdist/symdist/desired"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/webui"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -64,6 +65,7 @@ func (c *Controller) Status() adminapi.Status {
 //	GET  /api/watch?tm=|group=       the bucket-table watch (docs/tmapi.md)
 //	POST /api/watch/{id}/ack         {"version": N}: a watcher applied it
 //	GET  /metrics                    Prometheus
+//	GET  /, /ui/                     the web page (package webui; read-only)
 //
 // With a token, every request needs "Authorization: Bearer <token>".
 // Without one as with one, requests must pass adminGuard (Host, Origin,
@@ -104,6 +106,7 @@ func (c *Controller) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
 	c.handleConfig(mux)
 	c.watchRoutes(mux)
+	c.pageRoutes(mux) // the web page at /: its assets need no token (page.go)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
 	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
@@ -111,7 +114,7 @@ func (c *Controller) Handler(token string) http.Handler {
 		return guarded
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 && !webui.Public(r) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
 		}

@@ -115,6 +115,8 @@ type switchState struct {
 	lastSync  time.Time
 	lastErr   string
 	written   int                 // updates written by the last sync
+	syncTook  time.Duration       // the last successful sync, read to written
+	entries   int                 // entries held after it (the page shows them)
 	owners    desired.OwnersCache // the bucket owners the last sync built (tables.go)
 
 	// held is what the switch holds as of our last successful sync, so a
@@ -457,6 +459,7 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt
 	c.metrics.updatesWritten.WithLabelValues(sw.cfg.Name).Add(float64(p.size()))
 	sw.mu.Lock()
 	sw.syncedGen, sw.lastSync, sw.lastErr, sw.written, sw.synced = gen, time.Now(), "", p.size(), true
+	sw.syncTook, sw.entries = time.Since(start), len(want)+wantBuckets.Count()
 	sw.held, sw.heldBuckets = want, wantBuckets
 	sw.mu.Unlock()
 	c.observeSynced()

@@ -30,6 +30,19 @@ func (o BucketOwners) Set(g uint16, b int, m uint32) {
 	t[b] = m
 }
 
+// Count is the number of bucket entries (buckets with an owner).
+func (o BucketOwners) Count() int {
+	n := 0
+	for _, t := range o {
+		for _, m := range t {
+			if m != 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // entities returns every bucket entry, canonical, by group and bucket.
 func (o BucketOwners) Entities(b entries.Builder) []*p4v1.Entity {
 	var es []*p4v1.Entity
