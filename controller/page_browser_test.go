@@ -295,4 +295,3 @@ func TestPageBrowserToken(t *testing.T) {
 	}
 	sameOrigin(t, base, requests())
 }
-
