@@ -171,6 +171,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		rejectLog: limitlog.New(time.Minute),
 	}
 	c.ho = newHandover(c.metrics.reg)
+	c.metrics.reg.MustRegister(statusCollector{c})
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {

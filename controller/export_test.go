@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/symdist/symdist/desired"
 
 	"github.com/symdist/symdist/p4rt"
@@ -44,3 +45,6 @@ func WantState(c *Controller, swName string, up, drained map[string]bool) []*p4v
 	}
 	return nil
 }
+
+// Registry is what c serves on /metrics.
+func Registry(c *Controller) *prometheus.Registry { return c.metrics.reg }
