@@ -82,13 +82,28 @@ func newConfigCmd() *cobra.Command {
 
 func newStatusCmd() *cobra.Command {
 	var url, token string
-	var asJSON bool
+	var asJSON, watch bool
+	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the controller's view of switches, groups and TMs",
-		Args:  cobra.NoArgs,
+		Long: `Show the controller's view of switches, groups and TMs.
+
+--watch asks again every --interval until Ctrl-C: on a terminal (a
+switch's console) the tables are redrawn in place; into a pipe or a file
+each change is printed once, after a line with its time (with --json: one
+JSON line per change). A controller that does not answer is shown as such
+and asked again.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			client := adminapi.Client{URL: url, Token: token}
+			if watch {
+				if every <= 0 {
+					return fmt.Errorf("--interval must be positive")
+				}
+				w := cmd.OutOrStdout()
+				return statusWatch{fetch: client.Status, url: url, every: every, inPlace: isTerminal(w), asJSON: asJSON}.run(cmd.Context(), w)
+			}
 			st, err := client.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -105,6 +120,8 @@ func newStatusCmd() *cobra.Command {
 	controllerFlag(cmd.Flags(), &url, "the controller's admin API")
 	tokenFlag(cmd.Flags(), &token, "")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "refresh until Ctrl-C (in place on a terminal)")
+	cmd.Flags().DurationVar(&every, "interval", time.Second, "how often --watch asks")
 	return cmd
 }
 
