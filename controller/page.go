@@ -4,6 +4,7 @@ package controller
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -23,6 +24,7 @@ type pageSource struct{ c *Controller }
 func (p pageSource) State() webui.State {
 	c := p.c
 	st := webui.State{Status: c.Status(), Tables: map[string]webui.Table{}, Switches: map[string]webui.SwitchExtra{}}
+	now := time.Now()
 	c.mu.Lock()
 	st.Config = c.cfg
 	for gi := range c.cfg.Groups {
@@ -38,6 +40,12 @@ func (p pageSource) State() webui.State {
 					t.Waiting[t.Switch[b]]++
 				}
 			}
+		}
+		for _, ch := range c.chainsLocked(name, now) {
+			if t.Chained == nil {
+				t.Chained = map[string]int{}
+			}
+			t.Chained[ch.Previous]++
 		}
 		st.Tables[name] = t
 	}

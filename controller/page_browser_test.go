@@ -4,6 +4,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"flag"
 	"net"
 	"net/http"
@@ -102,12 +103,13 @@ type pageTM struct {
 	Drained string `json:"drained"`
 	Buckets string `json:"buckets"`
 	Moving  string `json:"moving"`
+	Chained string `json:"chained"`
 }
 
 const readTM = `(() => {
 	const r = document.querySelector('tr[data-tm="tm2"]');
 	const g = document.querySelector('section[data-group="web"]');
-	return {drained: r ? r.dataset.drained : '', buckets: r ? r.dataset.buckets : '', moving: g ? g.dataset.moving : ''};
+	return {drained: r ? r.dataset.drained : '', buckets: r ? r.dataset.buckets : '', moving: g ? g.dataset.moving : '', chained: r ? r.dataset.chained : ''};
 })()`
 
 // Issue 22: the page shows the config's groups and TMs; after a drain
@@ -167,6 +169,7 @@ func TestPageBrowser(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	next(t, s)
+	had := c.Status().Groups[0].TMs[1].Buckets
 	resp, err := http.Post(base+"/api/tms/tm2/drain", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +178,7 @@ func TestPageBrowser(t *testing.T) {
 	drainedAt := time.Now()
 
 	var pageDrained, pageZero, ctlZero time.Time
+	var last pageTM
 	sawMoving := false
 	for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && (pageZero.IsZero() || ctlZero.IsZero()); time.Sleep(20 * time.Millisecond) {
 		if ctlZero.IsZero() && c.Status().Groups[0].TMs[1].Buckets == 0 {
@@ -185,6 +189,7 @@ func TestPageBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now()
+		last = got
 		if got.Drained == "true" && pageDrained.IsZero() {
 			pageDrained = now
 		}
@@ -221,6 +226,11 @@ func TestPageBrowser(t *testing.T) {
 		t.Fatal("the page never showed tm2 at 0 buckets")
 	case pageZero.Sub(ctlZero) > time.Second:
 		t.Errorf("the page showed tm2 at 0 buckets %v after the controller, want within a second", pageZero.Sub(ctlZero))
+	}
+	// Its buckets chain to it (chain_window): their new owners hand it
+	// its established connections.
+	if want := fmt.Sprint(had); last.Chained != want {
+		t.Errorf("the page shows %s buckets chained to tm2, want the %s it had", last.Chained, want)
 	}
 	t.Logf("drain answered; page shows it drained after %v; controller at 0 buckets after %v, the page %v later",
 		pageDrained.Sub(drainedAt).Round(time.Millisecond), ctlZero.Sub(drainedAt).Round(time.Millisecond), pageZero.Sub(ctlZero).Round(time.Millisecond))

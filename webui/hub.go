@@ -51,6 +51,9 @@ type TMView struct {
 	Waiting int `json:"waiting"`
 	// HandoverTimeouts: losses it did not acknowledge in time.
 	HandoverTimeouts int `json:"handover_timeouts"`
+	// Chained: buckets that moved away from it within the chain window
+	// and still chain to it.
+	Chained int `json:"chained"`
 }
 
 // SwitchView is one switch.
@@ -247,7 +250,7 @@ func build(st *State) Snapshot {
 			}
 		}
 		for _, tm := range g.TMs {
-			v := TMView{TMStatus: tm, Waiting: t.Waiting[tm.Name], HandoverTimeouts: st.HandoverTimeouts[tm.Name]}
+			v := TMView{TMStatus: tm, Waiting: t.Waiting[tm.Name], Chained: t.Chained[tm.Name], HandoverTimeouts: st.HandoverTimeouts[tm.Name]}
 			if len(t.Switch) > 0 {
 				v.Share = float64(tm.Buckets) / float64(len(t.Switch))
 			}

@@ -57,6 +57,10 @@ type Table struct {
 	// Waiting counts, by TM, the buckets of a published loss the TM has
 	// not acknowledged yet (the switches still send them to it).
 	Waiting map[string]int
+	// Chained counts, by TM, the buckets it was a previous owner of within
+	// the chain window: their new owners hand it the packets of its
+	// established connections (docs/tmapi.md, "Chaining").
+	Chained map[string]int
 }
 
 // SwitchExtra is what the page shows of a switch beyond adminapi.SwitchStatus.

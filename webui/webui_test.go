@@ -92,7 +92,7 @@ func TestDiff(t *testing.T) {
 
 func TestBuild(t *testing.T) {
 	s := state(false, "tm1", "tm2", "tm2", "tm1")
-	s.Tables["web"] = Table{Switch: []string{"tm1", "tm2", "tm2", "tm1"}, Published: []string{"tm1", "", "tm2", "tm1"}, Waiting: map[string]int{"tm2": 1}}
+	s.Tables["web"] = Table{Switch: []string{"tm1", "tm2", "tm2", "tm1"}, Published: []string{"tm1", "", "tm2", "tm1"}, Waiting: map[string]int{"tm2": 1}, Chained: map[string]int{"tm2": 7}}
 	g := build(s).Groups[0]
 	if diff := cmp.Diff([]int{0, 1, 1, 0}, g.Table); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
@@ -100,8 +100,8 @@ func TestBuild(t *testing.T) {
 	if diff := cmp.Diff([]int{1}, g.Moving); diff != "" {
 		t.Errorf("moving (-want +got):\n%s", diff)
 	}
-	if tm := g.TMs[1]; tm.Share != 0.5 || tm.Ideal != 0.5 || tm.Waiting != 1 {
-		t.Errorf("tm2 share %v ideal %v waiting %d, want 0.5 0.5 1", tm.Share, tm.Ideal, tm.Waiting)
+	if tm := g.TMs[1]; tm.Share != 0.5 || tm.Ideal != 0.5 || tm.Waiting != 1 || tm.Chained != 7 {
+		t.Errorf("tm2 share %v ideal %v waiting %d chained %d, want 0.5 0.5 1 7", tm.Share, tm.Ideal, tm.Waiting, tm.Chained)
 	}
 }
 

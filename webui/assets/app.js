@@ -262,7 +262,7 @@ function renderTMs() {
       const sw = el('span', { class: 'swatch' });
       sw.style.background = colour(i);
       const conns = tm.connections === undefined ? '—' : String(tm.connections);
-      rows.push(el('tr', { 'data-tm': tm.name, 'data-healthy': String(tm.healthy), 'data-drained': String(tm.drained), 'data-buckets': String(tm.buckets) },
+      rows.push(el('tr', { 'data-tm': tm.name, 'data-healthy': String(tm.healthy), 'data-drained': String(tm.drained), 'data-buckets': String(tm.buckets), 'data-chained': String(tm.chained) },
         el('th', { scope: 'row' }, sw, ' ' + tm.name),
         el('td', { text: g.name }),
         yesNo(tm.healthy),
@@ -271,7 +271,7 @@ function renderTMs() {
         el('td', { class: 'num', text: String(tm.buckets) }),
         el('td', { class: 'num', text: `${pct(tm.share)} / ${pct(tm.ideal)}` }),
         el('td', { class: 'num', text: conns, title: tm.connections === undefined ? 'no report from the TM in the last 6 s' : '' }),
-        el('td', { class: 'num', text: '—', title: 'not reported by TMs yet' }),
+        el('td', { class: 'num', text: String(tm.chained) }),
         el('td', { class: 'num', text: String(tm.waiting) }),
         el('td', { class: 'num', text: String(tm.handover_timeouts) })));
     }
