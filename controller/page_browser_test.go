@@ -4,8 +4,8 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
 	"flag"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
