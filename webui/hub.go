@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -88,6 +89,7 @@ type hub struct {
 
 	mu     sync.Mutex
 	prev   *State
+	print  []byte // fingerprint of prev: a poll that finds the same skips the work
 	events []Event
 	last   []byte // the last snapshot, JSON
 	subs   map[chan struct{}]bool
@@ -124,8 +126,13 @@ func (h *hub) run() {
 // wakes the pages when the snapshot changed.
 func (h *hub) poll(now time.Time) {
 	st := h.src.State()
+	fp := fingerprint(&st)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.prev != nil && bytes.Equal(fp, h.print) && st.Config == h.prev.Config && sameTables(h.prev, &st) {
+		return // nothing changed: no event, the same snapshot
+	}
+	h.print = fp
 	evs := diff(h.prev, &st, now)
 	h.prev = &st
 	if len(evs) > 0 {
@@ -215,6 +222,37 @@ func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// fingerprint identifies a State but for its tables and config, cheaply.
+func fingerprint(st *State) []byte {
+	b, _ := json.Marshal(struct {
+		Status           adminapi.Status
+		Switches         map[string]SwitchExtra
+		HandoverTimeouts map[string]int
+		Rejected         map[string]int
+	}{st.Status, st.Switches, st.HandoverTimeouts, st.Rejected})
+	return b
+}
+
+// sameTables reports whether two states hold the same tables: the same
+// slices (the controller never writes a table once set: a change is a new
+// slice) and the same counts.
+func sameTables(a, b *State) bool {
+	if len(a.Tables) != len(b.Tables) {
+		return false
+	}
+	same := func(x, y []string) bool {
+		return len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
+	}
+	for g, x := range a.Tables {
+		y, ok := b.Tables[g]
+		if !ok || !same(x.Switch, y.Switch) || !same(x.Published, y.Published) || (x.Published == nil) != (y.Published == nil) ||
+			!maps.Equal(x.Waiting, y.Waiting) || !maps.Equal(x.Chained, y.Chained) {
+			return false
+		}
+	}
+	return true
 }
 
 // build turns a State into what the page draws.
@@ -328,7 +366,7 @@ func diff(prev, cur *State, now time.Time) []Event {
 		if moved := moves(was.Switch, now.Switch); moved != "" {
 			add("move", "%s: %s", g.Name, moved)
 		}
-		if w, n := was.Waiting, now.Waiting; len(n) > 0 && !maps2Equal(w, n) {
+		if w, n := was.Waiting, now.Waiting; len(n) > 0 && !maps.Equal(w, n) {
 			var parts []string
 			for _, tm := range sortedKeys(n) {
 				parts = append(parts, fmt.Sprintf("%d buckets of %s", n[tm], tm))
@@ -403,18 +441,6 @@ func moves(a, b []string) string {
 		parts = append(parts, fmt.Sprintf("%s → %s %d", name(p.from), name(p.to), n[p]))
 	}
 	return fmt.Sprintf("%d buckets moved: %s", total, strings.Join(parts, ", "))
-}
-
-func maps2Equal(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func times(n int) string {
