@@ -734,7 +734,8 @@ func (r *Rehearsal) Guide() string {
 			net.JoinHostPort(t.Mgmt, strconv.Itoa(t.HTTPPort)))
 	}
 	fmt.Fprintf(&b, `  controller admin   %[1]s  (token %[2]s)
-                     symdist status --controller %[1]s --token %[2]s
+                     symdist status --watch --controller %[1]s --token %[2]s
+                     in a browser: %[1]s/ (it asks for the token)
   its config         %[3]s
   rehearse a change  edit a copy of it, then: symdist config plan COPY --controller %[1]s --token %[2]s
                      (and config apply); drain: curl -XPOST -H 'Authorization: Bearer %[2]s' %[1]s/api/tms/NAME/drain

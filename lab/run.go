@@ -311,13 +311,14 @@ func (l *Lab) Guide() string {
   TMs                %s, %s, %s  (symdist tm; SNAT %s shared; stats: curl http://%s:8081/stats)
   server namespace   %s  (%s:%d)
   controller admin   %s  (token %s)
-                     symdist status --controller %s --token %s
+                     symdist status --watch --controller %s --token %s
+                     in a browser: %s/ (it asks for the token)
   fail a TM          kill its process, or: curl -XPOST -H 'Authorization: Bearer %s' %s/api/tms/tm2/drain
   logs               %s
 
 Ctrl-C takes it down.
 `, l.Opts.Switch, l.ClientNS(), Clients, l.ClientNS(), VIP, l.TMNS(1), l.TMNS(2), l.TMNS(3), SNAT, tmMgmt(1),
-		l.ServerNS(), ServerAddr, ServerPort, l.AdminURL, l.Token, l.AdminURL, l.Token, l.Token, l.AdminURL, l.Opts.Dir)
+		l.ServerNS(), ServerAddr, ServerPort, l.AdminURL, l.Token, l.AdminURL, l.Token, l.AdminURL, l.Token, l.AdminURL, l.Opts.Dir)
 }
 
 // waitApplied waits until the switches hold the settled table and every
