@@ -245,6 +245,15 @@ func controllerMetrics(t *testing.T) map[string]dto.MetricType {
 	}
 	for _, mf := range mfs {
 		names[mf.GetName()] = mf.GetType()
+		if mf.GetName() == "symdist_tm_buckets" { // the status, exported
+			sum := 0.0
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+			if len(mf.GetMetric()) != 3 || sum != 4096 {
+				t.Errorf("symdist_tm_buckets: %d TMs with %v buckets in all, want 3 with 4096", len(mf.GetMetric()), sum)
+			}
+		}
 	}
 	for _, want := range []string{"symdist_tm_up", "symdist_tm_buckets", "symdist_handover_timeouts_total", "symdist_verify_problems", "symdist_tm_packets_total"} {
 		if _, ok := names[want]; !ok {
