@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/symdist/symdist/adminapi"
@@ -55,10 +56,20 @@ func browser(t *testing.T) (ctx context.Context, requests func() []string) {
 	var mu sync.Mutex
 	var urls []string
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
-			mu.Lock()
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
 			urls = append(urls, e.Request.URL)
-			mu.Unlock()
+		case *cdpruntime.EventExceptionThrown: // the page's script failed
+			text := "exception: "
+			if d := e.ExceptionDetails; d != nil {
+				text += d.Text
+				if d.Exception != nil {
+					text += " " + d.Exception.Description
+				}
+			}
+			urls = append(urls, text)
 		}
 	}); err != nil {
 		t.Fatalf("chromium %s: %v", exe, err)
@@ -92,6 +103,10 @@ func sameOrigin(t *testing.T, base string, urls []string) {
 		t.Error("no request recorded")
 	}
 	for _, u := range urls {
+		if strings.HasPrefix(u, "exception: ") {
+			t.Errorf("the page's script threw: %s", u)
+			continue
+		}
 		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
 			t.Errorf("the page requested %s, not of %s", u, base)
 		}

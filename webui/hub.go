@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,27 +19,76 @@ import (
 )
 
 // Snapshot is what the page draws: one "snapshot" event of the stream.
+// The bucket tables come in "table" events (TableView), each only when it
+// changed, before the snapshot that goes with them.
 type Snapshot struct {
 	Groups   []GroupView  `json:"groups"`
 	Switches []SwitchView `json:"switches"`
 	Events   []Event      `json:"events"` // newest first, at most MaxEvents
 }
 
-// GroupView is one group: its bucket table and its TMs.
+// GroupView is one group and its TMs.
 type GroupView struct {
 	Name      string `json:"name"`
 	ID        uint16 `json:"id"`
 	DefaultTM string `json:"default_tm"`
+	// Buckets in the table (0 before the controller computed it), and
+	// how many are Moving (TableView).
+	Buckets int      `json:"buckets"`
+	Moving  int      `json:"moving"`
+	TMs     []TMView `json:"tms"`
+}
+
+// TableView is one group's bucket table: one "table" event of the stream.
+type TableView struct {
+	Group string `json:"group"`
 	// Owners names the TMs Table refers to, by index: the group's TMs in
 	// config order, then any other name the table holds.
 	Owners []string `json:"owners"`
 	// Table is the owner (index in Owners) of each bucket, -1 for none;
 	// empty before the controller computed the table.
-	Table []int `json:"table"`
+	Table Ints `json:"table"`
 	// Moving are the buckets in a handover: the TMs' published table does
 	// not name the owner the switches are written with yet.
-	Moving []int    `json:"moving"`
-	TMs    []TMView `json:"tms"`
+	Moving Ints `json:"moving"`
+}
+
+// groupTable is a group's TableView, encoded, and what it was made from.
+type groupTable struct {
+	sw, pub []string // the State's slices: never written, compared by identity
+	owners  []string // the group's TMs
+	moving  int
+	version uint64 // the hub's, when made
+	data    []byte
+}
+
+func sameSlice(x, y []string) bool {
+	return len(x) == len(y) && (x == nil) == (y == nil) && (len(x) == 0 || &x[0] == &y[0])
+}
+
+// tableView makes a group's TableView from its table and TMs.
+func tableView(group string, tms []string, t Table) TableView {
+	v := TableView{Group: group, Owners: slices.Clone(tms), Table: make(Ints, 0, len(t.Switch)), Moving: Ints{}}
+	index := map[string]int{}
+	for i, tm := range tms {
+		index[tm] = i
+	}
+	for b, owner := range t.Switch {
+		i := -1
+		if owner != "" {
+			var ok bool
+			if i, ok = index[owner]; !ok {
+				i = len(v.Owners)
+				index[owner] = i
+				v.Owners = append(v.Owners, owner)
+			}
+		}
+		v.Table = append(v.Table, i)
+		if t.Published != nil && b < len(t.Published) && t.Published[b] != owner {
+			v.Moving = append(v.Moving, b)
+		}
+	}
+	return v
 }
 
 // TMView is one TM.
@@ -92,12 +142,15 @@ type hub struct {
 	print  []byte // fingerprint of prev: a poll that finds the same skips the work
 	events []Event
 	last   []byte // the last snapshot, JSON
+	tables map[string]*groupTable
+	order  []string // of the groups
+	tver   uint64   // bumped by every new table
 	subs   map[chan struct{}]bool
 	kick   chan struct{} // a first page opened: poll now
 }
 
 func newHub(src Source, done <-chan struct{}) *hub {
-	return &hub{src: src, done: done, subs: map[chan struct{}]bool{}, kick: make(chan struct{}, 1)}
+	return &hub{src: src, done: done, subs: map[chan struct{}]bool{}, kick: make(chan struct{}, 1), tables: map[string]*groupTable{}}
 }
 
 func (h *hub) run() {
@@ -142,10 +195,11 @@ func (h *hub) poll(now time.Time) {
 			h.events = h.events[:MaxEvents]
 		}
 	}
-	snap := build(&st)
+	tablesChanged := h.updateTables(&st)
+	snap := build(&st, h.tables)
 	snap.Events = h.events
 	b, err := json.Marshal(snap)
-	if err != nil || bytes.Equal(b, h.last) {
+	if err != nil || (bytes.Equal(b, h.last) && !tablesChanged) {
 		return
 	}
 	h.last = b
@@ -155,6 +209,55 @@ func (h *hub) poll(now time.Time) {
 		default:
 		}
 	}
+}
+
+// updateTables encodes the tables that changed since the last poll and
+// reports whether any did.
+func (h *hub) updateTables(st *State) bool {
+	changed := false
+	h.order = h.order[:0]
+	seen := map[string]bool{}
+	for _, g := range st.Status.Groups {
+		h.order = append(h.order, g.Name)
+		seen[g.Name] = true
+		tms := make([]string, len(g.TMs))
+		for i, tm := range g.TMs {
+			tms[i] = tm.Name
+		}
+		t := st.Tables[g.Name]
+		if c := h.tables[g.Name]; c != nil && sameSlice(c.sw, t.Switch) && sameSlice(c.pub, t.Published) && slices.Equal(c.owners, tms) {
+			continue
+		}
+		v := tableView(g.Name, tms, t)
+		data, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		h.tver++
+		h.tables[g.Name] = &groupTable{sw: t.Switch, pub: t.Published, owners: tms, moving: len(v.Moving), version: h.tver, data: data}
+		changed = true
+	}
+	for g := range h.tables {
+		if !seen[g] {
+			delete(h.tables, g)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// pending returns what a page that has the tables of versions sent lacks:
+// the tables that changed, then the snapshot.
+func (h *hub) pending(sent map[string]uint64) (tables [][]byte, snapshot []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.order {
+		if t := h.tables[g]; t != nil && sent[g] != t.version {
+			tables = append(tables, t.data)
+			sent[g] = t.version
+		}
+	}
+	return tables, h.last
 }
 
 func (h *hub) subscribe() chan struct{} {
@@ -181,12 +284,6 @@ func (h *hub) unsubscribe(ch chan struct{}) {
 	h.mu.Unlock()
 }
 
-func (h *hub) snapshot() []byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.last
-}
-
 // pingEvery keeps proxies from closing an idle stream.
 const pingEvery = 10 * time.Second
 
@@ -206,6 +303,7 @@ func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
+	sent := map[string]uint64{}
 	for {
 		var err error
 		select {
@@ -216,7 +314,15 @@ func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ping.C:
 			_, err = w.Write([]byte(": ping\n\n"))
 		case <-ch:
-			_, err = fmt.Fprintf(w, "event: snapshot\ndata: %s\n\n", h.snapshot())
+			tables, snap := h.pending(sent)
+			for _, t := range tables {
+				if _, err = fmt.Fprintf(w, "event: table\ndata: %s\n\n", t); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				_, err = fmt.Fprintf(w, "event: snapshot\ndata: %s\n\n", snap)
+			}
 		}
 		if err != nil || rc.Flush() != nil {
 			return
@@ -255,31 +361,14 @@ func sameTables(a, b *State) bool {
 	return true
 }
 
-// build turns a State into what the page draws.
-func build(st *State) Snapshot {
+// build turns a State into what the page draws but for the tables.
+func build(st *State, tables map[string]*groupTable) Snapshot {
 	snap := Snapshot{Groups: []GroupView{}, Switches: []SwitchView{}, Events: []Event{}}
 	for _, g := range st.Status.Groups {
-		gv := GroupView{Name: g.Name, ID: g.ID, DefaultTM: g.DefaultTM, Table: []int{}, Moving: []int{}}
-		index := map[string]int{}
-		for _, tm := range g.TMs {
-			index[tm.Name] = len(gv.Owners)
-			gv.Owners = append(gv.Owners, tm.Name)
-		}
 		t := st.Tables[g.Name]
-		for b, owner := range t.Switch {
-			i := -1
-			if owner != "" {
-				var ok bool
-				if i, ok = index[owner]; !ok {
-					i = len(gv.Owners)
-					index[owner] = i
-					gv.Owners = append(gv.Owners, owner)
-				}
-			}
-			gv.Table = append(gv.Table, i)
-			if t.Published != nil && b < len(t.Published) && t.Published[b] != owner {
-				gv.Moving = append(gv.Moving, b)
-			}
+		gv := GroupView{Name: g.Name, ID: g.ID, DefaultTM: g.DefaultTM, Buckets: len(t.Switch)}
+		if c := tables[g.Name]; c != nil {
+			gv.Moving = c.moving
 		}
 		inService := 0
 		for _, tm := range g.TMs {
@@ -305,6 +394,23 @@ func build(st *State) Snapshot {
 			Entries: x.Entries, Target: x.Target, Cookie: fmt.Sprintf("%#x", x.Cookie)})
 	}
 	return snap
+}
+
+// Ints is a list of small integers that encodes to JSON fast: a table of
+// 65,536 buckets is 65,536 of them.
+type Ints []int
+
+// MarshalJSON encodes the list as a JSON array.
+func (l Ints) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+3*len(l))
+	b = append(b, '[')
+	for i, v := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	return append(b, ']'), nil
 }
 
 // diff returns what happened between two polls, in order.

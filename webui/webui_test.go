@@ -5,8 +5,10 @@ package webui
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,12 +95,15 @@ func TestDiff(t *testing.T) {
 func TestBuild(t *testing.T) {
 	s := state(false, "tm1", "tm2", "tm2", "tm1")
 	s.Tables["web"] = Table{Switch: []string{"tm1", "tm2", "tm2", "tm1"}, Published: []string{"tm1", "", "tm2", "tm1"}, Waiting: map[string]int{"tm2": 1}, Chained: map[string]int{"tm2": 7}}
-	g := build(s).Groups[0]
-	if diff := cmp.Diff([]int{0, 1, 1, 0}, g.Table); diff != "" {
+	tv := tableView("web", []string{"tm1", "tm2"}, s.Tables["web"])
+	if diff := cmp.Diff(TableView{Group: "web", Owners: []string{"tm1", "tm2"}, Table: Ints{0, 1, 1, 0}, Moving: Ints{1}}, tv); diff != "" {
 		t.Errorf("table (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int{1}, g.Moving); diff != "" {
-		t.Errorf("moving (-want +got):\n%s", diff)
+	h := newHub(nil, nil)
+	h.updateTables(s)
+	g := build(s, h.tables).Groups[0]
+	if g.Buckets != 4 || g.Moving != 1 {
+		t.Errorf("group of %d buckets, %d moving; want 4, 1", g.Buckets, g.Moving)
 	}
 	if tm := g.TMs[1]; tm.Share != 0.5 || tm.Ideal != 0.5 || tm.Waiting != 1 || tm.Chained != 7 {
 		t.Errorf("tm2 share %v ideal %v waiting %d chained %d, want 0.5 0.5 1 7", tm.Share, tm.Ideal, tm.Waiting, tm.Chained)
@@ -141,6 +146,7 @@ func TestEventsStream(t *testing.T) {
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
+	var tables []TableView // received since the last snapshot
 	next := func() Snapshot {
 		t.Helper()
 		type res struct {
@@ -148,9 +154,23 @@ func TestEventsStream(t *testing.T) {
 			err error
 		}
 		ch := make(chan res, 1)
+		tables = nil
 		go func() {
+			event := ""
 			for sc.Scan() {
-				if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				if e, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+					event = e
+				}
+				data, ok := strings.CutPrefix(sc.Text(), "data: ")
+				switch {
+				case ok && event == "table":
+					var tv TableView
+					if err := json.Unmarshal([]byte(data), &tv); err != nil {
+						ch <- res{err: err}
+						return
+					}
+					tables = append(tables, tv)
+				case ok && event == "snapshot":
 					var s Snapshot
 					ch <- res{s, json.Unmarshal([]byte(data), &s)}
 					return
@@ -169,15 +189,26 @@ func TestEventsStream(t *testing.T) {
 		}
 		return Snapshot{}
 	}
-	if s := next(); len(s.Groups) != 1 || s.Groups[0].TMs[1].Drained {
-		t.Fatalf("first snapshot: %+v", s)
+	if s := next(); len(s.Groups) != 1 || s.Groups[0].TMs[1].Drained || len(tables) != 1 || len(tables[0].Table) != 2 {
+		t.Fatalf("first snapshot: %+v, tables %+v", s, tables)
+	}
+	// A change of status alone sends no table.
+	st := state(false, "tm1", "tm2")
+	st.Tables = src.State().Tables
+	st.Status.Groups[0].TMs[0].Weight = 2
+	src.set(st)
+	if s := next(); s.Groups[0].TMs[0].Weight != 2 || len(tables) != 0 {
+		t.Fatalf("after a weight change: %+v, tables %+v", s, tables)
 	}
 	src.set(state(true, "tm1", "tm1"))
 	s := next()
+	if len(tables) != 1 || !slices.Equal(tables[0].Table, Ints{0, 0}) {
+		t.Errorf("after the drain, tables %+v, want tm1's two buckets", tables)
+	}
 	if tm := s.Groups[0].TMs[1]; !tm.Drained || tm.Buckets != 0 {
 		t.Errorf("after the drain tm2 drained %v with %d buckets", tm.Drained, tm.Buckets)
 	}
-	if len(s.Events) < 2 || s.Events[0].Kind != "move" || s.Events[1].Kind != "drain" {
+	if len(s.Events) < 3 || s.Events[0].Kind != "move" || s.Events[1].Kind != "drain" || s.Events[2].Kind != "weight" {
 		t.Errorf("events, newest first: %+v", s.Events)
 	}
 }
@@ -216,4 +247,43 @@ func TestAssetsSelfContained(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The cost of one changed snapshot at the largest tables the controller
+// takes (16 groups of 65,536 buckets, 128 TMs).
+func BenchmarkSnapshot(b *testing.B) {
+	st := &State{Tables: map[string]Table{}}
+	for g := range 16 {
+		gs := adminapi.GroupStatus{Name: fmt.Sprintf("g%d", g)}
+		for i := range 8 {
+			gs.TMs = append(gs.TMs, adminapi.TMStatus{Name: fmt.Sprintf("tm%d-%d", g, i), Weight: 1, Healthy: true, Buckets: 8192})
+		}
+		table := make([]string, 65536)
+		for i := range table {
+			table[i] = gs.TMs[i%8].Name
+		}
+		st.Status.Groups = append(st.Status.Groups, gs)
+		st.Tables[gs.Name] = Table{Switch: table, Published: table}
+	}
+	b.Run("tables changed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h := newHub(nil, nil)
+			h.updateTables(st)
+			if _, err := json.Marshal(build(st, h.tables)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("status changed", func(b *testing.B) {
+		h := newHub(nil, nil)
+		h.updateTables(st)
+		b.ReportAllocs()
+		for b.Loop() {
+			h.updateTables(st)
+			if _, err := json.Marshal(build(st, h.tables)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 let token = sessionStorage.getItem(TOKEN_KEY) || '';
 let snap = null;
+const tables = new Map(); // group -> {owners, table, moving}: "table" events
 let abort = null;
 let retry = 500;
 const cursors = new Map(); // group -> focused bucket
@@ -36,6 +37,7 @@ function setConn(text, cls) {
 
 function askToken(message) {
   snap = null;
+  tables.clear();
   $('data').hidden = true;
   $('group-list').replaceChildren();
   for (const t of ['tm-table', 'switch-table']) $(t).tBodies[0].replaceChildren();
@@ -100,7 +102,11 @@ function handle(block) {
     if (field === 'event') type = v;
     else if (field === 'data') data.push(v);
   }
-  if (type === 'snapshot' && data.length) {
+  if (!data.length) return;
+  if (type === 'table') {
+    const t = JSON.parse(data.join('\n'));
+    tables.set(t.group, t); // drawn with the snapshot that follows
+  } else if (type === 'snapshot') {
     snap = JSON.parse(data.join('\n'));
     render();
   }
@@ -130,10 +136,16 @@ function render() {
   renderEvents();
 }
 
+// view is a snapshot's group with its table.
+function view(sg) {
+  const t = tables.get(sg.name) || { owners: sg.tms.map((tm) => tm.name), table: [], moving: [] };
+  return Object.assign({}, sg, { owners: t.owners, table: t.table, moving: t.moving });
+}
+
 function renderGroups() {
   const list = $('group-list');
   const seen = new Set();
-  for (const g of snap.groups) {
+  for (const g of snap.groups.map(view)) {
     seen.add(g.name);
     let sec = list.querySelector(`section[data-group="${CSS.escape(g.name)}"]`);
     if (!sec) {
@@ -172,7 +184,10 @@ function renderGroups() {
   for (const sec of [...list.children]) if (!seen.has(sec.dataset.group)) sec.remove();
 }
 
-function groupOf(name) { return snap && snap.groups.find((g) => g.name === name); }
+function groupOf(name) {
+  const sg = snap && snap.groups.find((g) => g.name === name);
+  return sg && view(sg);
+}
 
 function geometry(g, canvas) {
   const B = g.table.length;
@@ -256,7 +271,7 @@ function onHover(e, name) {
 
 function renderTMs() {
   const rows = [];
-  for (const g of snap.groups) {
+  for (const g of snap.groups.map(view)) {
     for (const tm of g.tms) {
       const i = g.owners.indexOf(tm.name);
       const sw = el('span', { class: 'swatch' });
