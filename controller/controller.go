@@ -57,6 +57,7 @@ import (
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/internal/backoff"
+	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/p4info"
 	"google.golang.org/grpc"
 )
@@ -71,6 +72,9 @@ type Controller struct {
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
 	liveness liveness
+	// refusals logs a switch's refused Read answers once per switch per
+	// minute; every one is counted in symdist_switch_reads_refused_total.
+	refusals *limitlog.Limiter
 
 	adoptMu sync.Mutex // one adoption at a time
 
@@ -150,6 +154,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		counts:   countCache{},
 		metrics:  newMetrics(cfg),
 		liveness: defaultLiveness,
+		refusals: limitlog.New(time.Minute),
 	}
 	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
@@ -343,6 +348,10 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		return ended(err)
 	}
 	defer sess.Close()
+	sess.LimitReads(p4rt.NewReadLimits(sw.pipe.info), func(err *p4rt.RefusedError) {
+		c.metrics.readsRefused.WithLabelValues(sw.cfg.Name, err.Reason).Inc()
+		c.refusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
+	})
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true
 	sw.mu.Unlock()

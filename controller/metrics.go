@@ -23,6 +23,7 @@ type metrics struct {
 	livenessFailures *prometheus.CounterVec
 	claims           *prometheus.GaugeVec
 	noHigherID       *prometheus.GaugeVec
+	readsRefused     *prometheus.CounterVec
 	groupOf          map[string]string // TM -> group, for labels
 }
 
@@ -65,8 +66,11 @@ func newMetrics(cfg *config.Config) *metrics {
 	m.noHigherID = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "symdist_switch_election_id_exhausted", Help: "1 while the switch has seen election id {2^64-1, 2^64-1}, so that no controller can become its primary.",
 	}, []string{"switch"})
+	m.readsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_switch_reads_refused_total", Help: "Read answers refused: more entities than the P4Info allows (too_many), an entity twice (duplicate), too many bytes (too_large), an entity not asked for (not_asked).",
+	}, []string{"switch", "reason"})
 	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram,
-		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID)
+		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.readsRefused)
 	m.groupOf = map[string]string{}
 	for _, tm := range cfg.TMs {
 		m.groupOf[tm.Name] = tm.Group
