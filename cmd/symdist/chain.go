@@ -4,14 +4,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +18,6 @@ import (
 	"github.com/symdist/symdist/chain/agent"
 	"golang.org/x/sync/errgroup"
 )
-
-// maxTableFile bounds a --table-file: a table of 65,536 buckets with
-// names and chains is a few MB.
-const maxTableFile = 64 << 20
 
 func newChainCmd() *cobra.Command {
 	var (
@@ -71,7 +64,7 @@ once instead of following a controller, for tests and static setups.
 			}
 			a := agent.New(agent.Config{TM: name, Queue: queue, Legs: legs, Log: log})
 			if tableFile != "" {
-				bt, err := readTableFile(tableFile)
+				bt, err := adminapi.ReadTableFile(tableFile)
 				if err != nil {
 					return err
 				}
@@ -125,28 +118,3 @@ once instead of following a controller, for tests and static setups.
 	return cmd
 }
 
-// readTableFile reads a bucket table with its chains, strictly.
-func readTableFile(path string) (adminapi.BucketTable, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return adminapi.BucketTable{}, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return adminapi.BucketTable{}, err
-	}
-	if st.Size() > maxTableFile {
-		return adminapi.BucketTable{}, fmt.Errorf("%s: %d bytes, more than a table can be (%d)", path, st.Size(), maxTableFile)
-	}
-	dec := json.NewDecoder(io.LimitReader(f, maxTableFile))
-	dec.DisallowUnknownFields()
-	var bt adminapi.BucketTable
-	if err := dec.Decode(&bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", path, err)
-	}
-	if dec.More() {
-		return bt, fmt.Errorf("%s: more than one JSON value", path)
-	}
-	return bt, nil
-}
