@@ -16,11 +16,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-	"hash/crc32"
-	"net/netip"
 )
 
 // DefaultBuckets is B, the bucket count per group (a power of two).

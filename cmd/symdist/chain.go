@@ -117,4 +117,3 @@ once instead of following a controller, for tests and static setups.
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
-
