@@ -113,11 +113,11 @@ var SymdistReadLimits = sync.OnceValue(func() *ReadLimits { return NewReadLimits
 type readBudget struct {
 	l      *ReadLimits
 	asked  []*p4v1.Entity
-	counts map[string]int // by "kind/id"
+	counts map[string]int        // by "kind/id"
 	seen   map[[16]byte]struct{} // FNV-128a of each entity's class and key: a million keys in 40 MB, not 150
 
-	bytes  int
-	max    int // bytes
+	bytes int
+	max   int // bytes
 }
 
 func newReadBudget(l *ReadLimits, asked []*p4v1.Entity) *readBudget {
