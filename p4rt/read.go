@@ -21,8 +21,11 @@ import (
 
 // ReadTimeout bounds one Read when the caller's context allows longer: a
 // switch that drips its answer cannot hold a sync (or a scrape, or an
-// audit) for ever.
-const ReadTimeout = time.Minute
+// audit) for ever. It is well above a legitimate full read: bmv2's debug
+// build takes about 40 s to be written 1,048,576 entries on a loaded
+// machine (docs/performance.md), and a Read is not cut short for being
+// slow, only for being endless.
+const ReadTimeout = 5 * time.Minute
 
 // readTimeout is ReadTimeout; tests shorten it.
 var readTimeout = ReadTimeout
