@@ -304,7 +304,8 @@ func describe(e *p4v1.Entity) string {
 // table's size, an entity read twice, an entity not asked for, one over
 // MaxEntityBytes or more bytes than the entities allowed, the stream is
 // cancelled and the error is a *RefusedError. The Read takes at most
-// ReadTimeout.
+// ReadTimeout. Table entries come back canonical (entries.Canonicalize:
+// their keys are compared so).
 func ReadEntities(ctx context.Context, client p4v1.P4RuntimeClient, deviceID uint64, limits *ReadLimits, entities ...*p4v1.Entity) ([]*p4v1.Entity, error) {
 	if limits == nil {
 		limits = SymdistReadLimits()
