@@ -20,7 +20,6 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
-	"github.com/symdist/symdist/test/testbed"
 	"google.golang.org/grpc"
 )
 
@@ -113,11 +112,17 @@ func TestSyncRefusesLyingSwitch(t *testing.T) {
 	api := httptest.NewServer(c.Handler(""))
 	defer api.Close()
 	const refused = `symdist_switch_reads_refused_total{reason="duplicate",switch="sw"}`
-	testbed.Eventually(t, "three refused syncs", 20*time.Second, func() bool {
+	// Up to 20 s for three refused syncs, the heap sampled throughout.
+	for deadline := time.Now().Add(20 * time.Second); metric(t, api.URL, refused) < 3; time.Sleep(20 * time.Millisecond) {
 		runtime.ReadMemStats(&m)
 		peak = max(peak, m.HeapAlloc)
-		return metric(t, api.URL, refused) >= 3
-	})
+		if time.Now().After(deadline) {
+			t.Errorf("%s = %v after 20 s, want 3 or more", refused, metric(t, api.URL, refused))
+			break
+		}
+	}
+	runtime.ReadMemStats(&m)
+	peak = max(peak, m.HeapAlloc)
 	st := c.Status()
 	if len(st.Switches) != 1 || !strings.Contains(st.Switches[0].LastError, "answered the same entity of table SymdistIngress.tm_select.bucket_table twice") {
 		t.Errorf("switch status %+v: want the duplicate named", st.Switches)
