@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain/agent"
+	"github.com/symdist/symdist/internal/limitlog"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -63,6 +64,10 @@ once instead of following a controller, for tests and static setups.
 				return errors.New("give --controller or --table-file (one of them)")
 			}
 			a := agent.New(agent.Config{TM: name, Queue: queue, Legs: legs, Log: log})
+			refused := prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "symdist_chain_bucket_tables_refused_total",
+				Help: "Bucket tables from the controller refused as over the contract (docs/tmapi.md): not applied, not acknowledged.",
+			})
 			if tableFile != "" {
 				bt, err := adminapi.ReadTableFile(tableFile)
 				if err != nil {
@@ -78,12 +83,13 @@ once instead of following a controller, for tests and static setups.
 						a.SetTable(adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers})
 						return nil
 					},
-					OnError: func(err error) { log.Warn("chaining: bucket table watch", "err", err) }}
+					OnError: watchErrors(log, refused.Inc, limitlog.New(time.Minute))}
 				g.Go(func() error { f.Run(ctx); return nil })
 			}
 			if metrics != "" {
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(a.Collectors()...)
+				reg.MustRegister(refused)
 				ln, err := net.Listen("tcp", metrics)
 				if err != nil {
 					return err
@@ -116,4 +122,18 @@ once instead of following a controller, for tests and static setups.
 	f.StringVar(&metrics, "metrics", "", "serve GET /metrics on ADDRESS:PORT (empty: none)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// watchErrors is the chaining agent's Follower.OnError: a table refused
+// as over the contract is counted in refused and logged once per interval
+// of lim; any other failure is logged as it comes.
+func watchErrors(log *slog.Logger, refused func(), lim *limitlog.Limiter) func(error) {
+	return func(err error) {
+		if errors.Is(err, adminapi.ErrBadTable) {
+			refused()
+			lim.Log(log, slog.LevelWarn, "controller", "chaining: bucket table refused", "err", err)
+			return
+		}
+		log.Warn("chaining: bucket table watch", "err", err)
+	}
 }
