@@ -75,6 +75,9 @@ type Controller struct {
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
 	liveness liveness
+	// refusals logs a switch's refused Read answers once per switch per
+	// minute; every one is counted in symdist_switch_reads_refused_total.
+	refusals *limitlog.Limiter
 
 	adoptMu sync.Mutex // one adoption at a time
 	// reloadMu makes reloads and applies one at a time, each from reading
@@ -167,6 +170,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
 		rejectLog: limitlog.New(time.Minute),
+		refusals:  limitlog.New(time.Minute),
 	}
 	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
@@ -360,6 +364,10 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		return ended(err)
 	}
 	defer sess.Close()
+	sess.LimitReads(p4rt.NewReadLimits(sw.pipe.info), func(err *p4rt.RefusedError) {
+		c.metrics.readsRefused.WithLabelValues(sw.cfg.Name, err.Reason).Inc()
+		c.refusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
+	})
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true
 	sw.mu.Unlock()
