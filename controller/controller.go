@@ -85,6 +85,9 @@ type Controller struct {
 	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
+
+	adminBounds adminBounds    // admin API connection bounds (admin.go)
+	refusals    *adminRefusals // admin API refusals (admin.go)
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -152,6 +155,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		liveness: defaultLiveness,
 	}
 	c.ho = newHandover(c.metrics.reg)
+	c.adminBounds = defaultAdminBounds
+	c.refusals = newAdminRefusals(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
