@@ -21,8 +21,18 @@ import (
 func (s *Server) handle(client *net.TCPConn) {
 	defer s.conns.Done()
 	s.st.accepted.Add(1)
-	s.st.active.Add(1)
+	active := s.st.active.Add(1)
 	log := s.log.With("client", client.RemoteAddr().String(), "vip", client.LocalAddr().String())
+	if s.overFDBudget(active) {
+		// Refused before the process runs out of descriptors (fdlimit.go).
+		_ = client.SetLinger(0)
+		client.Close()
+		s.st.active.Add(-1)
+		s.st.failed.Add(1)
+		s.refuseFD()
+		return
+	}
+	s.checkOccupancy() // the descriptor budget may cross the mark
 	addr := clientAddr(client)
 	if !s.admit(addr) {
 		// A reset: the client learns at once, and no TIME_WAIT is left.
@@ -87,6 +97,7 @@ func (s *Server) handle(client *net.TCPConn) {
 	s.leave(addr)
 	be.active.Add(-1)
 	s.st.active.Add(-1)
+	s.checkOccupancy()
 	switch {
 	case f.idleTimedOut.Load():
 		s.st.idleTimeouts.Add(1)

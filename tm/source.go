@@ -4,7 +4,6 @@ package tm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,7 +11,12 @@ import (
 	"os"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/internal/strictjson"
 )
+
+// maxBucketsFile bounds a --buckets-file: a table of 65,536 buckets with
+// names, chains and peers is a few MB.
+const maxBucketsFile = 64 << 20
 
 // BucketSource gives the bucket table of the TM's group, owner TM name per
 // bucket.
@@ -64,7 +68,9 @@ type Follower interface {
 }
 
 // FileSource reads a JSON adminapi.BucketTable from a file, again at each
-// refresh (so replacing the file changes the table).
+// refresh (so replacing the file changes the table), strictly
+// (internal/strictjson: one value, no unknown fields, no duplicate keys, at
+// most maxBucketsFile bytes).
 type FileSource struct {
 	Path string
 }
@@ -74,12 +80,13 @@ func (s *FileSource) String() string { return "file " + s.Path }
 // Fetch reads the file.
 func (s *FileSource) Fetch(context.Context) (adminapi.BucketTable, error) {
 	var bt adminapi.BucketTable
-	b, err := os.ReadFile(s.Path)
+	f, err := os.Open(s.Path)
 	if err != nil {
 		return bt, err
 	}
-	if err := json.Unmarshal(b, &bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", s.Path, err)
+	defer f.Close()
+	if err := strictjson.Decode(f, &bt, maxBucketsFile); err != nil {
+		return adminapi.BucketTable{}, fmt.Errorf("%s: %w", s.Path, err)
 	}
 	if len(bt.Buckets) == 0 {
 		return bt, fmt.Errorf("%s: no buckets", s.Path)
