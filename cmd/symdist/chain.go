@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,8 +17,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain/agent"
+	"github.com/symdist/symdist/internal/connlimit"
+	"github.com/symdist/symdist/internal/strictjson"
 	"golang.org/x/sync/errgroup"
 )
+
+// metricsMaxConns bounds the connections to --metrics (scrapers).
+const metricsMaxConns = 16
 
 // maxTableFile bounds a --table-file: a table of 65,536 buckets with
 // names and chains is a few MB.
@@ -95,7 +98,11 @@ once instead of following a controller, for tests and static setups.
 				if err != nil {
 					return err
 				}
-				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+				refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "symdist_chain_metrics_refused_total",
+					Help: "Connections to --metrics reset because it held " + fmt.Sprint(metricsMaxConns) + "."})
+				reg.MustRegister(refused)
+				bounded := connlimit.New(ln, connlimit.Config{Max: metricsMaxConns, Name: "chain --metrics", Log: log, Refused: refused.Inc})
+				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), MaxHeaderBytes: 16 << 10,
 					ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 				g.Go(func() error {
 					<-ctx.Done()
@@ -104,7 +111,7 @@ once instead of following a controller, for tests and static setups.
 					return srv.Shutdown(sctx)
 				})
 				g.Go(func() error {
-					if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					if err := srv.Serve(bounded); !errors.Is(err, http.ErrServerClosed) {
 						return err
 					}
 					return nil
@@ -139,14 +146,9 @@ func readTableFile(path string) (adminapi.BucketTable, error) {
 	if st.Size() > maxTableFile {
 		return adminapi.BucketTable{}, fmt.Errorf("%s: %d bytes, more than a table can be (%d)", path, st.Size(), maxTableFile)
 	}
-	dec := json.NewDecoder(io.LimitReader(f, maxTableFile))
-	dec.DisallowUnknownFields()
 	var bt adminapi.BucketTable
-	if err := dec.Decode(&bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", path, err)
-	}
-	if dec.More() {
-		return bt, fmt.Errorf("%s: more than one JSON value", path)
+	if err := strictjson.Decode(f, &bt, maxTableFile); err != nil {
+		return adminapi.BucketTable{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return bt, nil
 }
