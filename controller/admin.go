@@ -25,12 +25,13 @@ import (
 
 // adminBounds bound what one peer can make the admin API hold: a
 // connection's header, body, answer and idle time, its header size, and
-// the connections open at once (past maxConns a new one is reset). Watch
+// the connections open at once (past maxConns, or perPeer from one
+// address, a new one is reset: one client cannot take them all). Watch
 // streams last: their handler lifts the read deadline and extends the
 // write deadline by write before every line (serveWatch).
 type adminBounds struct {
 	readHeader, read, write, idle time.Duration
-	maxHeader, maxConns           int
+	maxHeader, maxConns, perPeer  int
 	ping                          time.Duration // between a watch stream's pings (adminapi.PingInterval)
 }
 
@@ -38,12 +39,12 @@ type adminBounds struct {
 // far fewer descriptors than the usual limits for the switch sessions:
 // every TM holds one watch stream and makes a request now and then.
 var defaultAdminBounds = adminBounds{readHeader: 5 * time.Second, read: 30 * time.Second, write: 30 * time.Second,
-	idle: time.Minute, maxHeader: 64 << 10, maxConns: 1024, ping: adminapi.PingInterval}
+	idle: time.Minute, maxHeader: 64 << 10, maxConns: 1024, perPeer: 256, ping: adminapi.PingInterval}
 
 // Reasons the admin API refuses a peer, the label of
 // symdist_admin_refused_total.
 const (
-	refusedConnLimit    = "connection_limit" // past adminBounds.maxConns
+	refusedConnLimit    = "connection_limit" // past adminBounds.maxConns or perPeer
 	refusedUnauthorized = "unauthorized"     // missing or wrong token
 	refusedBadBody      = "bad_body"         // not one strict JSON value of the type, or too large
 	refusedStaleAck     = "stale_ack"        // an ack lower than the subscriber's last
@@ -198,7 +199,7 @@ func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token),
 		ReadHeaderTimeout: b.readHeader, ReadTimeout: b.read, WriteTimeout: b.write, IdleTimeout: b.idle,
 		MaxHeaderBytes: b.maxHeader}
-	ln = connlimit.New(ln, connlimit.Config{Max: b.maxConns, Name: "admin API", Log: c.log,
+	ln = connlimit.New(ln, connlimit.Config{Max: b.maxConns, MaxPerPeer: b.perPeer, Name: "admin API", Log: c.log,
 		Refused: c.refusals.count.WithLabelValues(refusedConnLimit).Inc})
 	srv.RegisterOnShutdown(c.closeWatches)
 	go func() {

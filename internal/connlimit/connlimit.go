@@ -28,6 +28,9 @@ type Config struct {
 	// Max is how many accepted connections may be open at once; past it
 	// new ones are refused. 0 or less: no bound.
 	Max int
+	// MaxPerPeer is how many of them one peer address may hold, so that
+	// one peer cannot take them all; 0 or less: no such bound.
+	MaxPerPeer int
 	// Name says whose connections these are in the log ("admin API").
 	Name string
 	// Log hears refusals, at most one line per peer per LogInterval;
@@ -45,6 +48,9 @@ type Listener struct {
 	lim     *limitlog.Limiter
 	open    atomic.Int64
 	refused atomic.Int64
+
+	mu    sync.Mutex
+	peers map[string]int // open connections per peer address, with MaxPerPeer
 }
 
 // New bounds ln.
@@ -60,22 +66,62 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.cfg.Max <= 0 {
+		if l.cfg.Max <= 0 && l.cfg.MaxPerPeer <= 0 {
 			return c, nil
 		}
-		if n := l.open.Add(1); n <= int64(l.cfg.Max) {
-			return &conn{Conn: c, l: l}, nil
+		peer := peerOf(c)
+		if why := l.take(peer); why != "" {
+			l.refuse(c, peer, why)
+			continue
 		}
-		l.open.Add(-1)
-		l.refuse(c)
+		return &conn{Conn: c, l: l, peer: peer}, nil
 	}
 }
 
-func (l *Listener) refuse(c net.Conn) {
+// take counts a connection of peer, or says why it is refused.
+func (l *Listener) take(peer string) (why string) {
+	if n := l.open.Add(1); l.cfg.Max > 0 && n > int64(l.cfg.Max) {
+		l.open.Add(-1)
+		return "too many open connections"
+	}
+	if l.cfg.MaxPerPeer <= 0 {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.peers[peer] >= l.cfg.MaxPerPeer {
+		l.open.Add(-1)
+		return "too many open connections from this address"
+	}
+	if l.peers == nil {
+		l.peers = map[string]int{}
+	}
+	l.peers[peer]++
+	return ""
+}
+
+// give forgets a connection of peer.
+func (l *Listener) give(peer string) {
+	l.open.Add(-1)
+	if l.cfg.MaxPerPeer <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.peers[peer]--; l.peers[peer] <= 0 {
+		delete(l.peers, peer)
+	}
+}
+
+func peerOf(c net.Conn) string {
 	peer := c.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(peer); err == nil {
 		peer = host
 	}
+	return peer
+}
+
+func (l *Listener) refuse(c net.Conn, peer, why string) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0) // a reset: no TIME_WAIT, the peer learns at once
 	}
@@ -85,13 +131,13 @@ func (l *Listener) refuse(c net.Conn) {
 		l.cfg.Refused()
 	}
 	if l.cfg.Log != nil {
-		l.lim.Log(l.cfg.Log, slog.LevelWarn, peer, "connection refused: too many open connections",
-			"server", l.cfg.Name, "peer", peer, "limit", l.cfg.Max)
+		l.lim.Log(l.cfg.Log, slog.LevelWarn, peer, "connection refused: "+why,
+			"server", l.cfg.Name, "peer", peer, "limit", l.cfg.Max, "per_peer", l.cfg.MaxPerPeer)
 	}
 }
 
-// Open is the number of accepted connections not yet closed (0 without a
-// bound: they are not counted).
+// Open is the number of accepted connections not yet closed (0 without
+// bounds: they are not counted).
 func (l *Listener) Open() int64 { return l.open.Load() }
 
 // Refused is the number of connections refused so far.
@@ -101,11 +147,12 @@ func (l *Listener) Refused() int64 { return l.refused.Load() }
 type conn struct {
 	net.Conn
 	l    *Listener
+	peer string
 	once sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(func() { c.l.give(c.peer) })
 	return err
 }

@@ -93,3 +93,45 @@ func TestRefusesPastMax(t *testing.T) {
 		t.Errorf("a connection after one closed was refused (open: %d)", l.Open())
 	}
 }
+
+func TestRefusesPastMaxPerPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(ln, Config{Max: 10, MaxPerPeer: 2})
+	defer l.Close()
+	go echo(l)
+	dialFrom := func(ip string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 2 * time.Second}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return nil
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a1, a2 := dialFrom("127.0.0.1"), dialFrom("127.0.0.1")
+	for _, tc := range []struct {
+		name string
+		c    net.Conn
+		want bool
+	}{
+		{"first of 127.0.0.1", a1, true},
+		{"second of 127.0.0.1", a2, true},
+		{"third of 127.0.0.1", dialFrom("127.0.0.1"), false},
+		{"first of 127.0.0.2", dialFrom("127.0.0.2"), true},
+	} {
+		if got := alive(t, tc.c); got != tc.want {
+			t.Errorf("%s served: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	a1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Open() > 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !alive(t, dialFrom("127.0.0.1")) {
+		t.Errorf("127.0.0.1 refused after one of its connections closed")
+	}
+}
