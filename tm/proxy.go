@@ -20,18 +20,8 @@ import (
 // connection gone from Active and its port back in the table.
 func (s *Server) handle(client *net.TCPConn) {
 	defer s.conns.Done()
-	s.st.accepted.Add(1)
-	active := s.st.active.Add(1)
+	// accept counted it in accepted and active.
 	log := s.log.With("client", client.RemoteAddr().String(), "vip", client.LocalAddr().String())
-	if s.overFDBudget(active) {
-		// Refused before the process runs out of descriptors (fdlimit.go).
-		_ = client.SetLinger(0)
-		client.Close()
-		s.st.active.Add(-1)
-		s.st.failed.Add(1)
-		s.refuseFD()
-		return
-	}
 	s.checkOccupancy() // the descriptor budget may cross the mark
 	addr := clientAddr(client)
 	if !s.admit(addr) {

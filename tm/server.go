@@ -265,8 +265,21 @@ func (s *Server) accept(ln net.Listener) {
 			continue
 		}
 		wait.Reset()
+		tc := c.(*net.TCPConn)
+		s.st.accepted.Add(1)
+		if active := s.st.active.Add(1); s.overFDBudget(active) {
+			// Refused here, before the next accept, so that refused
+			// connections waiting for their goroutine cannot pile up
+			// past the limit (fdlimit.go). A reset: no TIME_WAIT.
+			_ = tc.SetLinger(0)
+			tc.Close()
+			s.st.active.Add(-1)
+			s.st.failed.Add(1)
+			s.refuseFD()
+			continue
+		}
 		s.conns.Add(1)
-		go s.handle(c.(*net.TCPConn))
+		go s.handle(tc)
 	}
 }
 
