@@ -196,7 +196,8 @@ const (
 	// IdleLimit: a subscriber that reads nothing for this long treats the
 	// stream as dead and subscribes again.
 	IdleLimit = 3 * PingInterval
-	// MaxLine bounds one line of the stream (a 4096-bucket table with
-	// names of up to 64 bytes is under 300 KB).
-	MaxLine = 4 << 20
+	// MaxLine bounds one line of the stream: the largest table the
+	// contract allows (MaxTableBytes; a 4096-bucket table with names of
+	// up to 64 bytes is under 300 KB).
+	MaxLine = MaxTableBytes
 )

@@ -93,9 +93,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, v any) error
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, req.URL, err)
+	}
+	if len(data) > maxBody {
+		return fmt.Errorf("%s %s: response over %d bytes", method, req.URL, maxBody)
 	}
 	if err := responseError(req, resp, data); err != nil {
 		return err
@@ -108,6 +111,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, v any) error
 	}
 	return nil
 }
+
+// maxBody bounds a response: the largest bucket table, or 16 MiB.
+const maxBody = max(MaxTableBytes, 16<<20)
 
 // responseError is nil for 200 OK, else an *HTTPError with the API's
 // message from the body.
@@ -141,6 +147,9 @@ func (c *Client) Buckets(ctx context.Context, group string) (BucketTable, error)
 	}
 	if bt.Group == "" {
 		bt.Group = group
+	}
+	if err := bt.Check(); err != nil {
+		return BucketTable{}, fmt.Errorf("group %s: %w", group, err)
 	}
 	return bt, nil
 }

@@ -103,7 +103,9 @@ func (s *Stream) line() (Event, error) {
 }
 
 // Next returns the next table event; pings are skipped. Versions only
-// grow within a stream: a table that does not is an error.
+// grow within a stream: a table that does not is an error. A table that
+// fails BucketTable.Check is returned with an error wrapping ErrBadTable;
+// the stream goes on.
 func (s *Stream) Next() (Event, error) {
 	for {
 		ev, err := s.line()
@@ -117,6 +119,11 @@ func (s *Stream) Next() (Event, error) {
 			return ev, fmt.Errorf("watch: table version %d after %d", ev.Version, s.last)
 		}
 		s.last = ev.Version
+		bt := BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers}
+		if err := bt.Check(); err != nil {
+			// The stream goes on: the table is refused, not acknowledged.
+			return ev, fmt.Errorf("watch: table version %d refused: %w", ev.Version, err)
+		}
 		return ev, nil
 	}
 }
@@ -207,6 +214,12 @@ func (f *Follower) once(ctx context.Context) (got bool, err error) {
 	defer s.Close()
 	for {
 		ev, err := s.Next()
+		if errors.Is(err, ErrBadTable) {
+			if f.OnError != nil {
+				f.OnError(err) // not applied, not acknowledged
+			}
+			continue
+		}
 		if err != nil {
 			return got, err
 		}

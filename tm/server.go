@@ -30,6 +30,8 @@ import (
 
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/internal/backoff"
+	"github.com/symdist/symdist/internal/connlimit"
+	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/ports"
 )
 
@@ -40,6 +42,10 @@ type Server struct {
 	bal *balancer
 
 	tab *ports.Table // nil: no bucket table (KernelPorts without a source)
+
+	// refusals logs refused bucket tables once a minute (each is counted
+	// in Buckets.Refused).
+	refusals *limitlog.Limiter
 
 	chained chainedPorts // self ports another TM still uses (chained.go)
 
@@ -59,7 +65,9 @@ type Server struct {
 	done      chan struct{}
 
 	st   counters
-	load load // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
+	load load     // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
+	fd   fdBudget // the file descriptor budget (fdlimit.go)
+	http *connlimit.Listener
 
 	mu          sync.Mutex // guards the bucket state below
 	lastBuckets []string
@@ -80,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
+	s := &Server{cfg: p, log: p.Log, refusals: limitlog.New(time.Minute), bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
 		portsChanged: make(chan struct{})}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
 	return s, nil
@@ -148,14 +156,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
+	if err := s.startFDBudget(); err != nil { // with the listeners open
+		return err
+	}
 	if c.HTTP != "" {
 		s.httpLn, err = net.Listen("tcp", c.HTTP)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", c.HTTP, err)
 		}
-		s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		s.http = connlimit.New(s.httpLn, connlimit.Config{Max: httpMaxConns, Name: "TM HTTP endpoint", Log: s.log})
+		s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		go func() {
-			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := s.httpSrv.Serve(s.http); !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("HTTP endpoint stopped", "err", err)
 			}
 		}()
@@ -257,8 +270,21 @@ func (s *Server) accept(ln net.Listener) {
 			continue
 		}
 		wait.Reset()
+		tc := c.(*net.TCPConn)
+		s.st.accepted.Add(1)
+		if active := s.st.active.Add(1); s.overFDBudget(active) {
+			// Refused here, before the next accept, so that refused
+			// connections waiting for their goroutine cannot pile up
+			// past the limit (fdlimit.go). A reset: no TIME_WAIT.
+			_ = tc.SetLinger(0)
+			tc.Close()
+			s.st.active.Add(-1)
+			s.st.failed.Add(1)
+			s.refuseFD()
+			continue
+		}
 		s.conns.Add(1)
-		go s.handle(c.(*net.TCPConn))
+		go s.handle(tc)
 	}
 }
 
@@ -298,6 +324,18 @@ func (s *Server) noteTable(bt adminapi.BucketTable) {
 	}
 }
 
+// refusedLocked counts and logs (once a minute) a table refused as over
+// the contract, and reports whether err is one; s.mu is held.
+func (s *Server) refusedLocked(err error) bool {
+	if !errors.Is(err, adminapi.ErrBadTable) {
+		return false
+	}
+	s.bucketSt.Refused++
+	s.bucketSt.LastError = err.Error()
+	s.refusals.Log(s.log, slog.LevelWarn, s.cfg.source.String(), "bucket table refused; keeping the current table", "source", s.cfg.source.String(), "err", err)
+	return true
+}
+
 // refresh fetches the bucket table and applies a change to the port table;
 // it reports whether that worked.
 func (s *Server) refresh(ctx context.Context) bool {
@@ -330,6 +368,9 @@ func (s *Server) refresh(ctx context.Context) bool {
 	}
 	if err != nil {
 		s.bucketSt.Errors++
+		if s.refusedLocked(err) {
+			return false
+		}
 		// Log a failure once until it changes or recovers, not every
 		// refresh; the old table stays in force.
 		if msg := err.Error(); msg != s.bucketSt.LastError {
@@ -428,6 +469,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }
+
+// httpMaxConns bounds the HTTP endpoint's connections (health checks,
+// scrapes, /stats): past it a new one is reset and counted.
+const httpMaxConns = 64
 
 // startFetchFor is how long a starting TM keeps asking for its bucket table:
 // the controller may be starting too, or not have reached a switch yet.

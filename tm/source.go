@@ -4,12 +4,9 @@ package tm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
 
 	"github.com/symdist/symdist/adminapi"
 )
@@ -66,27 +63,19 @@ type Follower interface {
 }
 
 // FileSource reads a JSON adminapi.BucketTable from a file, again at each
-// refresh (so replacing the file changes the table).
+// refresh (so replacing the file changes the table), strictly
+// (internal/strictjson: one value, no unknown fields, no duplicate keys, at
+// most maxBucketsFile bytes).
 type FileSource struct {
 	Path string
 }
 
 func (s *FileSource) String() string { return "file " + s.Path }
 
-// Fetch reads the file.
+// Fetch reads the file (adminapi.ReadTableFile: bounded, strict, and
+// held to the contract).
 func (s *FileSource) Fetch(context.Context) (adminapi.BucketTable, error) {
-	var bt adminapi.BucketTable
-	b, err := os.ReadFile(s.Path)
-	if err != nil {
-		return bt, err
-	}
-	if err := json.Unmarshal(b, &bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", s.Path, err)
-	}
-	if len(bt.Buckets) == 0 {
-		return bt, fmt.Errorf("%s: no buckets", s.Path)
-	}
-	return bt, nil
+	return adminapi.ReadTableFile(s.Path)
 }
 
 // transientError is a fetch that may work if tried again: the controller

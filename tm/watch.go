@@ -48,6 +48,9 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.bucketSt.Errors++
+		if s.refusedLocked(err) {
+			return
+		}
 		if msg := err.Error(); msg != s.bucketSt.LastError {
 			s.log.Warn("bucket table watch", "source", s.cfg.source.String(), "err", err)
 			s.bucketSt.LastError = msg

@@ -137,14 +137,15 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 	}
 }
 
-// With a connection still on a port being lost, the ack waits for it to
-// end (up to LossGrace), so short connections finish before the switches
-// move their replies.
-func TestLossGraceWaitsForConnections(t *testing.T) {
+// loseOpenConnectionsPort starts tm1 (with lossGrace) on half the
+// buckets, opens a connection, and pushes table 2: the loss of the
+// bucket of the connection's self port p.
+func loseOpenConnectionsPort(t *testing.T, lossGrace time.Duration) (*adminapitest.Watch, *Server, *client, uint16) {
+	t.Helper()
 	f := adminapitest.NewWatch(t, "tm1")
 	f.Push(1, adminapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: 20 * time.Second})
+	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: lossGrace})
 	f.WaitAck(t, 1)
 	c := dial(t, s)
 	c.hello()
@@ -152,6 +153,14 @@ func TestLossGraceWaitsForConnections(t *testing.T) {
 	after := halfTable()
 	after[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(after))] = ""
 	f.Push(2, adminapi.KindLoss, after)
+	return f, s, c, p
+}
+
+// With a connection still on a port being lost, the ack waits for it to
+// end (up to LossGrace), so short connections finish before the switches
+// move their replies.
+func TestLossGraceWaitsForConnections(t *testing.T) {
+	f, _, c, p := loseOpenConnectionsPort(t, 20*time.Second)
 	select {
 	case v := <-f.Acks():
 		t.Fatalf("version %d acknowledged while a connection still uses lost port %d", v, p)
@@ -166,17 +175,7 @@ func TestLossGraceWaitsForConnections(t *testing.T) {
 // the SNAT address still uses (the table's held ports) are never handed
 // out here, even in buckets this TM gains in the same table.
 func TestHeldPortsAcrossAHandover(t *testing.T) {
-	f := adminapitest.NewWatch(t, "tm1")
-	f.Push(1, adminapi.KindInitial, halfTable())
-	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: 200 * time.Millisecond})
-	f.WaitAck(t, 1)
-	c := dial(t, s)
-	c.hello()
-	p := a.sources()[0].Port()
-	after := halfTable()
-	after[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(after))] = ""
-	f.Push(2, adminapi.KindLoss, after)
+	f, s, c, p := loseOpenConnectionsPort(t, 200*time.Millisecond)
 	f.WaitAck(t, 2) // after LossGrace, the connection still open
 	want := []adminapi.InUse{{SNAT: "127.0.0.1", Ports: fmt.Sprint(p)}}
 	if got := f.LastInUse(); !reflect.DeepEqual(got, want) {

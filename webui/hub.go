@@ -284,14 +284,19 @@ func (h *hub) unsubscribe(ch chan struct{}) {
 	h.mu.Unlock()
 }
 
-// pingEvery keeps proxies from closing an idle stream.
-const pingEvery = 10 * time.Second
+// pingEvery keeps proxies from closing an idle stream; writeTimeout is
+// how long each event has to go out: a page that stops reading ends its
+// stream (the admin API's server write timeout would end every stream).
+const (
+	pingEvery    = 10 * time.Second
+	writeTimeout = 30 * time.Second
+)
 
 // serveEvents streams snapshots as server-sent events: the current one at
 // once, then one per change.
 func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream
+	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout)) // a stream: per event, below
 	ch := h.subscribe()
 	defer h.unsubscribe(ch)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -306,6 +311,9 @@ func (h *hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	sent := map[string]uint64{}
 	for {
 		var err error
+		// Set before the wait, at most pingEvery: an event has at least
+		// writeTimeout - pingEvery to go out.
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		select {
 		case <-r.Context().Done():
 			return
