@@ -115,16 +115,17 @@ func sameOrigin(t *testing.T, base string, urls []string) {
 
 // pageTM is what the page shows of one TM and its group.
 type pageTM struct {
-	Drained string `json:"drained"`
-	Buckets string `json:"buckets"`
-	Moving  string `json:"moving"`
-	Chained string `json:"chained"`
+	Drained  string `json:"drained"`
+	Buckets  string `json:"buckets"`
+	Moving   string `json:"moving"`
+	Chained  string `json:"chained"`
+	Timeouts string `json:"timeouts"`
 }
 
 const readTM = `(() => {
 	const r = document.querySelector('tr[data-tm="tm2"]');
 	const g = document.querySelector('section[data-group="web"]');
-	return {drained: r ? r.dataset.drained : '', buckets: r ? r.dataset.buckets : '', moving: g ? g.dataset.moving : '', chained: r ? r.dataset.chained : ''};
+	return {drained: r ? r.dataset.drained : '', buckets: r ? r.dataset.buckets : '', moving: g ? g.dataset.moving : '', chained: r ? r.dataset.chained : '', timeouts: r ? r.dataset.timeouts : ''};
 })()`
 
 // Issue 22: the page shows the config's groups and TMs; after a drain
@@ -247,6 +248,10 @@ func TestPageBrowser(t *testing.T) {
 	if want := fmt.Sprint(had); last.Chained != want {
 		t.Errorf("the page shows %s buckets chained to tm2, want the %s it had", last.Chained, want)
 	}
+	// tm2 never acknowledged: one handover timeout.
+	if last.Timeouts != "1" {
+		t.Errorf("the page shows %q handover timeouts of tm2, want 1", last.Timeouts)
+	}
 	t.Logf("drain answered; page shows it drained after %v; controller at 0 buckets after %v, the page %v later",
 		pageDrained.Sub(drainedAt).Round(time.Millisecond), ctlZero.Sub(drainedAt).Round(time.Millisecond), pageZero.Sub(ctlZero).Round(time.Millisecond))
 
@@ -254,7 +259,7 @@ func TestPageBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"tm2 drained", "buckets moved: tm2 →", "handover"} {
+	for _, want := range []string{"tm2 drained", "buckets moved: tm2 →", fmt.Sprintf("%d buckets of tm2 wait for the TM's ack", had), "tm2 did not acknowledge a loss within the handover timeout"} {
 		if !strings.Contains(events, want) {
 			t.Errorf("events lack %q:\n%s", want, events)
 		}

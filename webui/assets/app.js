@@ -277,7 +277,7 @@ function renderTMs() {
       const sw = el('span', { class: 'swatch' });
       sw.style.background = colour(i);
       const conns = tm.connections === undefined ? '—' : String(tm.connections);
-      rows.push(el('tr', { 'data-tm': tm.name, 'data-healthy': String(tm.healthy), 'data-drained': String(tm.drained), 'data-buckets': String(tm.buckets), 'data-chained': String(tm.chained) },
+      rows.push(el('tr', { 'data-tm': tm.name, 'data-healthy': String(tm.healthy), 'data-drained': String(tm.drained), 'data-buckets': String(tm.buckets), 'data-chained': String(tm.chained), 'data-timeouts': String(tm.handover_timeouts) },
         el('th', { scope: 'row' }, sw, ' ' + tm.name),
         el('td', { text: g.name }),
         yesNo(tm.healthy),
