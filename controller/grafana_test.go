@@ -283,3 +283,69 @@ func tmMetrics(t *testing.T) map[string]dto.MetricType {
 	}
 	return names
 }
+
+// The dashboard imports: unique panel ids, every panel within the 24
+// columns and none over another, every query with a data source and a
+// refId unique in its panel.
+func TestGrafanaDashboardLayout(t *testing.T) {
+	b, err := os.ReadFile(dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type gridPos struct{ H, W, X, Y int }
+	var d struct {
+		UID    string `json:"uid"`
+		Title  string `json:"title"`
+		Panels []struct {
+			ID         int     `json:"id"`
+			Type       string  `json:"type"`
+			Title      string  `json:"title"`
+			GridPos    gridPos `json:"gridPos"`
+			Datasource any     `json:"datasource"`
+			Targets    []struct {
+				RefID      string `json:"refId"`
+				Expr       string `json:"expr"`
+				Datasource any    `json:"datasource"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.UID == "" || d.Title == "" {
+		t.Errorf("uid %q, title %q", d.UID, d.Title)
+	}
+	ids := map[int]bool{}
+	cells := map[[2]int]string{}
+	for _, p := range d.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d twice", p.ID)
+		}
+		ids[p.ID] = true
+		g := p.GridPos
+		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %q: gridPos %+v outside the 24 columns", p.Title, g)
+		}
+		for x := g.X; x < g.X+g.W; x++ {
+			for y := g.Y; y < g.Y+g.H; y++ {
+				if other, ok := cells[[2]int{x, y}]; ok {
+					t.Fatalf("panel %q overlaps %q at %d,%d", p.Title, other, x, y)
+				}
+				cells[[2]int{x, y}] = p.Title
+			}
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource == nil || len(p.Targets) == 0 {
+			t.Errorf("panel %q: no data source or no query", p.Title)
+		}
+		refs := map[string]bool{}
+		for _, q := range p.Targets {
+			if q.Expr == "" || q.RefID == "" || refs[q.RefID] || q.Datasource == nil {
+				t.Errorf("panel %q: query %+v", p.Title, q)
+			}
+			refs[q.RefID] = true
+		}
+	}
+}
