@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -346,6 +348,32 @@ func TestGrafanaDashboardLayout(t *testing.T) {
 				t.Errorf("panel %q: query %+v", p.Title, q)
 			}
 			refs[q.RefID] = true
+		}
+	}
+}
+
+// Prometheus's own parser takes every query of the dashboard (Grafana's
+// variables replaced) and the example scrape config, where promtool is
+// installed (Debian's prometheus package).
+func TestGrafanaPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not found: apt-get install prometheus (Debian)")
+	}
+	vars := strings.NewReplacer("$__rate_interval", "1m", "$__range", "1h", "$job", ".*", "$tm_job", ".*")
+	var rules strings.Builder
+	rules.WriteString("groups:\n  - name: dashboard\n    rules:\n")
+	for i, e := range dashboardExprs(t, dashboard) {
+		q, _ := json.Marshal(vars.Replace(e)) // a JSON string is a YAML string
+		fmt.Fprintf(&rules, "      - record: dashboard:query%d\n        expr: %s\n", i, q)
+	}
+	file := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(file, []byte(rules.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"check", "rules", file}, {"check", "config", "--syntax-only", "../examples/grafana/prometheus.yml"}} {
+		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }
