@@ -46,7 +46,7 @@ func rehearse(t *testing.T, file, prefix, sw string) {
 }
 
 // establishedStep runs the rehearsal of examples/rehearse.yaml on the
-// software switch and returns its established step.
+// software switch and returns its established step (for the control run).
 func establishedStep(t *testing.T, prefix string, noChain bool) Step {
 	t.Helper()
 	dir, log := testLogs(t, prefix)
