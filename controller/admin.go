@@ -103,9 +103,10 @@ func (c *Controller) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
 	c.handleConfig(mux)
 	c.watchRoutes(mux)
+	c.pairRoutes(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
-	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
+	guarded := guardAdmin(c.pairGuard(mux), c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
 	if token == "" {
 		return guarded
 	}

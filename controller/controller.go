@@ -95,6 +95,7 @@ type Controller struct {
 	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
+	pair     pairState    // the other controller (pair.go)
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -164,6 +165,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
 		rejectLog: limitlog.New(time.Minute),
+		pair:      pairState{instance: newInstance()},
 	}
 	c.ho = newHandover(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
@@ -184,7 +186,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 
 // Run programs the switches and keeps them right until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	c.pairStartup(ctx)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.runPair(ctx)
+	}()
 	for _, sw := range c.switches {
 		wg.Add(1)
 		go func() {
@@ -310,6 +318,7 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		if wasPrimary {
 			c.primaryLost(false)
 		}
+		c.notePairRole()
 		if ctx.Err() != nil {
 			return
 		}
@@ -378,6 +387,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		if preempted {
 			c.primaryLost(true)
 		}
+		c.notePairRole()
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
 		retry = nil
 		if primary {

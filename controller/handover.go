@@ -3,7 +3,6 @@
 package controller
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -187,6 +186,9 @@ func (c *Controller) liveSubscribedLocked(tm string) bool {
 	if tm == "" || h == nil || !h.up {
 		return false
 	}
+	if c.expectingLocked(tm) { // it followed the old primary (pair.go)
+		return true
+	}
 	for _, s := range c.ho.subs {
 		if s.tm == tm {
 			return true
@@ -270,6 +272,9 @@ func (c *Controller) handOverLocked(group string) {
 func (c *Controller) ackedLocked(tm string, v uint64) bool {
 	if h := c.healthy[tm]; h == nil || !h.up {
 		return true
+	}
+	if c.expectingLocked(tm) { // not back from the old primary yet (pair.go)
+		return false
 	}
 	for _, s := range c.ho.subs {
 		if s.tm == tm && s.acked < v {
@@ -417,28 +422,6 @@ func (c *Controller) Published(group string) (version uint64, settled bool) {
 		return 0, false
 	}
 	return g.version, len(g.pending) == 0 && (desired.SameTable(g.published, g.switchTable) || slices.Equal(g.published, g.switchTable))
-}
-
-// SetWeight changes a TM's weight at run time (not kept across a restart:
-// the config file's weight applies then). Buckets move only to or from it,
-// with the handover.
-func (c *Controller) SetWeight(name string, weight int) error {
-	if weight < 1 || weight > 1000 {
-		return fmt.Errorf("weight %d: want 1-1000", weight)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tm := c.cfg.TM(name)
-	if tm == nil {
-		return fmt.Errorf("no TM %q", name)
-	}
-	if tm.Weight == weight {
-		return nil
-	}
-	c.log.Info("TM weight changed", "tm", name, "from", tm.Weight, "to", weight)
-	tm.Weight = weight
-	c.reassignLocked(tm.Group)
-	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {
