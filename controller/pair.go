@@ -516,8 +516,6 @@ func (c *Controller) notePeers(p *adminapi.ConfigPlan) {
 	}
 }
 
-
-
 func (c *Controller) noteApplied(name string, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
