@@ -574,7 +574,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	}
 	c.tables = tables
 	c.rt.stale = false
-	c.adoptTablesLocked()
+	c.adoptTablesLocked(found)
 	if readopt {
 		c.bumpLocked() // the other switches may need the adopted state too
 	}

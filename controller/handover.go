@@ -116,11 +116,24 @@ func (c *Controller) groupLocked(group string) *groupHandover {
 // adoptTablesLocked starts the switch tables from freshly computed or
 // adopted tables. Adopted again (after a reload or a lost primary role),
 // the switches hold the adopted table whatever this controller was handing
-// over: its pending moves are void.
-func (c *Controller) adoptTablesLocked() {
+// over: its pending moves are void. held is what the switches were read
+// to hold, per group: where the adopted target differs from it (the config
+// changed a weight, or a TM, since the switches were written: a takeover in
+// the middle of a change), the moves go through the handover like any
+// other, so a TM still allocating in a bucket the target moves is waited
+// for (pair.go: also the TMs that followed the old primary).
+func (c *Controller) adoptTablesLocked(held map[string][]string) {
+	var handOver []string
+	defer func() {
+		for _, name := range handOver {
+			c.handOverLocked(name)
+		}
+	}()
 	for name, t := range c.tables {
 		g := c.groupLocked(name)
-		if slices.Equal(g.switchTable, t.Buckets) {
+		h := held[name]
+		moving := len(h) == len(t.Buckets) && !slices.Equal(h, t.Buckets)
+		if !moving && slices.Equal(g.switchTable, t.Buckets) {
 			g.switchTable = t.Buckets // share the target's slice
 			continue
 		}
@@ -131,6 +144,10 @@ func (c *Controller) adoptTablesLocked() {
 		clear(g.pending)
 		clear(g.losses)
 		g.switchTable = t.Buckets
+		if moving {
+			g.switchTable = h
+			handOver = append(handOver, name)
+		}
 	}
 	c.snapshotLocked()
 }
@@ -240,6 +257,11 @@ func (c *Controller) handOverLocked(group string) {
 	c.publishLocked(group)
 	if len(newly) > 0 {
 		v := g.version
+		if g.synced == nil {
+			// Nothing published yet (a new primary): the loss goes out
+			// with the first table, after the first write.
+			v++
+		}
 		for _, b := range newly {
 			g.pending[b] = v
 		}
