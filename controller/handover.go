@@ -124,11 +124,6 @@ func (c *Controller) groupLocked(group string) *groupHandover {
 // for (pair.go: also the TMs that followed the old primary).
 func (c *Controller) adoptTablesLocked(held map[string][]string) {
 	var handOver []string
-	defer func() {
-		for _, name := range handOver {
-			c.handOverLocked(name)
-		}
-	}()
 	for name, t := range c.tables {
 		g := c.groupLocked(name)
 		h := held[name]
@@ -148,6 +143,9 @@ func (c *Controller) adoptTablesLocked(held map[string][]string) {
 			g.switchTable = h
 			handOver = append(handOver, name)
 		}
+	}
+	for _, name := range handOver {
+		c.handOverLocked(name)
 	}
 	c.snapshotLocked()
 }

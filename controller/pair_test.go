@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/contract"
+	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/test/testbed"
+	"github.com/symdist/symdist/vectors"
+)
+
+// pairLab is the e2e lab (two software switches, three TMs) run by a
+// controller pair: each controller with its own config file and its admin
+// API on a fixed loopback address, both listed under controllers.
+type pairLab struct {
+	*lab
+	addrs [2]string // admin API host:port of controller a (election id 20) and b (10)
+	paths [2]string
+	ctl   [2]*pairCtl
+}
+
+type pairCtl struct {
+	c    *controller.Controller
+	url  string
+	kill func() // the controller and its admin API end at once, as a kill would
+}
+
+func newPairLab(t *testing.T, handover time.Duration, tms ...tmSpec) *pairLab {
+	t.Helper()
+	p := &pairLab{lab: newLab(t)}
+	dir := t.TempDir()
+	var urls []string
+	for i := range p.addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.addrs[i] = ln.Addr().String()
+		ln.Close()
+		urls = append(urls, "http://"+p.addrs[i])
+	}
+	for i, id := range []uint64{20, 10} {
+		text := p.yaml(id, "", tms...) + fmt.Sprintf("handover_timeout: %v\ncontrollers: [%s]\n", handover, strings.Join(urls, ", "))
+		p.paths[i] = filepath.Join(dir, fmt.Sprintf("ctl-%c.yaml", 'a'+i))
+		if err := os.WriteFile(p.paths[i], []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// urls is the pair's URL list in the given order (indexes into ctl).
+func (p *pairLab) urls(order ...int) string {
+	var s []string
+	for _, i := range order {
+		s = append(s, "http://"+p.addrs[i])
+	}
+	return strings.Join(s, ",")
+}
+
+// start runs controller i from its config file, admin API included.
+func (p *pairLab) start(t *testing.T, i int) *pairCtl {
+	t.Helper()
+	cfg, err := config.Load(p.paths[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	h := slog.NewTextHandler(w, nil).WithAttrs([]slog.Attr{slog.String("ctl", string(rune('a'+i)))})
+	c, stop := startController(t, cfg, h, func(c *controller.Controller) { c.SetConfigFile(p.paths[i]) })
+	var ln net.Listener
+	for range 100 { // the killed controller's port may take a moment to free
+		if ln, err = net.Listen("tcp", p.addrs[i]); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { c.ServeAdmin(ctx, ln); close(served) }()
+	var once sync.Once
+	pc := &pairCtl{c: c, url: "http://" + p.addrs[i], kill: func() {
+		once.Do(func() {
+			cancel()
+			stop()
+			<-served
+		})
+	}}
+	t.Cleanup(pc.kill)
+	p.ctl[i] = pc
+	return pc
+}
+
+func connected(c *controller.Controller) bool {
+	for _, s := range c.Status().Switches {
+		if !s.Connected {
+			return false
+		}
+	}
+	return true
+}
+
+func weightOf(c *controller.Controller, tm string) int {
+	return tmStatus(c, tm).Weight
+}
+
+// fakeTM follows its group's table through the pair as symdist tm does:
+// a table that takes away buckets it had is applied at once (no new port
+// there), then acknowledged after its connections on them had time to
+// finish (lossGrace; longer while the test holds acks back).
+type fakeTM struct {
+	name  string
+	snat  netip.Addr
+	ports map[int][]uint16 // bucket -> self ports of snat in it
+
+	mu      sync.Mutex
+	table   []string
+	losses  atomic.Int64
+	hold    atomic.Pointer[chan struct{}] // non-nil: a loss's ack waits for it to close
+	applied atomic.Int64                  // tables applied
+}
+
+const lossGrace = 40 * time.Millisecond
+
+func newFakeTM(i int) *fakeTM {
+	tm := &fakeTM{name: fmt.Sprintf("tm%d", i), snat: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), ports: map[int][]uint16{}}
+	server := netip.MustParseAddr("203.0.113.10")
+	for p := 1024; p < 65536; p++ {
+		k, _ := contract.KeyForPorts(server, 80, tm.snat, uint16(p))
+		b := contract.Bucket(contract.Hash(k), 4096)
+		tm.ports[b] = append(tm.ports[b], uint16(p))
+	}
+	return tm
+}
+
+func (tm *fakeTM) apply(ev adminapi.Event) error {
+	tm.mu.Lock()
+	lost := false
+	for b, o := range tm.table {
+		if o == tm.name && b < len(ev.Buckets) && ev.Buckets[b] != tm.name {
+			lost = true
+		}
+	}
+	tm.table = ev.Buckets
+	tm.mu.Unlock()
+	tm.applied.Add(1)
+	if lost {
+		tm.losses.Add(1)
+		time.Sleep(lossGrace)
+		if h := tm.hold.Load(); h != nil {
+			<-*h
+		}
+	}
+	return nil
+}
+
+// port picks a self port: a bucket its table names it owner of.
+func (tm *fakeTM) port() (uint16, bool) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	var mine []int
+	for b, o := range tm.table {
+		if o == tm.name {
+			mine = append(mine, b)
+		}
+	}
+	if len(mine) == 0 {
+		return 0, false
+	}
+	ps := tm.ports[mine[rand.N(len(mine))]]
+	return ps[rand.N(len(ps))], true
+}
+
+func (tm *fakeTM) follow(t *testing.T, urls string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f := adminapi.Follower{Client: &adminapi.Client{URL: urls}, TM: tm.name, Apply: tm.apply}
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		if h := tm.hold.Swap(nil); h != nil {
+			close(*h)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// traffic opens new connections at a rate: a client's request goes
+// through the client side to a TM, that TM picks a self port from its
+// table, and the server's reply (rtt later) must come back to it through
+// the server side. A TM with no self port holds the connection and tries
+// again, failing it after 3 s (symdist tm's --hold).
+type traffic struct {
+	opened, failed, held atomic.Int64
+	firstFail            atomic.Pointer[string]
+}
+
+func (tr *traffic) run(ctx context.Context, l *lab, tms []*fakeTM, rate int, rtt time.Duration) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	vip := netip.MustParseAddr("10.0.0.100")
+	server := netip.MustParseAddr("203.0.113.10")
+	fail := func(format string, args ...any) {
+		tr.failed.Add(1)
+		s := fmt.Sprintf(format, args...)
+		tr.firstFail.CompareAndSwap(nil, &s)
+	}
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		client := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		sp := uint16(10000 + i%50000)
+		out := l.client.send(1, vectors.Flow(layers.IPProtocolTCP, client, sp, vip, 80, nil))
+		tr.opened.Add(1)
+		if len(out) != 1 || out[0] < 2 || out[0] > 4 {
+			fail("connection %d: request left the client side by %v", i, out)
+			continue
+		}
+		tm := tms[out[0]-2]
+		start := time.Now()
+		p, ok := tm.port()
+		if !ok {
+			tr.held.Add(1)
+		}
+		for !ok && time.Since(start) < 3*time.Second && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			p, ok = tm.port()
+		}
+		if !ok {
+			fail("connection %d: %s had no self port for 3 s", i, tm.name)
+			continue
+		}
+		time.Sleep(rtt)
+		back := l.server.send(1, vectors.Flow(layers.IPProtocolTCP, server, 80, tm.snat, p, nil))
+		if len(back) != 1 || back[0] != out[0] {
+			fail("connection %d: %s picked self port %d, the reply left the server side by %v, want [%d]", i, tm.name, p, back, out[0])
+		}
+	}
+}
+
+// watchOwnership checks, every few milliseconds until ctx ends, the
+// handover's promise itself: a bucket a TM's table names it owner of is
+// one both switches send to it. A bucket counts as a violation when the
+// switches send it elsewhere both just before and just after the TM's
+// table is read (so a move racing the check is not one). It returns the
+// violations, one per TM and bucket.
+func watchOwnership(ctx context.Context, t *testing.T, l *lab, tms []*fakeTM) <-chan []string {
+	out := make(chan []string, 1)
+	go func() {
+		seen := map[string]bool{}
+		var found []string
+		defer func() { out <- found }()
+		for ctx.Err() == nil {
+			s1 := l.server.bucketTable(t)
+			tables := make([][]string, len(tms))
+			for i, tm := range tms {
+				tm.mu.Lock()
+				tables[i] = tm.table
+				tm.mu.Unlock()
+			}
+			s2, c2 := l.server.bucketTable(t), l.client.bucketTable(t)
+			for i, tm := range tms {
+				id := uint32(i + 1)
+				for b, o := range tables[i] {
+					if o == tm.name && s1[b] != id && (s2[b] != id || c2[b] != id) {
+						if k := fmt.Sprintf("%s bucket %d", tm.name, b); !seen[k] {
+							seen[k] = true
+							found = append(found, fmt.Sprintf("%s allocated in bucket %d while the switches sent it to tm%d (at %s, after %d tables)",
+								tm.name, b, s2[b], time.Now().Format("15:04:05.000"), tm.applied.Load()))
+						}
+					}
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return out
+}
+
+func subscribedAll(c *controller.Controller, tms ...string) bool {
+	return slices.Equal(c.Pair().Subscribed, tms)
+}
+
+// The controller pair, end to end (issue 24): two controllers, two
+// software switches, three TMs following the pair (the backup's URL
+// first), 20 new connections a second. A weight change on the primary
+// publishes its loss, the losing TMs hold their acks, and the primary is
+// killed before it writes the switches. The backup must take over with the
+// new weight (it took the config), wait for the TMs that followed the old
+// primary, and complete the change: no connection fails, and every TM's
+// watch ends on the new primary. The times of the failover are logged
+// (docs/operations.md, "Failover").
+//
+// Twice: the TMs reconnect as soon as the old primary is gone, or only
+// 500 ms later (their connections in the lost buckets still finishing:
+// they are in the loss's grace period when the primary dies). In the
+// second the new primary has written the switches before any TM is back:
+// only waiting for the old primary's subscribers keeps the TMs from
+// allocating in buckets it moves meanwhile.
+func TestPairFailoverInWeightChange(t *testing.T) {
+	for _, late := range []time.Duration{0, 500 * time.Millisecond} {
+		t.Run(fmt.Sprintf("TMs back after %v", late), func(t *testing.T) { pairFailover(t, late) })
+	}
+}
+
+func pairFailover(t *testing.T, late time.Duration) {
+	p := newPairLab(t, 3*time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 10*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b connected and knowing a as primary", 10*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	tms := []*fakeTM{newFakeTM(1), newFakeTM(2), newFakeTM(3)}
+	for _, tm := range tms {
+		tm.follow(t, p.urls(1, 0)) // the backup first
+	}
+	testbed.Eventually(t, "every TM's watch on a", 10*time.Second, func() bool { return subscribedAll(a.c, "tm1", "tm2", "tm3") })
+
+	var tr traffic
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	trafficDone := make(chan struct{})
+	go func() { tr.run(ctx, p.lab, tms, 20, 20*time.Millisecond); close(trafficDone) }()
+	violations := watchOwnership(ctx, t, p.lab, tms)
+	defer func() { stopTraffic(); <-trafficDone }()
+	time.Sleep(time.Second)
+
+	before := owners(t, p.client)
+	hold := make(chan struct{})
+	for _, tm := range tms {
+		tm.hold.Store(&hold)
+	}
+	lost2, lost3 := tms[1].losses.Load(), tms[2].losses.Load()
+	api := &adminapi.Client{URL: p.urls(1, 0)}
+	setErr := make(chan error, 1)
+	go func() { setErr <- api.SetWeight(context.Background(), "tm1", 3) }()
+	testbed.Eventually(t, "the loss reaches tm2 and tm3, b takes weight 3", 10*time.Second, func() bool {
+		return tms[1].losses.Load() > lost2 && tms[2].losses.Load() > lost3 && weightOf(b.c, "tm1") == 3
+	})
+	if got := owners(t, p.client); !slices.Equal(got, before) {
+		t.Fatal("the switches moved buckets before the TMs acknowledged: the kill would not be in the middle of the change")
+	}
+	killed := time.Now()
+	t.Logf("primary killed at %s", killed.Format("15:04:05.000"))
+	a.kill()
+	time.AfterFunc(late, func() {
+		for _, tm := range tms {
+			tm.hold.Store(nil)
+		}
+		close(hold)
+	})
+	var primaryAt, writtenAt, watchesAt time.Duration
+	testbed.Eventually(t, "b primary, in sync, every TM's watch on b", 15*time.Second, func() bool {
+		since := time.Since(killed)
+		if primaryAt == 0 && b.c.Pair().Role == adminapi.RolePrimary {
+			primaryAt = since
+		}
+		if writtenAt == 0 && primaryAt != 0 && inSync(b.c) {
+			writtenAt = since
+		}
+		if watchesAt == 0 && subscribedAll(b.c, "tm1", "tm2", "tm3") {
+			watchesAt = since
+		}
+		time.Sleep(2 * time.Millisecond)
+		return primaryAt != 0 && writtenAt != 0 && watchesAt != 0
+	})
+	defer func() {
+		if t.Failed() {
+			v, settled := b.c.Published("web")
+			t.Logf("b: published version %d settled %v in sync %v; tm1 buckets %d; status %+v", v, settled, inSync(b.c), bucketsOf(t, p.lab, "tm1"), b.c.Status())
+		}
+	}()
+	testbed.Eventually(t, "the weight change completed by b", 15*time.Second, func() bool {
+		_, settled := b.c.Published("web")
+		return settled && inSync(b.c) && bucketsOf(t, p.lab, "tm1") >= 2457 && bucketsOf(t, p.lab, "tm1") <= 2458
+	})
+	doneAt := time.Since(killed)
+	time.Sleep(time.Second)
+	stopTraffic()
+	<-trafficDone
+	if err := <-setErr; err != nil && !adminapi.Unreachable(err) {
+		t.Logf("weight call answered: %v (the primary was killed under it)", err)
+	}
+	t.Logf("failover: primary killed -> b primary %v, first write %v, every TM's watch on b %v, weight change completed %v",
+		primaryAt.Round(time.Millisecond), writtenAt.Round(time.Millisecond), watchesAt.Round(time.Millisecond), doneAt.Round(time.Millisecond))
+	t.Logf("connections: %d opened, %d failed, %d held for a self port", tr.opened.Load(), tr.failed.Load(), tr.held.Load())
+	if v := <-violations; len(v) > 0 {
+		t.Errorf("%d buckets were in a TM's table while the switches sent them to another TM (its new connections there fail); first: %s", len(v), v[0])
+	}
+	if n := tr.failed.Load(); n > 0 {
+		t.Errorf("%d of %d new connections failed; first: %s", n, tr.opened.Load(), *tr.firstFail.Load())
+	}
+	if !subscribedAll(b.c, "tm1", "tm2", "tm3") {
+		t.Errorf("TMs subscribed on b: %v, want all three", b.c.Pair().Subscribed)
+	}
+	for _, m := range movesBetween(before, owners(t, p.client)) {
+		if m.To != "tm1" {
+			t.Errorf("the weight change moved %d buckets %s -> %s; only buckets to tm1 may move", m.Buckets, m.From, m.To)
+		}
+	}
+}
