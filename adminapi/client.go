@@ -82,13 +82,14 @@ func (c *Client) Do(ctx context.Context, method, path string, body, v any) error
 }
 
 // do sends a request to the primary of the client's controllers and
-// decodes a 200 answer into v (nil: ignore it). A backup's 200 (GET
-// /api/status) is kept only when no primary answers.
+// decodes a 200 answer into v (nil: ignore it). A backup's 200 to a GET
+// (/api/status) is kept only when no primary answers; its 200 to a POST
+// (a config apply, which the backup passes on) is final.
 func (c *Client) do(ctx context.Context, method, path string, body, v any) error {
 	backupAnswered := false
 	err := c.follow(func(u string) error {
 		role, primary, err := c.send(ctx, u, method, path, body, v)
-		if err == nil && role == RoleBackup && len(c.URLs()) > 1 {
+		if err == nil && method == http.MethodGet && role == RoleBackup {
 			backupAnswered = true
 			return &HTTPError{Code: StatusNotPrimary, Status: "backup", Primary: primary}
 		}

@@ -140,9 +140,10 @@ func (c *Client) notePrimary(u string) {
 
 // follow runs try against the client's controllers until one that is not
 // a backup answers: a backup's StatusNotPrimary sends it to the primary
-// the backup names (when that is one of the client's URLs) or the next
-// URL; so does a controller that cannot be reached, when there is
-// another. The error is the last controller's.
+// the backup names (from the controllers list of its config, so a client
+// given only the backup's URL still gets there), else to the next URL; so
+// does a controller that cannot be reached, when there is another. The
+// error is the last controller's.
 func (c *Client) follow(try func(u string) error) error {
 	urls := c.order()
 	if len(urls) == 0 {
@@ -162,7 +163,7 @@ func (c *Client) follow(try func(u string) error) error {
 		switch {
 		case errors.As(err, &he) && he.Code == StatusNotPrimary:
 			last = err
-			if p := strings.TrimRight(he.Primary, "/"); p != "" && !tried[p] && slices.Contains(c.URLs(), p) {
+			if p := strings.TrimRight(he.Primary, "/"); p != "" && !tried[p] {
 				urls = append([]string{p}, urls...)
 			}
 			continue

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -183,8 +184,8 @@ func (c *Controller) expectingLocked(tm string) bool {
 }
 
 // pairGuard serves the pair: the role header on every answer; on a
-// backup, StatusNotPrimary for every request but status, metrics and the
-// pair's own; on the primary, watch streams that end when it stops being
+// backup, StatusNotPrimary for every request but status, metrics, config
+// plan and apply, and the pair's own; on the primary, watch streams that end when it stops being
 // primary.
 func (c *Controller) pairGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +201,9 @@ func (c *Controller) pairGuard(next http.Handler) http.Handler {
 			switch {
 			case r.Method == http.MethodGet && (r.URL.Path == "/api/status" || r.URL.Path == "/metrics" ||
 				r.URL.Path == "/api/pair" || r.URL.Path == "/api/config/running"):
+			case r.Method == http.MethodPost && (r.URL.Path == "/api/config/plan" || r.URL.Path == "/api/config/apply"):
+				// A config applied to the backup reaches the primary too:
+				// the later applied config wins in the pair.
 			default:
 				writeJSON(w, adminapi.StatusNotPrimary, adminapi.NotPrimary{
 					Error:   "this controller is a backup: ask the primary",
@@ -520,4 +524,27 @@ func (c *Controller) noteApplied(name string, data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.noteAppliedLocked(name, data, 0)
+}
+
+// pairOwn makes a config given to a controller of the pair its own: one
+// file serves both controllers (`config apply` to either, or the other
+// controller taking it), so its election_id and admin section are this
+// controller's whatever the file says. Outside a pair (the running config
+// or the file lists no controllers) the file is taken as it is, and a
+// different election_id or admin is refused as before.
+func (c *Controller) pairOwn(data []byte) []byte {
+	own := c.current()
+	if len(own.Controllers) == 0 {
+		return data
+	}
+	next, err := config.Parse("config", data)
+	if err != nil || len(next.Controllers) == 0 ||
+		(next.ElectionID == own.ElectionID && reflect.DeepEqual(next.Admin, own.Admin)) {
+		return data // refused at its own lines, or already this controller's
+	}
+	out, err := rebase(data, own)
+	if err != nil {
+		return data
+	}
+	return out
 }

@@ -4,11 +4,13 @@ package controller_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -425,5 +427,166 @@ func pairFailover(t *testing.T, late time.Duration) {
 		if m.To != "tm1" {
 			t.Errorf("the weight change moved %d buckets %s -> %s; only buckets to tm1 may move", m.Buckets, m.From, m.To)
 		}
+	}
+}
+
+// text is controller i's config with the given TMs (a's election id 20,
+// b's 10), as newPairLab wrote it.
+func (p *pairLab) text(t *testing.T, i int, tms ...tmSpec) []byte {
+	t.Helper()
+	old, err := os.ReadFile(p.paths[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := []uint64{20, 10}[i]
+	tail := string(old[strings.Index(string(old), "handover_timeout:"):])
+	return []byte(p.yaml(id, "", tms...) + tail)
+}
+
+// fileWeight is TM tm's weight in controller i's config file.
+func (p *pairLab) fileWeight(t *testing.T, i int, tm string) int {
+	t.Helper()
+	cfg, err := config.Load(p.paths[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.TM(tm).Weight
+}
+
+// The pair keeps one config (issue 24): a config applied to either
+// controller (the backup, then the primary, each by its URL alone) and a
+// weight changed at run time reach both, in memory and in their files;
+// after both restart, the last config is in force and the switches hold
+// its weights. The same file serves both (its election_id and admin are
+// each controller's own).
+func TestPairConfigReachesBoth(t *testing.T) {
+	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 10*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	ctx := context.Background()
+	both := func(what string, tm string, w int) {
+		t.Helper()
+		testbed.Eventually(t, what, 10*time.Second, func() bool {
+			return weightOf(a.c, tm) == w && weightOf(b.c, tm) == w && p.fileWeight(t, 0, tm) == w && p.fileWeight(t, 1, tm) == w
+		})
+	}
+
+	// To the backup, with the primary's file (election id 20).
+	plan, err := (&adminapi.Client{URL: b.url}).ApplyConfig(ctx, "new.yaml", p.text(t, 0, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 2, "none"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plan.PeersInSync, []string{a.url}) {
+		t.Errorf("apply on the backup: peers in sync %v, behind %v; want %v in sync", plan.PeersInSync, plan.PeersBehind, a.url)
+	}
+	both("tm3 weight 2 on both", "tm3", 2)
+	testbed.Eventually(t, "the primary moved buckets to tm3", 10*time.Second, func() bool { return inSync(a.c) && bucketsOf(t, p.lab, "tm3") == 2048 })
+
+	// To the primary, with the backup's file (election id 10).
+	plan, err = (&adminapi.Client{URL: a.url}).ApplyConfig(ctx, "new.yaml", p.text(t, 1, tmSpec{1, 1, "none"}, tmSpec{2, 2, "none"}, tmSpec{3, 2, "none"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plan.PeersInSync, []string{b.url}) {
+		t.Errorf("apply on the primary: peers in sync %v, behind %v; want %v in sync", plan.PeersInSync, plan.PeersBehind, b.url)
+	}
+	both("tm2 weight 2 on both", "tm2", 2)
+
+	// A weight at run time, through the pair's list (backup first).
+	if err := (&adminapi.Client{URL: p.urls(1, 0)}).SetWeight(ctx, "tm1", 3); err != nil {
+		t.Fatal(err)
+	}
+	both("tm1 weight 3 on both", "tm1", 3)
+	testbed.Eventually(t, "tm1 holds 3/7 of the buckets", 10*time.Second, func() bool {
+		n := bucketsOf(t, p.lab, "tm1")
+		return inSync(a.c) && (n == 1755 || n == 1756)
+	})
+	table := owners(t, p.client)
+
+	a.kill()
+	b.kill()
+	a = p.start(t, 0)
+	b = p.start(t, 1)
+	testbed.Eventually(t, "both back, a primary in sync", 10*time.Second, func() bool {
+		return inSync(a.c) && connected(b.c) && b.c.Pair().Role == adminapi.RoleBackup
+	})
+	for _, c := range []*controller.Controller{a.c, b.c} {
+		for tm, w := range map[string]int{"tm1": 3, "tm2": 2, "tm3": 2} {
+			if got := weightOf(c, tm); got != w {
+				t.Errorf("after the restart %s's weight is %d, want %d", tm, got, w)
+			}
+		}
+	}
+	if got := owners(t, p.client); !slices.Equal(got, table) {
+		t.Errorf("the restart moved %v", movesBetween(table, got))
+	}
+	if a.c.Config().ElectionID != 20 || b.c.Config().ElectionID != 10 {
+		t.Errorf("election ids after the restart: a %d, b %d; want 20 and 10", a.c.Config().ElectionID, b.c.Config().ElectionID)
+	}
+}
+
+// A client given the pair finds the primary by itself (issue 24): a drain
+// through a list whose first URL is the backup, or a controller that is
+// not running, takes effect on the primary; the backup's refusal names
+// the primary.
+func TestPairClientFollowsPrimary(t *testing.T) {
+	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 10*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	ctx := context.Background()
+
+	req, _ := http.NewRequest(http.MethodPost, b.url+"/api/tms/tm2/drain", nil)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np adminapi.NotPrimary
+	json.NewDecoder(resp.Body).Decode(&np)
+	resp.Body.Close()
+	if resp.StatusCode != adminapi.StatusNotPrimary || np.Primary != a.url || resp.Header.Get(adminapi.HeaderRole) != adminapi.RoleBackup {
+		t.Fatalf("drain on the backup: HTTP %d %+v role %q, want %d naming %s", resp.StatusCode, np, resp.Header.Get(adminapi.HeaderRole), adminapi.StatusNotPrimary, a.url)
+	}
+
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close()
+	for _, tt := range []struct {
+		name, urls string
+	}{
+		{"backup first", p.urls(1, 0)},
+		{"dead first", deadURL + "," + p.urls(1, 0)},
+		{"the backup alone", b.url},
+		{"backup, then a dead one", b.url + "," + deadURL},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &adminapi.Client{URL: tt.urls}
+			if err := api.Drain(ctx, "tm2", true); err != nil {
+				t.Fatal(err)
+			}
+			testbed.Eventually(t, "tm2 drained", 10*time.Second, func() bool { return tmStatus(a.c, "tm2").Drained && bucketsOf(t, p.lab, "tm2") == 0 })
+			st, err := api.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(st.Switches, func(s adminapi.SwitchStatus) bool { return s.Primary }) {
+				t.Error("status through the list came from the backup")
+			}
+			if err := api.Drain(ctx, "tm2", false); err != nil {
+				t.Fatal(err)
+			}
+			testbed.Eventually(t, "tm2 undrained", 10*time.Second, func() bool { return !tmStatus(a.c, "tm2").Drained && bucketsOf(t, p.lab, "tm2") > 0 })
+		})
 	}
 }

@@ -82,12 +82,14 @@ func (c *Controller) Reload() (*adminapi.ConfigPlan, error) {
 // PlanConfig returns what applying data (a config file called name) would
 // change, and changes nothing.
 func (c *Controller) PlanConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	data = c.pairOwn(data) // pair.go
 	return c.reload(name, data, false, false)
 }
 
 // ApplyConfig applies data (a config file called name) and saves it to the
 // controller's config file, if it has one.
 func (c *Controller) ApplyConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	data = c.pairOwn(data) // pair.go
 	c.reloadMu.Lock()
 	p, err := c.reload(name, data, true, true)
 	if err == nil {

@@ -70,6 +70,9 @@ func configSendCmd(use, short string, apply bool) *cobra.Command {
 			// With the pair, one apply to the primary: the other
 			// controller takes it (docs/design.md, "The controller pair").
 			client := adminapi.Client{URL: urls, Token: token}
+			// Find the primary first (a status follows it), so that
+			// the plan has its bucket moves; a backup would apply too.
+			_, _ = client.Status(cmd.Context())
 			send := client.PlanConfig
 			if apply {
 				send = client.ApplyConfig
