@@ -125,7 +125,8 @@ func (c *Client) order() []string {
 	if len(urls) > 1 {
 		if p, ok := primaries.Load(c.URL); ok {
 			if i := slices.Index(urls, p.(string)); i > 0 {
-				urls = append([]string{urls[i]}, slices.Delete(urls, i, i+1)...)
+				first := urls[i]
+				urls = append([]string{first}, slices.Delete(urls, i, i+1)...)
 			}
 		}
 	}
