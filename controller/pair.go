@@ -52,7 +52,7 @@ const (
 	// most).
 	expectWindow = 10 * time.Second
 	// pairSyncWait bounds how long an apply waits for the peers to take it.
-	pairSyncWait = 5 * time.Second
+	pairSyncWait = 3 * time.Second // under the clients' 5 s timeout
 )
 
 // pairState is guarded by Controller.mu.
