@@ -482,6 +482,7 @@ func (c *Controller) waitPeers(sha string) (inSync, behind []string) {
 	for {
 		inSync, behind = nil, nil
 		c.mu.Lock()
+		stopped := c.rt.watchCtx != nil && c.rt.watchCtx.Err() != nil // Run ended
 		for u, p := range c.pair.peers {
 			if time.Since(p.at) > pairStale {
 				continue
@@ -493,7 +494,7 @@ func (c *Controller) waitPeers(sha string) (inSync, behind []string) {
 			}
 		}
 		c.mu.Unlock()
-		if len(behind) == 0 || time.Now().After(deadline) {
+		if len(behind) == 0 || stopped || time.Now().After(deadline) {
 			slices.Sort(inSync)
 			slices.Sort(behind)
 			return inSync, behind

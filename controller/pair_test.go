@@ -24,10 +24,19 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/config"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/desired"
+	"github.com/symdist/symdist/internal/ifswitch"
+	"github.com/symdist/symdist/p4info"
+	"github.com/symdist/symdist/p4rt"
 	"github.com/symdist/symdist/test/testbed"
 	"github.com/symdist/symdist/vectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // pairLab is the e2e lab (two software switches, three TMs) run by a
@@ -48,7 +57,13 @@ type pairCtl struct {
 
 func newPairLab(t *testing.T, handover time.Duration, tms ...tmSpec) *pairLab {
 	t.Helper()
-	p := &pairLab{lab: newLab(t)}
+	return newPairLabOn(t, newLab(t), handover, tms...)
+}
+
+// newPairLabOn is newPairLab on the switches of l.
+func newPairLabOn(t *testing.T, l *lab, handover time.Duration, tms ...tmSpec) *pairLab {
+	t.Helper()
+	p := &pairLab{lab: l}
 	dir := t.TempDir()
 	var urls []string
 	for i := range p.addrs {
@@ -61,13 +76,22 @@ func newPairLab(t *testing.T, handover time.Duration, tms ...tmSpec) *pairLab {
 		urls = append(urls, "http://"+p.addrs[i])
 	}
 	for i, id := range []uint64{20, 10} {
-		text := p.yaml(id, "", tms...) + fmt.Sprintf("handover_timeout: %v\ncontrollers: [%s]\n", handover, strings.Join(urls, ", "))
+		text := p.configText(id, tms...) + fmt.Sprintf("handover_timeout: %v\ncontrollers: [%s]\n", handover, strings.Join(urls, ", "))
 		p.paths[i] = filepath.Join(dir, fmt.Sprintf("ctl-%c.yaml", 'a'+i))
 		if err := os.WriteFile(p.paths[i], []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return p
+}
+
+// configText is the lab's config; bmv2 serves device id 1 on both.
+func (p *pairLab) configText(electionID uint64, tms ...tmSpec) string {
+	text := p.yaml(electionID, "", tms...)
+	if p.client.remote != nil {
+		text = strings.Replace(text, "device_id: 2", "device_id: 1", 1)
+	}
+	return text
 }
 
 // urls is the pair's URL list in the given order (indexes into ctl).
@@ -139,6 +163,7 @@ type fakeTM struct {
 	name  string
 	snat  netip.Addr
 	ports map[int][]uint16 // bucket -> self ports of snat in it
+	grace time.Duration    // a loss is acknowledged this long after it is applied
 
 	mu      sync.Mutex
 	table   []string
@@ -147,10 +172,8 @@ type fakeTM struct {
 	applied atomic.Int64                  // tables applied
 }
 
-const lossGrace = 40 * time.Millisecond
-
-func newFakeTM(i int) *fakeTM {
-	tm := &fakeTM{name: fmt.Sprintf("tm%d", i), snat: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), ports: map[int][]uint16{}}
+func newFakeTM(i int, grace time.Duration) *fakeTM {
+	tm := &fakeTM{name: fmt.Sprintf("tm%d", i), snat: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), ports: map[int][]uint16{}, grace: grace}
 	server := netip.MustParseAddr("203.0.113.10")
 	for p := 1024; p < 65536; p++ {
 		k, _ := contract.KeyForPorts(server, 80, tm.snat, uint16(p))
@@ -173,7 +196,7 @@ func (tm *fakeTM) apply(ev adminapi.Event) error {
 	tm.applied.Add(1)
 	if lost {
 		tm.losses.Add(1)
-		time.Sleep(lossGrace)
+		time.Sleep(tm.grace)
 		if h := tm.hold.Load(); h != nil {
 			<-*h
 		}
@@ -225,6 +248,24 @@ type traffic struct {
 func (tr *traffic) run(ctx context.Context, l *lab, tms []*fakeTM, rate int, rtt time.Duration) {
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr.connect(ctx, l, tms, i, rtt)
+		}()
+	}
+}
+
+// connect opens connection i.
+func (tr *traffic) connect(ctx context.Context, l *lab, tms []*fakeTM, i int, rtt time.Duration) {
 	vip := netip.MustParseAddr("10.0.0.100")
 	server := netip.MustParseAddr("203.0.113.10")
 	fail := func(format string, args ...any) {
@@ -232,40 +273,66 @@ func (tr *traffic) run(ctx context.Context, l *lab, tms []*fakeTM, rate int, rtt
 		s := fmt.Sprintf(format, args...)
 		tr.firstFail.CompareAndSwap(nil, &s)
 	}
-	for i := 0; ; i++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		client := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
-		sp := uint16(10000 + i%50000)
-		out := l.client.send(1, vectors.Flow(layers.IPProtocolTCP, client, sp, vip, 80, nil))
-		tr.opened.Add(1)
-		if len(out) != 1 || out[0] < 2 || out[0] > 4 {
-			fail("connection %d: request left the client side by %v", i, out)
-			continue
-		}
-		tm := tms[out[0]-2]
-		start := time.Now()
-		p, ok := tm.port()
-		if !ok {
-			tr.held.Add(1)
-		}
-		for !ok && time.Since(start) < 3*time.Second && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-			p, ok = tm.port()
-		}
-		if !ok {
-			fail("connection %d: %s had no self port for 3 s", i, tm.name)
-			continue
-		}
-		time.Sleep(rtt)
-		back := l.server.send(1, vectors.Flow(layers.IPProtocolTCP, server, 80, tm.snat, p, nil))
-		if len(back) != 1 || back[0] != out[0] {
-			fail("connection %d: %s picked self port %d, the reply left the server side by %v, want [%d]", i, tm.name, p, back, out[0])
-		}
+	client := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+	sp := uint16(10000 + i%50000)
+	out := route(l.client, client, sp, vip, 80)
+	tr.opened.Add(1)
+	if out < 2 || out > 4 {
+		fail("connection %d: request left the client side by port %d", i, out)
+		return
 	}
+	tm := tms[out-2]
+	start := time.Now()
+	p, ok := tm.port()
+	if !ok {
+		tr.held.Add(1)
+	}
+	for !ok && time.Since(start) < 3*time.Second && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+		p, ok = tm.port()
+	}
+	if !ok {
+		fail("connection %d: %s had no self port for 3 s", i, tm.name)
+		return
+	}
+	time.Sleep(rtt)
+	if back := route(l.server, server, 80, tm.snat, p); back != out {
+		fail("connection %d: %s picked self port %d, the reply left the server side by port %d, want %d", i, tm.name, p, back, out)
+	}
+}
+
+// sendMu serializes the frames sent through the in-process switches
+// (testSwitch.send collects what one frame sends).
+var sendMu sync.Mutex
+
+// route is the port a TCP packet entering ts's edge port 1 leaves by: the
+// software switch is sent the frame; bmv2 (a remote switch, without
+// interfaces here) is read its bucket_table over P4Runtime, after now,
+// and the packet's bucket looked up in it by the contract (the conformance
+// tests hold bmv2's forwarding to the same contract). 0: no single port.
+func route(ts *testSwitch, src netip.Addr, sp uint16, dst netip.Addr, dp uint16) uint16 {
+	if ts.remote == nil {
+		sendMu.Lock()
+		out := ts.send(1, vectors.Flow(layers.IPProtocolTCP, src, sp, dst, dp, nil))
+		sendMu.Unlock()
+		if len(out) != 1 {
+			return 0
+		}
+		return out[0]
+	}
+	k, ok := contract.KeyForPorts(src, sp, dst, dp)
+	if !ok {
+		return 0
+	}
+	table, err := readRemoteTable(ts.remote)
+	if err != nil {
+		return 0
+	}
+	m := table[contract.Bucket(contract.Hash(k), 4096)]
+	if m == 0 {
+		return 0
+	}
+	return uint16(m) + 1 // tm<i> is on port i+1 (configTemplate)
 }
 
 // watchOwnership checks, every few milliseconds until ctx ends, the
@@ -329,19 +396,96 @@ func subscribedAll(c *controller.Controller, tms ...string) bool {
 // allocating in buckets it moves meanwhile.
 func TestPairFailoverInWeightChange(t *testing.T) {
 	for _, late := range []time.Duration{0, 500 * time.Millisecond} {
-		t.Run(fmt.Sprintf("TMs back after %v", late), func(t *testing.T) { pairFailover(t, late) })
+		t.Run(fmt.Sprintf("TMs back after %v", late), func(t *testing.T) { pairFailover(t, newLab(t), late, 40*time.Millisecond) })
 	}
 }
 
-func pairFailover(t *testing.T, late time.Duration) {
-	p := newPairLab(t, 3*time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+// The same on two bmv2 switches (simple_switch_grpc, no interfaces): the
+// switches' tables are read over P4Runtime, and a packet's port is its
+// bucket's TM there (the conformance tests hold bmv2 to the contract).
+// Reads of bmv2's 4096 entries take tens of milliseconds, so the TMs'
+// loss grace is 300 ms (symdist tm's is 200 ms).
+func TestPairFailoverInWeightChangeBMv2(t *testing.T) {
+	if why := ifswitch.BMv2Missing(); why != "" {
+		t.Skip(why)
+	}
+	for _, late := range []time.Duration{0, 500 * time.Millisecond} {
+		t.Run(fmt.Sprintf("TMs back after %v", late), func(t *testing.T) { pairFailover(t, newBMv2Lab(t), late, 300*time.Millisecond) })
+	}
+}
+
+// newBMv2Lab is the lab on two bmv2 switches without interfaces.
+func newBMv2Lab(t *testing.T) *lab {
+	t.Helper()
+	l := &lab{}
+	for _, ts := range []**testSwitch{&l.client, &l.server} {
+		tg, err := ifswitch.StartBMv2(nil, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tg.Stop)
+		conn, err := grpc.NewClient(tg.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		*ts = &testSwitch{addr: tg.Addr, remote: p4rt.NewReader(conn, tg.DeviceID)}
+	}
+	for range 3 {
+		l.health = append(l.health, newHealthTarget(t))
+	}
+	return l
+}
+
+var pipelineIDs = sync.OnceValues(func() (*p4info.IDs, error) {
+	_, ids, err := desired.LoadPipeline()
+	return ids, err
+})
+
+// readRemoteTable reads a remote switch's bucket_table of group 1: member
+// id per bucket (0: none, or no pipeline yet).
+func readRemoteTable(s *p4rt.Session) ([]uint32, error) {
+	ids, err := pipelineIDs()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	es, err := s.Read(ctx, &p4v1.Entity{Entity: &p4v1.Entity_TableEntry{TableEntry: &p4v1.TableEntry{TableId: ids.BucketTable.Table}}})
+	table := make([]uint32, 4096)
+	if status.Code(err) == codes.FailedPrecondition { // no pipeline yet
+		return table, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range es {
+		group, bucket := desired.BucketKey(ids, e.GetTableEntry())
+		if group == 1 && bucket < 4096 {
+			table[bucket] = e.GetTableEntry().GetAction().GetActionProfileMemberId()
+		}
+	}
+	return table, nil
+}
+
+func remoteBucketTable(t *testing.T, s *p4rt.Session) []uint32 {
+	table, err := readRemoteTable(s)
+	if err != nil {
+		t.Errorf("reading bmv2's bucket_table: %v", err)
+		return make([]uint32, 4096)
+	}
+	return table
+}
+
+func pairFailover(t *testing.T, l *lab, late, grace time.Duration) {
+	p := newPairLabOn(t, l, 3*time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
 	a := p.start(t, 0)
 	testbed.Eventually(t, "a in sync", 10*time.Second, func() bool { return inSync(a.c) })
 	b := p.start(t, 1)
 	testbed.Eventually(t, "b connected and knowing a as primary", 10*time.Second, func() bool {
 		return connected(b.c) && b.c.Pair().Primary == a.url
 	})
-	tms := []*fakeTM{newFakeTM(1), newFakeTM(2), newFakeTM(3)}
+	tms := []*fakeTM{newFakeTM(1, grace), newFakeTM(2, grace), newFakeTM(3, grace)}
 	for _, tm := range tms {
 		tm.follow(t, p.urls(1, 0)) // the backup first
 	}
@@ -440,7 +584,7 @@ func (p *pairLab) text(t *testing.T, i int, tms ...tmSpec) []byte {
 	}
 	id := []uint64{20, 10}[i]
 	tail := string(old[strings.Index(string(old), "handover_timeout:"):])
-	return []byte(p.yaml(id, "", tms...) + tail)
+	return []byte(p.configText(id, tms...) + tail)
 }
 
 // fileWeight is TM tm's weight in controller i's config file.
