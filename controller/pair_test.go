@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/google/gopacket/layers"
+	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/config"
-	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/desired"
