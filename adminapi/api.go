@@ -63,6 +63,27 @@ type TMStatus struct {
 // connections to end.
 type Report struct {
 	Connections int64 `json:"connections"` // open now
+	// InUse: as in Ack, now.
+	InUse []InUse `json:"in_use,omitempty"`
+}
+
+// InUse is the self ports a TM still has connections on in buckets it no
+// longer owns, on one SNAT address, as ports.Ranges writes them
+// ("8194,9000-9002"). A TM sends them with every ack and report; the
+// controller passes them on in every table event (Held), and a TM that
+// shares the address hands none of them out: from that address and port
+// to the same server would be the four-tuple of the other TM's live
+// connection, and the server would take the new SYN as an attack on it.
+type InUse struct {
+	SNAT  string `json:"snat"`
+	Ports string `json:"ports"`
+}
+
+// Held is another TM's InUse, as a table event carries it.
+type Held struct {
+	TM    string `json:"tm"`
+	SNAT  string `json:"snat"`
+	Ports string `json:"ports"`
 }
 
 // ReportInterval is how often a TM reports; a report older than
@@ -81,6 +102,9 @@ type BucketTable struct {
 	// chain window, and Peers the addresses TMs chain to.
 	Chains []Chain `json:"chains,omitempty"`
 	Peers  []Peer  `json:"peers,omitempty"`
+	// Held are the self ports TMs of the group still use in buckets they
+	// lost (InUse): no TM sharing their SNAT address may hand them out.
+	Held []Held `json:"held,omitempty"`
 }
 
 // Chain is a previous owner of a bucket that moved within the chain
@@ -146,12 +170,18 @@ type Event struct {
 	// chains in force, so a watch started after a move gets them.
 	Chains []Chain `json:"chains,omitempty"`
 	Peers  []Peer  `json:"peers,omitempty"`
+	Held   []Held  `json:"held,omitempty"`
 }
 
 // Ack is the body of POST /api/watch/{subscriber}/ack: the subscriber has
 // applied every table up to Version.
 type Ack struct {
 	Version uint64 `json:"version"`
+	// InUse: the self ports the TM still has connections on in the
+	// buckets it no longer owns, at the time of the ack. The controller
+	// publishes a gain only after the loss's ack, so the TM that gains a
+	// bucket learns them in the same event.
+	InUse []InUse `json:"in_use,omitempty"`
 }
 
 // Weight is the body of POST /api/tms/{tm}/weight.
@@ -166,7 +196,8 @@ const (
 	// IdleLimit: a subscriber that reads nothing for this long treats the
 	// stream as dead and subscribes again.
 	IdleLimit = 3 * PingInterval
-	// MaxLine bounds one line of the stream (a 4096-bucket table with
-	// names of up to 64 bytes is under 300 KB).
-	MaxLine = 4 << 20
+	// MaxLine bounds one line of the stream: the largest table the
+	// contract allows (MaxTableBytes; a 4096-bucket table with names of
+	// up to 64 bytes is under 300 KB).
+	MaxLine = MaxTableBytes
 )

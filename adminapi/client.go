@@ -124,9 +124,12 @@ func (c *Client) send(ctx context.Context, base, method, path string, body, v an
 	}
 	defer resp.Body.Close()
 	role, primary = resp.Header.Get(HeaderRole), resp.Header.Get(HeaderPrimary)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return role, primary, fmt.Errorf("%s %s: %w", method, req.URL, err)
+	}
+	if len(data) > maxBody {
+		return role, primary, fmt.Errorf("%s %s: response over %d bytes", method, req.URL, maxBody)
 	}
 	if err := responseError(req, resp, data); err != nil {
 		return role, primary, err
@@ -139,6 +142,9 @@ func (c *Client) send(ctx context.Context, base, method, path string, body, v an
 	}
 	return role, primary, nil
 }
+
+// maxBody bounds a response: the largest bucket table, or 16 MiB.
+const maxBody = max(MaxTableBytes, 16<<20)
 
 // responseError is nil for 200 OK, else an *HTTPError with the API's
 // message from the body.
@@ -174,6 +180,9 @@ func (c *Client) Buckets(ctx context.Context, group string) (BucketTable, error)
 	if bt.Group == "" {
 		bt.Group = group
 	}
+	if err := bt.Check(); err != nil {
+		return BucketTable{}, fmt.Errorf("group %s: %w", group, err)
+	}
 	return bt, nil
 }
 
@@ -200,7 +209,12 @@ func (c *Client) BucketsOf(ctx context.Context, tm string) (BucketTable, error) 
 // Ack is POST /api/watch/{subscriber}/ack: every table up to version is
 // applied.
 func (c *Client) Ack(ctx context.Context, subscriber string, version uint64) error {
-	return c.do(ctx, http.MethodPost, "/api/watch/"+url.PathEscape(subscriber)+"/ack", Ack{Version: version}, nil)
+	return c.AckInUse(ctx, subscriber, version, nil)
+}
+
+// AckInUse is Ack with the ports the TM still uses in buckets it lost.
+func (c *Client) AckInUse(ctx context.Context, subscriber string, version uint64, inUse []InUse) error {
+	return c.do(ctx, http.MethodPost, "/api/watch/"+url.PathEscape(subscriber)+"/ack", Ack{Version: version, InUse: inUse}, nil)
 }
 
 // SetWeight is POST /api/tms/{tm}/weight.

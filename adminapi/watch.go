@@ -116,7 +116,9 @@ func (s *Stream) line() (Event, error) {
 }
 
 // Next returns the next table event; pings are skipped. Versions only
-// grow within a stream: a table that does not is an error.
+// grow within a stream: a table that does not is an error. A table that
+// fails BucketTable.Check is returned with an error wrapping ErrBadTable;
+// the stream goes on.
 func (s *Stream) Next() (Event, error) {
 	for {
 		ev, err := s.line()
@@ -130,13 +132,25 @@ func (s *Stream) Next() (Event, error) {
 			return ev, fmt.Errorf("watch: table version %d after %d", ev.Version, s.last)
 		}
 		s.last = ev.Version
+		bt := BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers}
+		if err := bt.Check(); err != nil {
+			// The stream goes on: the table is refused, not acknowledged.
+			return ev, fmt.Errorf("watch: table version %d refused: %w", ev.Version, err)
+		}
 		return ev, nil
 	}
 }
 
 // Ack acknowledges every table up to version.
 func (s *Stream) Ack(ctx context.Context, version uint64) error {
-	return s.c.doAt(ctx, s.base, http.MethodPost, "/api/watch/"+url.PathEscape(s.Hello.Subscriber)+"/ack", Ack{Version: version}, nil)
+	return s.AckInUse(ctx, version, nil)
+}
+
+// AckInUse is Ack with the ports the TM still uses in buckets it lost.
+// It goes to the controller the stream is open on (its subscriber ids are
+// its own), never to another of the client's.
+func (s *Stream) AckInUse(ctx context.Context, version uint64, inUse []InUse) error {
+	return s.c.doAt(ctx, s.base, http.MethodPost, "/api/watch/"+url.PathEscape(s.Hello.Subscriber)+"/ack", Ack{Version: version, InUse: inUse}, nil)
 }
 
 // Close ends the subscription.
@@ -178,6 +192,9 @@ type Follower struct {
 	// OnError hears every failed subscription, lost stream or failed
 	// ack; nil: ignore. Follow keeps trying.
 	OnError func(error)
+	// InUse, when set, is sent with every ack: the self ports the TM
+	// still uses in buckets it lost (Ack.InUse).
+	InUse func() []InUse
 }
 
 // Run follows until ctx ends.
@@ -212,6 +229,12 @@ func (f *Follower) once(ctx context.Context) (got bool, err error) {
 	defer s.Close()
 	for {
 		ev, err := s.Next()
+		if errors.Is(err, ErrBadTable) {
+			if f.OnError != nil {
+				f.OnError(err) // not applied, not acknowledged
+			}
+			continue
+		}
 		if err != nil {
 			return got, err
 		}
@@ -222,8 +245,12 @@ func (f *Follower) once(ctx context.Context) (got bool, err error) {
 			}
 			continue
 		}
+		var inUse []InUse
+		if f.InUse != nil {
+			inUse = f.InUse()
+		}
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = s.Ack(actx, ev.Version)
+		err = s.AckInUse(actx, ev.Version, inUse)
 		cancel()
 		if err != nil && f.OnError != nil {
 			f.OnError(fmt.Errorf("ack of version %d: %w", ev.Version, err))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/symdist/symdist/contract"
 	"gopkg.in/yaml.v3"
 )
 
@@ -123,6 +124,8 @@ func (c *Config) check(v *validator) {
 		p := func(f ...any) []any { return append(at("switches", i), f...) }
 		if s.Name == "" {
 			v.fail(p("name"), "missing")
+		} else if err := contract.CheckName(s.Name); err != nil {
+			v.fail(p("name"), "%v", err)
 		} else if switches[s.Name] != nil {
 			v.fail(p("name"), "duplicate switch %q", s.Name)
 		}
@@ -179,6 +182,8 @@ func (c *Config) check(v *validator) {
 		p := func(f ...any) []any { return append(at("groups", i), f...) }
 		if g.Name == "" {
 			v.fail(p("name"), "missing")
+		} else if err := contract.CheckName(g.Name); err != nil {
+			v.fail(p("name"), "%v", err)
 		} else if groups[g.Name] {
 			v.fail(p("name"), "duplicate group %q", g.Name)
 		}
@@ -233,6 +238,8 @@ func (c *Config) check(v *validator) {
 		p := func(f ...any) []any { return append(at("tms", i), f...) }
 		if tm.Name == "" {
 			v.fail(p("name"), "missing")
+		} else if err := contract.CheckName(tm.Name); err != nil {
+			v.fail(p("name"), "%v", err)
 		} else if tmNames[tm.Name] {
 			v.fail(p("name"), "duplicate TM %q", tm.Name)
 		}

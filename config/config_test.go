@@ -54,6 +54,9 @@ func TestBadConfigs(t *testing.T) {
 		{"hardware target, compiler output missing", "    device_id: 1\n", "    device_id: 1\n    target: bf_switchd\n    tofino: {conf: /nonexistent/symdist.conf}\n", "switches[0].tofino.conf: no compiled pipeline"},
 		{"tofino output for bmv2", "    device_id: 1\n", "    device_id: 1\n    tofino: {conf: x.conf}\n", "switches[0].tofino: only for the stratum and bf_switchd targets"},
 		{"negative handover timeout", "buckets: 4096", "buckets: 4096\nhandover_timeout: -1s", "figure3.yaml:9: handover_timeout: must be from 0"},
+		{"tm name over 64 bytes", "  - name: tm1\n", "  - name: " + strings.Repeat("t", 65) + "\n", "tms[0].name: name of 65 bytes (at most 64)"},
+		{"group name JSON escapes", "  - name: web\n", "  - name: \"<web>\"\n", "groups[0].name: name \"<web>\" holds one of"},
+		{"switch name with a control character", "  - name: client-side\n", "  - name: \"client\\tside\"\n", "switches[0].name: name \"client\\tside\" holds a control character"},
 		{"handover timeout not a duration", "buckets: 4096", "buckets: 4096\nhandover_timeout: soon", "figure3.yaml"},
 	}
 	for _, tt := range tests {

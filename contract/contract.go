@@ -14,12 +14,45 @@ package contract
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"net/netip"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultBuckets is B, the bucket count per group (a power of two).
 const DefaultBuckets = 4096
+
+// MaxBuckets is the most buckets a group's table has (docs/contract.md):
+// B is a power of two up to it.
+const MaxBuckets = 1 << 16
+
+// MaxNameLen bounds a TM's name in bytes, so a bucket table's names are
+// (and a group's and a switch's, which config holds to the same rule).
+const MaxNameLen = 64
+
+// CheckName holds a name to the rule bucket tables and config share: 1 to
+// MaxNameLen bytes of UTF-8 with no control character and none that JSON
+// escapes (" \ < > & U+2028 U+2029), so a name takes as many bytes in a
+// table's JSON as in the config.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("name of %d bytes (at most %d)", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("name %q is not UTF-8", name)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("name %q holds a control character", name)
+	case strings.ContainsAny(name, "\"\\<>&\u2028\u2029"):
+		return fmt.Errorf("name %q holds one of \" \\ < > & U+2028 U+2029", name)
+	}
+	return nil
+}
 
 // Key is what a steered packet hashes: the address and port of the side of
 // the flow with the greater port (contract section 2).

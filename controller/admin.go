@@ -82,7 +82,8 @@ func (c *Controller) Handler(token string) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		default:
 			chains, peers := c.Chains(r.PathValue("group"))
-			writeJSON(w, http.StatusOK, adminapi.BucketTable{Group: r.PathValue("group"), Buckets: b, Chains: chains, Peers: peers})
+			writeJSON(w, http.StatusOK, adminapi.BucketTable{Group: r.PathValue("group"), Buckets: b, Chains: chains, Peers: peers,
+				Held: c.Held(r.PathValue("group"))})
 		}
 	})
 	drain := func(on bool) http.HandlerFunc {
@@ -165,6 +166,10 @@ func (c *Controller) serveReport(w http.ResponseWriter, r *http.Request) {
 	defer c.mu.Unlock()
 	if c.cfg.TM(name) == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no TM %q", name)})
+		return
+	}
+	if err := c.noteInUseLocked(name, body.InUse); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	if c.reports == nil {

@@ -5,12 +5,13 @@ package controller_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/test/testbed"
 )
 
@@ -79,19 +80,13 @@ func TestChainsFollowPlannedMoves(t *testing.T) {
 }
 
 // chain_window 0: no chains, ever.
+// chainWindow sets the config's chain_window.
+func chainWindow(d time.Duration) func(*config.Config) {
+	return func(c *config.Config) { c.ChainWindow = &d }
+}
+
 func TestChainWindowZero(t *testing.T) {
-	l := newLab(t)
-	cfg := l.config(t, 10)
-	zero, timeout := time.Duration(0), time.Minute
-	cfg.ChainWindow, cfg.HandoverTimeout = &zero, &timeout
-	for i := range cfg.TMs {
-		cfg.TMs[i].Health.Type = "none"
-	}
-	c, _ := runController(t, cfg)
-	srv := httptest.NewServer(c.Handler(""))
-	t.Cleanup(srv.Close)
-	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
-	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
+	h := newHandoverLab(t, time.Minute, false, chainWindow(0))
 	s1, _ := h.watch(t, "tm1", "")
 	h.drain(t, "tm1", true)
 	loss := next(t, s1)
@@ -142,18 +137,8 @@ func TestTMReports(t *testing.T) {
 // A drained TM that still reports open connections keeps its chains past
 // chain_window; once it reports none, they end.
 func TestDrainedChainsLastWhileConnectionsDo(t *testing.T) {
-	l := newLab(t)
-	cfg := l.config(t, 10)
-	window, timeout := 300*time.Millisecond, time.Minute
-	cfg.ChainWindow, cfg.HandoverTimeout = &window, &timeout
-	for i := range cfg.TMs {
-		cfg.TMs[i].Health.Type = "none"
-	}
-	c, _ := runController(t, cfg)
-	srv := httptest.NewServer(c.Handler(""))
-	t.Cleanup(srv.Close)
-	h := &handoverLab{lab: l, c: c, api: &adminapi.Client{URL: srv.URL}}
-	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
+	window := 300 * time.Millisecond
+	h := newHandoverLab(t, time.Minute, false, chainWindow(window))
 	ctx := context.Background()
 	fromTM1 := func() int {
 		bt, err := h.api.Buckets(ctx, "web")
@@ -198,5 +183,66 @@ func TestPlanWarnsOfOpenConnections(t *testing.T) {
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "tm3 is removed with 4 connections open") {
 		t.Errorf("warnings = %q, want one about tm3's 4 connections", p.Warnings)
+	}
+}
+
+// The ports a TM still uses in buckets it lost, which it says in its ack of
+// the loss, reach the TMs that share its SNAT address in the gain's table
+// event (and GET buckets), so that the gainer never hands one out: from
+// the shared address and port to the same server, its connection would
+// reset the loser's. Reports keep them current; bad ones are refused.
+func TestHeldPortsReachTheGainer(t *testing.T) {
+	snat := func(c *config.Config) {
+		for i := range c.TMs {
+			c.TMs[i].SNAT = []string{"10.3.0.1"}
+		}
+	}
+	h := newHandoverLab(t, time.Minute, false, snat)
+	ctx := context.Background()
+	s1, _ := h.watch(t, "tm1", "")
+	s2, _ := h.watch(t, "tm2", "")
+	s3, _ := h.watch(t, "tm3", "")
+	h.drain(t, "tm1", true)
+	loss := next(t, s1)
+	if loss.Kind != adminapi.KindLoss {
+		t.Fatalf("drain: a %q event, want a loss", loss.Kind)
+	}
+	inUse := []adminapi.InUse{{SNAT: "10.3.0.1", Ports: "8194,9000-9002"}}
+	for _, s := range []*adminapi.Stream{s2, s3} {
+		ev := next(t, s)
+		if len(ev.Held) != 0 {
+			t.Fatalf("held ports before tm1 acknowledged its loss: %+v", ev.Held)
+		}
+		ack(t, s, ev.Version)
+	}
+	if err := s1.AckInUse(ctx, loss.Version, inUse); err != nil {
+		t.Fatal(err)
+	}
+	want := []adminapi.Held{{TM: "tm1", SNAT: "10.3.0.1", Ports: "8194,9000-9002"}}
+	gain := next(t, s2)
+	if gain.Kind != adminapi.KindGain || !reflect.DeepEqual(gain.Held, want) {
+		t.Fatalf("the gain after tm1's ack: a %q event holding %+v, want a gain holding %+v", gain.Kind, gain.Held, want)
+	}
+	if bt, err := h.api.Buckets(ctx, "web"); err != nil || !reflect.DeepEqual(bt.Held, want) {
+		t.Fatalf("GET buckets holds %+v (%v), want %+v", bt.Held, err, want)
+	}
+	// Its connections end: the next report says so.
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{}); err != nil {
+		t.Fatal(err)
+	}
+	if bt, err := h.api.Buckets(ctx, "web"); err != nil || len(bt.Held) != 0 {
+		t.Fatalf("after a report with none in use, GET buckets holds %+v (%v)", bt.Held, err)
+	}
+	for _, bad := range []adminapi.InUse{
+		{SNAT: "10.3.0.2", Ports: "80"},  // not tm1's address
+		{SNAT: "10.3.0.1", Ports: "0"},   // not a port
+		{SNAT: "10.3.0.1", Ports: "9-8"}, // descending
+		{SNAT: "nonsense", Ports: "80"},
+	} {
+		err := h.api.Report(ctx, "tm1", adminapi.Report{InUse: []adminapi.InUse{bad}})
+		var he *adminapi.HTTPError
+		if !errors.As(err, &he) || he.Code != 400 {
+			t.Errorf("report with in_use %+v: %v, want 400", bad, err)
+		}
 	}
 }

@@ -48,6 +48,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/symdist/symdist/adminapi"
+
 	"github.com/symdist/symdist/desired"
 
 	"github.com/symdist/symdist/p4rt"
@@ -73,6 +75,9 @@ type Controller struct {
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
 	liveness liveness
+	// refusals logs a switch's refused Read answers once per switch per
+	// minute; every one is counted in symdist_switch_reads_refused_total.
+	refusals *limitlog.Limiter
 
 	adoptMu sync.Mutex // one adoption at a time
 	// reloadMu makes reloads and applies one at a time, each from reading
@@ -88,9 +93,10 @@ type Controller struct {
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
 	healthy  map[string]*debounce     // health-check state per TM
 	drained  map[string]bool
-	reports  map[string]tmReport  // what each TM last reported (admin.go)
-	gen      uint64               // bumped on every change of the view
-	genSince map[uint64]time.Time // when each pending generation began
+	reports  map[string]tmReport         // what each TM last reported (admin.go)
+	inUse    map[string][]adminapi.InUse // self ports each TM still uses in buckets it lost (held.go)
+	gen      uint64                      // bumped on every change of the view
+	genSince map[uint64]time.Time        // when each pending generation began
 	switches []*switchState
 	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent
@@ -165,6 +171,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
 		rejectLog: limitlog.New(time.Minute),
+		refusals:  limitlog.New(time.Minute),
 		pair:      pairState{instance: newInstance()},
 	}
 	c.ho = newHandover(c.metrics.reg)
@@ -366,6 +373,10 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		return ended(err)
 	}
 	defer sess.Close()
+	sess.LimitReads(p4rt.NewReadLimits(sw.pipe.info), func(err *p4rt.RefusedError) {
+		c.metrics.readsRefused.WithLabelValues(sw.cfg.Name, err.Reason).Inc()
+		c.refusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
+	})
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true
 	sw.mu.Unlock()

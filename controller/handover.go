@@ -423,7 +423,7 @@ func (c *Controller) publishLocked(group string) {
 	g.published = tab
 	c.ho.versions.WithLabelValues(group).Set(float64(g.version))
 	ev := adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: kind, Buckets: tab,
-		Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group)}
+		Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group), Held: c.heldLocked(group)}
 	for _, s := range c.ho.subs {
 		if s.group == group {
 			s.offer(ev)

@@ -16,6 +16,7 @@ import (
 	"github.com/symdist/symdist/test/testbed"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
 )
 
@@ -29,7 +30,9 @@ type handoverLab struct {
 	api *adminapi.Client
 }
 
-func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool) *handoverLab {
+// newHandoverLab runs a controller with handover_timeout timeout, the
+// TMs' health checks or none, and the config as each option changes it.
+func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool, options ...func(*config.Config)) *handoverLab {
 	t.Helper()
 	l := newLab(t)
 	cfg := l.config(t, 10)
@@ -40,6 +43,9 @@ func newHandoverLab(t *testing.T, timeout time.Duration, healthChecks bool) *han
 			hc.Type = "none"
 		}
 		hc.Interval, hc.Timeout = 200*time.Millisecond, 200*time.Millisecond
+	}
+	for _, o := range options {
+		o(cfg)
 	}
 	c, _ := runController(t, cfg)
 	srv := httptest.NewServer(c.Handler(""))

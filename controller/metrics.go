@@ -25,6 +25,7 @@ type metrics struct {
 	noHigherID       *prometheus.GaugeVec
 	// configRejected counts configs refused by reload, plan or apply.
 	configRejected *prometheus.CounterVec
+	readsRefused   *prometheus.CounterVec
 	groupOf        map[string]string // TM -> group, for labels
 }
 
@@ -70,8 +71,11 @@ func newMetrics(cfg *config.Config) *metrics {
 	m.configRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "symdist_config_rejected_total", Help: "Configs refused by a reload (SIGHUP), plan or apply; nothing changed.",
 	}, []string{"via"})
+	m.readsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "symdist_switch_reads_refused_total", Help: "Read answers refused: more entities than the P4Info allows (too_many), an entity twice (duplicate), too many bytes (too_large), an entity not asked for (not_asked).",
+	}, []string{"switch", "reason"})
 	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram,
-		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.configRejected)
+		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.configRejected, m.readsRefused)
 	m.groupOf = map[string]string{}
 	for _, tm := range cfg.TMs {
 		m.groupOf[tm.Name] = tm.Group

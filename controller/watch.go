@@ -73,7 +73,7 @@ func (c *Controller) watchRoutes(mux *http.ServeMux) {
 
 // readJSON decodes a small JSON body, rejecting unknown fields.
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20)) // an ack's in_use can list thousands of ports
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("body: %w", err)
@@ -115,7 +115,7 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	c.ho.subscribers.Inc()
 	if g := c.ho.groups[group]; g != nil && g.published != nil {
 		s.offer(adminapi.Event{Type: adminapi.EventTable, Group: group, Version: g.version, Kind: adminapi.KindInitial, Buckets: g.published,
-			Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group)})
+			Chains: c.chainsLocked(group, time.Now()), Peers: c.peersLocked(group), Held: c.heldLocked(group)})
 	}
 	hello := adminapi.Event{Type: adminapi.EventHello, Subscriber: s.id, TM: tm, Group: group,
 		HandoverTimeoutMS: c.cfg.Handover().Milliseconds()}
@@ -174,7 +174,7 @@ func (c *Controller) serveAck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("subscriber")
-	status, err := c.ack(id, body.Version)
+	status, err := c.ack(id, body.Version, body.InUse)
 	if err != nil {
 		writeJSON(w, status, map[string]string{"error": err.Error()})
 		return
@@ -185,7 +185,7 @@ func (c *Controller) serveAck(w http.ResponseWriter, r *http.Request) {
 var errNoSubscriber = errors.New("no such subscriber (its stream has ended)")
 
 // ack records that a subscriber applied every table up to version.
-func (c *Controller) ack(id string, version uint64) (int, error) {
+func (c *Controller) ack(id string, version uint64, inUse []adminapi.InUse) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.ho.subs[id]
@@ -194,6 +194,15 @@ func (c *Controller) ack(id string, version uint64) (int, error) {
 	}
 	if g := c.ho.groups[s.group]; g == nil || version > g.version {
 		return http.StatusBadRequest, fmt.Errorf("version %d was never published", version)
+	}
+	if s.tm != "" {
+		// Before the ack releases the loss: the gain that follows carries
+		// these ports (held.go).
+		if err := c.noteInUseLocked(s.tm, inUse); err != nil {
+			return http.StatusBadRequest, err
+		}
+	} else if len(inUse) > 0 {
+		return http.StatusBadRequest, fmt.Errorf("in_use from an observer (a watch without tm)")
 	}
 	if version > s.acked {
 		s.acked = version

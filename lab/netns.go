@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/symdist/symdist/internal/cmderr"
+
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -165,28 +167,14 @@ func probeNS() string {
 	}
 	ns := fmt.Sprintf("symdist-probe-%d", os.Getpid()) // unique to this process
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		return fmt.Sprintf("needs CAP_NET_ADMIN and CAP_SYS_ADMIN (ip netns add: %s)", cause(out, err))
+		return fmt.Sprintf("needs CAP_NET_ADMIN and CAP_SYS_ADMIN (ip netns add: %s)", cmderr.Cause(out, err))
 	}
 	// Deleting the namespace deletes the veths in it.
 	defer func() { _ = sh("ip", "netns", "del", ns) }()
 	if out, err := exec.Command("ip", "-n", ns, "link", "add", "name", "p0", "type", "veth", "peer", "name", "p1").CombinedOutput(); err != nil {
-		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cause(out, err))
+		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cmderr.Cause(out, err))
 	}
 	return ""
-}
-
-// cause is the last words of a failed command's output, e.g. "Operation not
-// permitted" of "RTNETLINK answers: Operation not permitted", else err.
-func cause(out []byte, err error) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	if last == "" {
-		return err.Error()
-	}
-	if i := strings.LastIndex(last, ": "); i >= 0 {
-		return last[i+2:]
-	}
-	return last
 }
 
 // ethtoolValue is struct ethtool_value of <linux/ethtool.h>.

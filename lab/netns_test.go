@@ -3,30 +3,12 @@
 package lab
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 )
-
-func TestCause(t *testing.T) {
-	exit := errors.New("exit status 1")
-	for _, c := range []struct {
-		out  string
-		want string
-	}{
-		{"mount --make-shared /run/netns failed: Operation not permitted\n", "Operation not permitted"},
-		{"RTNETLINK answers: Operation not permitted", "Operation not permitted"},
-		{"no colon here", "no colon here"},
-		{"", "exit status 1"},
-	} {
-		if got := cause([]byte(c.out), exit); got != c.want {
-			t.Errorf("cause(%q) = %q, want %q", c.out, got, c.want)
-		}
-	}
-}
 
 // The probe behind Missing leaves no namespace behind.
 func TestMissingCleansUp(t *testing.T) {

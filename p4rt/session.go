@@ -46,7 +46,9 @@ type Session struct {
 	done    chan struct{} // closed when the stream ends
 	err     error         // why it ended
 	stream  p4v1.P4Runtime_StreamChannelClient
-	sendMu  sync.Mutex // serialises Send: claims are sent from timers
+	sendMu  sync.Mutex          // serialises Send: claims are sent from timers
+	limits  *ReadLimits         // bounds Read's answers; guarded by mu
+	refused func(*RefusedError) // told of every refused answer; guarded by mu
 
 	// Claiming a switch that has no primary, guarded by mu. One claim is
 	// pending at a time; a claim answered by NOT_FOUND again is retried
@@ -459,7 +461,25 @@ func NewReader(conn grpc.ClientConnInterface, deviceID uint64) *Session {
 	return &Session{DeviceID: deviceID, client: p4v1.NewP4RuntimeClient(conn)}
 }
 
-// Read returns every entity matching the (wildcard) entities.
+// LimitReads bounds the answers of the session's Reads by limits (nil:
+// SymdistReadLimits, as before any call) and calls refused, if not nil,
+// with every refusal (a *RefusedError), for the caller's metric and log.
+// Call it before the first Read.
+func (s *Session) LimitReads(limits *ReadLimits, refused func(*RefusedError)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits, s.refused = limits, refused
+}
+
+// Read returns every entity matching the (wildcard) entities, bounded as
+// ReadEntities says.
 func (s *Session) Read(ctx context.Context, entities ...*p4v1.Entity) ([]*p4v1.Entity, error) {
-	return ReadEntities(ctx, s.client, s.DeviceID, entities...)
+	s.mu.Lock()
+	limits, refused := s.limits, s.refused
+	s.mu.Unlock()
+	es, err := ReadEntities(ctx, s.client, s.DeviceID, limits, entities...)
+	if r := (*RefusedError)(nil); refused != nil && errors.As(err, &r) {
+		refused(r)
+	}
+	return es, err
 }

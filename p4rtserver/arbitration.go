@@ -4,7 +4,9 @@ package p4rtserver
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -59,6 +61,9 @@ type conn struct {
 	arbitrated bool // accepted a MasterArbitrationUpdate, in Server.conns
 	hasID      bool
 	id         electionID
+	opened     time.Time     // when it came, for MaxUnarbitrated
+	ended      bool          // ended by the server before it arbitrated
+	evicted    chan struct{} // closed when ended for MaxUnarbitrated
 
 	ctrl         chan *p4v1.StreamMessageResponse // arbitration notifications
 	packets      chan *p4v1.StreamMessageResponse // packet-ins
@@ -72,7 +77,55 @@ func newConn(peer string) *conn {
 		ctrl:     make(chan *p4v1.StreamMessageResponse, ctrlQueue),
 		packets:  make(chan *p4v1.StreamMessageResponse, packetQueue),
 		overflow: make(chan struct{}),
+		evicted:  make(chan struct{}),
 	}
+}
+
+// errEvicted ends a stream that had sent no arbitration message when
+// MaxUnarbitrated newer ones came.
+var errEvicted = status.Errorf(codes.ResourceExhausted,
+	"%d newer streams have sent no arbitration message either: the oldest is ended (arbitrate at once)", MaxUnarbitrated)
+
+// admit takes in a new stream, not yet arbitrated. Past MaxUnarbitrated
+// such streams the oldest is ended: a newcomer always gets its chance.
+func (s *Server) admit(c *conn) {
+	var old *conn
+	s.mu.Lock()
+	c.opened = time.Now()
+	if len(s.waiting) >= MaxUnarbitrated {
+		for o := range s.waiting {
+			if old == nil || o.opened.Before(old.opened) {
+				old = o
+			}
+		}
+		delete(s.waiting, old)
+		old.ended = true
+		close(old.evicted)
+	}
+	s.waiting[c] = struct{}{}
+	s.mu.Unlock()
+	if old != nil {
+		s.refuse(reasonUnarbitrated, old.peer, "p4rtserver: stream ended: too many streams without an arbitration message", "limit", MaxUnarbitrated)
+	}
+}
+
+// expire is called when c's ArbitrationTimeout is over. It returns nil if
+// c has arbitrated (it goes on), else the status to end it with.
+func (s *Server) expire(c *conn) error {
+	s.mu.Lock()
+	switch {
+	case c.arbitrated:
+		s.mu.Unlock()
+		return nil
+	case c.ended: // evicted at the same time: counted as that
+		s.mu.Unlock()
+		return errEvicted
+	}
+	delete(s.waiting, c)
+	c.ended = true
+	s.mu.Unlock()
+	s.refuse(reasonArbitrationTimeout, c.peer, "p4rtserver: stream ended: no arbitration message in time", "timeout", s.arbTimeout)
+	return status.Errorf(codes.DeadlineExceeded, "no arbitration message within %v of opening the stream", s.arbTimeout)
 }
 
 // isPrimaryLocked reports whether c is the primary. s.mu must be held.
@@ -116,6 +169,9 @@ func (s *Server) checkPrimary(u *p4v1.Uint128) error {
 func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.ended {
+		return errEvicted
+	}
 	if !c.arbitrated {
 		if u.GetDeviceId() != s.deviceID {
 			return status.Errorf(codes.NotFound, "unknown device_id %d (this is device %d)", u.GetDeviceId(), s.deviceID)
@@ -143,27 +199,40 @@ func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
 		}
 	}
 	if !c.arbitrated || c.hasID != hasID {
-		if err := s.checkRoomLocked(hasID); err != nil {
+		if err := s.checkRoomLocked(hasID, c.peer); err != nil {
 			return err
 		}
 	}
 
+	// The same message again on a stream changes nothing; it is answered
+	// as any other.
+	repeat := c.arbitrated && c.hasID == hasID && c.id == id
 	wasPrimary := s.isPrimaryLocked(c)
 	c.hasID, c.id = hasID, id
 	if !c.arbitrated {
 		c.arbitrated = true
 		s.conns[c] = struct{}{}
+		delete(s.waiting, c)
+	}
+	// Logged once per logInterval per stream address and kind, so that a
+	// stream repeating its message, or alternating between election_ids,
+	// cannot flood the log; the line counts those held back.
+	logChange := func(msg string, args ...any) {
+		if repeat {
+			msg += " (arbitration message repeated)"
+		}
+		s.limits.Log(s.log, slog.LevelInfo, msg+"|"+c.peer, msg, append(args, "peer", c.peer)...)
 	}
 	switch {
 	case hasID && (!s.hasHigh || !id.less(s.highest)):
 		s.highest, s.hasHigh = id, true
-		s.log.Info("p4rtserver: new primary", "election_id", id, "peer", c.peer)
+		logChange("p4rtserver: new primary", "election_id", id)
 		s.notifyAllLocked(c)
 	case wasPrimary:
-		s.log.Info("p4rtserver: primary stepped down, no primary", "election_id", id, "peer", c.peer)
+		logChange("p4rtserver: primary stepped down, no primary", "election_id", id)
 		s.notifyAllLocked(nil)
 	default:
-		s.log.Info("p4rtserver: backup controller", "election_id", electionIDString(id, hasID), "peer", c.peer)
+		logChange("p4rtserver: backup controller", "election_id", electionIDString(id, hasID))
 		s.notifyLocked(c)
 	}
 	return nil
@@ -172,7 +241,7 @@ func (s *Server) arbitrate(c *conn, u *p4v1.MasterArbitrationUpdate) error {
 // checkRoomLocked admits one more stream with (hasID) or without an
 // election_id: each kind has its own limit, so that streams that can never
 // be primary cannot take the places of controllers. s.mu must be held.
-func (s *Server) checkRoomLocked(hasID bool) error {
+func (s *Server) checkRoomLocked(hasID bool, peer string) error {
 	n := 0
 	for o := range s.conns {
 		if o.hasID == hasID {
@@ -181,8 +250,10 @@ func (s *Server) checkRoomLocked(hasID bool) error {
 	}
 	switch {
 	case hasID && n >= MaxControllers:
+		s.refuse(reasonControllers, peer, "p4rtserver: stream refused: too many controllers", "limit", MaxControllers)
 		return status.Errorf(codes.ResourceExhausted, "too many controllers (%d streams with an election_id)", MaxControllers)
 	case !hasID && n >= MaxObservers:
+		s.refuse(reasonObservers, peer, "p4rtserver: stream refused: too many streams without an election_id", "limit", MaxObservers)
 		return status.Errorf(codes.ResourceExhausted, "too many streams without an election_id (%d)", MaxObservers)
 	}
 	return nil
@@ -200,6 +271,7 @@ func electionIDString(id electionID, ok bool) string {
 func (s *Server) disconnect(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.waiting, c)
 	if !c.arbitrated {
 		return
 	}
@@ -207,7 +279,7 @@ func (s *Server) disconnect(c *conn) {
 	delete(s.conns, c)
 	c.arbitrated = false
 	if wasPrimary {
-		s.log.Info("p4rtserver: primary disconnected, no primary", "election_id", c.id, "peer", c.peer)
+		s.limits.Log(s.log, slog.LevelInfo, "disconnected|"+c.peer, "p4rtserver: primary disconnected, no primary", "election_id", c.id, "peer", c.peer)
 		s.notifyAllLocked(nil)
 	}
 }

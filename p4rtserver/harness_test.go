@@ -82,6 +82,12 @@ func newHarness(t testing.TB) *harness {
 // the packet-outs in h.injected.
 func newHarnessInject(t testing.TB, inject func(uint16, []byte)) *harness {
 	t.Helper()
+	return newHarnessConfig(t, inject, p4rtserver.Config{})
+}
+
+// newHarnessConfig is newHarnessInject with cfg's ArbitrationTimeout.
+func newHarnessConfig(t testing.TB, inject func(uint16, []byte), cfg p4rtserver.Config) *harness {
+	t.Helper()
 	ids, err := p4info.MustLoad().Resolve()
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +105,8 @@ func newHarnessInject(t testing.TB, inject func(uint16, []byte)) *harness {
 		DeviceID: deviceID,
 		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Inject:   inject,
+
+		ArbitrationTimeout: cfg.ArbitrationTimeout,
 	})
 	g := grpc.NewServer(h.srv.ServerOptions()...)
 	h.g = g

@@ -4,6 +4,7 @@ package p4rtserver
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -32,7 +33,8 @@ const readSlotWait = 5 * time.Second
 // pointer per match and a response or two, however much it matches, and a
 // client that stops reading holds up only its own Read (gRPC flow control
 // stops Send). A cancelled Read stops before its next response. At most
-// MaxConcurrentReads run at once (the primary controller's don't count).
+// MaxConcurrentReads run at once, MaxReadsPerPeer on one connection (the
+// primary controller's don't count).
 // The first failing request entity ends the read with the model's status,
 // as it is.
 func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) error {
@@ -64,25 +66,94 @@ func (s *Server) Read(req *p4v1.ReadRequest, stream p4v1.P4Runtime_ReadServer) e
 	return out.flush()
 }
 
-// readSlot takes one of the MaxConcurrentReads slots, waiting up to
-// readSlotWait for one, and returns its release. A Read on the primary
-// controller's connection takes none: however many Reads others leave
-// unread, the primary can read.
+// readSlots are the places of Reads in progress: MaxConcurrentReads in
+// all, MaxReadsPerPeer on one connection.
+type readSlots struct {
+	all   chan struct{}
+	mu    sync.Mutex
+	peers map[string]*peerReads
+}
+
+// peerReads are one connection's places, forgotten when nobody holds or
+// waits for one.
+type peerReads struct {
+	slots chan struct{}
+	users int
+}
+
+func newReadSlots() readSlots {
+	return readSlots{all: make(chan struct{}, MaxConcurrentReads), peers: map[string]*peerReads{}}
+}
+
+func (r *readSlots) peer(addr string) *peerReads {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.peers[addr]
+	if p == nil {
+		p = &peerReads{slots: make(chan struct{}, MaxReadsPerPeer)}
+		r.peers[addr] = p
+	}
+	p.users++
+	return p
+}
+
+func (r *readSlots) done(addr string, p *peerReads) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.users--; p.users == 0 {
+		delete(r.peers, addr)
+	}
+}
+
+// readSlot takes one of its connection's MaxReadsPerPeer places, then
+// one of the MaxConcurrentReads, waiting up to readSlotWait in all, and
+// returns its release. A Read on the primary controller's connection
+// takes none: however many Reads others leave unread, the primary can
+// read. A client that leaves Reads unread takes at most MaxReadsPerPeer
+// places per connection, so another client (`symdist verify state`) is
+// still served.
 func (s *Server) readSlot(ctx context.Context) (func(), error) {
 	if s.fromPrimary(ctx) {
 		return func() {}, nil
 	}
+	addr := ""
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		addr = pr.Addr.String()
+	}
+	p := s.reads.peer(addr)
 	timer := time.NewTimer(readSlotWait)
 	defer timer.Stop()
+	fail := func(err error) (func(), error) {
+		s.reads.done(addr, p)
+		return nil, err
+	}
 	select {
-	case s.reads <- struct{}{}:
-		return func() { <-s.reads }, nil
+	case p.slots <- struct{}{}:
 	case <-ctx.Done():
-		return nil, status.FromContextError(ctx.Err()).Err()
+		return fail(status.FromContextError(ctx.Err()).Err())
 	case <-s.stop:
-		return nil, errShuttingDown
+		return fail(errShuttingDown)
 	case <-timer.C:
-		return nil, status.Errorf(codes.ResourceExhausted, "%d Reads are in progress: try again later", MaxConcurrentReads)
+		s.refuse(reasonReadsPerPeer, addr, "p4rtserver: Read refused: too many in progress on the connection", "limit", MaxReadsPerPeer)
+		return fail(status.Errorf(codes.ResourceExhausted, "%d Reads are in progress on this connection: read their answers, or try again later", MaxReadsPerPeer))
+	}
+	select {
+	case s.reads.all <- struct{}{}:
+		return func() {
+			<-s.reads.all
+			<-p.slots
+			s.reads.done(addr, p)
+		}, nil
+	case <-ctx.Done():
+		<-p.slots
+		return fail(status.FromContextError(ctx.Err()).Err())
+	case <-s.stop:
+		<-p.slots
+		return fail(errShuttingDown)
+	case <-timer.C:
+		<-p.slots
+		s.refuse(reasonReads, addr, "p4rtserver: Read refused: too many in progress", "limit", MaxConcurrentReads)
+		return fail(status.Errorf(codes.ResourceExhausted, "%d Reads are in progress: try again later", MaxConcurrentReads))
 	}
 }
 

@@ -20,12 +20,13 @@ import (
 
 var unreadReads = flag.Int("unread-reads", 300, "TestUnreadReadsKeepMemoryBounded: how many Reads to leave unread")
 
-// readMemoryBound is what 300 unread Reads may add to the heap: the
-// MaxConcurrentReads Reads that run hold a pointer per entry of their
-// snapshot, a ReadResponse and what gRPC queues before flow control stops
-// them; the others wait. Measured: 87-127 MiB in all, with the floating
-// garbage of a GC run while they start. Before issue 11's fix each held
-// its whole answer: 30 of them added 608 MiB, 300 would add gigabytes.
+// readMemoryBound is what 300 unread Reads, from 20 connections, may add
+// to the heap: the MaxConcurrentReads Reads that run hold a pointer per
+// entry of their snapshot, a ReadResponse and what gRPC queues before flow
+// control stops them; the others wait. Measured: 17 MiB (87-127 MiB, with
+// the floating garbage of a GC run while they start, when all came on one
+// connection, before MaxReadsPerPeer). Before issue 11's fix each held its
+// whole answer: 30 of them added 608 MiB, 300 would add gigabytes.
 const readMemoryBound = 256 << 20
 
 // Issue 11's test: 300 wildcard Reads of a switch holding a full bucket
@@ -62,21 +63,28 @@ func TestUnreadReadsKeepMemoryBounded(t *testing.T) {
 	}
 	base := heap()
 
-	// Another client, on its own connection, never reads its answers. Its
-	// windows are fixed at 64 KiB, as a real client's are until it reads:
-	// gRPC's default grows them, and this process, which is the client
-	// too, would buffer megabytes of answers per Read.
-	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
+	// Other clients, on connections of their own (so that the global bound
+	// is reached, not only MaxReadsPerPeer), never read their answers.
+	// Their windows are fixed at 64 KiB, as a real client's are until it
+	// reads: gRPC's default grows them, and this process, which is the
+	// client too, would buffer megabytes of answers per Read.
+	const conns = 20
+	var clis []p4v1.P4RuntimeClient
+	var closers []*grpc.ClientConn
+	for range conns {
+		conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		closers = append(closers, conn)
+		clis = append(clis, p4v1.NewP4RuntimeClient(conn))
 	}
-	defer conn.Close()
-	cli := p4v1.NewP4RuntimeClient(conn)
 	readCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for range *unreadReads {
-		if _, err := cli.Read(readCtx, &p4v1.ReadRequest{DeviceId: deviceID, Entities: []*p4v1.Entity{all}}); err != nil {
+	for i := range *unreadReads {
+		if _, err := clis[i%conns].Read(readCtx, &p4v1.ReadRequest{DeviceId: deviceID, Entities: []*p4v1.Entity{all}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,8 +106,14 @@ func TestUnreadReadsKeepMemoryBounded(t *testing.T) {
 	if err != nil || len(got) == 0 {
 		t.Errorf("the primary's Read while %d Reads are unread: %d entities, %v", *unreadReads, len(got), err)
 	}
-	// Others wait for a slot, then give up.
-	rc, err := cli.Read(context.Background(), &p4v1.ReadRequest{DeviceId: deviceID, Entities: []*p4v1.Entity{all}})
+	// Another client waits for one of the MaxConcurrentReads, then gives
+	// up.
+	late, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	rc, err := p4v1.NewP4RuntimeClient(late).Read(context.Background(), &p4v1.ReadRequest{DeviceId: deviceID, Entities: []*p4v1.Entity{all}})
 	if err == nil {
 		_, err = rc.Recv()
 	}
@@ -107,9 +121,11 @@ func TestUnreadReadsKeepMemoryBounded(t *testing.T) {
 		t.Errorf("a Read past %d in progress: %v, want RESOURCE_EXHAUSTED", p4rtserver.MaxConcurrentReads, err)
 	}
 
-	// The client leaves: every Read of the server ends.
+	// The clients leave: every Read of the server ends.
 	cancel()
-	conn.Close()
+	for _, c := range closers {
+		c.Close()
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > goroutines+8 {
 		if time.Now().After(deadline) {

@@ -20,6 +20,8 @@ import (
 
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/p4info"
 	"github.com/symdist/symdist/swmodel"
 	"google.golang.org/grpc"
@@ -46,11 +48,37 @@ const (
 	// they can never be primary, and however many are open, a controller
 	// with an election_id still finds a place.
 	MaxObservers = 64
+	// MaxUnarbitrated bounds the streams that have not yet sent an
+	// accepted arbitration message. A new stream always gets a place: past
+	// the limit the oldest of them is ended with RESOURCE_EXHAUSTED, so
+	// that a peer holding many cannot lock a controller out (it would have
+	// to open MaxUnarbitrated streams between the controller's stream and
+	// its first message). Each also has DefaultArbitrationTimeout to
+	// arbitrate.
+	MaxUnarbitrated = 64
+	// MaxStreams is how many StreamChannels the server holds at most.
+	MaxStreams = MaxControllers + MaxObservers + MaxUnarbitrated
 	// MaxConcurrentReads bounds the Reads in progress, each of which holds
 	// a bounded amount of memory (see Read). One more waits up to
 	// readSlotWait for a slot. The primary controller's Reads don't count.
 	MaxConcurrentReads = 16
+	// MaxReadsPerPeer bounds, within MaxConcurrentReads, the Reads in
+	// progress on one connection (peer address), so that a client that
+	// leaves its Reads unread holds up only its own.
+	MaxReadsPerPeer = 4
+	// MaxWritesNotFromPrimary bounds the Write and
+	// SetForwardingPipelineConfig calls in flight that do not come on the
+	// primary controller's connection: each may be a MaxRecvMsgSize
+	// message, decoded before its election_id is checked. Past it they are
+	// refused before their message is read (see ServerOptions). The
+	// primary's don't count.
+	MaxWritesNotFromPrimary = 1
 )
+
+// DefaultArbitrationTimeout is how long a new stream has to send an
+// arbitration message the server accepts; then it ends with
+// DEADLINE_EXCEEDED.
+const DefaultArbitrationTimeout = 10 * time.Second
 
 // Config configures a Server.
 type Config struct {
@@ -67,6 +95,9 @@ type Config struct {
 	// Pipeline().Process. Nil drops packet-outs. The frame is not reused by
 	// the server.
 	Inject func(port uint16, frame []byte)
+	// ArbitrationTimeout is how long a new stream has to arbitrate;
+	// DefaultArbitrationTimeout when 0.
+	ArbitrationTimeout time.Duration
 }
 
 // Server serves one P4Runtime device backed by a swmodel.Pipeline. It
@@ -82,9 +113,14 @@ type Server struct {
 	want     *p4configv1.P4Info // canonical form of schema.Info
 	out      *headerLayout      // packet_out, from schema.Info
 
+	arbTimeout time.Duration
+	refused    *prometheus.CounterVec
+	limits     *limitlog.Limiter // log lines per peer
+
 	// mu guards the arbitration state.
 	mu      sync.Mutex
 	conns   map[*conn]struct{} // arbitrated streams
+	waiting map[*conn]struct{} // streams not yet arbitrated
 	highest electionID         // the highest election_id ever received
 	hasHigh bool               // whether highest has been set
 
@@ -94,7 +130,8 @@ type Server struct {
 	saved bool                           // VERIFY_AND_SAVE not yet committed
 	pipe  atomic.Pointer[swmodel.Pipeline]
 
-	reads    chan struct{} // a slot per Read in progress
+	reads    readSlots
+	writes   atomic.Int32  // Writes in flight not from the primary
 	stop     chan struct{} // closed by Shutdown
 	stopOnce sync.Once
 }
@@ -110,16 +147,24 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic(err) // the embedded P4Info is tested to have a packet_out header
 	}
+	arbTimeout := cfg.ArbitrationTimeout
+	if arbTimeout <= 0 {
+		arbTimeout = DefaultArbitrationTimeout
+	}
 	return &Server{
-		deviceID: cfg.DeviceID,
-		log:      log.With("device_id", cfg.DeviceID),
-		inject:   cfg.Inject,
-		schema:   schema,
-		want:     canonicalP4Info(schema.Info),
-		out:      out,
-		conns:    map[*conn]struct{}{},
-		reads:    make(chan struct{}, MaxConcurrentReads),
-		stop:     make(chan struct{}),
+		deviceID:   cfg.DeviceID,
+		log:        log.With("device_id", cfg.DeviceID),
+		inject:     cfg.Inject,
+		schema:     schema,
+		want:       canonicalP4Info(schema.Info),
+		out:        out,
+		arbTimeout: arbTimeout,
+		refused:    newRefused(),
+		limits:     limitlog.New(logInterval),
+		conns:      map[*conn]struct{}{},
+		waiting:    map[*conn]struct{}{},
+		reads:      newReadSlots(),
+		stop:       make(chan struct{}),
 	}
 }
 
@@ -129,13 +174,16 @@ func (s *Server) Register(g *grpc.Server) {
 }
 
 // ServerOptions are the gRPC server options the P4Runtime service needs:
-// a receive limit of MaxRecvMsgSize, keepalives so that a controller that
-// vanishes loses its stream (and primary status) within a minute, and
-// interceptors that turn a panic in a handler into INTERNAL. The handlers
-// are written never to panic; the interceptors are the last resort.
+// a receive limit of MaxRecvMsgSize, a tap that refuses a Write or
+// SetForwardingPipelineConfig past MaxWritesNotFromPrimary before its
+// message is read, keepalives so that a controller that vanishes loses
+// its stream (and primary status) within a minute, and interceptors that
+// turn a panic in a handler into INTERNAL. The handlers are written never
+// to panic; the interceptors are the last resort.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRecvMsgSize),
+		grpc.InTapHandle(s.tap),
 		grpc.MaxConcurrentStreams(4 * MaxControllers),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),

@@ -5,6 +5,7 @@ package p4rtserver
 import (
 	"errors"
 	"io"
+	"time"
 
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/swmodel"
@@ -16,7 +17,10 @@ import (
 
 // StreamChannel is a controller's session: arbitration, packet-out, and
 // the server's notifications and packet-ins. Its goroutine is the only
-// one sending on the stream; a second goroutine receives.
+// one sending on the stream; a second goroutine receives. A stream that
+// has not arbitrated within the ArbitrationTimeout ends with
+// DEADLINE_EXCEEDED; past MaxUnarbitrated such streams, the oldest ends
+// with RESOURCE_EXHAUSTED.
 func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error {
 	ctx := stream.Context()
 	peerAddr := ""
@@ -30,6 +34,10 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 		return errShuttingDown
 	default:
 	}
+	s.admit(c)
+	arbTimer := time.NewTimer(s.arbTimeout)
+	defer arbTimer.Stop()
+	arbDeadline := arbTimer.C // nil once arbitrated
 
 	reqs := make(chan *p4v1.StreamMessageRequest)
 	recvErr := make(chan error, 1)
@@ -63,6 +71,16 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 			if err := s.handleStreamRequest(c, req, stream.Send); err != nil {
 				return err
 			}
+			if arbDeadline != nil && s.arbitrated(c) {
+				arbDeadline = nil
+			}
+		case <-arbDeadline:
+			if err := s.expire(c); err != nil {
+				return err
+			}
+			arbDeadline = nil
+		case <-c.evicted:
+			return errEvicted
 		case m := <-c.ctrl:
 			if err := stream.Send(m); err != nil {
 				return err
@@ -84,6 +102,13 @@ func (s *Server) StreamChannel(stream p4v1.P4Runtime_StreamChannelServer) error 
 			return errShuttingDown
 		}
 	}
+}
+
+// arbitrated reports whether c has arbitrated.
+func (s *Server) arbitrated(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.arbitrated
 }
 
 // maxEcho bounds the packet-out a StreamError copies back: a bigger one

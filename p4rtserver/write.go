@@ -9,9 +9,45 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/types/known/anypb"
 )
+
+// tap runs when a call's headers arrive, before its message is read. It
+// admits a Write or SetForwardingPipelineConfig on the primary
+// controller's connection, and up to MaxWritesNotFromPrimary others in
+// flight: gRPC reads and decodes a message of up to MaxRecvMsgSize (about
+// 3.5 times its size in memory) before the handler can see that its
+// election_id is not the primary's, so without a bound, concurrent large
+// calls from anyone multiply memory. Past the bound a call ends with
+// RESOURCE_EXHAUSTED before its message is read. A slot is freed when its
+// call ends (its context is done). The tap runs on the connection's
+// reader, so it never waits.
+func (s *Server) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	switch info.FullMethodName {
+	case p4v1.P4Runtime_Write_FullMethodName, p4v1.P4Runtime_SetForwardingPipelineConfig_FullMethodName:
+	default:
+		return ctx, nil
+	}
+	if s.fromPrimary(ctx) {
+		return ctx, nil
+	}
+	if s.writes.Add(1) > MaxWritesNotFromPrimary {
+		s.writes.Add(-1)
+		addr := ""
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			addr = p.Addr.String()
+		}
+		s.refuse(reasonWrites, addr, "p4rtserver: call refused before it was read: too many in flight not from the primary's connection",
+			"method", info.FullMethodName, "limit", MaxWritesNotFromPrimary)
+		return ctx, status.Errorf(codes.ResourceExhausted,
+			"%d Write or SetForwardingPipelineConfig calls not on the primary controller's connection are in flight: try again later", MaxWritesNotFromPrimary)
+	}
+	context.AfterFunc(ctx, func() { s.writes.Add(-1) })
+	return ctx, nil
+}
 
 // maxErrorDetails bounds the status of a failed batch: past it the
 // per-update messages are left out and only the codes remain, so that the

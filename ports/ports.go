@@ -65,13 +65,14 @@ type Table struct {
 	SNAT    netip.Addr
 	MinPort uint16
 
-	mu     sync.Mutex
-	own    bitmap // self ports
-	inUse  bitmap // handed out, not yet released
-	free   bitmap // own and not in use
-	nOwn   int
-	nFree  int
-	cursor uint16 // where the next search starts, so ports rotate
+	mu       sync.Mutex
+	own      bitmap // self ports
+	inUse    bitmap // handed out, not yet released
+	reserved bitmap // other TMs' connections still use them: never handed out
+	free     bitmap // own, not in use, not reserved
+	nOwn     int
+	nFree    int
+	cursor   uint16 // where the next search starts, so ports rotate
 }
 
 // Compute builds the table from a group's bucket table (owner TM name per
@@ -214,7 +215,7 @@ func (t *Table) Release(p uint16) error {
 		return fmt.Errorf("port %d is not in use", p)
 	}
 	t.inUse.clear(p)
-	if t.own.has(p) {
+	if t.own.has(p) && !t.reserved.has(p) {
 		t.free.set(p)
 		t.nFree++
 	}
@@ -225,24 +226,55 @@ func (t *Table) Release(p uint16) error {
 // ports it loses are no longer handed out (one still in use stays in use
 // until released, and is then dropped). It returns how many ports were
 // gained and lost. Under contract section 6 a surviving TM only gains.
+// The reserved ports stay as they are.
 func (t *Table) Update(buckets []string) (gained, lost int, err error) {
+	return t.update(buckets, nil)
+}
+
+// UpdateReserved is Update, with reserved replacing the ports never
+// handed out (other TMs' connections still use them), in one step: a
+// gained port another TM still uses is never free in between.
+func (t *Table) UpdateReserved(buckets []string, reserved []uint16) (gained, lost int, err error) {
+	var r bitmap
+	for _, p := range reserved {
+		r.set(p)
+	}
+	return t.update(buckets, &r)
+}
+
+func (t *Table) update(buckets []string, reserved *bitmap) (gained, lost int, err error) {
 	if !contract.IsPowerOfTwo(len(buckets)) {
 		return 0, 0, fmt.Errorf("bucket table has %d buckets, want a power of two", len(buckets))
 	}
 	own := owned(buckets, t.TM, t.SNAT, t.MinPort)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if reserved != nil {
+		t.reserved = *reserved
+	}
 	for w := range own {
-		gainedBits := own[w] &^ t.own[w]
-		lostBits := t.own[w] &^ own[w]
-		gained += bits.OnesCount64(gainedBits)
-		lost += bits.OnesCount64(lostBits)
-		t.free[w] = (t.free[w] &^ lostBits) | (gainedBits &^ t.inUse[w])
+		gained += bits.OnesCount64(own[w] &^ t.own[w])
+		lost += bits.OnesCount64(t.own[w] &^ own[w])
+		t.free[w] = own[w] &^ t.inUse[w] &^ t.reserved[w]
 	}
 	t.own = own
 	t.nOwn = count(&t.own)
 	t.nFree = count(&t.free)
 	return gained, lost, nil
+}
+
+// InUseNotOwn returns the ports in use that are no longer self ports
+// (their buckets were lost), in order: what an ack reports (adminapi.InUse).
+func (t *Table) InUseNotOwn() []uint16 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []uint16
+	for w := range t.inUse {
+		for word := t.inUse[w] &^ t.own[w]; word != 0; word &= word - 1 {
+			out = append(out, uint16(w*64+bits.TrailingZeros64(word)))
+		}
+	}
+	return out
 }
 
 // Ranges formats ports as "a-b,c,d-e".
@@ -266,17 +298,50 @@ func Ranges(ports []uint16) string {
 	return b.String()
 }
 
-// ReservedPorts returns every port in [lo, hi] that is NOT a self port:
-// the value of net.ipv4.ip_local_reserved_ports that makes the kernel pick
-// only self ports from ip_local_port_range [lo, hi].
+// ReservedPorts returns every port in [lo, hi] that is NOT a self port, or
+// is reserved (another TM's connection still uses it): the value of
+// net.ipv4.ip_local_reserved_ports that makes the kernel pick only self
+// ports it may use from ip_local_port_range [lo, hi].
 func (t *Table) ReservedPorts(lo, hi uint16) []uint16 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []uint16
 	for p := int(lo); p <= int(hi); p++ {
-		if !t.own.has(uint16(p)) {
+		if !t.own.has(uint16(p)) || t.reserved.has(uint16(p)) {
 			out = append(out, uint16(p))
 		}
 	}
 	return out
+}
+
+// ParseRanges reads what Ranges writes ("a-b,c,d-e"; "" is none): ports
+// 1-65535, ranges not descending. It bounds nothing but the ports
+// themselves (a string of any length names at most 65,535 ports), and
+// returns them in the order given, each once.
+func ParseRanges(s string) ([]uint16, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var seen bitmap
+	var out []uint16
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil || a == 0 {
+			return nil, fmt.Errorf("port ranges: %q is not a port 1-65535", lo)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+				return nil, fmt.Errorf("port ranges: %q is not a range of ports 1-65535, low to high", part)
+			}
+		}
+		for p := a; p <= b; p++ {
+			if !seen.has(uint16(p)) {
+				seen.set(uint16(p))
+				out = append(out, uint16(p))
+			}
+		}
+	}
+	return out, nil
 }

@@ -210,3 +210,129 @@ func TestHold(t *testing.T) {
 		t.Fatalf("after releasing the held port, %d free, want 1", tab.Free())
 	}
 }
+
+// A gained port another TM still uses (reserved) is never handed out,
+// in the same update that gains it; the loser reports the ports it still
+// uses in buckets it lost.
+func TestUpdateReserved(t *testing.T) {
+	before := table(t, "tm1", "tm2")
+	after := table(t, "tm1", "tm2", "tm3") // tm3 joins: tm1 and tm2 lose to it
+	tm1, err := Compute(before, "tm1", snat, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var used []uint16
+	for range 200 {
+		p, err := tm1.Allocate(80)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used = append(used, p)
+	}
+	if _, _, err := tm1.Update(after); err != nil {
+		t.Fatal(err)
+	}
+	lostInUse := tm1.InUseNotOwn()
+	var want []uint16
+	for _, p := range used {
+		if !tm1.IsOwn(p) {
+			want = append(want, p)
+		}
+	}
+	if len(want) == 0 || fmt.Sprint(lostInUse) != fmt.Sprint(sortedCopy(want)) {
+		t.Fatalf("InUseNotOwn = %v, want the ports tm1 uses that are no longer its own: %v", lostInUse, want)
+	}
+
+	tm3, _ := Compute(before, "tm3", snat, 1024)
+	if _, _, err := tm3.UpdateReserved(after, lostInUse); err != nil {
+		t.Fatal(err)
+	}
+	reserved := map[uint16]bool{}
+	for _, p := range lostInUse {
+		reserved[p] = true
+	}
+	for {
+		p, err := tm3.Allocate(80)
+		if err != nil {
+			break
+		}
+		if reserved[p] {
+			t.Fatalf("tm3 handed out port %d, which tm1 still uses", p)
+		}
+	}
+	if got, wantFree := tm3.Len()-len(lostInUse), 0; tm3.Free() != wantFree || got <= 0 {
+		t.Fatalf("after allocating everything: %d free, want 0 (of %d usable)", tm3.Free(), got)
+	}
+	if rp := tm3.ReservedPorts(1024, 65535); !containsAll(rp, lostInUse) {
+		t.Error("ReservedPorts leaves out ports another TM still uses: the kernel would pick them")
+	}
+	// A later table without them frees them.
+	if _, _, err := tm3.UpdateReserved(after, nil); err != nil {
+		t.Fatal(err)
+	}
+	ownReserved := 0
+	for _, p := range lostInUse {
+		if tm3.IsOwn(p) {
+			ownReserved++
+		}
+	}
+	if ownReserved == 0 || tm3.Free() != ownReserved {
+		t.Fatalf("%d free after the reservation ended, want the %d reserved ports that are tm3's", tm3.Free(), ownReserved)
+	}
+}
+
+func sortedCopy(p []uint16) []uint16 {
+	out := append([]uint16(nil), p...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func containsAll(have, want []uint16) bool {
+	m := map[uint16]bool{}
+	for _, p := range have {
+		m[p] = true
+	}
+	for _, p := range want {
+		if !m[p] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestParseRanges(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []uint16
+		wantErr bool
+	}{
+		{in: "", want: nil},
+		{in: "80", want: []uint16{80}},
+		{in: "8194,9000-9002", want: []uint16{8194, 9000, 9001, 9002}},
+		{in: "5,5,4-6", want: []uint16{5, 4, 6}},
+		{in: "65535", want: []uint16{65535}},
+		{in: "0", wantErr: true},
+		{in: "65536", wantErr: true},
+		{in: "9-8", wantErr: true},
+		{in: "1,,2", wantErr: true},
+		{in: "1-", wantErr: true},
+		{in: "a", wantErr: true},
+		{in: "-1", wantErr: true},
+	} {
+		got, err := ParseRanges(tc.in)
+		if (err != nil) != tc.wantErr || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("ParseRanges(%q) = %v, %v; want %v (error: %v)", tc.in, got, err, tc.want, tc.wantErr)
+		}
+	}
+	// Round trip.
+	p := []uint16{1, 2, 3, 7, 9, 10, 65535}
+	if got, err := ParseRanges(Ranges(p)); err != nil || fmt.Sprint(got) != fmt.Sprint(p) {
+		t.Errorf("ParseRanges(Ranges(%v)) = %v, %v", p, got, err)
+	}
+}

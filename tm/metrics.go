@@ -37,6 +37,7 @@ var (
 	descClients     = desc("clients", "Client addresses with a connection.")
 	descOwned       = desc("buckets_owned", "Buckets of its group this TM owns.")
 	descBucketFails = desc("bucket_refresh_errors_total", "Bucket table fetches that failed.")
+	descRefused     = desc("bucket_tables_refused_total", "Bucket tables refused as over the contract (more than 65,536 buckets, a bad name, too large): not applied, not acknowledged.")
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
@@ -72,6 +73,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descClients, float64(st.Limits.Clients))
 	gauge(descOwned, float64(st.Buckets.Owned))
 	counter(descBucketFails, st.Buckets.Errors)
+	counter(descRefused, st.Buckets.Refused)
 }
 
 func b2f(b bool) float64 {

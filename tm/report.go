@@ -21,7 +21,7 @@ func (s *Server) reportLoop(ctx context.Context, src *ControllerSource) {
 	defer t.Stop()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, adminapi.ReportInterval)
-		_ = c.Report(rctx, src.TM, adminapi.Report{Connections: s.Stats().Connections.Active})
+		_ = c.Report(rctx, src.TM, adminapi.Report{Connections: s.Stats().Connections.Active, InUse: s.inUse()})
 		cancel()
 		select {
 		case <-ctx.Done():

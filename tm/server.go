@@ -30,6 +30,7 @@ import (
 
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/internal/backoff"
+	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/ports"
 )
 
@@ -40,6 +41,10 @@ type Server struct {
 	bal *balancer
 
 	tab *ports.Table // nil: no bucket table (KernelPorts without a source)
+
+	// refusals logs refused bucket tables once a minute (each is counted
+	// in Buckets.Refused).
+	refusals *limitlog.Limiter
 
 	chained chainedPorts // self ports another TM still uses (chained.go)
 
@@ -80,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: p, log: p.Log, bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
+	s := &Server{cfg: p, log: p.Log, refusals: limitlog.New(time.Minute), bal: newBalancer(p.backends, p.Balance == LeastConn), done: make(chan struct{}),
 		portsChanged: make(chan struct{})}
 	s.hard, s.hardCancel = context.WithCancel(context.Background())
 	return s, nil
@@ -298,6 +303,18 @@ func (s *Server) noteTable(bt adminapi.BucketTable) {
 	}
 }
 
+// refusedLocked counts and logs (once a minute) a table refused as over
+// the contract, and reports whether err is one; s.mu is held.
+func (s *Server) refusedLocked(err error) bool {
+	if !errors.Is(err, adminapi.ErrBadTable) {
+		return false
+	}
+	s.bucketSt.Refused++
+	s.bucketSt.LastError = err.Error()
+	s.refusals.Log(s.log, slog.LevelWarn, s.cfg.source.String(), "bucket table refused; keeping the current table", "source", s.cfg.source.String(), "err", err)
+	return true
+}
+
 // refresh fetches the bucket table and applies a change to the port table;
 // it reports whether that worked.
 func (s *Server) refresh(ctx context.Context) bool {
@@ -323,10 +340,16 @@ func (s *Server) refresh(ctx context.Context) bool {
 	}
 	var gained, lost int
 	if err == nil {
-		gained, lost, err = s.tab.Update(bt.Buckets)
+		var held []uint16
+		if held, err = adminapi.HeldFor(bt.Held, c.Name, c.snat); err == nil {
+			gained, lost, err = s.tab.UpdateReserved(bt.Buckets, held)
+		}
 	}
 	if err != nil {
 		s.bucketSt.Errors++
+		if s.refusedLocked(err) {
+			return false
+		}
 		// Log a failure once until it changes or recovers, not every
 		// refresh; the old table stays in force.
 		if msg := err.Error(); msg != s.bucketSt.LastError {
@@ -356,6 +379,13 @@ func (s *Server) firstTable(bt adminapi.BucketTable, version uint64) error {
 	c := s.cfg
 	tab, err := ports.Compute(bt.Buckets, c.Name, c.snat, c.MinPort)
 	if err != nil {
+		return err
+	}
+	held, err := adminapi.HeldFor(bt.Held, c.Name, c.snat)
+	if err != nil {
+		return err
+	}
+	if _, _, err := tab.UpdateReserved(bt.Buckets, held); err != nil {
 		return err
 	}
 	s.mu.Lock()

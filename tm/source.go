@@ -4,12 +4,9 @@ package tm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
 
 	"github.com/symdist/symdist/adminapi"
 )
@@ -50,17 +47,19 @@ func (s *ControllerSource) Fetch(ctx context.Context) (adminapi.BucketTable, err
 
 // Follow subscribes to the TM's table (GET /api/watch?tm=NAME): apply
 // gets every table in order and the table is acknowledged when it returns
-// nil (docs/tmapi.md). onErr hears failures; Follow keeps trying until ctx
-// ends.
-func (s *ControllerSource) Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error)) {
-	f := adminapi.Follower{Client: &adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM, Apply: apply, OnError: onErr}
+// nil (docs/tmapi.md), with inUse's ports. onErr hears failures; Follow
+// keeps trying until ctx ends.
+func (s *ControllerSource) Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error), inUse func() []adminapi.InUse) {
+	f := adminapi.Follower{Client: &adminapi.Client{URL: s.URL, Token: s.Token, HTTP: s.Client}, TM: s.TM,
+		Apply: apply, OnError: onErr, InUse: inUse}
 	f.Run(ctx)
 }
 
 // A Follower pushes tables (ControllerSource does): the TM follows it
-// instead of polling Fetch.
+// instead of polling Fetch. Its acks carry inUse: the self ports the TM
+// still uses in buckets it lost.
 type Follower interface {
-	Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error))
+	Follow(ctx context.Context, apply func(adminapi.Event) error, onErr func(error), inUse func() []adminapi.InUse)
 }
 
 // FileSource reads a JSON adminapi.BucketTable from a file, again at each
@@ -71,20 +70,10 @@ type FileSource struct {
 
 func (s *FileSource) String() string { return "file " + s.Path }
 
-// Fetch reads the file.
+// Fetch reads the file (adminapi.ReadTableFile: bounded, strict, and
+// held to the contract).
 func (s *FileSource) Fetch(context.Context) (adminapi.BucketTable, error) {
-	var bt adminapi.BucketTable
-	b, err := os.ReadFile(s.Path)
-	if err != nil {
-		return bt, err
-	}
-	if err := json.Unmarshal(b, &bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", s.Path, err)
-	}
-	if len(bt.Buckets) == 0 {
-		return bt, fmt.Errorf("%s: no buckets", s.Path)
-	}
-	return bt, nil
+	return adminapi.ReadTableFile(s.Path)
 }
 
 // transientError is a fetch that may work if tried again: the controller

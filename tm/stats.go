@@ -115,6 +115,7 @@ type BucketStats struct {
 	Gained     int64     `json:"ports_gained"`
 	Lost       int64     `json:"ports_lost"`
 	Errors     int64     `json:"errors"`
+	Refused    int64     `json:"refused"` // tables over the contract, among Errors
 	LastError  string    `json:"last_error,omitempty"`
 	LastChange time.Time `json:"last_change,omitzero"`
 }

@@ -29,7 +29,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 	}
 	started := false
 	apply := func(ev adminapi.Event) error {
-		bt := adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers}
+		bt := adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers, Held: ev.Held}
 		if !started {
 			if err := s.firstTable(bt, ev.Version); err != nil {
 				once(err)
@@ -48,6 +48,9 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.bucketSt.Errors++
+		if s.refusedLocked(err) {
+			return
+		}
 		if msg := err.Error(); msg != s.bucketSt.LastError {
 			s.log.Warn("bucket table watch", "source", s.cfg.source.String(), "err", err)
 			s.bucketSt.LastError = msg
@@ -56,7 +59,7 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		f.Follow(fctx, apply, onErr)
+		f.Follow(fctx, apply, onErr, s.inUse)
 	}()
 	t := time.NewTimer(startFetchFor)
 	defer t.Stop()
@@ -79,8 +82,12 @@ func (s *Server) startFollowing(ctx context.Context, f Follower) (stop func(), e
 // before the controller moves their buckets.
 func (s *Server) applyTable(bt adminapi.BucketTable, version uint64) error {
 	s.noteTable(bt)
+	held, err := adminapi.HeldFor(bt.Held, s.cfg.Name, s.cfg.snat)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	gained, lost, err := s.tab.Update(bt.Buckets)
+	gained, lost, err := s.tab.UpdateReserved(bt.Buckets, held)
 	if err != nil {
 		s.bucketSt.Errors++
 		s.bucketSt.LastError = err.Error()
@@ -169,4 +176,14 @@ func (s *Server) allocate(dst uint16) (uint16, error) {
 			return 0, err
 		}
 	}
+}
+
+// inUse is what an ack or a report carries: the self ports this TM still
+// uses in buckets it lost. The TM that gains those buckets and shares the
+// SNAT address must not hand them out (adminapi.InUse).
+func (s *Server) inUse() []adminapi.InUse {
+	s.mu.Lock()
+	tab := s.tab
+	s.mu.Unlock()
+	return adminapi.InUseOf(tab)
 }

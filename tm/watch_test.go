@@ -3,10 +3,13 @@
 package tm
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/symdist/symdist/ports"
 	"github.com/symdist/symdist/test/testbed"
 
 	"github.com/symdist/symdist/adminapi"
@@ -134,14 +137,15 @@ func TestLossAppliedBeforeAck(t *testing.T) {
 	}
 }
 
-// With a connection still on a port being lost, the ack waits for it to
-// end (up to LossGrace), so short connections finish before the switches
-// move their replies.
-func TestLossGraceWaitsForConnections(t *testing.T) {
+// loseOpenConnectionsPort starts tm1 (with lossGrace) on half the
+// buckets, opens a connection, and pushes table 2: the loss of the
+// bucket of the connection's self port p.
+func loseOpenConnectionsPort(t *testing.T, lossGrace time.Duration) (*adminapitest.Watch, *Server, *client, uint16) {
+	t.Helper()
 	f := adminapitest.NewWatch(t, "tm1")
 	f.Push(1, adminapi.KindInitial, halfTable())
 	a := newEchoBackend(t, "a")
-	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: 20 * time.Second})
+	s, _ := start(t, Config{Backends: []string{a.addr()}, Controller: f.URL, LossGrace: lossGrace})
 	f.WaitAck(t, 1)
 	c := dial(t, s)
 	c.hello()
@@ -149,6 +153,14 @@ func TestLossGraceWaitsForConnections(t *testing.T) {
 	after := halfTable()
 	after[contract.Bucket(contract.Hash(contract.Key{Addr: loopback, Port: p}), len(after))] = ""
 	f.Push(2, adminapi.KindLoss, after)
+	return f, s, c, p
+}
+
+// With a connection still on a port being lost, the ack waits for it to
+// end (up to LossGrace), so short connections finish before the switches
+// move their replies.
+func TestLossGraceWaitsForConnections(t *testing.T) {
+	f, _, c, p := loseOpenConnectionsPort(t, 20*time.Second)
 	select {
 	case v := <-f.Acks():
 		t.Fatalf("version %d acknowledged while a connection still uses lost port %d", v, p)
@@ -156,4 +168,42 @@ func TestLossGraceWaitsForConnections(t *testing.T) {
 	}
 	c.finish("")
 	f.WaitAck(t, 2)
+}
+
+// The ports a TM still uses in buckets it lost go with its ack of the loss
+// (the controller hands them to the gainer), and ports another TM sharing
+// the SNAT address still uses (the table's held ports) are never handed
+// out here, even in buckets this TM gains in the same table.
+func TestHeldPortsAcrossAHandover(t *testing.T) {
+	f, s, c, p := loseOpenConnectionsPort(t, 200*time.Millisecond)
+	f.WaitAck(t, 2) // after LossGrace, the connection still open
+	want := []adminapi.InUse{{SNAT: "127.0.0.1", Ports: fmt.Sprint(p)}}
+	if got := f.LastInUse(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the ack of the loss says in use %+v, want %+v", got, want)
+	}
+
+	// tm1 gains every bucket; tm2 still uses some of its former ports.
+	var held []uint16
+	for q := 1024; q < 65536 && len(held) < 50; q++ {
+		if !isSelfPort(halfTable(), uint16(q)) {
+			held = append(held, uint16(q))
+		}
+	}
+	f.PushEvent(adminapi.Event{Version: 3, Kind: adminapi.KindGain, Buckets: allTo("tm1"),
+		Held: []adminapi.Held{{TM: "tm2", SNAT: "127.0.0.1", Ports: ports.Ranges(held)},
+			{TM: "tm3", SNAT: "10.9.9.9", Ports: "1024-65535"}}}) // another address: not ours to keep
+	f.WaitAck(t, 3)
+	tab := s.Table()
+	for _, q := range held {
+		if !tab.IsOwn(q) {
+			t.Fatalf("port %d is not tm1's after it gained every bucket", q)
+		}
+		if tab.Hold(q) {
+			t.Fatalf("port %d, which tm2 still uses, was free here", q)
+		}
+	}
+	if tab.Free() < tab.Len()-len(held)-10 {
+		t.Fatalf("%d of %d ports free: the other address's held ports were kept too", tab.Free(), tab.Len())
+	}
+	c.finish("")
 }

@@ -113,7 +113,11 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))
 	}
 	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie()}
-	es, err := p4rt.ReadEntities(ctx, client, deviceID, entries.Wildcards()...)
+	// Bounded by symdist's P4Info, which the switch's was just found to be.
+	es, err := p4rt.ReadEntities(ctx, client, deviceID, nil, entries.Wildcards()...)
+	if refused := (*p4rt.RefusedError)(nil); errors.As(err, &refused) {
+		return nil, fmt.Errorf("switch %s at %s: %w", name, addr, err)
+	}
 	if err != nil {
 		return nil, rpcError(addr, deviceID, err)
 	}
@@ -131,8 +135,10 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 	for id := range schema.Counters {
 		counters = append(counters, &p4v1.Entity{Entity: &p4v1.Entity_CounterEntry{CounterEntry: &p4v1.CounterEntry{CounterId: id}}})
 	}
-	s.Counters, err = p4rt.ReadEntities(ctx, client, deviceID, counters...)
-	if err != nil {
+	s.Counters, err = p4rt.ReadEntities(ctx, client, deviceID, nil, counters...)
+	if refused := (*p4rt.RefusedError)(nil); errors.As(err, &refused) {
+		s.CounterErr = err.Error()
+	} else if err != nil {
 		s.CounterErr = status.Convert(err).Message()
 	}
 	return s, nil

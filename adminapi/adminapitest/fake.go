@@ -26,8 +26,9 @@ type Watch struct {
 	tables chan adminapi.Event
 	acks   chan uint64
 
-	mu    sync.Mutex
-	onAck func(version uint64)
+	mu        sync.Mutex
+	onAck     func(version uint64)
+	lastInUse []adminapi.InUse
 }
 
 // NewWatch starts the fake; it stops at the test's cleanup.
@@ -62,6 +63,7 @@ func NewWatch(t testing.TB, tm string) *Watch {
 		}
 		f.mu.Lock()
 		onAck := f.onAck
+		f.lastInUse = a.InUse
 		f.mu.Unlock()
 		if onAck != nil {
 			onAck(a.Version)
@@ -78,6 +80,19 @@ func NewWatch(t testing.TB, tm string) *Watch {
 // Push sends a table to the subscriber.
 func (f *Watch) Push(version uint64, kind string, buckets []string) {
 	f.tables <- adminapi.Event{Type: adminapi.EventTable, Group: "web", Version: version, Kind: kind, Buckets: buckets}
+}
+
+// PushEvent sends a table event as given (with chains, peers, held ports).
+func (f *Watch) PushEvent(ev adminapi.Event) {
+	ev.Type, ev.Group = adminapi.EventTable, "web"
+	f.tables <- ev
+}
+
+// LastInUse is the in_use of the last ack.
+func (f *Watch) LastInUse() []adminapi.InUse {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastInUse
 }
 
 // OnAck runs fn when an ack arrives, before it is answered.

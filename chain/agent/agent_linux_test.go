@@ -170,6 +170,20 @@ func (s *segment) startAgentB(t testing.TB, table, logLevel string) *exec.Cmd {
 	return cmd
 }
 
+// echoSegment is a segment whose TMs both echo, with a connection from
+// the client held by a (closed when the benchmark ends).
+func echoSegment(b *testing.B, prefix string) (*segment, net.Conn) {
+	s := newSegmentB(b, prefix)
+	echoServer(b, s.a)
+	echoServer(b, s.b)
+	c, err := lab.DialTCP(s.client, nil, vip+":8080", 3*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return s, c
+}
+
 // exchange sends a line on c and reads it back.
 func exchange(c net.Conn, r *bufio.Reader, i int) error {
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
@@ -258,14 +272,7 @@ func BenchmarkChainedRTT(b *testing.B) {
 			name = "chained"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := newSegmentB(b, "cb"+name[:1])
-			echoServer(b, s.a)
-			echoServer(b, s.b)
-			c, err := lab.DialTCP(s.client, nil, vip+":8080", 3*time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			s, c := echoSegment(b, "cb"+name[:1])
 			if chained {
 				s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true), "info")
 				sh(b, "ip", "-n", s.client, "neigh", "replace", vip, "lladdr", s.macB, "dev", "eth0", "nud", "permanent")
@@ -302,14 +309,7 @@ func BenchmarkChainedThroughput(b *testing.B) {
 	const size = 4 << 20
 	for _, mode := range []string{"direct", "agent-idle", "chained"} {
 		b.Run(mode, func(b *testing.B) {
-			s := newSegmentB(b, "ct"+mode[:2])
-			echoServer(b, s.a)
-			echoServer(b, s.b)
-			c, err := lab.DialTCP(s.client, nil, vip+":8080", 3*time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			s, c := echoSegment(b, "ct"+mode[:2])
 			var agent *exec.Cmd
 			if mode != "direct" {
 				agent = s.startAgentB(b, s.table(b, c.LocalAddr().(*net.TCPAddr), true), "info")

@@ -4,14 +4,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,12 +16,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain/agent"
+	"github.com/symdist/symdist/internal/limitlog"
 	"golang.org/x/sync/errgroup"
 )
-
-// maxTableFile bounds a --table-file: a table of 65,536 buckets with
-// names and chains is a few MB.
-const maxTableFile = 64 << 20
 
 func newChainCmd() *cobra.Command {
 	var (
@@ -70,8 +64,12 @@ once instead of following a controller, for tests and static setups.
 				return errors.New("give --controller or --table-file (one of them)")
 			}
 			a := agent.New(agent.Config{TM: name, Queue: queue, Legs: legs, Log: log})
+			refused := prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "symdist_chain_bucket_tables_refused_total",
+				Help: "Bucket tables from the controller refused as over the contract (docs/tmapi.md): not applied, not acknowledged.",
+			})
 			if tableFile != "" {
-				bt, err := readTableFile(tableFile)
+				bt, err := adminapi.ReadTableFile(tableFile)
 				if err != nil {
 					return err
 				}
@@ -85,12 +83,13 @@ once instead of following a controller, for tests and static setups.
 						a.SetTable(adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers})
 						return nil
 					},
-					OnError: func(err error) { log.Warn("chaining: bucket table watch", "err", err) }}
+					OnError: watchErrors(log, refused.Inc, limitlog.New(time.Minute))}
 				g.Go(func() error { f.Run(ctx); return nil })
 			}
 			if metrics != "" {
 				reg := prometheus.NewRegistry()
 				reg.MustRegister(a.Collectors()...)
+				reg.MustRegister(refused)
 				ln, err := net.Listen("tcp", metrics)
 				if err != nil {
 					return err
@@ -125,28 +124,16 @@ once instead of following a controller, for tests and static setups.
 	return cmd
 }
 
-// readTableFile reads a bucket table with its chains, strictly.
-func readTableFile(path string) (adminapi.BucketTable, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return adminapi.BucketTable{}, err
+// watchErrors is the chaining agent's Follower.OnError: a table refused
+// as over the contract is counted in refused and logged once per interval
+// of lim; any other failure is logged as it comes.
+func watchErrors(log *slog.Logger, refused func(), lim *limitlog.Limiter) func(error) {
+	return func(err error) {
+		if errors.Is(err, adminapi.ErrBadTable) {
+			refused()
+			lim.Log(log, slog.LevelWarn, "controller", "chaining: bucket table refused", "err", err)
+			return
+		}
+		log.Warn("chaining: bucket table watch", "err", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return adminapi.BucketTable{}, err
-	}
-	if st.Size() > maxTableFile {
-		return adminapi.BucketTable{}, fmt.Errorf("%s: %d bytes, more than a table can be (%d)", path, st.Size(), maxTableFile)
-	}
-	dec := json.NewDecoder(io.LimitReader(f, maxTableFile))
-	dec.DisallowUnknownFields()
-	var bt adminapi.BucketTable
-	if err := dec.Decode(&bt); err != nil {
-		return bt, fmt.Errorf("%s: %w", path, err)
-	}
-	if dec.More() {
-		return bt, fmt.Errorf("%s: more than one JSON value", path)
-	}
-	return bt, nil
 }

@@ -54,6 +54,15 @@ func (w *reservedWatch) apply(ev adminapi.Event) error {
 	if err != nil {
 		return err
 	}
+	// Ports other TMs sharing the address still use stay reserved: the
+	// kernel must not pick them (it cannot tell us its own in turn).
+	held, err := adminapi.HeldFor(ev.Held, w.tm, w.snat)
+	if err != nil {
+		return err
+	}
+	if _, _, err := tab.UpdateReserved(ev.Buckets, held); err != nil {
+		return err
+	}
 	value := ports.Ranges(tab.ReservedPorts(w.lo, w.hi))
 	if value != w.lastSent {
 		if err := writeReservedPorts(w.path, value); err != nil {

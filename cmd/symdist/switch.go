@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/p4rtserver"
 	"github.com/symdist/symdist/swmodel"
@@ -58,6 +62,8 @@ type switchOptions struct {
 	// portIO is how frames move: "ring" (memory-mapped packet rings) or
 	// "socket" (a system call per frame).
 	portIO string
+	// metrics is where to serve GET /metrics; empty: nowhere.
+	metrics string
 }
 
 // credentials returns the gRPC option that serves TLS as the flags ask,
@@ -89,7 +95,9 @@ too, mutual TLS (the controller's tls: {ca, cert, key} config). SIGINT or
 SIGTERM stop it: open P4Runtime streams end with UNAVAILABLE at once, the
 ports close, and RPCs still running after 2 s are cut. --port-io ring (the
 default) moves frames through memory-mapped packet rings (8 MiB to receive
-and 2 MiB to send per port); socket uses one system call per frame.`,
+and 2 MiB to send per port); socket uses one system call per frame. --metrics serves GET /metrics:
+symdist_p4runtime_server_refused_total counts the streams and requests the
+P4Runtime server refused to stay within its limits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -103,6 +111,7 @@ and 2 MiB to send per port); socket uses one system call per frame.`,
 	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	cmd.Flags().StringVar(&o.tlsClientCA, "tls-client-ca", "", "mutual TLS: accept only clients with a certificate from these CAs (PEM)")
 	cmd.Flags().StringVar(&o.portIO, "port-io", "ring", "how frames move: ring (memory-mapped packet rings) or socket (a system call per frame)")
+	cmd.Flags().StringVar(&o.metrics, "metrics", "", "serve GET /metrics on ADDRESS:PORT (empty: none)")
 	return cmd
 }
 
@@ -125,6 +134,13 @@ func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready fun
 	if err != nil {
 		return err
 	}
+	var metricsLn net.Listener
+	if o.metrics != "" {
+		if metricsLn, err = net.Listen("tcp", o.metrics); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		defer metricsLn.Close()
+	}
 	ports := map[uint16]swswitch.Port{}
 	for n, name := range portNames {
 		p, err := open(name)
@@ -146,10 +162,31 @@ func runSwitch(ctx context.Context, o switchOptions, log *slog.Logger, ready fun
 		return err
 	}
 	log.Info("software switch serving P4Runtime", "address", sw.Addr(), "device_id", sw.Server().DeviceID(), "ports", len(ports), "tls", creds != nil, "mutual_tls", o.tlsClientCA != "")
+	var metricsDone chan error
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(sw.Server().Collectors()...)
+		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+		metricsDone = make(chan error, 1)
+		go func() { metricsDone <- metricsSrv.Serve(metricsLn) }()
+		log.Info("software switch serving metrics", "address", metricsLn.Addr())
+	}
 	if ready != nil {
 		ready(sw.Addr())
 	}
-	<-ctx.Done()
+	var err2 error
+	select {
+	case <-ctx.Done():
+	case err2 = <-metricsDone: // nil channel without --metrics
+		err2 = fmt.Errorf("--metrics: %w", err2)
+	}
 	sw.Stop()
-	return nil
+	if metricsSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = metricsSrv.Shutdown(sctx)
+	}
+	return err2
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/symdist/symdist/internal/cmderr"
+
 	"github.com/symdist/symdist/internal/ifswitch"
 )
 
@@ -66,26 +68,12 @@ func probeVeths() string {
 	a, b := fmt.Sprintf("sdv%dp", os.Getpid()), fmt.Sprintf("sdv%dq", os.Getpid())
 	out, err := exec.Command("ip", "link", "add", "name", a, "type", "veth", "peer", "name", b).CombinedOutput()
 	if err != nil {
-		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cause(out, err))
+		return fmt.Sprintf("needs CAP_NET_ADMIN (ip link add: %s)", cmderr.Cause(out, err))
 	}
 	if err := run("ip", "link", "del", a); err != nil {
 		return fmt.Sprintf("cannot delete veth pairs (%v)", err)
 	}
 	return ""
-}
-
-// cause is the last words of a failed command's output, e.g. "Operation not
-// permitted" of "RTNETLINK answers: Operation not permitted", else err.
-func cause(out []byte, err error) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	if last == "" {
-		return err.Error()
-	}
-	if i := strings.LastIndex(last, ": "); i >= 0 {
-		return last[i+2:]
-	}
-	return last
 }
 
 // MakeVeths creates one veth pair per port, named <prefix><port>s and
