@@ -742,3 +742,69 @@ func TestPairClientFollowsPrimary(t *testing.T) {
 		})
 	}
 }
+
+// The old primary comes back (docs/operations.md, "Upgrading the
+// controller"): before it reaches a switch it takes the config applied to
+// the backup while it was down; it is the backup now (the new primary
+// claimed the switches with an election id above its own), and moves
+// nothing. Given an election id above that claim (only election_id edited
+// in its file: the config's stamp stays, so the newer config still wins),
+// it preempts the other, which ends its watch streams, and every TM's
+// watch moves to it.
+func TestPairPrimaryReturns(t *testing.T) {
+	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 10*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	tms := []*fakeTM{newFakeTM(1, 40*time.Millisecond), newFakeTM(2, 40*time.Millisecond), newFakeTM(3, 40*time.Millisecond)}
+	for _, tm := range tms {
+		tm.follow(t, p.urls(0, 1))
+	}
+	testbed.Eventually(t, "every TM's watch on a", 10*time.Second, func() bool { return subscribedAll(a.c, "tm1", "tm2", "tm3") })
+
+	a.kill()
+	testbed.Eventually(t, "b primary with every TM's watch", 10*time.Second, func() bool {
+		return inSync(b.c) && subscribedAll(b.c, "tm1", "tm2", "tm3")
+	})
+	plan, err := (&adminapi.Client{URL: p.urls(0, 1)}).ApplyConfig(context.Background(), "new.yaml",
+		p.text(t, 0, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 2, "none"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plan.PeersBehind, []string{a.url}) {
+		t.Errorf("apply with a down: peers behind %v, want %v", plan.PeersBehind, a.url)
+	}
+	testbed.Eventually(t, "b moved buckets to tm3", 10*time.Second, func() bool { return inSync(b.c) && bucketsOf(t, p.lab, "tm3") == 2048 })
+	table := owners(t, p.client)
+
+	a = p.start(t, 0)
+	testbed.Eventually(t, "a back as the backup", 10*time.Second, func() bool {
+		return connected(a.c) && a.c.Pair().Role == adminapi.RoleBackup && a.c.Pair().Primary == b.url
+	})
+	if w := weightOf(a.c, "tm3"); w != 2 || p.fileWeight(t, 0, "tm3") != 2 {
+		t.Errorf("the returning controller runs tm3 weight %d (file %d), want the 2 applied on b", w, p.fileWeight(t, 0, "tm3"))
+	}
+	a.kill()
+
+	old, err := os.ReadFile(p.paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.paths[0], []byte(strings.Replace(string(old), "election_id: 20", "election_id: 100", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a = p.start(t, 0)
+	testbed.Eventually(t, "a primary again, in sync, every TM's watch on a", 10*time.Second, func() bool {
+		return inSync(a.c) && a.c.Pair().Role == adminapi.RolePrimary && subscribedAll(a.c, "tm1", "tm2", "tm3") &&
+			len(b.c.Pair().Subscribed) == 0
+	})
+	if w := weightOf(a.c, "tm3"); w != 2 {
+		t.Errorf("a runs tm3 weight %d, want 2", w)
+	}
+	if got := owners(t, p.client); !slices.Equal(got, table) {
+		t.Errorf("the returning primary moved %v", movesBetween(table, got))
+	}
+}
