@@ -43,8 +43,8 @@ type testSwitch struct {
 	mu     sync.Mutex
 	out    map[uint16][][]byte // frames sent per port
 	// remote, set instead of sw, is a switch in another process (bmv2)
-	// read over P4Runtime (pair_test.go).
-	remote *p4rt.Session
+	// whose bucket_table is read over P4Runtime (pair_test.go).
+	remote *tableFeed
 }
 
 // startSwitch starts a software switch; addr "" picks a free port. opts
@@ -105,7 +105,7 @@ func (ts *testSwitch) send(port uint16, frame []byte) []uint16 {
 func (ts *testSwitch) bucketTable(t *testing.T) []uint32 {
 	t.Helper()
 	if ts.remote != nil {
-		return remoteBucketTable(t, ts.remote)
+		return ts.remote.now(t)
 	}
 	p := ts.sw.Server().Pipeline()
 	if p == nil {

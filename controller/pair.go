@@ -147,7 +147,9 @@ func (c *Controller) notePairRole() {
 			c.log.Info("pair: primary now; losses wait for the TMs that followed the old primary until they subscribe here",
 				"tms", old.pair.Subscribed, "for", expectWindow, "each_loss_at_most", c.cfg.Handover())
 		}
-	case r == adminapi.RoleBackup && prev == adminapi.RolePrimary:
+	case r == adminapi.RoleBackup && prev != adminapi.RoleBackup:
+		// From primary, or from reaching no switch (it served watches
+		// then): a backup publishes no table, so its watchers must go.
 		for id, end := range c.pair.streams {
 			ends = append(ends, end)
 			delete(c.pair.streams, id)
