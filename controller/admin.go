@@ -8,16 +8,81 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/symdist/symdist/desired"
+	"github.com/symdist/symdist/internal/connlimit"
+	"github.com/symdist/symdist/internal/limitlog"
 
 	"github.com/symdist/symdist/adminapi"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// adminBounds bound what one peer can make the admin API hold: a
+// connection's header, body, answer and idle time, its header size, and
+// the connections open at once (past maxConns, or perPeer from one
+// address, a new one is reset: one client cannot take them all). Watch
+// streams last: their handler lifts the read deadline and extends the
+// write deadline by write before every line (serveWatch).
+type adminBounds struct {
+	readHeader, read, write, idle time.Duration
+	maxHeader, maxConns, perPeer  int
+	ping                          time.Duration // between a watch stream's pings (adminapi.PingInterval)
+}
+
+// defaultAdminBounds leave a loaded controller time to answer and keep
+// far fewer descriptors than the usual limits for the switch sessions:
+// every TM holds one watch stream and makes a request now and then.
+var defaultAdminBounds = adminBounds{readHeader: 5 * time.Second, read: 30 * time.Second, write: 30 * time.Second,
+	idle: time.Minute, maxHeader: 64 << 10, maxConns: 1024, perPeer: 256, ping: adminapi.PingInterval}
+
+// Reasons the admin API refuses a peer, the label of
+// symdist_admin_refused_total.
+const (
+	refusedConnLimit    = "connection_limit" // past adminBounds.maxConns or perPeer
+	refusedUnauthorized = "unauthorized"     // missing or wrong token
+	refusedBadBody      = "bad_body"         // not one strict JSON value of the type, or too large
+	refusedStaleAck     = "stale_ack"        // an ack lower than the subscriber's last
+)
+
+// adminRefusals counts and logs (once per peer per interval) the admin
+// API's refusals.
+type adminRefusals struct {
+	count *prometheus.CounterVec
+	lim   *limitlog.Limiter
+}
+
+func newAdminRefusals(reg *prometheus.Registry) *adminRefusals {
+	a := &adminRefusals{
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "symdist_admin_refused_total",
+			Help: "Admin API connections or requests refused, by reason: connection_limit, unauthorized, bad_body, stale_ack.",
+		}, []string{"reason"}),
+		lim: limitlog.New(connlimit.LogInterval),
+	}
+	for _, r := range []string{refusedConnLimit, refusedUnauthorized, refusedBadBody, refusedStaleAck} {
+		a.count.WithLabelValues(r)
+	}
+	reg.MustRegister(a.count)
+	return a
+}
+
+// refuse counts a refused request of r and logs it once per peer and
+// reason per interval.
+func (c *Controller) refuse(r *http.Request, reason string, err error) {
+	c.refusals.count.WithLabelValues(reason).Inc()
+	peer := r.RemoteAddr
+	if host, _, e := net.SplitHostPort(peer); e == nil {
+		peer = host
+	}
+	c.refusals.lim.Log(c.log, slog.LevelWarn, peer+" "+reason, "admin API request refused",
+		"peer", peer, "reason", reason, "method", r.Method, "path", r.URL.Path, "err", err)
+}
 
 // Status reports the state of switches, groups and TMs.
 func (c *Controller) Status() adminapi.Status {
@@ -113,6 +178,7 @@ func (c *Controller) Handler(token string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+			c.refuse(r, refusedUnauthorized, errors.New("missing or wrong bearer token"))
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
 			return
 		}
@@ -128,9 +194,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// ServeAdmin serves the admin API on the config's address until ctx ends.
+// ServeAdmin serves the admin API on the config's address until ctx ends,
+// within adminBounds.
 func (c *Controller) ServeAdmin(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token), ReadHeaderTimeout: 5 * time.Second}
+	b := c.adminBounds
+	srv := &http.Server{Handler: c.Handler(c.current().Admin.Token),
+		ReadHeaderTimeout: b.readHeader, ReadTimeout: b.read, WriteTimeout: b.write, IdleTimeout: b.idle,
+		MaxHeaderBytes: b.maxHeader}
+	ln = connlimit.New(ln, connlimit.Config{Max: b.maxConns, MaxPerPeer: b.perPeer, Name: "admin API", Log: c.log,
+		Refused: c.refusals.count.WithLabelValues(refusedConnLimit).Inc})
 	srv.RegisterOnShutdown(c.closeWatches)
 	go func() {
 		<-ctx.Done()
@@ -152,12 +224,18 @@ type tmReport struct {
 
 // serveReport takes a TM's report (adminapi.Report).
 func (c *Controller) serveReport(w http.ResponseWriter, r *http.Request) {
-	var body adminapi.Report
-	if err := readJSON(r, &body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	var body struct {
+		Connections *int64           `json:"connections"` // adminapi.Report, required
+		InUse       []adminapi.InUse `json:"in_use"`
+	}
+	if err := c.readJSONMax(w, r, &body, maxInUseBody); err != nil {
 		return
 	}
-	if body.Connections < 0 {
+	if body.Connections == nil {
+		c.badBody(w, r, errors.New(`body: want {"connections": N}`))
+		return
+	}
+	if *body.Connections < 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "connections must be 0 or more"})
 		return
 	}
@@ -175,6 +253,6 @@ func (c *Controller) serveReport(w http.ResponseWriter, r *http.Request) {
 	if c.reports == nil {
 		c.reports = map[string]tmReport{}
 	}
-	c.reports[name] = tmReport{connections: body.Connections, at: time.Now()}
+	c.reports[name] = tmReport{connections: *body.Connections, at: time.Now()}
 	writeJSON(w, http.StatusOK, map[string]any{"tm": name})
 }

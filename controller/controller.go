@@ -75,9 +75,9 @@ type Controller struct {
 	// liveness is how the controller notices a switch that stopped
 	// serving without closing its stream.
 	liveness liveness
-	// refusals logs a switch's refused Read answers once per switch per
-	// minute; every one is counted in symdist_switch_reads_refused_total.
-	refusals *limitlog.Limiter
+	// readRefusals logs a switch's refused Read answers once per switch
+	// per minute; every one is counted in symdist_switch_reads_refused_total.
+	readRefusals *limitlog.Limiter
 
 	adoptMu sync.Mutex // one adoption at a time
 	// reloadMu makes reloads and applies one at a time, each from reading
@@ -102,6 +102,9 @@ type Controller struct {
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 	pair     pairState    // the other controller (pair.go)
+
+	adminBounds adminBounds    // admin API connection bounds (admin.go)
+	refusals    *adminRefusals // admin API refusals (admin.go)
 }
 
 // switchState is the controller's knowledge of one switch.
@@ -170,11 +173,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		liveness: defaultLiveness,
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
-		rejectLog: limitlog.New(time.Minute),
-		refusals:  limitlog.New(time.Minute),
-		pair:      pairState{instance: newInstance()},
+		rejectLog:    limitlog.New(time.Minute),
+		readRefusals: limitlog.New(time.Minute),
+		pair:         pairState{instance: newInstance()},
 	}
 	c.ho = newHandover(c.metrics.reg)
+	c.adminBounds = defaultAdminBounds
+	c.refusals = newAdminRefusals(c.metrics.reg)
 	// A TM starts up, so that nothing moves before the checks have had
 	// their say; adopting a table from the switches corrects this.
 	for i := range cfg.TMs {
@@ -375,7 +380,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	defer sess.Close()
 	sess.LimitReads(p4rt.NewReadLimits(sw.pipe.info), func(err *p4rt.RefusedError) {
 		c.metrics.readsRefused.WithLabelValues(sw.cfg.Name, err.Reason).Inc()
-		c.refusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
+		c.readRefusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
 	})
 	sw.mu.Lock()
 	sw.sess, sw.connected = sess, true

@@ -39,9 +39,8 @@ import (
 type handover struct {
 	groups   map[string]*groupHandover
 	subs     map[string]*subscriber // by id
-	lastSub  uint64
-	snaps    []tableSnap   // switch tables of generations not yet held everywhere
-	closing  chan struct{} // closed when the admin API shuts down
+	snaps    []tableSnap            // switch tables of generations not yet held everywhere
+	closing  chan struct{}          // closed when the admin API shuts down
 	isClosed bool
 
 	timeouts    *prometheus.CounterVec

@@ -3,7 +3,6 @@
 package controller
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -443,6 +442,9 @@ func (c *Controller) applyLocked(next *config.Config, tables map[string]*assign.
 	c.bumpLocked()
 }
 
+// maxConfigBody bounds a config plan or apply request.
+const maxConfigBody = 4 << 20
+
 // handleConfig adds the admin API's config routes:
 //
 //	POST /api/config/plan   {name, config} -> ConfigPlan; nothing changes
@@ -454,9 +456,8 @@ func (c *Controller) handleConfig(mux *http.ServeMux) {
 	serve := func(apply bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req adminapi.ConfigRequest
-			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<20)).Decode(&req); err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want a JSON body {\"name\": FILE, \"config\": YAML}: " + err.Error()})
-				return
+			if err := c.readJSONMax(w, r, &req, maxConfigBody); err != nil {
+				return // answered: want {"name": FILE, "config": YAML}
 			}
 			if req.Name == "" {
 				req.Name = "config"

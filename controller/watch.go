@@ -3,21 +3,24 @@
 package controller
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/internal/strictjson"
 )
 
 // subscriber is one open watch stream. Its mailbox holds only the latest
 // table: every table is whole, so a slow reader skips to the newest.
 type subscriber struct {
+	// id is 128 random bits in hex: only the stream's reader knows it, so
+	// only it can acknowledge for its TM.
 	id, tm, group string
 	acked         uint64 // highest version acknowledged; guarded by c.mu
 
@@ -50,9 +53,14 @@ func (c *Controller) watchRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/watch", c.serveWatch)
 	mux.HandleFunc("POST /api/watch/{subscriber}/ack", c.serveAck)
 	mux.HandleFunc("POST /api/tms/{tm}/weight", func(w http.ResponseWriter, r *http.Request) {
-		var body adminapi.Weight
-		if err := readJSON(r, &body); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		var body struct {
+			Weight *int `json:"weight"` // adminapi.Weight, required
+		}
+		if err := c.readJSON(w, r, &body); err != nil {
+			return
+		}
+		if body.Weight == nil {
+			c.badBody(w, r, errors.New(`body: want {"weight": N}`))
 			return
 		}
 		name := r.PathValue("tm")
@@ -63,22 +71,54 @@ func (c *Controller) watchRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no TM %q", name)})
 			return
 		}
-		if err := c.SetWeight(name, body.Weight); err != nil {
+		if err := c.SetWeight(name, *body.Weight); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"tm": name, "weight": body.Weight})
+		writeJSON(w, http.StatusOK, map[string]any{"tm": name, "weight": *body.Weight})
 	})
 }
 
-// readJSON decodes a small JSON body, rejecting unknown fields.
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20)) // an ack's in_use can list thousands of ports
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("body: %w", err)
+// maxBody bounds the admin API's small JSON bodies (weights); a config
+// has its own bound (maxConfigBody), and acks and reports theirs
+// (maxInUseBody).
+const maxBody = 64 << 10
+
+// maxInUseBody bounds an ack or a report: their in_use can list
+// thousands of ports.
+const maxInUseBody = 1 << 20
+
+// readJSON decodes a small JSON body strictly (internal/strictjson: one
+// value, no unknown fields, no duplicate keys). On an error it has
+// answered 400 (413 for a body over maxBody) and counted the refusal.
+func (c *Controller) readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return c.readJSONMax(w, r, v, maxBody)
+}
+
+func (c *Controller) readJSONMax(w http.ResponseWriter, r *http.Request, v any, max int64) error {
+	err := strictjson.Decode(http.MaxBytesReader(w, r.Body, max+1), v, max)
+	if err != nil {
+		c.badBody(w, r, fmt.Errorf("body: %w", err))
 	}
-	return nil
+	return err
+}
+
+// badBody answers a refused body: 413 when it is too large, else 400.
+func (c *Controller) badBody(w http.ResponseWriter, r *http.Request, err error) {
+	c.refuse(r, refusedBadBody, err)
+	code := http.StatusBadRequest
+	var mbe *http.MaxBytesError
+	if errors.Is(err, strictjson.ErrTooLarge) || errors.As(err, &mbe) {
+		code = http.StatusRequestEntityTooLarge
+	}
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+}
+
+// newSubscriberID returns 128 random bits in hex.
+func newSubscriberID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // serveWatch streams a group's tables as newline-delimited JSON: a hello,
@@ -109,8 +149,7 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "shutting down"})
 		return
 	}
-	c.ho.lastSub++
-	s := &subscriber{id: strconv.FormatUint(c.ho.lastSub, 10), tm: tm, group: group, wake: make(chan struct{}, 1)}
+	s := &subscriber{id: newSubscriberID(), tm: tm, group: group, wake: make(chan struct{}, 1)}
 	c.ho.subs[s.id] = s
 	c.ho.subscribers.Inc()
 	if g := c.ho.groups[group]; g != nil && g.published != nil {
@@ -122,21 +161,28 @@ func (c *Controller) serveWatch(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	defer c.unsubscribe(s)
 
-	// The controller unwraps middleware's writers to flush; a stream
-	// has no write deadline.
+	// The controller unwraps middleware's writers to flush. A stream
+	// lasts: the server's WriteTimeout would end it, so each line gets
+	// adminBounds.write to go out instead, and a reader that stops
+	// reading ends its stream. (net/http lifts the read deadline itself
+	// while the handler runs.)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
+	writeFor := c.adminBounds.write
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w) // one object a line
 	send := func(ev adminapi.Event) bool {
+		if writeFor > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(writeFor))
+		}
 		return enc.Encode(ev) == nil && rc.Flush() == nil
 	}
 	if !send(hello) {
 		return
 	}
-	ping := time.NewTicker(adminapi.PingInterval)
+	ping := time.NewTicker(c.adminBounds.ping)
 	defer ping.Stop()
 	for {
 		select {
@@ -167,19 +213,32 @@ func (c *Controller) unsubscribe(s *subscriber) {
 	}
 }
 
+// serveAck takes an ack: {"version": N}, N at least 1 (versions start at
+// 1), never published versions refused (400), nor one lower than the
+// subscriber's last ack (409: acks never go backwards; the same one again
+// is fine).
 func (c *Controller) serveAck(w http.ResponseWriter, r *http.Request) {
-	var body adminapi.Ack
-	if err := readJSON(r, &body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	var body struct {
+		Version *uint64          `json:"version"` // adminapi.Ack, required
+		InUse   []adminapi.InUse `json:"in_use"`
+	}
+	if err := c.readJSONMax(w, r, &body, maxInUseBody); err != nil {
+		return
+	}
+	if body.Version == nil || *body.Version == 0 {
+		c.badBody(w, r, errors.New(`body: want {"version": N}, N a published version (1 or more)`))
 		return
 	}
 	id := r.PathValue("subscriber")
-	status, err := c.ack(id, body.Version, body.InUse)
+	status, err := c.ack(id, *body.Version, body.InUse)
 	if err != nil {
+		if status == http.StatusConflict {
+			c.refuse(r, refusedStaleAck, err)
+		}
 		writeJSON(w, status, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subscriber": id, "version": body.Version})
+	writeJSON(w, http.StatusOK, map[string]any{"subscriber": id, "version": *body.Version})
 }
 
 var errNoSubscriber = errors.New("no such subscriber (its stream has ended)")
@@ -194,6 +253,9 @@ func (c *Controller) ack(id string, version uint64, inUse []adminapi.InUse) (int
 	}
 	if g := c.ho.groups[s.group]; g == nil || version > g.version {
 		return http.StatusBadRequest, fmt.Errorf("version %d was never published", version)
+	}
+	if version < s.acked {
+		return http.StatusConflict, fmt.Errorf("ack of version %d after %d: acks never go backwards", version, s.acked)
 	}
 	if s.tm != "" {
 		// Before the ack releases the loss: the gain that follows carries

@@ -21,13 +21,15 @@ func TestRehearse(t *testing.T) {
 }
 
 // rehearse builds the deployment of file on switch sw and runs the
-// scenario on it, the established step left to TestRehearseEstablished;
-// every step must pass.
+// scenario on it; every step must pass, the established step included:
+// long-lived connections through a join, a weight change, a drain, an
+// undrain and a config apply, chained by the TMs, none of which may
+// break (without chaining, those whose bucket moves do:
+// TestRehearseWithoutChaining).
 func rehearse(t *testing.T, file, prefix, sw string) {
 	skipUnlessSwitch(t, sw)
 	dir, log := testLogs(t, prefix)
-	r, err := Rehearse(RehearseOptions{Config: file, Prefix: prefix, Binary: binary,
-		Switch: sw, Dir: dir, Log: log, NoEstablished: true})
+	r, err := Rehearse(RehearseOptions{Config: file, Prefix: prefix, Binary: binary, Switch: sw, Dir: dir, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,34 +38,15 @@ func rehearse(t *testing.T, file, prefix, sw string) {
 	if !sc.Passed() {
 		t.Errorf("the rehearsal failed:\n%s(logs in %s)", sc, dir)
 	}
-}
-
-// EstablishedTolerance is the share of moved long-lived connections
-// TestRehearseEstablished lets break: about one run in seven broke one of
-// them (a stall, on either switch, cause not found yet; docs/operations.md),
-// and make test must not flake on it. `symdist lab --test` allows none.
-const EstablishedTolerance = 0.03
-
-// The established step on the software switch: long-lived connections
-// through a join, a weight change, a drain, an undrain and a config apply,
-// chained by the TMs; at most EstablishedTolerance of those whose bucket
-// moved may break (without chaining all of them do:
-// TestRehearseWithoutChaining).
-func TestRehearseEstablished(t *testing.T) {
-	skipUnlessSwitch(t, "soft")
-	est := establishedStep(t, "re", false)
-	if est.Moved < 20 {
-		t.Fatalf("only %d long-lived connections had their bucket moved: the step cannot tell", est.Moved)
-	}
-	if float64(est.Failed) > EstablishedTolerance*float64(est.Moved) {
-		t.Errorf("%d of the %d long-lived connections whose bucket moved broke:\n%s", est.Failed, est.Moved, est)
-	} else if est.Failed > 0 {
-		t.Logf("within the tolerance: %s", est)
+	for _, s := range sc.Steps {
+		if s.Name == "established" && s.Moved < 20 {
+			t.Errorf("only %d long-lived connections had their bucket moved: the established step cannot tell", s.Moved)
+		}
 	}
 }
 
 // establishedStep runs the rehearsal of examples/rehearse.yaml on the
-// software switch and returns its established step.
+// software switch and returns its established step (for the control run).
 func establishedStep(t *testing.T, prefix string, noChain bool) Step {
 	t.Helper()
 	dir, log := testLogs(t, prefix)

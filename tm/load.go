@@ -135,10 +135,14 @@ func (s *Server) occupancy() (inUse int, ratio float64) {
 }
 
 // checkOccupancy notes a crossing of highOccupancy (up) or lowOccupancy
-// (down) after a port was taken or given back. Going up, every flow is
-// woken so that it applies the shorter idle timeout at once.
+// (down) by the self-port table or the descriptor budget (fdlimit.go),
+// whichever is fuller, after a port or a connection was taken or given
+// back. Going up, every flow is woken so that it applies the shorter idle
+// timeout at once.
 func (s *Server) checkOccupancy() {
-	inUse, r := s.occupancy()
+	inUse, pr := s.occupancy()
+	fr := s.fdOccupancy()
+	r := max(pr, fr)
 	l := &s.load
 	switch {
 	case r >= highOccupancy && !l.high.Load():
@@ -148,16 +152,22 @@ func (s *Server) checkOccupancy() {
 			return
 		}
 		l.crossings.Add(1)
-		s.log.Warn("self-source ports nearly used up: idle connections now time out sooner",
-			"in_use", inUse, "table", s.tab.Len(), "occupancy", round2(r), "idle_timeout", s.idleTimeout(),
-			"clients", len(l.clients))
+		if pr >= fr {
+			s.log.Warn("self-source ports nearly used up: idle connections now time out sooner",
+				"in_use", inUse, "table", s.tab.Len(), "occupancy", round2(r), "idle_timeout", s.idleTimeout(),
+				"clients", len(l.clients))
+		} else {
+			s.log.Warn("file descriptors nearly used up: idle connections now time out sooner",
+				"active", s.st.active.Load(), "max_connections", s.fd.maxConns, "occupancy", round2(r),
+				"idle_timeout", s.idleTimeout(), "clients", len(l.clients))
+		}
 		for f := range l.flows {
 			f.wake()
 		}
 	case r < lowOccupancy && l.high.Load():
 		if l.high.CompareAndSwap(true, false) {
-			s.log.Info("self-source ports back under the mark", "in_use", inUse, "table", s.tab.Len(),
-				"occupancy", round2(r), "idle_timeout", s.idleTimeout())
+			s.log.Info("self-source ports and file descriptors back under the mark", "ports_in_use", inUse,
+				"port_occupancy", round2(pr), "fd_occupancy", round2(fr), "idle_timeout", s.idleTimeout())
 		}
 	}
 }

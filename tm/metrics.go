@@ -25,12 +25,15 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descConns       = desc("connections_total", "Client connections by outcome: accepted, completed, failed; idle_timeout and aborted are among completed, refused_client_limit among failed.", "outcome")
+	descConns       = desc("connections_total", "Client connections by outcome: accepted, completed, failed; idle_timeout and aborted are among completed, refused_client_limit and refused_fd_limit among failed.", "outcome")
 	descActive      = desc("connections_active", "Client connections being proxied.")
 	descBytes       = desc("bytes_total", "Bytes proxied, by direction.", "direction")
 	descPorts       = desc("self_ports", "Self-source ports: table (all), free, in_use (in use or held).", "state")
 	descOccupancy   = desc("self_port_occupancy_ratio", "Share of the self-source port table in use or held.")
-	descHigh        = desc("self_port_occupancy_high", "1 from 80% occupancy until back under 70%: idle connections then time out after --busy-idle-timeout.")
+	descHigh        = desc("self_port_occupancy_high", "1 from 80% occupancy of the self ports or the file descriptor budget until both are back under 70%: idle connections then time out after --busy-idle-timeout.")
+	descFDOcc       = desc("fd_occupancy_ratio", "Share of the file descriptor budget (max_connections) in use.")
+	descMaxConns    = desc("max_connections", "Connections the open file limit leaves room for (0: no bound); past it new ones are refused.")
+	descHTTPRefused = desc("http_refused_total", "Connections to the HTTP endpoint reset because it held its limit.")
 	descCrossings   = desc("self_port_occupancy_high_total", "Times the occupancy crossed 80%.")
 	descRetries     = desc("self_port_retries_total", "Self ports the kernel refused as busy, each followed by a try with the next.")
 	descIdle        = desc("idle_timeout_seconds", "The idle timeout in force (0: never).")
@@ -58,6 +61,7 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descConns, cs.IdleTimeouts, "idle_timeout")
 	counter(descConns, cs.Aborted, "aborted")
 	counter(descConns, cs.RefusedClientLimit, "refused_client_limit")
+	counter(descConns, cs.RefusedFDLimit, "refused_fd_limit")
 	gauge(descActive, float64(cs.Active))
 	counter(descBytes, st.Bytes.ClientToServer, "client_to_server")
 	counter(descBytes, st.Bytes.ServerToClient, "server_to_client")
@@ -70,6 +74,11 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCrossings, p.HighCrossings)
 	counter(descRetries, p.Retries)
 	gauge(descIdle, st.Limits.IdleTimeoutNow)
+	gauge(descFDOcc, st.Limits.FDOccupancy)
+	gauge(descMaxConns, float64(st.Limits.MaxConns))
+	if h := c.s.http; h != nil {
+		counter(descHTTPRefused, h.Refused())
+	}
 	gauge(descClients, float64(st.Limits.Clients))
 	gauge(descOwned, float64(st.Buckets.Owned))
 	counter(descBucketFails, st.Buckets.Errors)

@@ -20,9 +20,9 @@ import (
 // connection gone from Active and its port back in the table.
 func (s *Server) handle(client *net.TCPConn) {
 	defer s.conns.Done()
-	s.st.accepted.Add(1)
-	s.st.active.Add(1)
+	// accept counted it in accepted and active.
 	log := s.log.With("client", client.RemoteAddr().String(), "vip", client.LocalAddr().String())
+	s.checkOccupancy() // the descriptor budget may cross the mark
 	addr := clientAddr(client)
 	if !s.admit(addr) {
 		// A reset: the client learns at once, and no TIME_WAIT is left.
@@ -87,6 +87,7 @@ func (s *Server) handle(client *net.TCPConn) {
 	s.leave(addr)
 	be.active.Add(-1)
 	s.st.active.Add(-1)
+	s.checkOccupancy()
 	switch {
 	case f.idleTimedOut.Load():
 		s.st.idleTimeouts.Add(1)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/internal/backoff"
+	"github.com/symdist/symdist/internal/connlimit"
 	"github.com/symdist/symdist/internal/limitlog"
 	"github.com/symdist/symdist/ports"
 )
@@ -64,7 +65,9 @@ type Server struct {
 	done      chan struct{}
 
 	st   counters
-	load load // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
+	load load     // the self-port budget: per-client limits, idle timeout, occupancy (load.go)
+	fd   fdBudget // the file descriptor budget (fdlimit.go)
+	http *connlimit.Listener
 
 	mu          sync.Mutex // guards the bucket state below
 	lastBuckets []string
@@ -153,14 +156,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
+	if err := s.startFDBudget(); err != nil { // with the listeners open
+		return err
+	}
 	if c.HTTP != "" {
 		s.httpLn, err = net.Listen("tcp", c.HTTP)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", c.HTTP, err)
 		}
-		s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		s.http = connlimit.New(s.httpLn, connlimit.Config{Max: httpMaxConns, Name: "TM HTTP endpoint", Log: s.log})
+		s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 		go func() {
-			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := s.httpSrv.Serve(s.http); !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("HTTP endpoint stopped", "err", err)
 			}
 		}()
@@ -262,8 +270,21 @@ func (s *Server) accept(ln net.Listener) {
 			continue
 		}
 		wait.Reset()
+		tc := c.(*net.TCPConn)
+		s.st.accepted.Add(1)
+		if active := s.st.active.Add(1); s.overFDBudget(active) {
+			// Refused here, before the next accept, so that refused
+			// connections waiting for their goroutine cannot pile up
+			// past the limit (fdlimit.go). A reset: no TIME_WAIT.
+			_ = tc.SetLinger(0)
+			tc.Close()
+			s.st.active.Add(-1)
+			s.st.failed.Add(1)
+			s.refuseFD()
+			continue
+		}
 		s.conns.Add(1)
-		go s.handle(c.(*net.TCPConn))
+		go s.handle(tc)
 	}
 }
 
@@ -448,6 +469,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.metricsHandler())
 	return mux
 }
+
+// httpMaxConns bounds the HTTP endpoint's connections (health checks,
+// scrapes, /stats): past it a new one is reset and counted.
+const httpMaxConns = 64
 
 // startFetchFor is how long a starting TM keeps asking for its bucket table:
 // the controller may be starting too, or not have reached a switch yet.

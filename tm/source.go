@@ -63,7 +63,9 @@ type Follower interface {
 }
 
 // FileSource reads a JSON adminapi.BucketTable from a file, again at each
-// refresh (so replacing the file changes the table).
+// refresh (so replacing the file changes the table), strictly
+// (internal/strictjson: one value, no unknown fields, no duplicate keys, at
+// most maxBucketsFile bytes).
 type FileSource struct {
 	Path string
 }

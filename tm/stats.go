@@ -44,7 +44,10 @@ type ConnStats struct {
 	// RefusedClientLimit: reset at once because their client address
 	// held MaxConnsPerClient connections (among Failed).
 	RefusedClientLimit int64 `json:"refused_client_limit"`
-	IdleTimeouts       int64 `json:"idle_timeouts"`
+	// RefusedFDLimit: reset at once because the connections open used
+	// the file descriptor budget (LimitStats.MaxConns; among Failed).
+	RefusedFDLimit int64 `json:"refused_fd_limit"`
+	IdleTimeouts   int64 `json:"idle_timeouts"`
 	// Aborted: ended by an error (reset, write failure) or by shutdown
 	// after the grace period, not by a close or idle timeout.
 	Aborted int64 `json:"aborted"`
@@ -98,6 +101,13 @@ type LimitStats struct {
 	// never.
 	IdleTimeout    float64 `json:"idle_timeout_seconds"`
 	IdleTimeoutNow float64 `json:"idle_timeout_now_seconds"`
+	// FDLimit is RLIMIT_NOFILE as read at start (0: unknown), MaxConns
+	// the connections it leaves room for (0: no bound; docs/tm.md), and
+	// FDOccupancy = Active / MaxConns. From 80% of either it or the self
+	// ports, idle connections time out after BusyIdleTimeout.
+	FDLimit     uint64  `json:"fd_limit"`
+	MaxConns    int64   `json:"max_conns"`
+	FDOccupancy float64 `json:"fd_occupancy"`
 }
 
 // BucketStats is the bucket table's source and refreshes.
@@ -144,6 +154,7 @@ func (s *Server) Stats() Stats {
 			Aborted:      c.aborted.Load(),
 
 			RefusedClientLimit: s.load.refused.Load(),
+			RefusedFDLimit:     s.fd.refused.Load(),
 		},
 		Bytes: ByteStats{ClientToServer: c.c2s.Load(), ServerToClient: c.s2c.Load()},
 		SelfPorts: PortStats{
@@ -159,6 +170,9 @@ func (s *Server) Stats() Stats {
 			Clients:           s.clientCount(),
 			IdleTimeout:       s.cfg.IdleTimeout.Seconds(),
 			IdleTimeoutNow:    s.idleTimeout().Seconds(),
+			FDLimit:           s.fd.limit,
+			MaxConns:          s.fd.maxConns,
+			FDOccupancy:       s.fdOccupancy(),
 		},
 	}
 	st.Connections.WaitedForPort = c.waited.Load()

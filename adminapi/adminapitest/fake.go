@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
+	"github.com/symdist/symdist/internal/strictjson"
 )
 
 // Watch serves GET /api/watch?tm=TM (subscriber id "s1") and
@@ -57,7 +58,7 @@ func NewWatch(t testing.TB, tm string) *Watch {
 	})
 	mux.HandleFunc("POST /api/watch/s1/ack", func(w http.ResponseWriter, r *http.Request) {
 		var a adminapi.Ack
-		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+		if err := strictjson.Decode(r.Body, &a, 64<<10); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}

@@ -16,9 +16,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain/agent"
+	"github.com/symdist/symdist/internal/connlimit"
 	"github.com/symdist/symdist/internal/limitlog"
 	"golang.org/x/sync/errgroup"
 )
+
+// metricsMaxConns bounds the connections to --metrics (scrapers).
+const metricsMaxConns = 16
 
 func newChainCmd() *cobra.Command {
 	var (
@@ -94,7 +98,11 @@ once instead of following a controller, for tests and static setups.
 				if err != nil {
 					return err
 				}
-				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+				refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "symdist_chain_metrics_refused_total",
+					Help: "Connections to --metrics reset because it held " + fmt.Sprint(metricsMaxConns) + "."})
+				reg.MustRegister(refused)
+				bounded := connlimit.New(ln, connlimit.Config{Max: metricsMaxConns, Name: "chain --metrics", Log: log, Refused: refused.Inc})
+				srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), MaxHeaderBytes: 16 << 10,
 					ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 				g.Go(func() error {
 					<-ctx.Done()
@@ -103,7 +111,7 @@ once instead of following a controller, for tests and static setups.
 					return srv.Shutdown(sctx)
 				})
 				g.Go(func() error {
-					if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+					if err := srv.Serve(bounded); !errors.Is(err, http.ErrServerClosed) {
 						return err
 					}
 					return nil

@@ -45,7 +45,10 @@ for one instead of failing.
 Idle clients cannot use up the self-source ports: one client address holds at
 most --max-conns-per-client connections, and from 80% of the ports in use the
 idle timeout drops to --busy-idle-timeout until the use is under 70% again
-(a warning is logged once per crossing). SIGINT or SIGTERM stop accepting, wait up to --grace for the
+(a warning is logged once per crossing). Nor the file descriptors: the TM
+admits the connections RLIMIT_NOFILE leaves room for (two descriptors each,
+128 kept for the rest), resets the others at once (refused_fd_limit in
+/stats) and shortens the idle timeout from 80% of that budget too. SIGINT or SIGTERM stop accepting, wait up to --grace for the
 active connections, then close them.
 
 --chain (on by default) runs the chaining agent of symdist chain in the TM:
@@ -116,7 +119,7 @@ lab with several TMs most replies then reach the wrong TM).`,
 	f.StringVar(&cfg.HTTP, "http", "", "serve /healthz and /stats on ADDRESS:PORT (empty: none)")
 	f.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "backend connect timeout")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "close a connection idle both ways this long (0: never)")
-	f.DurationVar(&cfg.BusyIdleTimeout, "busy-idle-timeout", 15*time.Second, "the idle timeout while 80% or more of the self-source ports are in use (until under 70%; 0: no change)")
+	f.DurationVar(&cfg.BusyIdleTimeout, "busy-idle-timeout", 15*time.Second, "the idle timeout while 80% or more of the self-source ports are in use, or of the file descriptor budget (until both are under 70%; 0: no change)")
 	f.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", 1000, "connections one client address may hold at once; more are reset (0: no limit)")
 	f.DurationVar(&cfg.Grace, "grace", 10*time.Second, "on SIGINT/SIGTERM, wait this long for active connections")
 	f.BoolVar(&cfg.Freebind, "freebind", false, "IP_FREEBIND: bind virtual and SNAT addresses not configured on an interface")
