@@ -172,7 +172,8 @@ func (c *Controller) Handler(token string) http.Handler {
 	c.pairRoutes(mux)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
-	guarded := guardAdmin(c.pairGuard(mux), c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
+	cfg := c.current() // a peer's config may be being applied (pair.go)
+	guarded := guardAdmin(c.pairGuard(mux), cfg.Admin.Listen, cfg.Admin.Hosts)
 	if token == "" {
 		return guarded
 	}
