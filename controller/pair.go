@@ -187,8 +187,8 @@ func (c *Controller) expectingLocked(tm string) bool {
 
 // pairGuard serves the pair: the role header on every answer; on a
 // backup, StatusNotPrimary for every request but status, metrics, config
-// plan and apply, and the pair's own; on the primary, watch streams that end when it stops being
-// primary.
+// plan and apply, and the pair's own; elsewhere, watch streams that end
+// when the controller becomes a backup (notePairRole).
 func (c *Controller) pairGuard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role := c.role()
