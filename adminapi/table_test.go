@@ -9,11 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/symdist/symdist/internal/heap"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/symdist/symdist/contract"
@@ -106,33 +107,6 @@ func TestMaxTableBytes(t *testing.T) {
 	t.Logf("largest table %d bytes, MaxTableBytes %d", len(b), MaxTableBytes)
 }
 
-// peakHeap runs f and returns the highest HeapAlloc seen while it ran,
-// above what was live before.
-func peakHeap(f func()) uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	base, peak := m.HeapAlloc, m.HeapAlloc
-	done, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapAlloc)
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(done)
-	<-sampled
-	return peak - base
-}
-
 // A buckets file over the contract (more than 65,536 buckets, an 80 MB
 // name, a file over MaxTableBytes) or not strictly one table is refused,
 // with a bounded heap.
@@ -173,10 +147,10 @@ func TestReadTableFile(t *testing.T) {
 			p := write(strings.ReplaceAll(tt.name, " ", "_")+".json", tt.body)
 			var bt BucketTable
 			var err error
-			heap := peakHeap(func() { bt, err = ReadTableFile(p) })
-			t.Logf("peak heap %.1f MiB", float64(heap)/(1<<20))
-			if heap > 64<<20 {
-				t.Errorf("peak heap %d MiB, want under 64 MiB", heap>>20)
+			grew := heap.Peak(func() { bt, err = ReadTableFile(p) })
+			t.Logf("peak heap %.1f MiB", float64(grew)/(1<<20))
+			if grew > 64<<20 {
+				t.Errorf("peak heap %d MiB, want under 64 MiB", grew>>20)
 			}
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

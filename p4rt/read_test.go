@@ -6,10 +6,11 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/symdist/symdist/internal/heap"
 
 	"github.com/google/go-cmp/cmp"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
@@ -74,34 +75,6 @@ func dialLying(t *testing.T, l *lyingSwitch) p4v1.P4RuntimeClient {
 	return p4v1.NewP4RuntimeClient(conn)
 }
 
-// peakHeap runs f and returns the highest HeapAlloc seen while it ran,
-// sampled every millisecond, above what was live before.
-func peakHeap(f func()) uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	base, peak := m.HeapAlloc, m.HeapAlloc
-	done := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapAlloc)
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(done)
-	<-sampled
-	return peak - base
-}
-
 // A switch that lies in its Read answer (the same entry again and again,
 // entries without end, entries not asked for, huge ones, empty answers
 // without end) is refused at the first entity past what its P4Info
@@ -161,10 +134,10 @@ func TestReadBounded(t *testing.T) {
 			client := dialLying(t, &tt.sw)
 			var got []*p4v1.Entity
 			var err error
-			heap := peakHeap(func() {
+			grew := heap.Peak(func() {
 				got, err = ReadEntities(context.Background(), client, 1, nil, tt.read...)
 			})
-			t.Logf("peak heap %.1f MiB", float64(heap)/(1<<20))
+			t.Logf("peak heap %.1f MiB", float64(grew)/(1<<20))
 			var refused *RefusedError
 			if errors.As(err, &refused) != (tt.reason != "") || (refused != nil && refused.Reason != tt.reason) {
 				t.Fatalf("got %d entities, error %v; want refusal %q", len(got), err, tt.reason)
@@ -175,8 +148,8 @@ func TestReadBounded(t *testing.T) {
 			if len(got) != tt.want {
 				t.Errorf("got %d entities, want %d", len(got), tt.want)
 			}
-			if heap > heapBound {
-				t.Errorf("peak heap %d MiB, want under %d MiB", heap>>20, heapBound>>20)
+			if grew > heapBound {
+				t.Errorf("peak heap %d MiB, want under %d MiB", grew>>20, heapBound>>20)
 			}
 		})
 	}
