@@ -222,14 +222,13 @@ func (c *Client) SetWeight(ctx context.Context, tm string, weight int) error {
 	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/weight", Weight{Weight: weight}, nil)
 }
 
-// Drain takes a TM out of service (drain=true) or puts it back. A backup
-// controller refuses (409): drain on the primary.
 // Report tells the controller what TM tm says of itself.
 func (c *Client) Report(ctx context.Context, tm string, r Report) error {
 	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/report", r, nil)
 }
 
-// Drain drains (drain) or undrains TM tm.
+// Drain drains (drain) or undrains TM tm. A backup does not take it (421,
+// naming the primary): with the pair's URLs the client goes there.
 func (c *Client) Drain(ctx context.Context, tm string, drain bool) error {
 	verb := "undrain"
 	if drain {

@@ -121,7 +121,7 @@ func (c *Controller) Status() adminapi.Status {
 //	GET  /api/status                 switches, groups, TMs (JSON)
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
 //	POST /api/tms/{tm}/report        what a TM says of itself (open connections)
-//	POST /api/tms/{tm}/drain         take a TM out of service (409 on a backup)
+//	POST /api/tms/{tm}/drain         take a TM out of service (421 on a backup: pair.go)
 //	POST /api/tms/{tm}/undrain       put it back
 //	POST /api/config/plan            what a new config would change (reload.go)
 //	POST /api/config/apply           apply a new config (reload.go)

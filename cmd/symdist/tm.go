@@ -109,6 +109,7 @@ lab with several TMs most replies then reach the wrong TM).`,
 	f.StringVar(&cfg.SNAT, "snat", "", "shared source address of backend connections")
 	f.BoolVar(&selfPorts, "self-ports", true, "use self-source ports (false: the kernel picks; a control run)")
 	f.Uint16Var(&cfg.MinPort, "min-port", 1024, "lowest self-source port")
+	f.Var(&configURLs{urls: &cfg.Controller}, "controllers-from", "take the controllers' URLs from a controller config's `controllers` list")
 	f.Var(&urlList{urls: &cfg.Controller}, "controller", "the controller's admin API URL, e.g. http://10.0.9.1:9090; repeat it (or a comma list) for the controller pair: the TM follows the primary")
 	tokenFlag(f, &cfg.Token, "")
 	f.StringVar(&cfg.BucketsFile, "buckets-file", "", "read the bucket table from this JSON file instead of a controller")
