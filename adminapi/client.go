@@ -17,7 +17,10 @@ import (
 // Client talks to a controller's admin API: `symdist status`, `symdist
 // ports` and `symdist tm` use it.
 type Client struct {
-	URL   string // e.g. http://127.0.0.1:9090
+	// URL is the controller's admin API, e.g. http://127.0.0.1:9090, or
+	// the controller pair's, separated by commas: then every request goes
+	// to whichever is primary (pair.go).
+	URL   string
 	Token string // bearer token; empty: none
 	// HTTP is the client for requests; nil: one with a 5 s timeout.
 	// Watch streams use its Transport without the overall timeout.
@@ -32,6 +35,8 @@ type HTTPError struct {
 	Status string
 	Msg    string   // the API's error message, if any
 	Errors []string // a refused config's errors (file:line: field: problem)
+	// Primary is the primary's URL in a backup's StatusNotPrimary answer.
+	Primary string
 }
 
 func (e *HTTPError) Error() string {
@@ -45,9 +50,7 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s %s: %s", m, e.URL, e.Status)
 }
 
-func (c *Client) url(path string) string { return strings.TrimRight(c.URL, "/") + path }
-
-func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+func (c *Client) newRequest(ctx context.Context, base, method, path string, body any) (*http.Request, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -56,7 +59,7 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any) 
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url(path), r)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, r)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +81,38 @@ func (c *Client) Do(ctx context.Context, method, path string, body, v any) error
 	return c.do(ctx, method, path, body, v)
 }
 
-// do sends a request and decodes a 200 answer into v (nil: ignore it).
+// do sends a request to the primary of the client's controllers and
+// decodes a 200 answer into v (nil: ignore it). A backup's 200 to a GET
+// (/api/status) is kept only when no primary answers; its 200 to a POST
+// (a config apply, which the backup passes on) is final.
 func (c *Client) do(ctx context.Context, method, path string, body, v any) error {
-	req, err := c.newRequest(ctx, method, path, body)
-	if err != nil {
+	backupAnswered := false
+	err := c.follow(func(u string) error {
+		role, primary, err := c.send(ctx, u, method, path, body, v)
+		if err == nil && method == http.MethodGet && role == RoleBackup {
+			backupAnswered = true
+			return &HTTPError{Code: StatusNotPrimary, Status: "backup", Primary: primary}
+		}
 		return err
+	})
+	if err != nil && backupAnswered {
+		return nil
+	}
+	return err
+}
+
+// doAt sends a request to the controller at base, primary or not.
+func (c *Client) doAt(ctx context.Context, base, method, path string, body, v any) error {
+	_, _, err := c.send(ctx, base, method, path, body, v)
+	return err
+}
+
+// send sends one request to the controller at base and decodes a 200
+// answer into v; role and primary are what the answer's headers say.
+func (c *Client) send(ctx context.Context, base, method, path string, body, v any) (role, primary string, err error) {
+	req, err := c.newRequest(ctx, base, method, path, body)
+	if err != nil {
+		return "", "", err
 	}
 	hc := c.HTTP
 	if hc == nil {
@@ -90,26 +120,27 @@ func (c *Client) do(ctx context.Context, method, path string, body, v any) error
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	defer resp.Body.Close()
+	role, primary = resp.Header.Get(HeaderRole), resp.Header.Get(HeaderPrimary)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, req.URL, err)
+		return role, primary, fmt.Errorf("%s %s: %w", method, req.URL, err)
 	}
 	if len(data) > maxBody {
-		return fmt.Errorf("%s %s: response over %d bytes", method, req.URL, maxBody)
+		return role, primary, fmt.Errorf("%s %s: response over %d bytes", method, req.URL, maxBody)
 	}
 	if err := responseError(req, resp, data); err != nil {
-		return err
+		return role, primary, err
 	}
 	if v == nil {
-		return nil
+		return role, primary, nil
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s %s: %w", method, req.URL, err)
+		return role, primary, fmt.Errorf("%s %s: %w", method, req.URL, err)
 	}
-	return nil
+	return role, primary, nil
 }
 
 // maxBody bounds a response: the largest bucket table, or 16 MiB.
@@ -122,15 +153,16 @@ func responseError(req *http.Request, resp *http.Response, body []byte) error {
 		return nil
 	}
 	var e struct {
-		Error  string   `json:"error"`
-		Errors []string `json:"errors"`
+		Error   string   `json:"error"`
+		Errors  []string `json:"errors"`
+		Primary string   `json:"primary"`
 	}
 	_ = json.Unmarshal(body, &e)
 	m := req.Method
 	if m == http.MethodGet {
 		m = ""
 	}
-	return &HTTPError{Method: m, URL: req.URL.String(), Code: resp.StatusCode, Status: resp.Status, Msg: e.Error, Errors: e.Errors}
+	return &HTTPError{Method: m, URL: req.URL.String(), Code: resp.StatusCode, Status: resp.Status, Msg: e.Error, Errors: e.Errors, Primary: e.Primary}
 }
 
 // Status is GET /api/status.
@@ -190,14 +222,13 @@ func (c *Client) SetWeight(ctx context.Context, tm string, weight int) error {
 	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/weight", Weight{Weight: weight}, nil)
 }
 
-// Drain takes a TM out of service (drain=true) or puts it back. A backup
-// controller refuses (409): drain on the primary.
 // Report tells the controller what TM tm says of itself.
 func (c *Client) Report(ctx context.Context, tm string, r Report) error {
 	return c.do(ctx, http.MethodPost, "/api/tms/"+url.PathEscape(tm)+"/report", r, nil)
 }
 
-// Drain drains (drain) or undrains TM tm.
+// Drain drains (drain) or undrains TM tm. A backup does not take it (421,
+// naming the primary): with the pair's URLs the client goes there.
 func (c *Client) Drain(ctx context.Context, tm string, drain bool) error {
 	verb := "undrain"
 	if drain {

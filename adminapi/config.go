@@ -38,6 +38,10 @@ type ConfigPlan struct {
 	// Where an applied config was saved for the next start, or why not.
 	Saved     string `json:"saved,omitempty"`
 	SaveError string `json:"save_error,omitempty"`
+	// The other controllers of the pair (config: controllers) that run the
+	// applied config, and those that did not take it within a few seconds.
+	PeersInSync []string `json:"peers_in_sync,omitempty"`
+	PeersBehind []string `json:"peers_behind,omitempty"`
 }
 
 // GroupPlan is what changes in one group.

@@ -20,6 +20,7 @@ type Stream struct {
 	Hello Event // the first line
 
 	c      *Client
+	base   string // the controller it is open on: acks go there
 	body   io.ReadCloser
 	r      *bufio.Reader
 	idle   *time.Timer // cancels the request when the controller goes quiet
@@ -29,8 +30,20 @@ type Stream struct {
 
 // Watch subscribes: for a TM (tm != ""; the controller then waits for this
 // subscriber's acks when the TM loses buckets) or, with tm == "", for a
-// group as an observer. It returns once the hello line is read.
+// group as an observer. It returns once the hello line is read. With
+// several controllers (Client.URL) it subscribes to the primary.
 func (c *Client) Watch(ctx context.Context, tm, group string) (*Stream, error) {
+	var s *Stream
+	err := c.follow(func(u string) error {
+		var err error
+		s, err = c.watchAt(ctx, u, tm, group)
+		return err
+	})
+	return s, err
+}
+
+// watchAt subscribes at the controller at base.
+func (c *Client) watchAt(ctx context.Context, base, tm, group string) (*Stream, error) {
 	q := url.Values{}
 	if tm != "" {
 		q.Set("tm", tm)
@@ -38,7 +51,7 @@ func (c *Client) Watch(ctx context.Context, tm, group string) (*Stream, error) {
 		q.Set("group", group)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	req, err := c.newRequest(ctx, http.MethodGet, "/api/watch?"+q.Encode(), nil)
+	req, err := c.newRequest(ctx, base, http.MethodGet, "/api/watch?"+q.Encode(), nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -48,7 +61,7 @@ func (c *Client) Watch(ctx context.Context, tm, group string) (*Stream, error) {
 	if c.HTTP != nil {
 		hc.Transport = c.HTTP.Transport
 	}
-	s := &Stream{c: c, cancel: cancel, idle: time.AfterFunc(IdleLimit, cancel)}
+	s := &Stream{c: c, base: base, cancel: cancel, idle: time.AfterFunc(IdleLimit, cancel)}
 	resp, err := hc.Do(req)
 	if err != nil {
 		s.Close()
@@ -130,12 +143,14 @@ func (s *Stream) Next() (Event, error) {
 
 // Ack acknowledges every table up to version.
 func (s *Stream) Ack(ctx context.Context, version uint64) error {
-	return s.c.Ack(ctx, s.Hello.Subscriber, version)
+	return s.AckInUse(ctx, version, nil)
 }
 
 // AckInUse is Ack with the ports the TM still uses in buckets it lost.
+// It goes to the controller the stream is open on (its subscriber ids are
+// its own), never to another of the client's.
 func (s *Stream) AckInUse(ctx context.Context, version uint64, inUse []InUse) error {
-	return s.c.AckInUse(ctx, s.Hello.Subscriber, version, inUse)
+	return s.c.doAt(ctx, s.base, http.MethodPost, "/api/watch/"+url.PathEscape(s.Hello.Subscriber)+"/ack", Ack{Version: version, InUse: inUse}, nil)
 }
 
 // Close ends the subscription.

@@ -105,6 +105,11 @@ func (c *Config) check(v *validator) {
 	if w := c.Chain(); w < 0 || w > MaxChainWindow {
 		v.fail(at("chain_window"), "must be from 0 (no chaining) to %v, got %v", MaxChainWindow, w)
 	}
+	for i, u := range c.Controllers {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || strings.Contains(u, ",") {
+			v.fail(at("controllers", i), "want an admin API URL such as http://10.0.9.1:9090, got %q", u)
+		}
+	}
 	if len(c.Switches) == 0 {
 		v.fail(at("switches"), "at least one switch is needed")
 	}

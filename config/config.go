@@ -47,6 +47,12 @@ type Config struct {
 	// previous owner (docs/tmapi.md, "Chaining"); 0 turns chaining off.
 	// Default 10m (DefaultChainWindow).
 	ChainWindow *time.Duration `yaml:"chain_window"`
+	// Controllers are the admin API URLs of every controller of the pair
+	// (this one included), the same list in both configs. With it, a
+	// backup names the primary to clients, the controllers keep one
+	// config between them and a new primary waits for the TMs the old one
+	// had (docs/design.md, "The controller pair").
+	Controllers []string `yaml:"controllers"`
 }
 
 // Admin is the HTTP admin API and /metrics.

@@ -122,7 +122,7 @@ func (c *Controller) Status() adminapi.Status {
 //	GET  /api/status                 switches, groups, TMs (JSON)
 //	GET  /api/groups/{group}/buckets the group's bucket table: owner per bucket
 //	POST /api/tms/{tm}/report        what a TM says of itself (open connections)
-//	POST /api/tms/{tm}/drain         take a TM out of service (409 on a backup)
+//	POST /api/tms/{tm}/drain         take a TM out of service (421 on a backup: pair.go)
 //	POST /api/tms/{tm}/undrain       put it back
 //	POST /api/config/plan            what a new config would change (reload.go)
 //	POST /api/config/apply           apply a new config (reload.go)
@@ -171,10 +171,12 @@ func (c *Controller) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /api/tms/{tm}/undrain", drain(false))
 	c.handleConfig(mux)
 	c.watchRoutes(mux)
+	c.pairRoutes(mux)
 	c.pageRoutes(mux) // the web page at /: its assets need no token (page.go)
 	c.metrics.reg.MustRegister(counterCollector{c})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.metrics.reg, promhttp.HandlerOpts{}))
-	guarded := guardAdmin(mux, c.cfg.Admin.Listen, c.cfg.Admin.Hosts)
+	cfg := c.current() // a peer's config may be being applied (pair.go)
+	guarded := guardAdmin(c.pairGuard(mux), cfg.Admin.Listen, cfg.Admin.Hosts)
 	if token == "" {
 		return guarded
 	}

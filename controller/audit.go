@@ -65,4 +65,4 @@ func (c *Controller) View() (buckets map[string][]string, up map[string]bool) {
 }
 
 // Config is the controller's config.
-func (c *Controller) Config() *config.Config { return c.cfg }
+func (c *Controller) Config() *config.Config { return c.current() }

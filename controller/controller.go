@@ -101,6 +101,7 @@ type Controller struct {
 	counts   countCache   // buckets per TM of each table, for Status (tables.go)
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
+	pair     pairState    // the other controller (pair.go)
 
 	adminBounds adminBounds    // admin API connection bounds (admin.go)
 	refusals    *adminRefusals // admin API refusals (admin.go)
@@ -176,6 +177,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// bad config must not flood the log.
 		rejectLog:    limitlog.New(time.Minute),
 		readRefusals: limitlog.New(time.Minute),
+		pair:         pairState{instance: newInstance()},
 	}
 	c.ho = newHandover(c.metrics.reg)
 	c.metrics.reg.MustRegister(statusCollector{c})
@@ -199,7 +201,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 
 // Run programs the switches and keeps them right until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	c.pairStartup(ctx)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.runPair(ctx)
+	}()
 	for _, sw := range c.switches {
 		wg.Add(1)
 		go func() {
@@ -325,6 +333,7 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		if wasPrimary {
 			c.primaryLost(false)
 		}
+		c.notePairRole()
 		if ctx.Err() != nil {
 			return
 		}
@@ -397,6 +406,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		if preempted {
 			c.primaryLost(true)
 		}
+		c.notePairRole()
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
 		retry = nil
 		if primary {
@@ -584,7 +594,7 @@ func (c *Controller) ensureTables(ctx context.Context) error {
 	}
 	c.tables = tables
 	c.rt.stale = false
-	c.adoptTablesLocked()
+	c.adoptTablesLocked(found)
 	if readopt {
 		c.bumpLocked() // the other switches may need the adopted state too
 	}

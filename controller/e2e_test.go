@@ -42,6 +42,9 @@ type testSwitch struct {
 	ports  map[uint16]*swswitch.PipePort
 	mu     sync.Mutex
 	out    map[uint16][][]byte // frames sent per port
+	// remote, set instead of sw, is a switch in another process (bmv2)
+	// whose bucket_table is read over P4Runtime (pair_test.go).
+	remote *tableFeed
 }
 
 // startSwitch starts a software switch; addr "" picks a free port. opts
@@ -101,6 +104,9 @@ func (ts *testSwitch) send(port uint16, frame []byte) []uint16 {
 // bucketTable reads a switch's bucket_table: member id per bucket of group 1.
 func (ts *testSwitch) bucketTable(t *testing.T) []uint32 {
 	t.Helper()
+	if ts.remote != nil {
+		return ts.remote.now(t)
+	}
 	p := ts.sw.Server().Pipeline()
 	if p == nil {
 		return nil

@@ -3,7 +3,6 @@
 package controller
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -116,11 +115,19 @@ func (c *Controller) groupLocked(group string) *groupHandover {
 // adoptTablesLocked starts the switch tables from freshly computed or
 // adopted tables. Adopted again (after a reload or a lost primary role),
 // the switches hold the adopted table whatever this controller was handing
-// over: its pending moves are void.
-func (c *Controller) adoptTablesLocked() {
+// over: its pending moves are void. held is what the switches were read
+// to hold, per group: where the adopted target differs from it (the config
+// changed a weight, or a TM, since the switches were written: a takeover in
+// the middle of a change), the moves go through the handover like any
+// other, so a TM still allocating in a bucket the target moves is waited
+// for (pair.go: also the TMs that followed the old primary).
+func (c *Controller) adoptTablesLocked(held map[string][]string) {
+	var handOver []string
 	for name, t := range c.tables {
 		g := c.groupLocked(name)
-		if slices.Equal(g.switchTable, t.Buckets) {
+		h := held[name]
+		moving := len(h) == len(t.Buckets) && !slices.Equal(h, t.Buckets)
+		if !moving && slices.Equal(g.switchTable, t.Buckets) {
 			g.switchTable = t.Buckets // share the target's slice
 			continue
 		}
@@ -131,6 +138,13 @@ func (c *Controller) adoptTablesLocked() {
 		clear(g.pending)
 		clear(g.losses)
 		g.switchTable = t.Buckets
+		if moving {
+			g.switchTable = h
+			handOver = append(handOver, name)
+		}
+	}
+	for _, name := range handOver {
+		c.handOverLocked(name)
 	}
 	c.snapshotLocked()
 }
@@ -186,6 +200,9 @@ func (c *Controller) liveSubscribedLocked(tm string) bool {
 	if tm == "" || h == nil || !h.up {
 		return false
 	}
+	if c.expectingLocked(tm) { // it followed the old primary (pair.go)
+		return true
+	}
 	for _, s := range c.ho.subs {
 		if s.tm == tm {
 			return true
@@ -237,6 +254,11 @@ func (c *Controller) handOverLocked(group string) {
 	c.publishLocked(group)
 	if len(newly) > 0 {
 		v := g.version
+		if g.synced == nil {
+			// Nothing published yet (a new primary): the loss goes out
+			// with the first table, after the first write.
+			v++
+		}
 		for _, b := range newly {
 			g.pending[b] = v
 		}
@@ -269,6 +291,9 @@ func (c *Controller) handOverLocked(group string) {
 func (c *Controller) ackedLocked(tm string, v uint64) bool {
 	if h := c.healthy[tm]; h == nil || !h.up {
 		return true
+	}
+	if c.expectingLocked(tm) { // not back from the old primary yet (pair.go)
+		return false
 	}
 	for _, s := range c.ho.subs {
 		if s.tm == tm && s.acked < v {
@@ -416,28 +441,6 @@ func (c *Controller) Published(group string) (version uint64, settled bool) {
 		return 0, false
 	}
 	return g.version, len(g.pending) == 0 && (desired.SameTable(g.published, g.switchTable) || slices.Equal(g.published, g.switchTable))
-}
-
-// SetWeight changes a TM's weight at run time (not kept across a restart:
-// the config file's weight applies then). Buckets move only to or from it,
-// with the handover.
-func (c *Controller) SetWeight(name string, weight int) error {
-	if weight < 1 || weight > 1000 {
-		return fmt.Errorf("weight %d: want 1-1000", weight)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tm := c.cfg.TM(name)
-	if tm == nil {
-		return fmt.Errorf("no TM %q", name)
-	}
-	if tm.Weight == weight {
-		return nil
-	}
-	c.log.Info("TM weight changed", "tm", name, "from", tm.Weight, "to", weight)
-	tm.Weight = weight
-	c.reassignLocked(tm.Group)
-	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {

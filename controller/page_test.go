@@ -128,3 +128,36 @@ func TestPageEvents(t *testing.T) {
 		}
 	}
 }
+
+// The page works on the backup of a pair too (it reads only: the
+// backup's view), while the backup still refuses what changes state.
+func TestPageOnBackup(t *testing.T) {
+	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	for _, path := range []string{"/", "/ui/app.js", webui.EventsPath} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", b.url+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s on the backup: HTTP %d, want 200", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Post(b.url+"/api/tms/tm2/drain", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != adminapi.StatusNotPrimary {
+		t.Errorf("drain on the backup: HTTP %d, want %d", resp.StatusCode, adminapi.StatusNotPrimary)
+	}
+}

@@ -70,21 +70,35 @@ func (c *Controller) Reload() (*adminapi.ConfigPlan, error) {
 	if err != nil {
 		return nil, &adminapi.RejectedError{Errors: []string{err.Error()}}
 	}
-	return c.reload(file, data, true, false)
+	p, err := c.reload(file, data, true, false)
+	if err == nil {
+		c.noteApplied(file, data) // pair.go
+		c.notePeers(p)
+	}
+	return p, err
 }
 
 // PlanConfig returns what applying data (a config file called name) would
 // change, and changes nothing.
 func (c *Controller) PlanConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	data = c.pairOwn(data) // pair.go
 	return c.reload(name, data, false, false)
 }
 
 // ApplyConfig applies data (a config file called name) and saves it to the
 // controller's config file, if it has one.
 func (c *Controller) ApplyConfig(name string, data []byte) (*adminapi.ConfigPlan, error) {
+	data = c.pairOwn(data) // pair.go
 	c.reloadMu.Lock()
-	defer c.reloadMu.Unlock()
-	return c.reload(name, data, true, true)
+	p, err := c.reload(name, data, true, true)
+	if err == nil {
+		c.noteApplied(name, data) // pair.go
+	}
+	c.reloadMu.Unlock()
+	if err == nil {
+		c.notePeers(p) // after reloadMu: a peer may be reading this one's config
+	}
+	return p, err
 }
 
 func (c *Controller) reload(name string, data []byte, apply, save bool) (*adminapi.ConfigPlan, error) {

@@ -47,7 +47,9 @@ type Config struct {
 	// controller's admin API (--controller, --token), else from a JSON
 	// adminapi.BucketTable file (--buckets-file). With KernelPorts it
 	// may be absent (then no port is counted as a self port).
-	Source      BucketSource
+	Source BucketSource
+	// Controller is the admin API's URL, or the controller pair's as a
+	// comma list: the TM then follows whichever is primary.
 	Controller  string
 	Token       string
 	BucketsFile string
@@ -235,8 +237,10 @@ func (c Config) check() (*parsed, error) {
 	case c.Controller != "" && c.BucketsFile != "":
 		return nil, errors.New("--controller and --buckets-file: give one, not both")
 	case c.Controller != "":
-		if u, err := url.Parse(c.Controller); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--controller %q: want the admin API's URL, e.g. http://10.0.9.1:9090", c.Controller)
+		for _, s := range adminapi.SplitURLs(c.Controller) { // the pair: a comma list
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("--controller %q: want the admin API's URL, e.g. http://10.0.9.1:9090", s)
+			}
 		}
 		p.source = &ControllerSource{URL: c.Controller, Token: c.Token, TM: c.Name}
 	case c.BucketsFile != "":

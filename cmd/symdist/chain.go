@@ -122,7 +122,8 @@ once instead of following a controller, for tests and static setups.
 	}
 	f := cmd.Flags()
 	f.StringVar(&name, "tm", "", "this TM's name in the controller config")
-	f.StringVar(&url, "controller", "", "the controller's admin API URL, e.g. http://10.0.9.1:9090")
+	f.Var(&configURLs{urls: &url}, "controllers-from", "take the controllers' URLs from a controller config's `controllers` list")
+	f.Var(&urlList{urls: &url}, "controller", "the controller's admin API URL, e.g. http://10.0.9.1:9090; repeat it (or a comma list) for the controller pair")
 	tokenFlag(f, &token, "")
 	f.StringVar(&tableFile, "table-file", "", "read the table (JSON of GET /api/groups/{group}/buckets) from this file instead of a controller")
 	f.StringArrayVar(&legs, "leg", nil, "an interface facing a distributor (repeat; default: found by this TM's MACs)")

@@ -56,7 +56,7 @@ func newConfigApplyCmd() *cobra.Command {
 }
 
 func configSendCmd(use, short string, apply bool) *cobra.Command {
-	var urls []string
+	var urls string
 	var token string
 	cmd := &cobra.Command{
 		Use:   use,
@@ -67,29 +67,25 @@ func configSendCmd(use, short string, apply bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !apply && len(urls) > 1 {
-				return fmt.Errorf("plan asks one controller (the primary): give --controller once")
+			// With the pair, one apply to the primary: the other
+			// controller takes it (docs/design.md, "The controller pair").
+			client := adminapi.Client{URL: urls, Token: token}
+			// Find the primary first (a status follows it), so that
+			// the plan has its bucket moves; a backup would apply too.
+			_, _ = client.Status(cmd.Context())
+			send := client.PlanConfig
+			if apply {
+				send = client.ApplyConfig
 			}
-			out := cmd.OutOrStdout()
-			for _, u := range urls {
-				client := adminapi.Client{URL: u, Token: token}
-				send := client.PlanConfig
-				if apply {
-					send = client.ApplyConfig
-				}
-				p, err := send(cmd.Context(), args[0], data)
-				if err != nil {
-					return fmt.Errorf("%s: %w", u, err)
-				}
-				if len(urls) > 1 {
-					fmt.Fprintf(out, "== %s\n", u)
-				}
-				printPlan(out, p)
+			p, err := send(cmd.Context(), args[0], data)
+			if err != nil {
+				return err
 			}
+			printPlan(cmd.OutOrStdout(), p)
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&urls, "controller", []string{defaultControllerURL}, "a controller's admin API; apply takes it again for the backup")
+	controllerFlag(cmd.Flags(), &urls, "the controllers' admin API")
 	tokenFlag(cmd.Flags(), &token, "")
 	return cmd
 }
@@ -166,6 +162,12 @@ func printPlan(w io.Writer, p *adminapi.ConfigPlan) {
 	}
 	if p.SaveError != "" {
 		fmt.Fprintln(w, "NOT saved, a restart runs the old file:", p.SaveError)
+	}
+	if len(p.PeersInSync) > 0 {
+		fmt.Fprintln(w, "the other controller runs it too:", strings.Join(p.PeersInSync, ", "))
+	}
+	if len(p.PeersBehind) > 0 {
+		fmt.Fprintln(w, "NOT taken yet by:", strings.Join(p.PeersBehind, ", "), "(it takes it when it next hears from this one; check `symdist status --controller` on it)")
 	}
 }
 

@@ -50,7 +50,7 @@ func (f *verifyFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.addr, "switch", "", "one switch's P4Runtime address (host:port)")
 	fl.Uint64Var(&f.deviceID, "device-id", 1, "with --switch: its P4Runtime device id")
 	fl.StringVar(&f.name, "name", "", "with --config: the switch's name in it (default: the one at --switch)")
-	fl.StringVar(&f.ctrlURL, "controller", "", "the controller's admin API (e.g. http://127.0.0.1:9090): TM health and its bucket tables")
+	fl.Var(&urlList{urls: &f.ctrlURL}, "controller", "the controller's admin API (e.g. http://127.0.0.1:9090): TM health and its bucket tables; repeat it (or a comma list) for the pair: the primary answers")
 	tokenFlag(fl, &f.token, "the admin API's bearer token (default $SYMDIST_TOKEN, else the config's)")
 	fl.StringVar(&f.tls.CA, "tls-ca", "", "with --switch: CA certificate of the switch's P4Runtime server (TLS)")
 	fl.StringVar(&f.tls.Cert, "tls-cert", "", "with --switch: client certificate (mutual TLS)")
