@@ -697,13 +697,13 @@ func TestPairConfigReachesBoth(t *testing.T) {
 	a := p.start(t, 0)
 	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
 	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
+	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
 		return connected(b.c) && b.c.Pair().Primary == a.url
 	})
 	ctx := context.Background()
 	both := func(what string, tm string, w int) {
 		t.Helper()
-		testbed.Eventually(t, what, 10*time.Second, func() bool {
+		testbed.Eventually(t, what, 30*time.Second, func() bool {
 			return weightOf(a.c, tm) == w && weightOf(b.c, tm) == w && p.fileWeight(t, 0, tm) == w && p.fileWeight(t, 1, tm) == w
 		})
 	}
@@ -717,7 +717,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 		t.Errorf("apply on the backup: peers in sync %v, behind %v; want %v in sync", plan.PeersInSync, plan.PeersBehind, a.url)
 	}
 	both("tm3 weight 2 on both", "tm3", 2)
-	testbed.Eventually(t, "the primary moved buckets to tm3", 10*time.Second, func() bool { return inSync(a.c) && bucketsOf(t, p.lab, "tm3") == 2048 })
+	testbed.Eventually(t, "the primary moved buckets to tm3", 30*time.Second, func() bool { return inSync(a.c) && bucketsOf(t, p.lab, "tm3") == 2048 })
 
 	// To the primary, with the backup's file (election id 10).
 	plan, err = (&adminapi.Client{URL: a.url}).ApplyConfig(ctx, "new.yaml", p.text(t, 1, tmSpec{1, 1, "none"}, tmSpec{2, 2, "none"}, tmSpec{3, 2, "none"}))
@@ -743,7 +743,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 		t.Fatal(err)
 	}
 	both("tm1 weight 3 on both", "tm1", 3)
-	testbed.Eventually(t, "tm1 holds 3/8 of the buckets", 10*time.Second, func() bool {
+	testbed.Eventually(t, "tm1 holds 3/8 of the buckets", 30*time.Second, func() bool {
 		return inSync(a.c) && bucketsOf(t, p.lab, "tm1") == 1536
 	})
 	table := owners(t, p.client)
@@ -759,7 +759,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 			t.Logf("a: %+v %+v\nb: %+v %+v", a.c.Pair(), a.c.Status().Switches, b.c.Pair(), b.c.Status().Switches)
 		}
 	}()
-	testbed.Eventually(t, "both back, one primary in sync, the other its backup", 20*time.Second, func() bool {
+	testbed.Eventually(t, "both back, one primary in sync, the other its backup", 60*time.Second, func() bool {
 		return (inSync(a.c) && connected(b.c) && b.c.Pair().Role == adminapi.RoleBackup) ||
 			(inSync(b.c) && connected(a.c) && a.c.Pair().Role == adminapi.RoleBackup)
 	})
