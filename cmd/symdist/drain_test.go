@@ -16,22 +16,7 @@ import (
 // The admin API refuses what a web page can send (adminguard.go); the
 // project's own commands still work through it: drain, undrain, status.
 func TestDrainCommandsThroughTheGuard(t *testing.T) {
-	cfg, err := config.Load("../../examples/figure3.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := controller.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go c.ServeAdmin(ctx, ln)
-	url := "http://" + ln.Addr().String()
+	c, url := figure3Admin(t)
 	drained := func() bool { return c.Status().Groups[0].TMs[0].Drained }
 
 	// The request: a cross-site text/plain POST.
@@ -60,4 +45,27 @@ func TestDrainCommandsThroughTheGuard(t *testing.T) {
 	if _, err := runCmd(t, "drain", "tm9", "--controller", url); err == nil || !strings.Contains(err.Error(), "no TM") {
 		t.Errorf("symdist drain of an unknown TM: %v, want the API's error", err)
 	}
+}
+
+// figure3Admin runs a controller of examples/figure3.yaml (no switch
+// reached) serving its admin API until the test ends, and returns it with
+// the API's URL.
+func figure3Admin(t *testing.T) (*controller.Controller, string) {
+	t.Helper()
+	cfg, err := config.Load("../../examples/figure3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := controller.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.ServeAdmin(ctx, ln)
+	return c, "http://" + ln.Addr().String()
 }

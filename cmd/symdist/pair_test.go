@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"testing"
 
 	"github.com/symdist/symdist/adminapi"
-	"github.com/symdist/symdist/config"
-	"github.com/symdist/symdist/controller"
 )
 
 // The CLI given the controller pair finds the primary (issue 24): drain
@@ -20,22 +17,7 @@ import (
 // answers 421 naming the primary) or a controller that is not running.
 // The controller-level test with a real pair is TestPairClientFollowsPrimary.
 func TestDrainFollowsThePrimary(t *testing.T) {
-	cfg, err := config.Load("../../examples/figure3.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := controller.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go c.ServeAdmin(ctx, ln)
-	primary := "http://" + ln.Addr().String()
+	c, primary := figure3Admin(t)
 	backup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(adminapi.HeaderRole, adminapi.RoleBackup)
 		w.WriteHeader(adminapi.StatusNotPrimary)
