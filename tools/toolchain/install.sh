@@ -5,8 +5,9 @@
 # pinned versions, into PREFIX (default /opt/p4):
 #   PI v0.1.2, behavioral-model 1.15.5 (the debug build the tests use, and a
 #   speed build in PERF_PREFIX for make bench-switch), p4c v1.2.4.8 (bmv2 and
-#   p4test back ends), PTF v0.12.2; with TOFINO=1 also p4c v1.2.4.17 with the
-#   Tofino back end in TOFINO_PREFIX.
+#   p4test back ends), PTF v0.12.2; with TOFINO=1 also p4c v1.2.5.16 with the
+#   Tofino back end and its assembler (p4c-barefoot, bfas, bfdumpbin, bfdis) in
+#   TOFINO_PREFIX.
 #
 # Sources: the upstream git repositories at the pinned tags, or P4_SRC=DIR:
 # local clones or bare mirrors, found as DIR/p4lang+PI/repo, DIR/p4lang+PI,
@@ -40,8 +41,12 @@ BMV2_TAG=1.15.5
 P4C_TAG=v1.2.4.8
 P4C_P4RUNTIME=1e771c4e05c4e7e250df00212b3ca02ee3202d71
 PTF_TAG=v0.12.2
-TOFINO_P4C_TAG=v1.2.4.17
+TOFINO_P4C_TAG=v1.2.5.16
 TOFINO_P4C_P4RUNTIME=ec4eb5ef70dbcbcbf2f8357a4b2b8c2f218845a5
+TOFINO_SPDLOG_TAG=v1.8.3
+TOFINO_JSL_TAG=0.2.4
+TOFINO_ABSEIL_TAG=20240722.1
+TOFINO_APT_PACKAGES=(rapidjson-dev python3-jsonschema python3-yaml)
 
 APT_PACKAGES=(
   python3-scapy mininet tcpreplay tcpdump iproute2 ethtool iptables
@@ -74,23 +79,31 @@ run() {
   fi
 }
 
+# stampdir NAME: where NAME's stamp is: the Tofino tools' in TOFINO_PREFIX
+# (a TOFINO=1 run leaves PREFIX as it was), the others' in PREFIX.
+stampdir() {
+  if [[ $1 == p4c-tofino ]]; then echo "$TOFINO_PREFIX/.toolchain"; else echo "$STAMPS"; fi
+}
+
 # stamped NAME VERSION: whether NAME's stamp names VERSION (and no FORCE=1).
 stamped() {
-  [[ $FORCE != 1 && -f $STAMPS/$1 && $(cat "$STAMPS/$1") == "$2" ]]
+  local f
+  f=$(stampdir "$1")/$1
+  [[ $FORCE != 1 && -f $f && $(cat "$f") == "$2" ]]
 }
 
 # step NAME VERSION FUNCTION: runs FUNCTION unless its stamp names VERSION.
 step() {
   local name=$1 version=$2 fn=$3 t
   if stamped "$name" "$version"; then
-    say "== $name $version: already built (stamp $STAMPS/$name)"
+    say "== $name $version: already built (stamp $(stampdir "$name")/$name)"
     return
   fi
   t=$(date +%s)
   say "== $name $version: building ($(date -u +%H:%M:%S) UTC; log $LOG)"
   ( set -e; "$fn" )
-  mkdir -p "$STAMPS"
-  echo "$version" >"$STAMPS/$name"
+  mkdir -p "$(stampdir "$name")"
+  echo "$version" >"$(stampdir "$name")/$name"
   say "== $name $version: done in $(elapsed "$t") (total $(elapsed "$START"))"
 }
 
@@ -240,11 +253,65 @@ build_p4c() {
   p4c_cmake "$BUILD/p4c" "$BUILD/p4runtime-p4c" "$PREFIX"
 }
 
+# p4c's Tofino back end (p4c-barefoot) and its assembler (bfas, with
+# bfdumpbin and bfdis), which p4c has in backends/tofino/bf-asm from
+# v1.2.5.5 on. Only those targets are built (not the bmv2, p4test, p4fmt
+# back ends nor the python driver, whose p4c-build-logs needs pyinstaller),
+# and installed by hand into TOFINO_PREFIX: bin/ the four tools and the
+# SDE's p4c-gen-conf, share/p4c/ the P4 includes. Every dependency is
+# local: abseil at the release p4c's CMake pins (Debian's 20220623 has no
+# absl::log), from its git (P4_SRC's abseil+abseil-cpp); Debian's libgc, googletest (bfdis needs p4c's
+# gtest build of bfas_lib), protobuf 3.21 (found without a CMake config,
+# below) and Z3 4.8.12 (p4c asks for 4.8.14, but only
+# bridged_packing uses Z3, through the API 4.8.12 has; the check is
+# relaxed in the extracted tree, else CMake fetches and builds Z3 4.13),
+# spdlog at the tag the back end's CMake pins, from its git (P4_SRC's
+# gabime+spdlog), and the schema generators' Python: Debian's python3 with
+# jsonschema and yaml, and jsl (not packaged by Debian) from its git
+# (aromanovich+jsl), on PYTHONPATH for the build.
 build_p4c_tofino() {
-  extract p4lang p4c "$TOFINO_P4C_TAG" "$BUILD/p4c-tofino"
+  local d=$BUILD/p4c-tofino
+  DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${TOFINO_APT_PACKAGES[@]}"
+  extract aromanovich jsl "$TOFINO_JSL_TAG" "$BUILD/jsl"
+  # jsl 0.2.4 predates Python 3.10, which moved Iterable to collections.abc.
+  sed -i 's/collections\.Iterable/collections.abc.Iterable/' "$BUILD/jsl/jsl/roles.py"
+  sed -i 's/^import collections$/import collections\nimport collections.abc/' "$BUILD/jsl/jsl/roles.py"
+  export PYTHONPATH=$BUILD/jsl${PYTHONPATH:+:$PYTHONPATH}
+  # The generators run as "#!/usr/bin/env python3": Debian's, not a pyenv's.
+  export PATH=/usr/bin:/bin:$PATH
+  run /usr/bin/python3 -c 'import jsl, jsonschema, yaml'
+  extract p4lang p4c "$TOFINO_P4C_TAG" "$d"
   extract p4lang p4runtime "$TOFINO_P4C_P4RUNTIME" "$BUILD/p4runtime-p4c-tofino"
-  p4c_cmake "$BUILD/p4c-tofino" "$BUILD/p4runtime-p4c-tofino" "$TOFINO_PREFIX" \
-    -DENABLE_TOFINO=ON -DP4C_USE_PREINSTALLED_ABSEIL=ON
+  extract gabime spdlog "$TOFINO_SPDLOG_TAG" "$d/backends/tofino/third_party/spdlog"
+  extract abseil abseil-cpp "$TOFINO_ABSEIL_TAG" "$BUILD/abseil-p4c-tofino"
+  sed -i 's/set(Z3_MIN_VERSION "4.8.14")/set(Z3_MIN_VERSION "4.8.12")/' "$d/cmake/Z3.cmake"
+  grep -q 'Z3_MIN_VERSION "4.8.12"' "$d/cmake/Z3.cmake"
+  # Debian's protobuf 3.21 has no CMake package config: find it with CMake's
+  # FindProtobuf module, as p4c up to v1.2.4 did when the config was absent.
+  sed -i 's/find_package(Protobuf REQUIRED CONFIG /find_package(Protobuf REQUIRED /' "$d/cmake/Protobuf.cmake"
+  grep -q 'find_package(Protobuf REQUIRED \${P4C' "$d/cmake/Protobuf.cmake"
+  mkdir -p "$d/build" && cd "$d/build"
+  run cmake .. -DCMAKE_INSTALL_PREFIX="$TOFINO_PREFIX" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
+    -DENABLE_TOFINO=ON -DENABLE_BMV2=OFF -DENABLE_P4TEST=OFF -DENABLE_P4FMT=OFF -DENABLE_EBPF=OFF -DENABLE_UBPF=OFF \
+    -DENABLE_DPDK=OFF -DENABLE_P4TC=OFF -DENABLE_P4C_GRAPHS=OFF -DENABLE_TEST_TOOLS=OFF -DENABLE_DOCS=OFF \
+    -DENABLE_GTESTS=ON -DFETCHCONTENT_SOURCE_DIR_GTEST=/usr/src/googletest \
+    -DP4C_USE_PREINSTALLED_PROTOBUF=ON -DENABLE_PROTOBUF_STATIC=OFF \
+    -DP4C_USE_PREINSTALLED_ABSEIL=OFF -DFETCHCONTENT_SOURCE_DIR_ABSEIL="$BUILD/abseil-p4c-tofino" \
+    -DP4C_USE_PREINSTALLED_BDWGC=ON -DUSE_PREINSTALLED_Z3=ON -DENABLE_LTO=OFF \
+    -DFETCHCONTENT_FULLY_DISCONNECTED=OFF \
+    -DFETCHCONTENT_SOURCE_DIR_P4RUNTIME="$BUILD/p4runtime-p4c-tofino" -DPYTHON_EXECUTABLE=/usr/bin/python3
+  local t
+  for t in p4c-barefoot bfas bfdumpbin bfdis; do
+    run nice make -j"$JOBS" "$t"
+  done
+  mkdir -p "$TOFINO_PREFIX/bin" "$TOFINO_PREFIX/share/p4c"
+  run install -m 755 p4c-barefoot "$TOFINO_PREFIX/bin/"
+  run install -m 755 backends/tofino/bf-asm/bfas backends/tofino/bf-asm/bfdumpbin backends/tofino/bf-asm/bfdis "$TOFINO_PREFIX/bin/"
+  run install -m 755 "$d/backends/tofino/scripts/p4c-gen-conf" "$d/backends/tofino/scripts/p4c-gen-bfrt-conf" "$TOFINO_PREFIX/bin/"
+  rm -rf "$TOFINO_PREFIX/share/p4c/p4include"
+  run cp -r p4include "$TOFINO_PREFIX/share/p4c/p4include"
+  run "$TOFINO_PREFIX/bin/p4c-barefoot" --version
+  run "$TOFINO_PREFIX/bin/bfas" --version
 }
 
 # The smoke test: p4c compiles the program to the committed P4Info, and
@@ -291,7 +358,8 @@ all_stamped() {
 }
 clones_missing() {
   local r
-  for r in p4lang+PI p4lang+behavioral-model p4lang+p4c p4lang+p4runtime p4lang+ptf openconfig+gnmi; do
+  for r in p4lang+PI p4lang+behavioral-model p4lang+p4c p4lang+p4runtime p4lang+ptf openconfig+gnmi \
+    $([[ $TOFINO == 1 ]] && echo gabime+spdlog aromanovich+jsl abseil+abseil-cpp); do
     [[ -d $BUILD/src/$r.git ]] || return 0
   done
   return 1
