@@ -70,17 +70,34 @@ p4: ## recompile p4src/symdist.p4 into p4info/ (needs p4c) and regenerate p4info
 
 # The Tofino back end of p4c (p4c-barefoot): P4C_TOFINO, else on PATH, else
 # where make toolchain TOFINO=1 (PREFIXtofino) or docs/hardware.md installs it.
+# Its assembler bfas and the SDE's conf writer p4c-gen-conf: beside it.
 TOFINO_BINS   := $(strip $(PREFIX)tofino/bin $(filter-out $(PREFIX)tofino/bin,/opt/p4tofino/bin))
 P4C_TOFINO    ?= $(firstword $(shell command -v p4c-barefoot 2>/dev/null) $(wildcard $(addsuffix /p4c-barefoot,$(TOFINO_BINS))))
+BFAS          ?= $(firstword $(wildcard $(dir $(P4C_TOFINO))bfas) $(shell command -v bfas 2>/dev/null))
+P4C_GEN_CONF  ?= $(firstword $(wildcard $(dir $(P4C_TOFINO))p4c-gen-conf) $(shell command -v p4c-gen-conf 2>/dev/null))
 TOFINO_TARGET ?= tofino
 TOFINO_OUT    ?= out/tofino/$(TOFINO_TARGET)
+# Where the .conf says the files are: the SDE's install layout
+# (share/tofinopd/symdist/pipe/tofino.bin); devconfig.LoadTofino also finds
+# them beside the .conf.
+TOFINO_SHARE  := share/$(TOFINO_TARGET)pd/symdist
 
-tofino: ## compile p4src/symdist.p4 for Tofino into out/tofino/TARGET (git-ignored; P4C_TOFINO=p4c-barefoot, TOFINO_TARGET=tofino2, TOFINO_DEFINES=-DBUCKET_TABLE_SIZE=N)
+tofino: ## compile p4src/symdist.p4 for Tofino and assemble it: out/tofino/TARGET/pipe/{TARGET.bin,context.json}, bf-rt.json, symdist.conf (git-ignored; P4C_TOFINO=p4c-barefoot, BFAS=bfas, TOFINO_TARGET=tofino2, TOFINO_DEFINES=-DBUCKET_TABLE_SIZE=N)
 	@test -n "$(P4C_TOFINO)" || { echo "make tofino: p4c-barefoot (p4c's Tofino back end) not on PATH or in $(TOFINO_BINS); set P4C_TOFINO (docs/hardware.md)"; exit 1; }
+	@test -n "$(BFAS)" || { echo "make tofino: bfas (the Tofino assembler) not beside $(P4C_TOFINO) nor on PATH; set BFAS (make toolchain TOFINO=1 builds it)"; exit 1; }
+	@test -n "$(P4C_GEN_CONF)" || { echo "make tofino: p4c-gen-conf not beside $(P4C_TOFINO) nor on PATH; set P4C_GEN_CONF (make toolchain TOFINO=1 installs it)"; exit 1; }
 	@mkdir -p $(TOFINO_OUT)
 	$(P4C_TOFINO) --target $(TOFINO_TARGET) --arch v1model -g $(TOFINO_DEFINES) -o $(TOFINO_OUT) \
 		--p4runtime-files $(TOFINO_OUT)/symdist.p4info.txtpb --bf-rt-schema $(TOFINO_OUT)/bf-rt.json \
 		p4src/symdist.p4
+	@# The assembler, as the SDE's bf-p4c driver runs it on each pipe.
+	$(BFAS) --target $(TOFINO_TARGET) --table-handle-offset0 -o $(TOFINO_OUT)/pipe $(TOFINO_OUT)/pipe/symdist.bfa
+	@# The .conf bf_switchd --conf-file and stratum_bfrt read, as the driver writes it.
+	/usr/bin/python3 $(P4C_GEN_CONF) --conf-type BF-RT --name symdist --device $(TOFINO_TARGET) \
+		--outputdir $(TOFINO_OUT) --installdir $(TOFINO_SHARE) --bfrt-name $(TOFINO_SHARE)/bf-rt.json \
+		--p4-version p4-16 --pipe pipe
+	@cd $(TOFINO_OUT) && ls -l pipe/$(TOFINO_TARGET).bin pipe/context.json bf-rt.json symdist.conf && \
+		sha256sum pipe/$(TOFINO_TARGET).bin pipe/context.json bf-rt.json symdist.conf
 
 vectors: ## regenerate test/vectors/ from vectors/cases.go and the fixture
 	$(GO) test ./vectors -run TestFilesUpToDate -update
