@@ -290,6 +290,71 @@ build_p4c_tofino() {
   # FindProtobuf module, as p4c up to v1.2.4 did when the config was absent.
   sed -i 's/find_package(Protobuf REQUIRED CONFIG /find_package(Protobuf REQUIRED /' "$d/cmake/Protobuf.cmake"
   grep -q 'find_package(Protobuf REQUIRED \${P4C' "$d/cmake/Protobuf.cmake"
+  # That module's protobuf_generate names the generated files by the .proto's
+  # path from the calling source directory, where protoc writes them by its
+  # path from the import directory: control-plane's p4info.pb.cc would be
+  # looked for outside the build. protobuf's own function, as it is shipped
+  # with protobuf's CMake config, in the few lines p4c needs of it.
+  cat >"$d/cmake/ProtobufGenerate.cmake" <<'CMAKE'
+function(protobuf_generate)
+  cmake_parse_arguments(pg "" "TARGET;LANGUAGE;PROTOC_OUT_DIR;OUT_VAR" "IMPORT_DIRS;DEPENDENCIES;PROTOS" ${ARGN})
+  if(pg_LANGUAGE STREQUAL cpp)
+    set(exts .pb.h .pb.cc)
+  else()
+    set(exts _pb2.py)
+  endif()
+  set(protos ${pg_PROTOS})
+  if(pg_TARGET)
+    get_target_property(srcs ${pg_TARGET} SOURCES)
+    foreach(f ${srcs})
+      if(f MATCHES "proto$")
+        list(APPEND protos ${f})
+      endif()
+    endforeach()
+  endif()
+  set(incs)
+  foreach(dir ${pg_IMPORT_DIRS})
+    get_filename_component(abs ${dir} ABSOLUTE)
+    list(APPEND incs -I ${abs})
+  endforeach()
+  set(all)
+  foreach(proto ${protos})
+    get_filename_component(abs_file ${proto} ABSOLUTE)
+    get_filename_component(abs_dir ${abs_file} DIRECTORY)
+    get_filename_component(base ${proto} NAME_WLE)
+    set(rel "")
+    foreach(dir ${pg_IMPORT_DIRS})
+      get_filename_component(abs ${dir} ABSOLUTE)
+      string(FIND "${abs_dir}/" "${abs}/" at)
+      if(at EQUAL 0)
+        file(RELATIVE_PATH rel ${abs} ${abs_dir})
+        break()
+      endif()
+    endforeach()
+    if(rel)
+      set(rel "${rel}/")
+    endif()
+    set(gen)
+    foreach(ext ${exts})
+      list(APPEND gen "${pg_PROTOC_OUT_DIR}/${rel}${base}${ext}")
+    endforeach()
+    add_custom_command(OUTPUT ${gen}
+      COMMAND protobuf::protoc ARGS --${pg_LANGUAGE}_out ${pg_PROTOC_OUT_DIR} ${incs} ${abs_file}
+      DEPENDS ${abs_file} protobuf::protoc ${pg_DEPENDENCIES}
+      COMMENT "protoc ${pg_LANGUAGE} ${proto}" VERBATIM)
+    list(APPEND all ${gen})
+  endforeach()
+  set_source_files_properties(${all} PROPERTIES GENERATED TRUE)
+  if(pg_TARGET)
+    target_sources(${pg_TARGET} PRIVATE ${all})
+  endif()
+  if(pg_OUT_VAR)
+    set(${pg_OUT_VAR} ${all} PARENT_SCOPE)
+  endif()
+endfunction()
+CMAKE
+  sed -i 's|^\(\s*\)find_program(Protobuf_PROTOC_EXECUTABLE protoc)|&\n\1include(ProtobufGenerate)|' "$d/cmake/Protobuf.cmake"
+  grep -q 'include(ProtobufGenerate)' "$d/cmake/Protobuf.cmake"
   mkdir -p "$d/build" && cd "$d/build"
   run cmake .. -DCMAKE_INSTALL_PREFIX="$TOFINO_PREFIX" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
     -DENABLE_TOFINO=ON -DENABLE_BMV2=OFF -DENABLE_P4TEST=OFF -DENABLE_P4FMT=OFF -DENABLE_EBPF=OFF -DENABLE_UBPF=OFF \
