@@ -146,7 +146,8 @@ func TestTofinoSourceP4Info(t *testing.T) {
 
 // The Tofino build itself, where the Tofino back end is installed: it must
 // compile and fit for Tofino 1 (or the chip $TOFINO_TARGET names, as in
-// make tofino: tofino2), and its P4Info must be the bmv2 one's.
+// make tofino: tofino2), its P4Info must be the bmv2 one's, and, where bfas
+// is installed, it must assemble into files that pass checkAssembled.
 func TestTofinoBuild(t *testing.T) {
 	compiler := tofinoCompiler()
 	if compiler == "" {
@@ -180,6 +181,14 @@ func TestTofinoBuild(t *testing.T) {
 		t.Errorf("the Tofino build does not fit %s: its tables need %d MAU stages, the chip has %d", target, used, have)
 	}
 	t.Logf("the Tofino build uses %d of %s's %d MAU stages", used, target, have)
+	// The assembler, as make tofino runs it, and the files it writes.
+	bfas := tofinoTool("bfas")
+	if bfas == "" {
+		t.Log("bfas (the Tofino assembler; make toolchain TOFINO=1) not installed: the build is not assembled")
+		return
+	}
+	assemble(t, bfas, dir, target)
+	checkAssembled(t, dir, target)
 }
 
 // tofinoStages reads how many MAU stages a Tofino compile placed tables in
