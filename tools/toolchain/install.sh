@@ -269,6 +269,13 @@ build_p4c() {
 # gabime+spdlog), and the schema generators' Python: Debian's python3 with
 # jsonschema and yaml, and jsl (not packaged by Debian) from its git
 # (aromanovich+jsl), on PYTHONPATH for the build.
+# edit FILE SED CHECK: applies the sed expression to FILE unless CHECK (a
+# grep pattern) is found in it already; then CHECK must be found.
+edit() {
+  grep -q -- "$3" "$1" || sed -i "$2" "$1"
+  grep -q -- "$3" "$1" || { say "make toolchain: could not edit $1 ($2)"; exit 1; }
+}
+
 build_p4c_tofino() {
   local d=$BUILD/p4c-tofino
   DEBIAN_FRONTEND=noninteractive run apt-get install -y --no-install-recommends "${TOFINO_APT_PACKAGES[@]}"
@@ -280,22 +287,31 @@ build_p4c_tofino() {
   # The generators run as "#!/usr/bin/env python3": Debian's, not a pyenv's.
   export PATH=/usr/bin:/bin:$PATH
   run /usr/bin/python3 -c 'import jsl, jsonschema, yaml'
-  extract p4lang p4c "$TOFINO_P4C_TAG" "$d"
-  extract p4lang p4runtime "$TOFINO_P4C_P4RUNTIME" "$BUILD/p4runtime-p4c-tofino"
-  extract gabime spdlog "$TOFINO_SPDLOG_TAG" "$d/backends/tofino/third_party/spdlog"
-  extract abseil abseil-cpp "$TOFINO_ABSEIL_TAG" "$BUILD/abseil-p4c-tofino"
-  sed -i 's/set(Z3_MIN_VERSION "4.8.14")/set(Z3_MIN_VERSION "4.8.12")/' "$d/cmake/Z3.cmake"
-  grep -q 'Z3_MIN_VERSION "4.8.12"' "$d/cmake/Z3.cmake"
+  # An hour's build: a run after a failure resumes in the tree it left
+  # (FORCE=1 starts afresh). The edits below are made once each.
+  local src="$TOFINO_P4C_TAG $TOFINO_P4C_P4RUNTIME $TOFINO_SPDLOG_TAG $TOFINO_ABSEIL_TAG"
+  if [[ $FORCE != 1 && -f $d/.toolchain-source && $(cat "$d/.toolchain-source") == "$src" ]]; then
+    say "   resuming the build in $d (FORCE=1 starts afresh)"
+  else
+    extract p4lang p4c "$TOFINO_P4C_TAG" "$d"
+    extract p4lang p4runtime "$TOFINO_P4C_P4RUNTIME" "$BUILD/p4runtime-p4c-tofino"
+    extract gabime spdlog "$TOFINO_SPDLOG_TAG" "$d/backends/tofino/third_party/spdlog"
+    extract abseil abseil-cpp "$TOFINO_ABSEIL_TAG" "$BUILD/abseil-p4c-tofino"
+    echo "$src" >"$d/.toolchain-source"
+  fi
+  edit "$d/cmake/Z3.cmake" 's/set(Z3_MIN_VERSION "4.8.14")/set(Z3_MIN_VERSION "4.8.12")/' 'Z3_MIN_VERSION "4.8.12"'
   # Debian's protobuf 3.21 has no CMake package config: find it with CMake's
   # FindProtobuf module, as p4c up to v1.2.4 did when the config was absent.
-  sed -i 's/find_package(Protobuf REQUIRED CONFIG /find_package(Protobuf REQUIRED /' "$d/cmake/Protobuf.cmake"
-  grep -q 'find_package(Protobuf REQUIRED \${P4C' "$d/cmake/Protobuf.cmake"
+  edit "$d/cmake/Protobuf.cmake" 's/find_package(Protobuf REQUIRED CONFIG /find_package(Protobuf REQUIRED /' \
+    'find_package(Protobuf REQUIRED \${P4C'
   # That module's protobuf_generate names the generated files by the .proto's
   # path from the calling source directory, where protoc writes them by its
   # path from the import directory: control-plane's p4info.pb.cc would be
   # looked for outside the build. protobuf's own function, as it is shipped
   # with protobuf's CMake config, in the few lines p4c needs of it.
-  cat >"$d/cmake/ProtobufGenerate.cmake" <<'CMAKE'
+  local gen
+  gen=$(mktemp)
+  cat >"$gen" <<'CMAKE'
 function(protobuf_generate)
   cmake_parse_arguments(pg "" "TARGET;LANGUAGE;PROTOC_OUT_DIR;OUT_VAR" "IMPORT_DIRS;DEPENDENCIES;PROTOS" ${ARGN})
   if(pg_LANGUAGE STREQUAL cpp)
@@ -353,8 +369,14 @@ function(protobuf_generate)
   endif()
 endfunction()
 CMAKE
-  sed -i 's|^\(\s*\)find_program(Protobuf_PROTOC_EXECUTABLE protoc)|&\n\1include(ProtobufGenerate)|' "$d/cmake/Protobuf.cmake"
-  grep -q 'include(ProtobufGenerate)' "$d/cmake/Protobuf.cmake"
+  cmp -s "$gen" "$d/cmake/ProtobufGenerate.cmake" || cp "$gen" "$d/cmake/ProtobufGenerate.cmake"
+  rm -f "$gen"
+  edit "$d/cmake/Protobuf.cmake" 's|^\(\s*\)find_program(Protobuf_PROTOC_EXECUTABLE protoc)|&\n\1include(ProtobufGenerate)|' \
+    'include(ProtobufGenerate)'
+  # GCC 12's libstdc++ hands std::erase_if's predicate a const element
+  # (p4c is built with GCC 13 and later upstream).
+  edit "$d/ir/visitor.cpp" 's/\[this\](flow_join_points_t::value_type &el)/[this](const flow_join_points_t::value_type \&el)/' \
+    '\[this\](const flow_join_points_t::value_type &el)'
   mkdir -p "$d/build" && cd "$d/build"
   run cmake .. -DCMAKE_INSTALL_PREFIX="$TOFINO_PREFIX" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD=ON \
     -DENABLE_TOFINO=ON -DENABLE_BMV2=OFF -DENABLE_P4TEST=OFF -DENABLE_P4FMT=OFF -DENABLE_EBPF=OFF -DENABLE_UBPF=OFF \
