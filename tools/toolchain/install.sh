@@ -391,14 +391,23 @@ CMAKE
   for t in p4c-barefoot bfas bfdumpbin bfdis; do
     run nice make -j"$JOBS" "$t"
   done
-  mkdir -p "$TOFINO_PREFIX/bin" "$TOFINO_PREFIX/share/p4c"
-  run install -m 755 p4c-barefoot "$TOFINO_PREFIX/bin/"
+  # By hand what make install would (its "all" wants the other back ends and
+  # the python driver): the tools, and the P4 includes p4c-barefoot finds
+  # in PREFIX/share/p4c (p4c's and the back end's, as p4c-barefoot's
+  # install rules copy them; p4_14include for the P4-14 path it keeps).
+  local inc=$TOFINO_PREFIX/share/p4c
+  mkdir -p "$TOFINO_PREFIX/bin" "$inc"
+  run install -m 755 backends/tofino/bf-p4c/p4c-barefoot "$TOFINO_PREFIX/bin/"
   run install -m 755 backends/tofino/bf-asm/bfas backends/tofino/bf-asm/bfdumpbin backends/tofino/bf-asm/bfdis "$TOFINO_PREFIX/bin/"
   run install -m 755 "$d/backends/tofino/scripts/p4c-gen-conf" "$d/backends/tofino/scripts/p4c-gen-bfrt-conf" "$TOFINO_PREFIX/bin/"
-  rm -rf "$TOFINO_PREFIX/share/p4c/p4include"
-  run cp -r p4include "$TOFINO_PREFIX/share/p4c/p4include"
+  rm -rf "$inc/p4include" "$inc/p4_14include"
+  run cp -r "$d/p4include" "$inc/p4include"
+  run cp -r "$d/backends/tofino/bf-p4c/p4include/." "$inc/p4include/"
+  run cp -r "$d/backends/tofino/bf-p4c/p4_14include" "$inc/p4_14include"
+  if [[ -d $d/p4_14include ]]; then run cp -r "$d/p4_14include/." "$inc/p4_14include/"; fi
   run "$TOFINO_PREFIX/bin/p4c-barefoot" --version
-  run "$TOFINO_PREFIX/bin/bfas" --version
+  local tool
+  for tool in bfas bfdumpbin bfdis p4c-gen-conf; do run test -x "$TOFINO_PREFIX/bin/$tool"; done
 }
 
 # The smoke test: p4c compiles the program to the committed P4Info, and
