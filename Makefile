@@ -45,7 +45,7 @@ PREFIX  ?= /opt/p4
 export SYMDIST_P4_PREFIX := $(PREFIX)
 P4C     ?= $(firstword $(wildcard $(PREFIX)/bin/p4c-bm2-ss) p4c-bm2-ss)
 
-toolchain: ## build and install bmv2, PI, p4c and PTF at pinned versions into PREFIX (default /opt/p4; root; 1-2 h on 2 cores; P4_SRC=DIR: local clones or mirrors; TOFINO=1 adds p4c's Tofino back end)
+toolchain: ## build and install bmv2, PI, p4c and PTF at pinned versions into PREFIX (default /opt/p4; root; 1-2 h on 2 cores; P4_SRC=DIR: local clones or mirrors; TOFINO=1 adds p4c's Tofino back end and its assembler bfas)
 	PREFIX=$(PREFIX) tools/toolchain/install.sh
 
 lab: ## build the figure-3 lab in network namespaces (root) and keep it up until Ctrl-C
