@@ -140,6 +140,23 @@ type switchState struct {
 // switch's state before reading it back again.
 const fullReadEvery = time.Minute
 
+// builder makes the switch's entities: ids, and ports as its pipeline's
+// P4Info types them.
+func (sw *switchState) builder(ids *p4info.IDs) entries.Builder {
+	return entries.Builder{IDs: ids, Ports: sw.pipe.ports}
+}
+
+// builderOf is the builder of the switch called name, or the built-in
+// pipeline's for a switch the controller does not run.
+func (c *Controller) builderOf(name string) entries.Builder {
+	for _, sw := range c.switches {
+		if sw.cfg.Name == name {
+			return sw.builder(c.ids)
+		}
+	}
+	return c.builder
+}
+
 // session is the switch's live session, or nil.
 func (sw *switchState) session() *p4rt.Session {
 	sw.mu.Lock()
@@ -469,9 +486,10 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt
 	c.mu.Lock()
 	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want, wantBuckets := desired.State(cfg, c.builder, cfg.Switch(sw.cfg.Name), v, &sw.owners)
+	b := sw.builder(c.ids)
+	want, wantBuckets := desired.State(cfg, b, cfg.Switch(sw.cfg.Name), v, &sw.owners)
 	p := diff(current, want)
-	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
+	p.addBucketChanges(b, curBuckets, wantBuckets)
 	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
 		return err
