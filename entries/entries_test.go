@@ -97,11 +97,15 @@ func TestPortFields(t *testing.T) {
 		{"port_role", func(b Builder) *p4v1.Entity { return b.PortRole(300, 1) },
 			func(e *p4v1.Entity) []byte { return e.GetTableEntry().GetMatch()[0].GetExact().GetValue() }},
 		{"l2_forward", func(b Builder) *p4v1.Entity { return b.L2Forward(mac, 300) },
-			func(e *p4v1.Entity) []byte { return e.GetTableEntry().GetAction().GetAction().GetParams()[0].GetValue() }},
+			func(e *p4v1.Entity) []byte {
+				return e.GetTableEntry().GetAction().GetAction().GetParams()[0].GetValue()
+			}},
 		{"member", func(b Builder) *p4v1.Entity { return b.Member(7, tm) },
 			func(e *p4v1.Entity) []byte { return e.GetActionProfileMember().GetAction().GetParams()[1].GetValue() }},
 		{"default_tm", func(b Builder) *p4v1.Entity { return b.DefaultTM(1, tm) },
-			func(e *p4v1.Entity) []byte { return e.GetTableEntry().GetAction().GetAction().GetParams()[1].GetValue() }},
+			func(e *p4v1.Entity) []byte {
+				return e.GetTableEntry().GetAction().GetAction().GetParams()[1].GetValue()
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bmv2 := tc.make(Builder{IDs: ids})
