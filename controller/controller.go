@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
@@ -102,6 +103,9 @@ type Controller struct {
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 	pair     pairState    // the other controller (pair.go)
+	// claimsHeldUntil (unix ns): no claim of a switch before then, after
+	// stepping down from a split (split.go).
+	claimsHeldUntil atomic.Int64
 
 	adminBounds adminBounds    // admin API connection bounds (admin.go)
 	refusals    *adminRefusals // admin API refusals (admin.go)
@@ -117,6 +121,8 @@ type switchState struct {
 	sess      *p4rt.Session
 	connected bool
 	primary   bool
+	other     bool                    // another controller is primary (split.go)
+	stepDown  context.CancelCauseFunc // ends the session (split.go)
 	syncedGen uint64
 	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
@@ -341,7 +347,7 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		err := c.serveSwitch(ctx, sw)
 		sw.mu.Lock()
 		wasPrimary := sw.primary
-		sw.connected, sw.primary, sw.sess, sw.synced = false, false, nil, false
+		sw.connected, sw.primary, sw.other, sw.sess, sw.synced, sw.stepDown = false, false, false, nil, false, nil
 		if err != nil {
 			sw.lastErr = err.Error()
 		}
@@ -392,7 +398,8 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	openTimer := time.AfterFunc(openTimeout, func() {
 		cancel(fmt.Errorf("no arbitration answer within %v", openTimeout))
 	})
-	sess, err := p4rt.Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
+	sess, err := p4rt.Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name),
+		p4rt.WithClaimHold(c.claimHold))
 	openTimer.Stop()
 	if err != nil {
 		return ended(err)
@@ -403,7 +410,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		c.readRefusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
 	})
 	sw.mu.Lock()
-	sw.sess, sw.connected = sess, true
+	sw.sess, sw.connected, sw.stepDown = sess, true, cancel
 	sw.mu.Unlock()
 	c.log.Info("switch connected", "switch", sw.cfg.Name, "address", sw.cfg.Address)
 	go c.watchLiveness(sctx, sw, sess, cancel)
@@ -418,10 +425,14 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 			sw.held = nil // another controller may have written meanwhile
 			sw.synced = false
 		}
-		sw.primary = primary
+		sw.primary, sw.other = primary, sess.OtherPrimary()
 		sw.mu.Unlock()
 		if preempted {
 			c.primaryLost(true)
+		}
+		c.resolveSplit()
+		if sctx.Err() != nil { // stepped down from a split
+			return ended(nil)
 		}
 		c.notePairRole()
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)

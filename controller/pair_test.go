@@ -748,19 +748,52 @@ func TestPairConfigReachesBoth(t *testing.T) {
 	})
 	table := owners(t, p.client)
 
-	// Both restarted: the config each reads back must be the last applied.
-	// A known bug keeps this out of make test: after both controllers
-	// stopped, the first one started again does not always become primary
-	// (the switches stay without one; 2 runs in 4 here, and 1 in 4 with
-	// both started at once). SYMDIST_PAIR_RESTART=1 runs it.
-	if os.Getenv("SYMDIST_PAIR_RESTART") == "" {
-		t.Skip("the restart of both controllers is left out: after both stopped, the first started again is not always primary (a known bug, issue 24 open); SYMDIST_PAIR_RESTART=1 runs it")
+	// Both stopped, then restarted in each order and at once: the config
+	// each reads back must be the last applied, and the first controller
+	// back must take the switches even when its peer had claimed them
+	// with a higher election id just before it stopped (the restart bug
+	// of issue 24: that first one stayed a backup of nobody).
+	for _, tt := range []struct {
+		name        string
+		kill, start []int
+		together    bool
+	}{
+		{"a then b", []int{0, 1}, []int{0, 1}, false},
+		{"b then a", []int{1, 0}, []int{1, 0}, false},
+		{"a killed first, b back first", []int{0, 1}, []int{1, 0}, false},
+		{"both at once", []int{0, 1}, []int{0, 1}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			restartBoth(t, p, tt.kill, tt.start, tt.together, table)
+		})
 	}
-	a.kill()
-	b.kill()
-	a = p.start(t, 0)
-	testbed.Eventually(t, "a back and in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b = p.start(t, 1)
+}
+
+// restartBoth kills the pair's controllers in the order kill, starts them
+// in the order start (the second once the first is primary and in sync,
+// or both at once), and checks that one is primary and in sync, the other
+// its backup, with the last applied weights and no bucket moved from
+// table.
+func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, table []string) {
+	t.Helper()
+	for _, i := range kill {
+		p.ctl[i].kill()
+	}
+	var c [2]*pairCtl
+	if together {
+		var wg sync.WaitGroup
+		for _, i := range start {
+			wg.Add(1)
+			go func() { defer wg.Done(); c[i] = p.start(t, i) }()
+		}
+		wg.Wait()
+	} else {
+		first, second := start[0], start[1]
+		c[first] = p.start(t, first)
+		testbed.Eventually(t, "the first back primary and in sync", 60*time.Second, func() bool { return inSync(c[first].c) })
+		c[second] = p.start(t, second)
+	}
+	a, b := c[0], c[1]
 	defer func() {
 		if t.Failed() {
 			t.Logf("a: %+v %+v\nb: %+v %+v", a.c.Pair(), a.c.Status().Switches, b.c.Pair(), b.c.Status().Switches)
