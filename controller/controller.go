@@ -89,6 +89,8 @@ type Controller struct {
 	// rejectLog logs refused configs at most once a minute per way in
 	// (reload, plan, apply); symdist_config_rejected_total counts them all.
 	rejectLog *limitlog.Limiter
+	// splitLog logs a split this controller keeps once a minute (split.go).
+	splitLog *limitlog.Limiter
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
@@ -199,6 +201,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
 		rejectLog:    limitlog.New(time.Minute),
+		splitLog:     limitlog.New(time.Minute),
 		readRefusals: limitlog.New(time.Minute),
 		pair:         pairState{instance: newInstance()},
 	}

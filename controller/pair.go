@@ -260,10 +260,11 @@ func (c *Controller) pairRoutes(mux *http.ServeMux) {
 // Pair is what this controller tells its peers (GET /api/pair).
 func (c *Controller) Pair() adminapi.Pair {
 	role := c.role()
+	switches := c.pairSwitches()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.loadOwnLocked()
-	p := adminapi.Pair{Instance: c.pair.instance, Role: role, Config: c.pair.stamp}
+	p := adminapi.Pair{Instance: c.pair.instance, Role: role, Config: c.pair.stamp, ElectionID: c.cfg.ElectionID, Switches: switches}
 	if role == adminapi.RolePrimary {
 		p.Primary = c.pair.self
 	} else {
@@ -406,6 +407,7 @@ func (c *Controller) runPair(ctx context.Context) {
 		}
 		c.notePairRole() // a change the switch loops did not report
 		c.pollPeers(ctx)
+		c.resolveSplit()
 	}
 }
 
