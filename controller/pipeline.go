@@ -115,7 +115,7 @@ func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *
 		return fmt.Errorf("reading pipeline: %w", err)
 	}
 	if !ok || cookie != p.cookie {
-		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "target", p.target, "cookie", p.cookie, "device_config_bytes", len(p.devConf))
+		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "target", p.target, "cookie", p.cookie, "device_config_bytes", len(p.devConf), "ports", p.ports.String())
 		if err := sess.SetPipeline(ctx, p.info, p.devConf, p.cookie); err != nil {
 			return fmt.Errorf("pushing pipeline: %w", err)
 		}
