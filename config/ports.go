@@ -81,10 +81,6 @@ func (v *validator) checkPorts(s *Switch, p func(f ...any) []any) {
 	}
 }
 
-// Singleton reports whether the switch's ports are given as Stratum's
-// singleton port ids.
-func (s *Switch) Singleton() bool { return s.PortNumbers == PortsSingleton }
-
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
