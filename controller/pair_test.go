@@ -143,6 +143,20 @@ func (p *pairLab) start(t *testing.T, i int) *pairCtl {
 	return pc
 }
 
+// startPair is the pair lab with three TMs of weight 1, a started and in
+// sync, then b started and its backup.
+func startPair(t *testing.T) (p *pairLab, a, b *pairCtl) {
+	t.Helper()
+	p = newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a = p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
+	b = p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	return p, a, b
+}
+
 func connected(c *controller.Controller) bool {
 	for _, s := range c.Status().Switches {
 		if !s.Connected {
@@ -693,13 +707,7 @@ func (p *pairLab) fileWeight(t *testing.T, i int, tm string) int {
 // its weights. The same file serves both (its election_id and admin are
 // each controller's own).
 func TestPairConfigReachesBoth(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	ctx := context.Background()
 	both := func(what string, tm string, w int) {
 		t.Helper()
@@ -823,13 +831,7 @@ func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, tab
 // not running, takes effect on the primary; the backup's refusal names
 // the primary.
 func TestPairClientFollowsPrimary(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	ctx := context.Background()
 
 	req, _ := http.NewRequest(http.MethodPost, b.url+"/api/tms/tm2/drain", nil)
@@ -889,13 +891,7 @@ func TestPairClientFollowsPrimary(t *testing.T) {
 // it preempts the other, which ends its watch streams, and every TM's
 // watch moves to it.
 func TestPairPrimaryReturns(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	tms := []*fakeTM{newFakeTM(1, 40*time.Millisecond), newFakeTM(2, 40*time.Millisecond), newFakeTM(3, 40*time.Millisecond)}
 	for _, tm := range tms {
 		tm.follow(t, p.urls(0, 1))
