@@ -761,20 +761,48 @@ func TestPairConfigReachesBoth(t *testing.T) {
 	// back must take the switches even when its peer had claimed them
 	// with a higher election id just before it stopped (the restart bug
 	// of issue 24: that first one stayed a backup of nobody).
-	for _, tt := range []struct {
-		name        string
-		kill, start []int
-		together    bool
-	}{
-		{"a then b", []int{0, 1}, []int{0, 1}, false},
-		{"b then a", []int{1, 0}, []int{1, 0}, false},
-		{"a killed first, b back first", []int{0, 1}, []int{1, 0}, false},
-		{"both at once", []int{0, 1}, []int{0, 1}, true},
-	} {
+	for _, tt := range restartOrders {
 		t.Run(tt.name, func(t *testing.T) {
-			restartBoth(t, p, tt.kill, tt.start, tt.together, table)
+			restartBoth(t, p, tt.kill, tt.start, tt.together, table, map[string]int{"tm1": 3, "tm2": 2, "tm3": 3})
 		})
 	}
+}
+
+// The restarts of TestPairConfigReachesBoth on two bmv2 switches, whose
+// arbitration is PI's, not the software switch's: after both controllers
+// stopped, in every order and both at once, one is primary and in sync,
+// the other its backup, and no bucket moved.
+func TestPairRestartBMv2(t *testing.T) {
+	if why := ifswitch.BMv2Missing(); why != "" {
+		t.Skip(why)
+	}
+	p := newPairLabOn(t, newBMv2Lab(t), time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 2, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	table := owners(t, p.client)
+	for _, tt := range restartOrders {
+		t.Run(tt.name, func(t *testing.T) {
+			restartBoth(t, p, tt.kill, tt.start, tt.together, table, map[string]int{"tm1": 1, "tm2": 2, "tm3": 1})
+		})
+	}
+}
+
+// restartOrders are the ways both controllers of a pair are restarted:
+// killed in the order kill, started in the order start, the second once
+// the first is primary and in sync, or both at once.
+var restartOrders = []struct {
+	name        string
+	kill, start []int
+	together    bool
+}{
+	{"a then b", []int{0, 1}, []int{0, 1}, false},
+	{"b then a", []int{1, 0}, []int{1, 0}, false},
+	{"a killed first, b back first", []int{0, 1}, []int{1, 0}, false},
+	{"both at once", []int{0, 1}, []int{0, 1}, true},
 }
 
 // restartBoth kills the pair's controllers in the order kill, starts them
@@ -782,7 +810,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 // or both at once), and checks that one is primary and in sync, the other
 // its backup, with the last applied weights and no bucket moved from
 // table.
-func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, table []string) {
+func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, table []string, weights map[string]int) {
 	t.Helper()
 	for _, i := range kill {
 		p.ctl[i].kill()
@@ -812,7 +840,7 @@ func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, tab
 			(inSync(b.c) && connected(a.c) && a.c.Pair().Role == adminapi.RoleBackup)
 	})
 	for _, c := range []*controller.Controller{a.c, b.c} {
-		for tm, w := range map[string]int{"tm1": 3, "tm2": 2, "tm3": 3} {
+		for tm, w := range weights {
 			if got := weightOf(c, tm); got != w {
 				t.Errorf("after the restart %s's weight is %d, want %d", tm, got, w)
 			}
