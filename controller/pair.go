@@ -74,6 +74,8 @@ type pairState struct {
 	rawName string
 	stamp   adminapi.ConfigStamp
 	refused string // sha256 of a peer's config this controller refused
+
+	splitSince time.Time // since when this controller's primaries are split (split.go)
 }
 
 type peerSeen struct {

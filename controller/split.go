@@ -30,6 +30,13 @@ import (
 // primary. A controller that is not a known peer (not in controllers, or
 // not heard from within splitPeerFresh) is never deferred to.
 //
+// A split must last splitGrace before anyone steps down, and the peer must
+// have answered within splitPeerFresh: when the primary dies, its streams
+// end on the switches a few milliseconds apart, and the backup, primary
+// of the first switch while the dying one still holds the second, must
+// not defer to it. A dead peer stops answering GET /api/pair, so by the
+// time the grace is over it is no longer fresh.
+//
 // resolveSplit runs at every arbitration change and every pairPoll (the
 // peer's state arrives by its GET /api/pair).
 
@@ -38,8 +45,11 @@ const (
 	// stepping down; the higher claims at once, and if it has not within
 	// splitHold, the lower takes its switches back.
 	splitHold = 2 * time.Second
-	// splitPeerFresh: only a peer heard from this recently is deferred to.
-	splitPeerFresh = 2 * time.Second
+	// splitGrace: how long a split lasts before the lower steps down.
+	splitGrace = time.Second
+	// splitPeerFresh: only a peer heard from this recently is deferred to
+	// (three polls).
+	splitPeerFresh = 3 * pairPoll
 )
 
 var errSplitStepDown = errors.New("stepped down: a peer with a higher election_id is primary of other switches (split primaries)")
@@ -86,10 +96,19 @@ func (c *Controller) resolveSplit() {
 		}
 		sw.mu.Unlock()
 	}
+	c.mu.Lock()
 	if len(mine) == 0 || len(theirs) == 0 {
+		c.pair.splitSince = time.Time{}
+		c.mu.Unlock()
 		return
 	}
-	c.mu.Lock()
+	if c.pair.splitSince.IsZero() {
+		c.pair.splitSince = time.Now()
+	}
+	if time.Since(c.pair.splitSince) < splitGrace {
+		c.mu.Unlock()
+		return
+	}
 	electionID, instance := c.cfg.ElectionID, c.pair.instance
 	peers := map[string]adminapi.Pair{}
 	for u, p := range c.pair.peers {
