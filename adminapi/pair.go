@@ -64,6 +64,19 @@ type Pair struct {
 	Subscribed []string `json:"subscribed,omitempty"`
 	// Config is the running config's stamp.
 	Config ConfigStamp `json:"config"`
+	// ElectionID is the controller's configured election_id (claims may
+	// have raised the one it uses): of two controllers each primary of
+	// some switches, the lower steps down (controller/split.go).
+	ElectionID uint64 `json:"election_id"`
+	// Switches is what this controller is to each switch.
+	Switches []PairSwitch `json:"switches,omitempty"`
+}
+
+// PairSwitch is one switch as a controller of the pair sees it.
+type PairSwitch struct {
+	Name      string `json:"name"`
+	Connected bool   `json:"connected"`
+	Primary   bool   `json:"primary"`
 }
 
 // ConfigStamp says which config a controller runs: when it was applied

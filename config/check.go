@@ -141,7 +141,8 @@ func (c *Config) check(v *validator) {
 			}
 		}
 		v.checkTarget(s, p)
-		if (s.P4Info == "") != (s.JSON == "") && !s.targetIsTofino() {
+		v.checkPorts(s, p)
+		if (s.P4Info == "") != (s.JSON == "") && !s.targetIsTofino() && s.Target != "preloaded" {
 			v.fail(p("p4info"), "p4info and bmv2_json go together")
 		}
 		if s.TLS != nil && (s.TLS.Cert == "") != (s.TLS.Key == "") {
@@ -149,9 +150,6 @@ func (c *Config) check(v *validator) {
 		}
 		seen := map[uint16]bool{}
 		for j, port := range s.Ports {
-			if port.Port >= 511 {
-				v.fail(p("ports", j, "port"), "port %d out of range 0-510", port.Port)
-			}
 			if seen[port.Port] {
 				v.fail(p("ports", j, "port"), "port %d given twice", port.Port)
 			}

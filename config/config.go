@@ -78,6 +78,14 @@ type Switch struct {
 	P4Info string `yaml:"p4info"`
 	JSON   string `yaml:"bmv2_json"`
 	Ports  []Port `yaml:"ports"`
+	// PortNumbers is what the port numbers of this switch (ports,
+	// flood_ports, l2 and the TMs' ports) are: "device" (the default),
+	// the device's own, 0-510; or "singleton", Stratum's singleton port
+	// ids, 1-65535, which needs target stratum (or preloaded), the Tofino
+	// build's P4Info as p4info, and Stratum run with
+	// --experimental_enable_p4runtime_translation (docs/hardware.md, "Port
+	// numbers on Tofino").
+	PortNumbers string `yaml:"port_numbers"`
 	// FloodPorts get flooded frames (ARP, ND, unknown unicast); default:
 	// every port with a role.
 	FloodPorts []uint16 `yaml:"flood_ports"`

@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/symdist/symdist/adminapi"
@@ -88,6 +89,8 @@ type Controller struct {
 	// rejectLog logs refused configs at most once a minute per way in
 	// (reload, plan, apply); symdist_config_rejected_total counts them all.
 	rejectLog *limitlog.Limiter
+	// splitLog logs a split this controller keeps once a minute (split.go).
+	splitLog *limitlog.Limiter
 
 	mu       sync.Mutex
 	tables   map[string]*assign.Table // by group; nil until adopted or computed
@@ -102,6 +105,9 @@ type Controller struct {
 	rt       runtimeState // reloads, health watchers, adoption of intent
 	ho       *handover    // bucket-table watchers and loss handover (handover.go)
 	pair     pairState    // the other controller (pair.go)
+	// claimsHeldUntil (unix ns): no claim of a switch before then, after
+	// stepping down from a split (split.go).
+	claimsHeldUntil atomic.Int64
 
 	adminBounds adminBounds    // admin API connection bounds (admin.go)
 	refusals    *adminRefusals // admin API refusals (admin.go)
@@ -117,6 +123,8 @@ type switchState struct {
 	sess      *p4rt.Session
 	connected bool
 	primary   bool
+	other     bool                    // another controller is primary (split.go)
+	stepDown  context.CancelCauseFunc // ends the session (split.go)
 	syncedGen uint64
 	synced    bool // a sync succeeded since the session and role began
 	lastSync  time.Time
@@ -139,6 +147,23 @@ type switchState struct {
 // fullReadEvery bounds how long the controller trusts its record of a
 // switch's state before reading it back again.
 const fullReadEvery = time.Minute
+
+// builder makes the switch's entities: ids, and ports as its pipeline's
+// P4Info types them.
+func (sw *switchState) builder(ids *p4info.IDs) entries.Builder {
+	return entries.Builder{IDs: ids, Ports: sw.pipe.ports}
+}
+
+// builderOf is the builder of the switch called name, or the built-in
+// pipeline's for a switch the controller does not run.
+func (c *Controller) builderOf(name string) entries.Builder {
+	for _, sw := range c.switches {
+		if sw.cfg.Name == name {
+			return sw.builder(c.ids)
+		}
+	}
+	return c.builder
+}
 
 // session is the switch's live session, or nil.
 func (sw *switchState) session() *p4rt.Session {
@@ -176,6 +201,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Controller, error) {
 		// One line a minute per way in: an admin API client retrying a
 		// bad config must not flood the log.
 		rejectLog:    limitlog.New(time.Minute),
+		splitLog:     limitlog.New(time.Minute),
 		readRefusals: limitlog.New(time.Minute),
 		pair:         pairState{instance: newInstance()},
 	}
@@ -324,7 +350,7 @@ func (c *Controller) runSwitch(ctx context.Context, sw *switchState) {
 		err := c.serveSwitch(ctx, sw)
 		sw.mu.Lock()
 		wasPrimary := sw.primary
-		sw.connected, sw.primary, sw.sess, sw.synced = false, false, nil, false
+		sw.connected, sw.primary, sw.other, sw.sess, sw.synced, sw.stepDown = false, false, false, nil, false, nil
 		if err != nil {
 			sw.lastErr = err.Error()
 		}
@@ -375,7 +401,8 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 	openTimer := time.AfterFunc(openTimeout, func() {
 		cancel(fmt.Errorf("no arbitration answer within %v", openTimeout))
 	})
-	sess, err := p4rt.Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name))
+	sess, err := p4rt.Open(sctx, conn, sw.cfg.DeviceID, c.current().ElectionID, c.log.With("switch", sw.cfg.Name),
+		p4rt.WithClaimHold(c.claimHold))
 	openTimer.Stop()
 	if err != nil {
 		return ended(err)
@@ -386,7 +413,7 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 		c.readRefusals.Log(c.log, slog.LevelWarn, sw.cfg.Name, "refusing a switch's Read answer", "switch", sw.cfg.Name, "error", err)
 	})
 	sw.mu.Lock()
-	sw.sess, sw.connected = sess, true
+	sw.sess, sw.connected, sw.stepDown = sess, true, cancel
 	sw.mu.Unlock()
 	c.log.Info("switch connected", "switch", sw.cfg.Name, "address", sw.cfg.Address)
 	go c.watchLiveness(sctx, sw, sess, cancel)
@@ -401,10 +428,14 @@ func (c *Controller) serveSwitch(ctx context.Context, sw *switchState) error {
 			sw.held = nil // another controller may have written meanwhile
 			sw.synced = false
 		}
-		sw.primary = primary
+		sw.primary, sw.other = primary, sess.OtherPrimary()
 		sw.mu.Unlock()
 		if preempted {
 			c.primaryLost(true)
+		}
+		c.resolveSplit()
+		if sctx.Err() != nil { // stepped down from a split
+			return ended(nil)
 		}
 		c.notePairRole()
 		c.metrics.setSwitch(sw.cfg.Name, true, primary)
@@ -469,9 +500,10 @@ func (c *Controller) syncSwitch(ctx context.Context, sw *switchState, sess *p4rt
 	c.mu.Lock()
 	v, gen, cfg := c.viewLocked(), c.gen, c.cfg
 	c.mu.Unlock()
-	want, wantBuckets := desired.State(cfg, c.builder, cfg.Switch(sw.cfg.Name), v, &sw.owners)
+	b := sw.builder(c.ids)
+	want, wantBuckets := desired.State(cfg, b, cfg.Switch(sw.cfg.Name), v, &sw.owners)
 	p := diff(current, want)
-	p.addBucketChanges(c.builder, curBuckets, wantBuckets)
+	p.addBucketChanges(b, curBuckets, wantBuckets)
 	planned := time.Since(start)
 	if err := apply(ctx, sess, p); err != nil {
 		return err

@@ -23,6 +23,7 @@ type metrics struct {
 	livenessFailures *prometheus.CounterVec
 	claims           *prometheus.GaugeVec
 	noHigherID       *prometheus.GaugeVec
+	splitStepDowns   prometheus.Counter
 	// configRejected counts configs refused by reload, plan or apply.
 	configRejected *prometheus.CounterVec
 	readsRefused   *prometheus.CounterVec
@@ -68,6 +69,9 @@ func newMetrics(cfg *config.Config) *metrics {
 	m.noHigherID = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "symdist_switch_election_id_exhausted", Help: "1 while the switch has seen election id {2^64-1, 2^64-1}, so that no controller can become its primary.",
 	}, []string{"switch"})
+	m.splitStepDowns = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "symdist_split_step_downs_total", Help: "Times this controller stepped down because another controller was primary of other switches (split primaries).",
+	})
 	m.configRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "symdist_config_rejected_total", Help: "Configs refused by a reload (SIGHUP), plan or apply; nothing changed.",
 	}, []string{"via"})
@@ -75,7 +79,7 @@ func newMetrics(cfg *config.Config) *metrics {
 		Name: "symdist_switch_reads_refused_total", Help: "Read answers refused: more entities than the P4Info allows (too_many), an entity twice (duplicate), too many bytes (too_large), an entity not asked for (not_asked).",
 	}, []string{"switch", "reason"})
 	m.reg.MustRegister(m.tmUp, m.switchConnected, m.switchPrimary, m.bucketsMoved, m.updatesWritten, m.reprogram,
-		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.configRejected, m.readsRefused)
+		m.connectAttempts, m.syncAttempts, m.livenessFailures, m.claims, m.noHigherID, m.splitStepDowns, m.configRejected, m.readsRefused)
 	m.groupOf = map[string]string{}
 	for _, tm := range cfg.TMs {
 		m.groupOf[tm.Name] = tm.Group

@@ -132,13 +132,7 @@ func TestPageEvents(t *testing.T) {
 // The page works on the backup of a pair too (it reads only: the
 // backup's view), while the backup still refuses what changes state.
 func TestPageOnBackup(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	_, _, b := startPair(t)
 	for _, path := range []string{"/", "/ui/app.js", webui.EventsPath} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, "GET", b.url+path, nil)

@@ -74,6 +74,8 @@ type pairState struct {
 	rawName string
 	stamp   adminapi.ConfigStamp
 	refused string // sha256 of a peer's config this controller refused
+
+	splitSince time.Time // since when this controller's primaries are split (split.go)
 }
 
 type peerSeen struct {
@@ -260,10 +262,11 @@ func (c *Controller) pairRoutes(mux *http.ServeMux) {
 // Pair is what this controller tells its peers (GET /api/pair).
 func (c *Controller) Pair() adminapi.Pair {
 	role := c.role()
+	switches := c.pairSwitches()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.loadOwnLocked()
-	p := adminapi.Pair{Instance: c.pair.instance, Role: role, Config: c.pair.stamp}
+	p := adminapi.Pair{Instance: c.pair.instance, Role: role, Config: c.pair.stamp, ElectionID: c.cfg.ElectionID, Switches: switches}
 	if role == adminapi.RolePrimary {
 		p.Primary = c.pair.self
 	} else {
@@ -406,6 +409,7 @@ func (c *Controller) runPair(ctx context.Context) {
 		}
 		c.notePairRole() // a change the switch loops did not report
 		c.pollPeers(ctx)
+		c.resolveSplit()
 	}
 }
 

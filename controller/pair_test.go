@@ -143,6 +143,20 @@ func (p *pairLab) start(t *testing.T, i int) *pairCtl {
 	return pc
 }
 
+// startPair is the pair lab with three TMs of weight 1, a started and in
+// sync, then b started and its backup.
+func startPair(t *testing.T) (p *pairLab, a, b *pairCtl) {
+	t.Helper()
+	p = newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
+	a = p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
+	b = p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	return p, a, b
+}
+
 func connected(c *controller.Controller) bool {
 	for _, s := range c.Status().Switches {
 		if !s.Connected {
@@ -693,13 +707,7 @@ func (p *pairLab) fileWeight(t *testing.T, i int, tm string) int {
 // its weights. The same file serves both (its election_id and admin are
 // each controller's own).
 func TestPairConfigReachesBoth(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	ctx := context.Background()
 	both := func(what string, tm string, w int) {
 		t.Helper()
@@ -748,19 +756,80 @@ func TestPairConfigReachesBoth(t *testing.T) {
 	})
 	table := owners(t, p.client)
 
-	// Both restarted: the config each reads back must be the last applied.
-	// A known bug keeps this out of make test: after both controllers
-	// stopped, the first one started again does not always become primary
-	// (the switches stay without one; 2 runs in 4 here, and 1 in 4 with
-	// both started at once). SYMDIST_PAIR_RESTART=1 runs it.
-	if os.Getenv("SYMDIST_PAIR_RESTART") == "" {
-		t.Skip("the restart of both controllers is left out: after both stopped, the first started again is not always primary (a known bug, issue 24 open); SYMDIST_PAIR_RESTART=1 runs it")
+	// Both stopped, then restarted in each order and at once: the config
+	// each reads back must be the last applied, and the first controller
+	// back must take the switches even when its peer had claimed them
+	// with a higher election id just before it stopped (the restart bug
+	// of issue 24: that first one stayed a backup of nobody).
+	for _, tt := range restartOrders {
+		t.Run(tt.name, func(t *testing.T) {
+			restartBoth(t, p, tt.kill, tt.start, tt.together, table, map[string]int{"tm1": 3, "tm2": 2, "tm3": 3})
+		})
 	}
-	a.kill()
-	b.kill()
-	a = p.start(t, 0)
-	testbed.Eventually(t, "a back and in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b = p.start(t, 1)
+}
+
+// The restarts of TestPairConfigReachesBoth on two bmv2 switches, whose
+// arbitration is PI's, not the software switch's: after both controllers
+// stopped, in every order and both at once, one is primary and in sync,
+// the other its backup, and no bucket moved.
+func TestPairRestartBMv2(t *testing.T) {
+	if why := ifswitch.BMv2Missing(); why != "" {
+		t.Skip(why)
+	}
+	p := newPairLabOn(t, newBMv2Lab(t), time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 2, "none"}, tmSpec{3, 1, "none"})
+	a := p.start(t, 0)
+	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
+	b := p.start(t, 1)
+	testbed.Eventually(t, "b a backup knowing a as primary", 30*time.Second, func() bool {
+		return connected(b.c) && b.c.Pair().Primary == a.url
+	})
+	table := owners(t, p.client)
+	for _, tt := range restartOrders {
+		t.Run(tt.name, func(t *testing.T) {
+			restartBoth(t, p, tt.kill, tt.start, tt.together, table, map[string]int{"tm1": 1, "tm2": 2, "tm3": 1})
+		})
+	}
+}
+
+// restartOrders are the ways both controllers of a pair are restarted:
+// killed in the order kill, started in the order start, the second once
+// the first is primary and in sync, or both at once.
+var restartOrders = []struct {
+	name        string
+	kill, start []int
+	together    bool
+}{
+	{"a then b", []int{0, 1}, []int{0, 1}, false},
+	{"b then a", []int{1, 0}, []int{1, 0}, false},
+	{"a killed first, b back first", []int{0, 1}, []int{1, 0}, false},
+	{"both at once", []int{0, 1}, []int{0, 1}, true},
+}
+
+// restartBoth kills the pair's controllers in the order kill, starts them
+// in the order start (the second once the first is primary and in sync,
+// or both at once), and checks that one is primary and in sync, the other
+// its backup, with the last applied weights and no bucket moved from
+// table.
+func restartBoth(t *testing.T, p *pairLab, kill, start []int, together bool, table []string, weights map[string]int) {
+	t.Helper()
+	for _, i := range kill {
+		p.ctl[i].kill()
+	}
+	var c [2]*pairCtl
+	if together {
+		var wg sync.WaitGroup
+		for _, i := range start {
+			wg.Add(1)
+			go func() { defer wg.Done(); c[i] = p.start(t, i) }()
+		}
+		wg.Wait()
+	} else {
+		first, second := start[0], start[1]
+		c[first] = p.start(t, first)
+		testbed.Eventually(t, "the first back primary and in sync", 60*time.Second, func() bool { return inSync(c[first].c) })
+		c[second] = p.start(t, second)
+	}
+	a, b := c[0], c[1]
 	defer func() {
 		if t.Failed() {
 			t.Logf("a: %+v %+v\nb: %+v %+v", a.c.Pair(), a.c.Status().Switches, b.c.Pair(), b.c.Status().Switches)
@@ -771,7 +840,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 			(inSync(b.c) && connected(a.c) && a.c.Pair().Role == adminapi.RoleBackup)
 	})
 	for _, c := range []*controller.Controller{a.c, b.c} {
-		for tm, w := range map[string]int{"tm1": 3, "tm2": 2, "tm3": 3} {
+		for tm, w := range weights {
 			if got := weightOf(c, tm); got != w {
 				t.Errorf("after the restart %s's weight is %d, want %d", tm, got, w)
 			}
@@ -790,13 +859,7 @@ func TestPairConfigReachesBoth(t *testing.T) {
 // not running, takes effect on the primary; the backup's refusal names
 // the primary.
 func TestPairClientFollowsPrimary(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	ctx := context.Background()
 
 	req, _ := http.NewRequest(http.MethodPost, b.url+"/api/tms/tm2/drain", nil)
@@ -856,13 +919,7 @@ func TestPairClientFollowsPrimary(t *testing.T) {
 // it preempts the other, which ends its watch streams, and every TM's
 // watch moves to it.
 func TestPairPrimaryReturns(t *testing.T) {
-	p := newPairLab(t, time.Second, tmSpec{1, 1, "none"}, tmSpec{2, 1, "none"}, tmSpec{3, 1, "none"})
-	a := p.start(t, 0)
-	testbed.Eventually(t, "a in sync", 60*time.Second, func() bool { return inSync(a.c) })
-	b := p.start(t, 1)
-	testbed.Eventually(t, "b a backup knowing a as primary", 10*time.Second, func() bool {
-		return connected(b.c) && b.c.Pair().Primary == a.url
-	})
+	p, a, b := startPair(t)
 	tms := []*fakeTM{newFakeTM(1, 40*time.Millisecond), newFakeTM(2, 40*time.Millisecond), newFakeTM(3, 40*time.Millisecond)}
 	for _, tm := range tms {
 		tm.follow(t, p.urls(0, 1))

@@ -25,6 +25,9 @@ type switchPipeline struct {
 	info    *p4configv1.P4Info
 	devConf []byte
 	cookie  uint64
+	// ports is how info types the port fields, which the switch's
+	// entries are written in (the Tofino build's are translated, 32 bits).
+	ports p4info.Ports
 }
 
 // newSwitchPipeline builds a switch's pipeline from its config. A P4Info
@@ -54,6 +57,15 @@ func newSwitchPipeline(sw *config.Switch, builtIn *p4info.Schema, ids *p4info.ID
 			return nil, fmt.Errorf("switch %s: p4info %s names symdist's tables and actions with other IDs than the built-in pipeline; build it with the same @id annotations (docs/hardware.md)", sw.Name, sw.P4Info)
 		}
 		p.info, custom = s.Info, true
+	}
+	schema := builtIn
+	if custom {
+		if schema, err = p4info.NewSchema(p.info); err != nil {
+			return nil, fmt.Errorf("switch %s: p4info %s: %w", sw.Name, sw.P4Info, err)
+		}
+	}
+	if p.ports, err = schema.ResolvePorts(); err != nil {
+		return nil, fmt.Errorf("switch %s: %w", sw.Name, err)
 	}
 	switch t {
 	case devconfig.BMv2, devconfig.Software:
@@ -96,14 +108,14 @@ func newSwitchPipeline(sw *config.Switch, builtIn *p4info.Schema, ids *p4info.ID
 func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *p4rt.Session) error {
 	p := sw.pipe
 	if !p.target.PushesPipeline() {
-		return checkPreloaded(ctx, sess, c.ids)
+		return checkPreloaded(ctx, sess, c.ids, p.ports)
 	}
 	cookie, ok, err := sess.PipelineCookie(ctx)
 	if err != nil {
 		return fmt.Errorf("reading pipeline: %w", err)
 	}
 	if !ok || cookie != p.cookie {
-		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "target", p.target, "cookie", p.cookie, "device_config_bytes", len(p.devConf))
+		c.log.Info("pushing pipeline", "switch", sw.cfg.Name, "target", p.target, "cookie", p.cookie, "device_config_bytes", len(p.devConf), "ports", p.ports.String())
 		if err := sess.SetPipeline(ctx, p.info, p.devConf, p.cookie); err != nil {
 			return fmt.Errorf("pushing pipeline: %w", err)
 		}
@@ -113,8 +125,9 @@ func (c *Controller) ensurePipeline(ctx context.Context, sw *switchState, sess *
 
 // checkPreloaded reads the P4Info a preloaded switch runs and checks that
 // it names symdist's tables and actions with the IDs the controller
-// writes.
-func checkPreloaded(ctx context.Context, sess *p4rt.Session, ids *p4info.IDs) error {
+// writes, and types its ports as the P4Info of the switch's config (the
+// built-in one unless p4info is given), which the entries are written for.
+func checkPreloaded(ctx context.Context, sess *p4rt.Session, ids *p4info.IDs, ports p4info.Ports) error {
 	info, ok, err := sess.PipelineP4Info(ctx)
 	if err != nil {
 		return fmt.Errorf("reading pipeline: %w", err)
@@ -132,6 +145,13 @@ func checkPreloaded(ctx context.Context, sess *p4rt.Session, ids *p4info.IDs) er
 	}
 	if *got != *ids {
 		return fmt.Errorf("preloaded switch runs a build of symdist with other IDs than this controller's")
+	}
+	gotPorts, err := s.ResolvePorts()
+	if err != nil {
+		return fmt.Errorf("preloaded switch's P4Info: %w", err)
+	}
+	if gotPorts != ports {
+		return fmt.Errorf("preloaded switch's P4Info types its ports as %v, the config's P4Info as %v: give the P4Info it runs as the switch's p4info (docs/hardware.md)", gotPorts, ports)
 	}
 	return nil
 }

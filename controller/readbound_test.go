@@ -20,6 +20,7 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
+	"github.com/symdist/symdist/test/testbed"
 	"google.golang.org/grpc"
 )
 
@@ -33,16 +34,7 @@ type lyingSwitch struct {
 }
 
 func (l *lyingSwitch) Read(_ *p4v1.ReadRequest, s p4v1.P4Runtime_ReadServer) error {
-	resp := &p4v1.ReadResponse{}
-	for range 1000 {
-		resp.Entities = append(resp.Entities, l.entry)
-	}
-	for sent := 0; sent < l.max; sent += len(resp.Entities) {
-		if err := s.Send(resp); err != nil {
-			return err
-		}
-	}
-	return nil
+	return testbed.RepeatEntity(s, l.entry, l.max)
 }
 
 // syncedBuffer is a log sink the controller writes from its goroutines.

@@ -39,8 +39,9 @@ func (c *Controller) entryChangesLocked(next *config.Config, tables map[string]*
 		if old == nil { // config.CheckReload refuses a new switch
 			continue
 		}
-		oldEs, oldBuckets := desired.State(c.cfg, c.builder, old, before, nil)
-		newEs, newBuckets := desired.State(next, c.builder, sw, after, nil)
+		b := c.builderOf(sw.Name)
+		oldEs, oldBuckets := desired.State(c.cfg, b, old, before, nil)
+		newEs, newBuckets := desired.State(next, b, sw, after, nil)
 		changes := map[string]*adminapi.TableChange{}
 		table := func(name string) *adminapi.TableChange {
 			if changes[name] == nil {

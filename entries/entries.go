@@ -21,9 +21,24 @@ import (
 	"github.com/symdist/symdist/p4info"
 )
 
-// Builder makes entities with the IDs of one P4Info.
+// Builder makes entities with the IDs of one P4Info, and writes ports in
+// the format of that P4Info's port fields.
 type Builder struct {
 	IDs *p4info.IDs
+	// Ports is how the P4Info types its port fields (Schema.ResolvePorts):
+	// a port is written in Ports.Bytes() bytes, 2 for the bmv2 build's 9
+	// bits, 4 for the Tofino build's translated 32. The zero value is the
+	// built-in P4Info's, p4info.BuiltinPorts.
+	Ports p4info.Ports
+}
+
+// port encodes a port number as the P4Info's port fields take it.
+func (b Builder) port(p uint16) []byte {
+	n := b.Ports.Bytes()
+	if b.Ports.Bits == 0 {
+		n = p4info.BuiltinPorts.Bytes()
+	}
+	return Bytes(uint64(p), n)
 }
 
 // TM is what send_to_tm needs to reach a TM on one switch.
@@ -95,7 +110,7 @@ func (b Builder) SendToTM(tm TM) *p4v1.Action {
 	ids := b.IDs.SendToTM
 	return &p4v1.Action{ActionId: ids.Action, Params: []*p4v1.Action_Param{
 		param(ids.TMID, Bytes(uint64(tm.ID), 2)),
-		param(ids.Port, Bytes(uint64(tm.Port), 2)),
+		param(ids.Port, b.port(tm.Port)),
 		param(ids.TMMAC, []byte(tm.MAC)),
 	}}
 }
@@ -105,7 +120,7 @@ func (b Builder) PortRole(port uint16, role uint8) *p4v1.Entity {
 	ids := b.IDs.PortRole
 	return tableEntity(&p4v1.TableEntry{
 		TableId: ids.Table,
-		Match:   []*p4v1.FieldMatch{exact(ids.IngressPort, Bytes(uint64(port), 2))},
+		Match:   []*p4v1.FieldMatch{exact(ids.IngressPort, b.port(port))},
 		Action: direct(&p4v1.Action{ActionId: ids.SetPortRole, Params: []*p4v1.Action_Param{
 			param(ids.Role, []byte{role}),
 		}}),
@@ -248,7 +263,7 @@ func (b Builder) L2Forward(mac net.HardwareAddr, port uint16) *p4v1.Entity {
 		TableId: ids.Table,
 		Match:   []*p4v1.FieldMatch{exact(ids.DstAddr, []byte(mac))},
 		Action: direct(&p4v1.Action{ActionId: ids.Forward, Params: []*p4v1.Action_Param{
-			param(ids.ForwardPort, Bytes(uint64(port), 2)),
+			param(ids.ForwardPort, b.port(port)),
 		}}),
 	})
 }

@@ -16,14 +16,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // The Tofino build (docs/hardware.md) is p4src/symdist.p4 itself, compiled
 // for v1model by p4c's Tofino back end, which defines __TARGET_TOFINO__.
 // Its P4Info must be the bmv2 build's, names and IDs alike, so that the
-// controller drives both with the IDs it resolves at start-up.
+// controller drives both with the IDs it resolves at start-up, but for
+// one difference: its port type is translated (p4src/include/port.p4), so
+// the four port fields are 32 bits and name port_num_t, and type_info
+// maps port_num_t to tna/PortId_t (TranslatedPorts).
 
 // tofinoTableSizes are the table sizes in which the Tofino build departs
 // from the bmv2 one (p4src/include/size.p4 under __TARGET_TOFINO__); every
@@ -92,10 +94,19 @@ func checkTofinoP4Info(t *testing.T, path string) {
 	if _, err := got.ResolveSizes(); err != nil {
 		t.Errorf("the Tofino P4Info's sizes: %v", err)
 	}
+	// How the controller writes its ports: 32 bits, translated.
+	ports, err := got.ResolvePorts()
+	if err != nil {
+		t.Errorf("the controller would refuse the Tofino P4Info's ports: %v", err)
+	}
+	if want := (Ports{Bits: 32, TypeName: PortTypeName, Translation: PortURI}); ports != want {
+		t.Errorf("the Tofino P4Info's ports are %v, want %v", ports, want)
+	}
 
-	// Everything else, entity by entity: the bmv2 P4Info with the listed
-	// size departures applied must be the Tofino one.
-	want := proto.Clone(bmv2.Info).(*p4configv1.P4Info)
+	// Everything else, entity by entity: the bmv2 P4Info with its ports
+	// translated and the listed size departures applied must be the
+	// Tofino one.
+	want := TranslatedPorts(bmv2.Info)
 	for _, tb := range want.GetTables() {
 		if n, ok := tofinoTableSizes[tb.GetPreamble().GetName()]; ok {
 			tb.Size = n
@@ -107,7 +118,7 @@ func checkTofinoP4Info(t *testing.T, path string) {
 	if diff := cmp.Diff(want, got.Info, protocmp.Transform(),
 		protocmp.IgnoreFields(&p4configv1.P4Info{}, "pkg_info"),
 		protocmp.IgnoreFields(&p4configv1.Table{}, "initial_default_action")); diff != "" {
-		t.Errorf("the Tofino P4Info departs from the bmv2 one beyond tofinoTableSizes (-bmv2 +tofino):\n%s", diff)
+		t.Errorf("the Tofino P4Info departs from the bmv2 one beyond its translated ports and tofinoTableSizes (-bmv2 translated +tofino):\n%s", diff)
 	}
 }
 
@@ -129,8 +140,9 @@ func compileBMv2(t *testing.T, flags ...string) string {
 }
 
 // The Tofino source compiled by bmv2's p4c: where p4c-bm2-ss is installed,
-// this keeps the __TARGET_TOFINO__ code type-checked and its P4Info equal
-// even on machines without the Tofino back end.
+// this keeps the __TARGET_TOFINO__ code type-checked and its P4Info the
+// bmv2 one with translated ports even on machines without the Tofino back
+// end.
 func TestTofinoSourceP4Info(t *testing.T) {
 	if why := p4tools.Missing(p4tools.P4C, "p4c"); why != "" {
 		t.Skip(why + ": the Tofino source is not compiled")
@@ -146,8 +158,9 @@ func TestTofinoSourceP4Info(t *testing.T) {
 
 // The Tofino build itself, where the Tofino back end is installed: it must
 // compile and fit for Tofino 1 (or the chip $TOFINO_TARGET names, as in
-// make tofino: tofino2), its P4Info must be the bmv2 one's, and, where bfas
-// is installed, it must assemble into files that pass checkAssembled.
+// make tofino: tofino2), its P4Info must be the bmv2 one's with the ports
+// translated, and, where bfas is installed, it must assemble into files
+// that pass checkAssembled.
 func TestTofinoBuild(t *testing.T) {
 	compiler := tofinoCompiler()
 	if compiler == "" {

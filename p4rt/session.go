@@ -42,7 +42,8 @@ type Session struct {
 
 	mu      sync.Mutex
 	primary bool
-	changed chan struct{} // closed and replaced when primary changes
+	other   bool          // another controller is primary (ALREADY_EXISTS)
+	changed chan struct{} // closed and replaced when primary or other changes
 	done    chan struct{} // closed when the stream ends
 	err     error         // why it ended
 	stream  p4v1.P4Runtime_StreamChannelClient
@@ -61,6 +62,17 @@ type Session struct {
 	claiming     bool // a claim was sent and the switch has not made us primary since
 	claims       int  // claims sent since the last time we were primary
 	noHigherID   bool // the switch has seen {2^64-1, 2^64-1}: nobody can become primary
+	claimHold    func() time.Duration
+}
+
+// An Option changes how Open sets up a session.
+type Option func(*Session)
+
+// WithClaimHold makes every claim wait while hold returns a positive
+// duration: a controller pair uses it to let its peer take the switches
+// after this controller stepped down from a split (docs/design.md).
+func WithClaimHold(hold func() time.Duration) Option {
+	return func(s *Session) { s.claimHold = hold }
 }
 
 // claimBackoffMin and claimBackoffMax space out claims that fail.
@@ -100,7 +112,7 @@ func DialOptions(t *config.TLS) ([]grpc.DialOption, error) {
 
 // Open connects to a switch's P4Runtime server and starts arbitration. It
 // returns once the first arbitration answer has come, or the context ends.
-func Open(ctx context.Context, conn *grpc.ClientConn, deviceID, electionID uint64, log *slog.Logger) (*Session, error) {
+func Open(ctx context.Context, conn *grpc.ClientConn, deviceID, electionID uint64, log *slog.Logger, opts ...Option) (*Session, error) {
 	s := &Session{
 		DeviceID:     deviceID,
 		ElectionID:   &p4v1.Uint128{High: 0, Low: electionID},
@@ -110,6 +122,9 @@ func Open(ctx context.Context, conn *grpc.ClientConn, deviceID, electionID uint6
 		changed:      make(chan struct{}),
 		done:         make(chan struct{}),
 		claimBackoff: backoff.Backoff{Min: claimBackoffMin, Max: claimBackoffMax},
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	stream, err := s.client.StreamChannel(ctx)
 	if err != nil {
@@ -163,9 +178,11 @@ func (s *Session) receive(first chan<- error) {
 		case *p4v1.StreamMessageResponse_Arbitration:
 			code := codes.Code(u.Arbitration.GetStatus().GetCode())
 			primary := code == codes.OK
-			if code == codes.NotFound && answered {
-				// The primary is gone and the switch keeps the highest
-				// election id it has seen: claim the switch with one more.
+			if code == codes.NotFound {
+				// The switch has no primary and keeps the highest election
+				// id it has seen: claim it with one more. The first answer
+				// too: a controller started after every controller stopped
+				// must take the switch, not wait as a backup of nobody.
 				s.scheduleClaim(u.Arbitration.GetElectionId())
 			}
 			s.mu.Lock()
@@ -173,12 +190,16 @@ func (s *Session) receive(first chan<- error) {
 				// Someone is primary: whatever contention there was is over.
 				s.claiming, s.noHigherID = false, false
 				s.claimBackoff.Reset()
+				if s.claimTimer != nil { // a held claim would take it from the primary
+					s.claimTimer.Stop()
+					s.claimTimer = nil
+				}
 			}
 			if primary {
 				s.claims = 0
 			}
-			if primary != s.primary {
-				s.primary = primary
+			if other := code == codes.AlreadyExists; primary != s.primary || other != s.other {
+				s.primary, s.other = primary, other
 				close(s.changed)
 				s.changed = make(chan struct{})
 			}
@@ -207,7 +228,15 @@ func (s *Session) scheduleClaim(highest *p4v1.Uint128) {
 		wait = s.claimBackoff.Next()
 	}
 	s.claiming = true
-	s.claimTimer = time.AfterFunc(wait, s.claim)
+	s.claimTimer = time.AfterFunc(max(wait, s.holdLocked()), s.claim)
+}
+
+// holdLocked is how long claims must still wait (WithClaimHold).
+func (s *Session) holdLocked() time.Duration {
+	if s.claimHold == nil {
+		return 0
+	}
+	return s.claimHold()
 }
 
 // claim re-sends arbitration with an election id above the highest the
@@ -223,6 +252,11 @@ func (s *Session) claim() {
 		s.mu.Unlock()
 		return
 	default:
+	}
+	if hold := s.holdLocked(); hold > 0 { // held since it was scheduled
+		s.claimTimer = time.AfterFunc(hold, s.claim)
+		s.mu.Unlock()
+		return
 	}
 	s.claims++
 	next, ok := above(s.highest)
@@ -291,6 +325,15 @@ func (s *Session) Primary() (bool, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.primary, s.changed
+}
+
+// OtherPrimary reports whether the switch's last arbitration answer said
+// another controller is its primary (ALREADY_EXISTS), as opposed to none
+// (NOT_FOUND) or this session (OK). Primary's channel closes on a change.
+func (s *Session) OtherPrimary() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.other
 }
 
 // Done is closed when the stream ends; Err says why.

@@ -65,7 +65,7 @@ control SymdistIngress(inout headers_t hdr,
         meta.drop_cause = 0;
         meta.steered = 0;
         if (hdr.packet_out.isValid()) {
-            standard_metadata.egress_spec = hdr.packet_out.egress_port;
+            standard_metadata.egress_spec = PORT_BITS(hdr.packet_out.egress_port);
             hdr.packet_out.setInvalid();
         } else {
             header_check.apply(hdr, meta);
@@ -93,12 +93,12 @@ control SymdistIngress(inout headers_t hdr,
             } else if (meta.steerable == 1 && meta.tm_found == 1) {
                 // To the TM that TmSelect found (and counted, meta.steered):
                 // its port, its MAC as the destination.
-                standard_metadata.egress_spec = meta.tm_port;
+                standard_metadata.egress_spec = PORT_BITS(meta.tm_port);
                 hdr.ethernet.dst_addr = meta.tm_mac;
             } else if (meta.steerable == 1 && meta.group_id != 0) {
                 drop(DROP_NO_TM); // a group, but no TM for the packet
             } else if (meta.l2_hit == 1) {
-                standard_metadata.egress_spec = meta.l2_port;
+                standard_metadata.egress_spec = PORT_BITS(meta.l2_port);
             } else {
                 standard_metadata.mcast_grp = FLOOD_GROUP;
             }

@@ -85,6 +85,14 @@ func New(schema *p4info.Schema) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The model's ports are device ports of 9 bits (v1model's, bmv2's),
+	// in tables indexed by port: a P4Info with wider port fields (the
+	// Tofino build's translated ones) would write past them.
+	if ports, err := schema.ResolvePorts(); err != nil {
+		return nil, err
+	} else if ports.Bits != p4info.BuiltinPorts.Bits {
+		return nil, fmt.Errorf("swmodel: the P4Info's port fields are %v; the model's ports are %d-bit device ports", ports, p4info.BuiltinPorts.Bits)
+	}
 	p := &Pipeline{schema: schema, ids: ids, t: newTables(), store: newStore()}
 	p.publish()
 	return p, nil

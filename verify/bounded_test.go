@@ -13,6 +13,7 @@ import (
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
+	"github.com/symdist/symdist/test/testbed"
 	"github.com/symdist/symdist/verify"
 	"google.golang.org/grpc"
 )
@@ -30,16 +31,7 @@ func (l *lyingSwitch) GetForwardingPipelineConfig(context.Context, *p4v1.GetForw
 }
 
 func (l *lyingSwitch) Read(_ *p4v1.ReadRequest, s p4v1.P4Runtime_ReadServer) error {
-	resp := &p4v1.ReadResponse{}
-	for range 1000 {
-		resp.Entities = append(resp.Entities, l.entry)
-	}
-	for sent := 0; sent < l.max; sent += len(resp.Entities) {
-		if err := s.Send(resp); err != nil {
-			return err
-		}
-	}
-	return nil
+	return testbed.RepeatEntity(s, l.entry, l.max)
 }
 
 // verify state against a switch that answers one entry 300,000 times

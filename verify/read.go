@@ -34,6 +34,7 @@ import (
 
 	"github.com/symdist/symdist/p4rt"
 
+	p4configv1 "github.com/p4lang/p4runtime/go/p4/config/v1"
 	p4v1 "github.com/p4lang/p4runtime/go/p4/v1"
 	"github.com/symdist/symdist/entries"
 	"github.com/symdist/symdist/p4info"
@@ -55,6 +56,27 @@ type Snapshot struct {
 	Counters []*p4v1.Entity // every counter cell of the pipeline
 	// CounterErr says why the counters could not be read, or "".
 	CounterErr string
+	// Ports is how its P4Info types the port fields: the built-in
+	// P4Info's, or the Tofino build's translated ones. Entities hold
+	// ports canonical either way, and they decode the same.
+	Ports p4info.Ports
+}
+
+// programPorts checks that info, a switch's P4Info, is symdist's: the
+// built-in P4Info, or the built-in one with its ports translated as the
+// Tofino build declares them (p4info.TranslatedPorts). It returns how
+// info types the ports.
+func programPorts(builtin *p4info.Schema, info *p4configv1.P4Info) (p4info.Ports, error) {
+	want, ports := builtin.Info, p4info.BuiltinPorts
+	if s, err := p4info.NewSchema(info); err == nil {
+		if p, err := s.ResolvePorts(); err == nil && p.Translated() {
+			want, ports = p4info.TranslatedPorts(builtin.Info), p
+		}
+	}
+	if d := p4info.Diff(want, info); len(d) > 0 {
+		return p4info.Ports{}, fmt.Errorf("%d differences from symdist's P4Info: %s", len(d), oneLine(d))
+	}
+	return ports, nil
 }
 
 // ErrOtherProgram is wrapped by the error of a switch that runs a program
@@ -109,10 +131,11 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 	if cfg.GetConfig().GetP4Info() == nil {
 		return nil, fmt.Errorf("switch %s %w: it reports no P4Info for device id %d", name, ErrNoPipeline, deviceID)
 	}
-	if d := p4info.Diff(schema.Info, cfg.GetConfig().GetP4Info()); len(d) > 0 {
-		return nil, fmt.Errorf("switch %s %w: %d differences from symdist's P4Info: %s", name, ErrOtherProgram, len(d), oneLine(d))
+	ports, err := programPorts(schema, cfg.GetConfig().GetP4Info())
+	if err != nil {
+		return nil, fmt.Errorf("switch %s %w: %v", name, ErrOtherProgram, err)
 	}
-	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie()}
+	s := &Snapshot{Name: name, Address: addr, DeviceID: deviceID, Cookie: cfg.GetConfig().GetCookie().GetCookie(), Ports: ports}
 	// Bounded by symdist's P4Info, which the switch's was just found to be.
 	es, err := p4rt.ReadEntities(ctx, client, deviceID, nil, entries.Wildcards()...)
 	if refused := (*p4rt.RefusedError)(nil); errors.As(err, &refused) {
@@ -146,7 +169,11 @@ func Read(ctx context.Context, conn grpc.ClientConnInterface, name, addr string,
 
 // Model returns the software model holding es.
 func Model(es []*p4v1.Entity) (*swmodel.Pipeline, error) {
-	p, err := swmodel.New(p4info.MustLoad())
+	return modelWith(p4info.MustLoad(), es)
+}
+
+func modelWith(schema *p4info.Schema, es []*p4v1.Entity) (*swmodel.Pipeline, error) {
+	p, err := swmodel.New(schema)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 typedef bit<48>  mac_addr_t;
 typedef bit<32>  ipv4_addr_t;
 typedef bit<128> ipv6_addr_t;
-typedef bit<9>   port_num_t;
+#include "port.p4" // port_num_t: 9 bits; on Tofino translated
 typedef bit<16>  group_id_t;   // 0 = no group
 typedef bit<16>  bucket_id_t;
 typedef bit<16>  tm_id_t;
@@ -50,7 +50,7 @@ const bit<32> BUCKET_COUNT = 4096;
 #define TOFINO_CPU_PORT 320
 #endif
 #endif
-const port_num_t CPU_PORT = TOFINO_CPU_PORT;
+const bit<9> CPU_PORT = TOFINO_CPU_PORT; // as ingress_port, not port_num_t
 #else
 // The port simple_switch_grpc is started with as --cpu-port.
 const port_num_t CPU_PORT = 255;

@@ -20,7 +20,11 @@ import (
 // only Tofino compiles (IPv6 extension headers parsed by length states,
 // their lengths added in HeaderCheck, the egress entry of the parser) are
 // held against the Go model where no Tofino exists. Its P4Info is the bmv2
-// one (p4info's TestTofinoSourceP4Info), so the fixture state applies as is.
+// one but for the port type, translated on Tofino (32-bit port fields,
+// p4info's TestTofinoSourceP4Info); bmv2's P4Runtime server does not
+// translate, so the harness pushes the bmv2 P4Info with this JSON, whose
+// port fields are the device's 9 bits in both (the Tofino source's casts
+// compile to a mask with 0x1ff), and the fixture state applies as is.
 //
 // The one departure docs/hardware.md lists, an IPv6 extension header over
 // 24 bytes, is not in the golden vectors; random packets that carry one

@@ -19,7 +19,7 @@ control PortRole(inout local_metadata_t meta,
 
     table port_role {
         key = {
-            standard_metadata.ingress_port: exact @name("ingress_port");
+            AS_PORT(standard_metadata.ingress_port): exact @name("ingress_port");
         }
         actions = {
             set_port_role;
