@@ -308,7 +308,8 @@ build_p4c_tofino() {
   # path from the calling source directory, where protoc writes them by its
   # path from the import directory: control-plane's p4info.pb.cc would be
   # looked for outside the build. protobuf's own function, as it is shipped
-  # with protobuf's CMake config, in the few lines p4c needs of it.
+  # with protobuf's CMake config, in the few lines p4c needs of it (and one
+  # more, below).
   local gen
   gen=$(mktemp)
   cat >"$gen" <<'CMAKE'
@@ -354,9 +355,14 @@ function(protobuf_generate)
     foreach(ext ${exts})
       list(APPEND gen "${pg_PROTOC_OUT_DIR}/${rel}${base}${ext}")
     endforeach()
+    set(fix)
+    if(pg_LANGUAGE STREQUAL cpp)
+      set(fix COMMAND sed -i -E -f ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/pb-cstring-setters.sed "${pg_PROTOC_OUT_DIR}/${rel}${base}.pb.h")
+    endif()
     add_custom_command(OUTPUT ${gen}
       COMMAND protobuf::protoc ARGS --${pg_LANGUAGE}_out ${pg_PROTOC_OUT_DIR} ${incs} ${abs_file}
-      DEPENDS ${abs_file} protobuf::protoc ${pg_DEPENDENCIES}
+      ${fix}
+      DEPENDS ${abs_file} protobuf::protoc ${pg_DEPENDENCIES} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/pb-cstring-setters.sed
       COMMENT "protoc ${pg_LANGUAGE} ${proto}" VERBATIM)
     list(APPEND all ${gen})
   endforeach()
@@ -370,6 +376,13 @@ function(protobuf_generate)
 endfunction()
 CMAKE
   cmp -s "$gen" "$d/cmake/ProtobufGenerate.cmake" || cp "$gen" "$d/cmake/ProtobufGenerate.cmake"
+  # protobuf 3.21's generated string setters take std::string or char
+  # pointers; p4c passes its cstring, which protobuf 22 and later take as a
+  # string_view: each setter's argument is made a std::string first.
+  cat >"$gen" <<'SED'
+s/\.(Set|SetBytes)\( ?static_cast<ArgT0 &&>\(arg0\), args\.\.\., GetArenaForAllocation\(\)\)/.\1(::std::string(static_cast<ArgT0 \&\&>(arg0), args...), GetArenaForAllocation())/g
+SED
+  cmp -s "$gen" "$d/cmake/pb-cstring-setters.sed" || cp "$gen" "$d/cmake/pb-cstring-setters.sed"
   rm -f "$gen"
   edit "$d/cmake/Protobuf.cmake" 's|^\(\s*\)find_program(Protobuf_PROTOC_EXECUTABLE protoc)|&\n\1include(ProtobufGenerate)|' \
     'include(ProtobufGenerate)'
