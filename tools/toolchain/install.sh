@@ -378,9 +378,11 @@ CMAKE
   cmp -s "$gen" "$d/cmake/ProtobufGenerate.cmake" || cp "$gen" "$d/cmake/ProtobufGenerate.cmake"
   # protobuf 3.21's generated string setters take std::string or char
   # pointers; p4c passes its cstring, which protobuf 22 and later take as a
-  # string_view: each setter's argument is made a std::string first.
+  # string_view: each setter's argument is made a std::string first, and
+  # each repeated string field's add_ takes what makes a std::string.
   cat >"$gen" <<'SED'
 s/\.(Set|SetBytes)\( ?static_cast<ArgT0 &&>\(arg0\), args\.\.\., GetArenaForAllocation\(\)\)/.\1(::std::string(static_cast<ArgT0 \&\&>(arg0), args...), GetArenaForAllocation())/g
+s/^(  )void add_([a-z0-9_]+)\(const char\* value, size_t size\);$/&\n\1template <typename T, typename = decltype(::std::string(::std::declval<const T\&>()))> void add_\2(const T\& value) { add_\2(::std::string(value)); }/
 SED
   cmp -s "$gen" "$d/cmake/pb-cstring-setters.sed" || cp "$gen" "$d/cmake/pb-cstring-setters.sed"
   rm -f "$gen"
