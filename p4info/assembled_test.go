@@ -61,6 +61,7 @@ func TestTofinoAssembled(t *testing.T) {
 			if !fileExists(filepath.Join(dir, "pipe", target+".bin")) {
 				t.Skipf("no assembled %s build in %s (make tofino TOFINO_TARGET=%s; bfas: make toolchain TOFINO=1)", target, dir, target)
 			}
+			t.Run("P4Info", func(t *testing.T) { checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb")) })
 			checkAssembled(t, dir, target)
 		})
 	}
