@@ -10,8 +10,9 @@
 #   TOFINO_PREFIX. That step is the long one: its back end alone is 30 unity
 #   files of eight large sources; not yet timed end to end (docs/hardware.md,
 #   "The toolchain": 55 min here for p4c's library, IR, front and mid end and
-#   control plane on 2 loaded cores, estimated 2-3 h in all). A run after a
-#   failure resumes that build where it stopped.
+#   control plane on 2 loaded cores, bfas and bfdumpbin 41 min beside the back
+#   end; estimated 2-3 h in all). A run after a failure resumes that build
+#   where it stopped.
 #
 # Sources: the upstream git repositories at the pinned tags, or P4_SRC=DIR:
 # local clones or bare mirrors, found as DIR/p4lang+PI/repo, DIR/p4lang+PI,
