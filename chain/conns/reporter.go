@@ -3,6 +3,7 @@
 package conns
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -165,4 +166,27 @@ func (r *Reporter) Report() (rep adminapi.Report, ok bool) {
 		return adminapi.Report{}, false
 	}
 	return adminapi.Report{Connections: s.Connections, InUse: r.inUseOf(s)}, true
+}
+
+// Attach makes f's acks carry the in_use ports (with an SNAT address to
+// report on) and f's tables the reporter's: f.Apply still takes each
+// table, and the reporter takes it once Apply has.
+func (r *Reporter) Attach(f *adminapi.Follower) {
+	apply := f.Apply
+	f.Apply = func(ev adminapi.Event) error {
+		if err := apply(ev); err != nil {
+			return err
+		}
+		r.SetTable(ev.Buckets)
+		return nil
+	}
+	if len(r.Config.SNAT) > 0 {
+		f.InUse = r.InUse
+	}
+}
+
+// Run reports to c every adminapi.ReportInterval until ctx ends
+// (adminapi.Client.ReportEvery), nothing while conntrack cannot be read.
+func (r *Reporter) Run(ctx context.Context, c *adminapi.Client) {
+	c.ReportEvery(ctx, r.TM, r.Report)
 }

@@ -109,16 +109,13 @@ once instead of following a controller, for tests and static setups.
 				f := adminapi.Follower{Client: c, TM: name,
 					Apply: func(ev adminapi.Event) error {
 						a.SetTable(adminapi.BucketTable{Group: ev.Group, Buckets: ev.Buckets, Chains: ev.Chains, Peers: ev.Peers})
-						rep.SetTable(ev.Buckets)
 						return nil
 					},
 					OnError: watchErrors(log, refused.Inc, limitlog.New(time.Minute))}
-				if len(cfg.SNAT) > 0 {
-					f.InUse = rep.InUse
-				}
+				rep.Attach(&f)
 				g.Go(func() error { f.Run(ctx); return nil })
 				if len(cfg.SNAT)+len(cfg.VIPs) > 0 {
-					g.Go(func() error { c.ReportEvery(ctx, name, rep.Report); return nil })
+					g.Go(func() error { rep.Run(ctx, c); return nil })
 				} else {
 					log.Info("no --vip or --snat: not reporting the TM's connections or in_use ports")
 				}
