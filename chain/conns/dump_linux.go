@@ -53,6 +53,7 @@ func Dump(max int, fn func(Entry)) (n int, truncated bool, err error) {
 	}
 	const seq = 1
 	req.Header.Sequence = seq
+	req.Header.Length = uint32(unix.NLMSG_HDRLEN + len(req.Data)) // 4-byte aligned: a nfgenmsg
 	b, err := req.MarshalBinary()
 	if err != nil {
 		return 0, false, err
