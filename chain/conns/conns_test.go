@@ -3,9 +3,12 @@
 package conns
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,10 +230,20 @@ func TestReporter(t *testing.T) {
 	r.mu.Lock()
 	r.last = nil
 	r.mu.Unlock()
+	var logs bytes.Buffer
+	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	if rep, ok := r.Report(); ok {
 		t.Errorf("report without conntrack: %+v, want none", rep)
 	}
 	if got := r.InUse(); got != nil {
 		t.Errorf("in_use without conntrack: %v, want none", got)
+	}
+	d.err = nil
+	if _, ok := r.Report(); !ok {
+		t.Error("no report once conntrack is readable again")
+	}
+	got := [2]int{strings.Count(logs.String(), "conntrack unavailable"), strings.Count(logs.String(), "conntrack readable again")}
+	if got != [2]int{1, 1} {
+		t.Errorf("log lines (unavailable, again): %v, want one each:\n%s", got, logs.String())
 	}
 }
