@@ -12,6 +12,7 @@ import (
 
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/test/testbed"
 )
 
@@ -286,7 +287,7 @@ func TestHeldPortsOfTwoSubscribers(t *testing.T) {
 		return bt.Held
 	}
 	chain.Close()
-	time.Sleep(100 * time.Millisecond) // the controller sees the stream end
+	testbed.Eventually(t, "the controller sees the stream end", 5*time.Second, func() bool { return controller.SubscribersOf(h.c, "tm1") == 1 })
 	if got := held(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after the subscriber's stream ended, held %+v, want %+v still", got, want)
 	}
