@@ -14,8 +14,9 @@ import (
 )
 
 // DefaultMax is how many conntrack entries a dump reads at most by
-// default: about 2 s of one core at the decoding rate measured here, and
-// far above a TM's usual table. Past it the counts are a lower bound.
+// default: it bounds one dump's work, and is above the usual
+// nf_conntrack_max (262,144 on hosts of 4 GiB or more), so that by default
+// a dump reads the whole table. Past it the counts are a lower bound.
 const DefaultMax = 1 << 20
 
 // Fresh ages: a report reuses a dump younger than ReportFresh (an ack's,
