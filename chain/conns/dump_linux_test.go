@@ -22,6 +22,7 @@ import (
 	"github.com/symdist/symdist/contract"
 	"github.com/symdist/symdist/lab"
 	"github.com/symdist/symdist/ports"
+	"github.com/ti-mo/conntrack"
 )
 
 func sh(t *testing.T, args ...string) {
@@ -218,6 +219,72 @@ func TestConntrackReport(t *testing.T) {
 			t.Logf("report %+v", got) // before the table
 		case <-deadline:
 			t.Fatalf("no report %+v", wantReport)
+		}
+	}
+}
+
+// TestDumpBounded dumps a table of many entries (created over netlink in
+// a namespace of its own): every one is read, over many socket buffers,
+// and a dump stops at its cap.
+func TestDumpBounded(t *testing.T) {
+	if why := lab.Missing(); why != "" {
+		t.Skip("conntrack dump: " + why)
+	}
+	ns := fmt.Sprintf("cr%dm", os.Getpid()%100000)
+	exec.Command("ip", "netns", "del", ns).Run()
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	const n = 20000 // about 4 MB of netlink messages
+	snat := netip.MustParseAddr("10.78.255.1")
+	server := netip.MustParseAddr("10.78.0.1")
+	err := lab.InNS(ns, func() error {
+		c, err := conntrack.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := range n {
+			client := netip.AddrFrom4([4]byte{10, 78, byte(1 + i/60000), byte(i % 250)})
+			// No status: ctnetlink refuses to create these with ASSURED or
+			// SEEN_REPLY set (EBUSY here).
+			f := conntrack.NewFlow(conns.ProtoTCP, 0, client, server, uint16(1024+i%60000), 80, 600, 0)
+			f.ProtoInfo.TCP = &conntrack.ProtoInfoTCP{State: conns.StateEstablished}
+			if i%2 == 0 { // source-NATed
+				f.TupleReply.IP.DestinationAddress = snat
+				f.TupleReply.Proto.DestinationPort = uint16(1024 + i/2)
+			}
+			if err := c.Create(f); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := conns.Config{SNAT: []netip.Addr{snat}}
+	for _, tc := range []struct {
+		max, want int
+		truncated bool
+	}{{0, n, false}, {n, n, true}, {n + 1, n, false}, {1000, 1000, true}} {
+		s := conns.NewScan(cfg)
+		var got int
+		var truncated bool
+		start := time.Now()
+		err := lab.InNS(ns, func() error {
+			var err error
+			got, truncated, err = conns.Dump(tc.max, func(e conns.Entry) { s.Add(&cfg, e) })
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("max %d: %d entries in %v", tc.max, got, time.Since(start))
+		if got != tc.want || s.Entries != tc.want || truncated != tc.truncated {
+			t.Errorf("max %d: %d entries (%d scanned), truncated %v; want %d, %v", tc.max, got, s.Entries, truncated, tc.want, tc.truncated)
+		}
+		if !tc.truncated && (s.Connections != n/2 || len(s.Used(snat)) != n/2) {
+			t.Errorf("max %d: %d connections, %d ports in use, want %d each", tc.max, s.Connections, len(s.Used(snat)), n/2)
 		}
 	}
 }
