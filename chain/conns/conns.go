@@ -106,21 +106,22 @@ type Scan struct {
 	// Connections: live entries of the TM.
 	Connections int64
 
+	vips []netip.Prefix
 	snat []netip.Addr
 	used []bitmap // per snat: ports of live entries from it
 }
 
 // NewScan starts an empty scan for cfg.
 func NewScan(cfg Config) *Scan {
-	s := &Scan{used: make([]bitmap, len(cfg.SNAT))}
+	s := &Scan{vips: cfg.VIPs, used: make([]bitmap, len(cfg.SNAT))}
 	for _, a := range cfg.SNAT {
 		s.snat = append(s.snat, a.Unmap())
 	}
 	return s
 }
 
-// Add counts one entry under cfg.
-func (s *Scan) Add(cfg *Config, e Entry) {
+// Add counts one entry.
+func (s *Scan) Add(e Entry) {
 	s.Entries++
 	if e.Proto != ProtoTCP || !Live(e.State) {
 		return
@@ -133,7 +134,7 @@ func (s *Scan) Add(cfg *Config, e Entry) {
 		p := e.Reply.Dst.Port()
 		s.used[i][p/64] |= 1 << (p % 64)
 	}
-	if slices.ContainsFunc(cfg.VIPs, func(v netip.Prefix) bool { return v.Contains(odst) }) ||
+	if slices.ContainsFunc(s.vips, func(v netip.Prefix) bool { return v.Contains(odst) }) ||
 		(i >= 0 && osrc != rdst) {
 		s.Connections++
 	}

@@ -79,7 +79,7 @@ func TestAdd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewScan(cfg)
-			s.Add(&cfg, tc.e)
+			s.Add(tc.e)
 			if s.Entries != 1 || s.Connections != tc.conns {
 				t.Errorf("entries %d, connections %d, want 1, %d", s.Entries, s.Connections, tc.conns)
 			}
@@ -120,11 +120,11 @@ func TestInUse(t *testing.T) {
 	p6 := portsInBuckets(snat6, n, 0, 3)    // own, another TM's
 	s := NewScan(cfg)
 	for _, p := range p4 {
-		s.Add(&cfg, tcp(StateEstablished, "192.0.2.5:40000", "198.51.100.7:80", "198.51.100.7:80", netip.AddrPortFrom(snat4, p).String()))
+		s.Add(tcp(StateEstablished, "192.0.2.5:40000", "198.51.100.7:80", "198.51.100.7:80", netip.AddrPortFrom(snat4, p).String()))
 	}
 	for _, p := range p6 {
 		a := netip.AddrPortFrom(snat6, p).String()
-		s.Add(&cfg, tcp(StateEstablished, a, "[2001:db8:2::7]:80", "[2001:db8:2::7]:80", a))
+		s.Add(tcp(StateEstablished, a, "[2001:db8:2::7]:80", "[2001:db8:2::7]:80", a))
 	}
 	table := make([]string, n)
 	for i := range table {

@@ -178,7 +178,7 @@ func TestConntrackReport(t *testing.T) {
 	var s *conns.Scan
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		s = conns.NewScan(cfg)
-		if _, _, err := dumpIn(0, func(e conns.Entry) { s.Add(&cfg, e) }); err != nil {
+		if _, _, err := dumpIn(0, func(e conns.Entry) { s.Add(e) }); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Contains(s.Used(snat), pClosed) || time.Now().After(deadline) {
@@ -273,7 +273,7 @@ func TestDumpBounded(t *testing.T) {
 		start := time.Now()
 		err := lab.InNS(ns, func() error {
 			var err error
-			got, truncated, err = conns.Dump(tc.max, func(e conns.Entry) { s.Add(&cfg, e) })
+			got, truncated, err = conns.Dump(tc.max, func(e conns.Entry) { s.Add(e) })
 			return err
 		})
 		if err != nil {

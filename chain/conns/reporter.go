@@ -115,7 +115,7 @@ func (r *Reporter) scan(maxAge time.Duration, why string) *Scan {
 	s := NewScan(r.Config)
 	start := time.Now()
 	r.dumps.WithLabelValues(why).Inc()
-	_, truncated, err := dump(max, func(e Entry) { s.Add(&r.Config, e) })
+	_, truncated, err := dump(max, func(e Entry) { s.Add(e) })
 	r.duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		r.dumpErrors.Inc()
