@@ -172,8 +172,8 @@ func connsConfig(snats, vips []string) (conns.Config, error) {
 	var cfg conns.Config
 	for _, s := range snats {
 		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return cfg, fmt.Errorf("--snat %q: not an address", s)
+		if err != nil || a.Zone() != "" {
+			return cfg, fmt.Errorf("--snat %q: not an address (without a zone)", s)
 		}
 		if slices.Contains(cfg.SNAT, a.Unmap()) {
 			return cfg, fmt.Errorf("--snat %s twice", a)

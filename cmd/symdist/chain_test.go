@@ -84,6 +84,7 @@ func TestChainConnsConfig(t *testing.T) {
 	}
 	for _, bad := range [][2][]string{
 		{{"10.3.0"}, nil},
+		{{"fe80::1%eth0"}, nil},
 		{{"10.3.0.1", "::ffff:10.3.0.1"}, nil},
 		{nil, {"10.3.0.0/33"}},
 		{nil, {"web"}},
