@@ -12,6 +12,7 @@ import (
 
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/config"
+	"github.com/symdist/symdist/controller"
 	"github.com/symdist/symdist/test/testbed"
 )
 
@@ -244,5 +245,56 @@ func TestHeldPortsReachTheGainer(t *testing.T) {
 		if !errors.As(err, &he) || he.Code != 400 {
 			t.Errorf("report with in_use %+v: %v, want 400", bad, err)
 		}
+	}
+}
+
+// A TM with two subscribers (symdist chain, which knows its connections,
+// and symdist ports --watch, which does not): the one's in_use survives
+// the other's ack without any, whichever comes last, reaches the gainer,
+// outlives its stream, and a report replaces it.
+func TestHeldPortsOfTwoSubscribers(t *testing.T) {
+	snat := func(c *config.Config) {
+		for i := range c.TMs {
+			c.TMs[i].SNAT = []string{"10.3.0.1", "10.3.0.2"}
+		}
+	}
+	h := newHandoverLab(t, time.Minute, false, snat)
+	ctx := context.Background()
+	chain, _ := h.watch(t, "tm1", "")
+	portsWatch, _ := h.watch(t, "tm1", "")
+	s2, _ := h.watch(t, "tm2", "")
+	h.drain(t, "tm1", true)
+	loss := next(t, chain)
+	next(t, portsWatch)
+	ack(t, s2, next(t, s2).Version)
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: 1, InUse: []adminapi.InUse{{SNAT: "10.3.0.2", Ports: "7000"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chain.AckInUse(ctx, loss.Version, []adminapi.InUse{{SNAT: "10.3.0.1", Ports: "8194,9000-9002"}, {SNAT: "10.3.0.2", Ports: "7001"}}); err != nil {
+		t.Fatal(err)
+	}
+	ack(t, portsWatch, loss.Version) // last, with none
+	want := []adminapi.Held{{TM: "tm1", SNAT: "10.3.0.1", Ports: "8194,9000-9002"}, {TM: "tm1", SNAT: "10.3.0.2", Ports: "7000-7001"}}
+	gain := next(t, s2)
+	if gain.Kind != adminapi.KindGain || !reflect.DeepEqual(gain.Held, want) {
+		t.Fatalf("the gain: a %q event holding %+v, want a gain holding %+v", gain.Kind, gain.Held, want)
+	}
+	held := func() []adminapi.Held {
+		bt, err := h.api.Buckets(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bt.Held
+	}
+	chain.Close()
+	testbed.Eventually(t, "the controller sees the stream end", 5*time.Second, func() bool { return controller.SubscribersOf(h.c, "tm1") == 1 })
+	if got := held(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the subscriber's stream ended, held %+v, want %+v still", got, want)
+	}
+	if err := h.api.Report(ctx, "tm1", adminapi.Report{Connections: 1, InUse: []adminapi.InUse{{SNAT: "10.3.0.1", Ports: "9001"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := held(), []adminapi.Held{{TM: "tm1", SNAT: "10.3.0.1", Ports: "9001"}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a report, held %+v, want %+v", got, want)
 	}
 }

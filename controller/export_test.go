@@ -48,3 +48,16 @@ func WantState(c *Controller, swName string, up, drained map[string]bool) []*p4v
 
 // Registry is what c serves on /metrics.
 func Registry(c *Controller) *prometheus.Registry { return c.metrics.reg }
+
+// SubscribersOf is how many watch streams follow TM tm.
+func SubscribersOf(c *Controller, tm string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, s := range c.ho.subs {
+		if s.tm == tm {
+			n++
+		}
+	}
+	return n
+}

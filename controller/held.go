@@ -4,6 +4,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -27,37 +28,56 @@ import (
 // never has them free. Reports (every 2 s) keep the list current as the
 // connections end.
 
-// noteInUseLocked records the ports TM tm says it still uses in buckets it
-// lost: checked against its config (its SNAT addresses), replacing what it
-// said before.
-func (c *Controller) noteInUseLocked(tm string, in []adminapi.InUse) error {
+// A TM may have several subscribers (symdist chain beside symdist ports
+// --watch, both acknowledging for it), and only some of them know its
+// connections: each ack's in_use is that subscriber's, kept until its next
+// ack or the end of its stream, and the held ports of a TM are the union
+// of its subscribers' and of its last report. A report, the TM's current
+// picture, replaces all of them: otherwise an ack without in_use from a
+// subscriber that knows no connections would erase the ports another just
+// named, before the gain goes out.
+
+// checkInUseLocked checks the ports TM tm says it still uses in buckets
+// it lost against its config (its SNAT addresses) and returns them
+// normalized: one entry per address that has ports, sorted.
+func (c *Controller) checkInUseLocked(tm string, in []adminapi.InUse) ([]adminapi.InUse, error) {
 	t := c.cfg.TM(tm)
 	if t == nil {
-		return fmt.Errorf("no TM %q", tm)
+		return nil, fmt.Errorf("no TM %q", tm)
 	}
 	var out []adminapi.InUse
 	seen := map[netip.Addr]bool{}
 	for _, u := range in {
 		a, err := netip.ParseAddr(u.SNAT)
 		if err != nil {
-			return fmt.Errorf("in_use: SNAT address %q: %v", u.SNAT, err)
+			return nil, fmt.Errorf("in_use: SNAT address %q: %v", u.SNAT, err)
 		}
 		a = a.Unmap()
 		if !slices.ContainsFunc(t.SNAT, func(s string) bool { b, err := netip.ParseAddr(s); return err == nil && b.Unmap() == a }) {
-			return fmt.Errorf("in_use: %s is not an SNAT address of TM %s", a, tm)
+			return nil, fmt.Errorf("in_use: %s is not an SNAT address of TM %s", a, tm)
 		}
 		if seen[a] {
-			return fmt.Errorf("in_use: %s twice", a)
+			return nil, fmt.Errorf("in_use: %s twice", a)
 		}
 		seen[a] = true
 		p, err := ports.ParseRanges(u.Ports)
 		if err != nil {
-			return fmt.Errorf("in_use of %s: %v", a, err)
+			return nil, fmt.Errorf("in_use of %s: %v", a, err)
 		}
 		if len(p) > 0 {
 			slices.Sort(p)
 			out = append(out, adminapi.InUse{SNAT: a.String(), Ports: ports.Ranges(p)})
 		}
+	}
+	return out, nil
+}
+
+// noteInUseLocked records a report's in_use for TM tm: it replaces what
+// the TM's report and acks said before.
+func (c *Controller) noteInUseLocked(tm string, in []adminapi.InUse) error {
+	out, err := c.checkInUseLocked(tm, in)
+	if err != nil {
+		return err
 	}
 	if c.inUse == nil {
 		c.inUse = map[string][]adminapi.InUse{}
@@ -67,7 +87,74 @@ func (c *Controller) noteInUseLocked(tm string, in []adminapi.InUse) error {
 	} else {
 		c.inUse[tm] = out
 	}
+	for _, s := range c.ho.subs {
+		if s.tm == tm {
+			s.inUse = nil
+		}
+	}
 	return nil
+}
+
+// inUseOfLocked is the union of what TM tm's report and subscribers say
+// it uses.
+func (c *Controller) inUseOfLocked(tm string) []adminapi.InUse {
+	lists := [][]adminapi.InUse{c.inUse[tm]}
+	for _, s := range c.ho.subs {
+		if s.tm == tm && len(s.inUse) > 0 {
+			lists = append(lists, s.inUse)
+		}
+	}
+	return unionInUse(lists...)
+}
+
+// keepInUseLocked keeps the in_use of subscriber s, whose stream ended, as
+// its TM's until the TM's next report: a watch that reconnects does not
+// drop ports its connections still use.
+func (c *Controller) keepInUseLocked(s *subscriber) {
+	if len(s.inUse) == 0 {
+		return
+	}
+	if c.inUse == nil {
+		c.inUse = map[string][]adminapi.InUse{}
+	}
+	c.inUse[s.tm] = unionInUse(c.inUse[s.tm], s.inUse)
+	s.inUse = nil
+}
+
+// unionInUse merges checked in_use lists: one entry per SNAT address,
+// addresses and ports sorted.
+func unionInUse(lists ...[]adminapi.InUse) []adminapi.InUse {
+	n := 0
+	for _, l := range lists {
+		if len(l) > 0 {
+			n++
+		}
+	}
+	if n <= 1 {
+		for _, l := range lists {
+			if len(l) > 0 {
+				return l
+			}
+		}
+		return nil
+	}
+	by := map[string][]uint16{}
+	for _, l := range lists {
+		for _, u := range l {
+			p, err := ports.ParseRanges(u.Ports)
+			if err != nil {
+				continue // checked when it came
+			}
+			by[u.SNAT] = append(by[u.SNAT], p...)
+		}
+	}
+	var out []adminapi.InUse
+	for _, a := range slices.Sorted(maps.Keys(by)) {
+		p := by[a]
+		slices.Sort(p)
+		out = append(out, adminapi.InUse{SNAT: a, Ports: ports.Ranges(slices.Compact(p))})
+	}
+	return out
 }
 
 // heldLocked is what a table event of group carries: the ports each of its
@@ -79,7 +166,7 @@ func (c *Controller) heldLocked(group string) []adminapi.Held {
 		if h := c.healthy[t.Name]; h == nil || !h.up {
 			continue
 		}
-		for _, u := range c.inUse[t.Name] {
+		for _, u := range c.inUseOfLocked(t.Name) {
 			out = append(out, adminapi.Held{TM: t.Name, SNAT: u.SNAT, Ports: u.Ports})
 		}
 	}

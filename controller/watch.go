@@ -23,6 +23,9 @@ type subscriber struct {
 	// only it can acknowledge for its TM.
 	id, tm, group string
 	acked         uint64 // highest version acknowledged; guarded by c.mu
+	// inUse: the in_use of its last ack, until a report of its TM
+	// replaces it (held.go); guarded by c.mu.
+	inUse []adminapi.InUse
 
 	mu   sync.Mutex
 	next *adminapi.Event
@@ -207,6 +210,7 @@ func (c *Controller) unsubscribe(s *subscriber) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.ho.subs, s.id)
+	c.keepInUseLocked(s)
 	c.ho.subscribers.Dec()
 	if c.releaseLocked(s.group) {
 		c.bumpLocked()
@@ -260,9 +264,11 @@ func (c *Controller) ack(id string, version uint64, inUse []adminapi.InUse) (int
 	if s.tm != "" {
 		// Before the ack releases the loss: the gain that follows carries
 		// these ports (held.go).
-		if err := c.noteInUseLocked(s.tm, inUse); err != nil {
+		in, err := c.checkInUseLocked(s.tm, inUse)
+		if err != nil {
 			return http.StatusBadRequest, err
 		}
+		s.inUse = in
 	} else if len(inUse) > 0 {
 		return http.StatusBadRequest, fmt.Errorf("in_use from an observer (a watch without tm)")
 	}

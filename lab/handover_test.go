@@ -195,7 +195,7 @@ func startPortsWatch(t *testing.T, l *Lab) (stop func()) {
 // reservedPorts reads ip_local_reserved_ports in TM i's namespace.
 func reservedPorts(t *testing.T, l *Lab, i int) string {
 	var v []byte
-	err := doInNS(l.TMNS(i), func() (err error) {
+	err := InNS(l.TMNS(i), func() (err error) {
 		v, err = os.ReadFile("/proc/sys/net/ipv4/ip_local_reserved_ports")
 		return err
 	})
@@ -221,7 +221,7 @@ const reservedPortsInFlight = 1
 
 func TestLabReservedPortsWatch(t *testing.T) {
 	l := startLabWith(t, Options{Prefix: "sw", Switch: "soft", SelfPorts: true, Join: 3})
-	if err := doInNS(l.TMNS(1), func() error {
+	if err := InNS(l.TMNS(1), func() error {
 		return os.WriteFile("/proc/sys/net/ipv4/ip_local_port_range", []byte("32768 60999"), 0o644)
 	}); err != nil {
 		t.Fatal(err)

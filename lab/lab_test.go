@@ -251,7 +251,7 @@ func TestLabReservedPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	value := ports.Ranges(tab.ReservedPorts(32768, 60999))
-	err = doInNS(l.TMNS(1), func() error {
+	err = InNS(l.TMNS(1), func() error {
 		if err := os.WriteFile("/proc/sys/net/ipv4/ip_local_port_range", []byte("32768 60999"), 0o644); err != nil {
 			return err
 		}

@@ -34,10 +34,10 @@ func inNS(ns string, args ...string) error {
 	return sh(append([]string{"ip", "netns", "exec", ns}, args...)...)
 }
 
-// doInNS runs f on an OS thread moved into namespace ns; sockets f creates
+// InNS runs f on an OS thread moved into namespace ns; sockets f creates
 // stay in ns and can be used from any goroutine afterwards. The thread is
 // discarded when f returns, so no other goroutine ever runs in ns.
-func doInNS(ns string, f func() error) error {
+func InNS(ns string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread exits with us
@@ -59,7 +59,7 @@ func doInNS(ns string, f func() error) error {
 // setSysctl writes value to /proc/sys/key (key with slashes: net/ipv4/...)
 // inside namespace ns: sysctl -w without procps, which may be missing.
 func setSysctl(ns, key, value string) error {
-	err := doInNS(ns, func() error {
+	err := InNS(ns, func() error {
 		return os.WriteFile("/proc/sys/"+key, []byte(value), 0o644)
 	})
 	if err != nil {
@@ -82,7 +82,7 @@ func DialTCP(ns string, local *net.TCPAddr, addr string, timeout time.Duration) 
 func dialFrom(ns string, local *net.TCPAddr, addr string, timeout time.Duration) (net.Conn, *net.TCPAddr, error) {
 	var c net.Conn
 	var bound *net.TCPAddr
-	err := doInNS(ns, func() error {
+	err := InNS(ns, func() error {
 		d := net.Dialer{Timeout: timeout, LocalAddr: local}
 		if local != nil && local.Port == 0 {
 			d.LocalAddr = nil // bound here instead
@@ -136,7 +136,7 @@ func bindAny(fd int, ip net.IP) (*net.TCPAddr, error) {
 // ListenTCP listens on addr inside namespace ns.
 func ListenTCP(ns, addr string) (net.Listener, error) {
 	var ln net.Listener
-	err := doInNS(ns, func() error {
+	err := InNS(ns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -190,7 +190,7 @@ const ethtoolSTXCSUM = 0x17 // ETHTOOL_STXCSUM: set TX checksum offload
 // them with AF_PACKET (the software switch, bmv2) forwards them unfinished
 // and the receiver drops them as corrupt.
 func disableTxChecksum(ns, ifname string) error {
-	return doInNS(ns, func() error {
+	return InNS(ns, func() error {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func TestSetSysctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got string
-	if err := doInNS(ns, func() error { return read(&got) }); err != nil {
+	if err := InNS(ns, func() error { return read(&got) }); err != nil {
 		t.Fatal(err)
 	}
 	if got != want {

@@ -54,10 +54,10 @@ func TestProgramPorts(t *testing.T) {
 	}
 }
 
-// Ports read back from a switch decode the same whatever the width they
-// come in: the Tofino build's 4-byte singleton port ids, padded (as
-// written, not canonical), make the same profile as the canonical ones.
-func TestProfileTranslatedPorts(t *testing.T) {
+// translatedBuilder builds entries with the Tofino build's ports: the
+// built-in P4Info with its port fields translated to 32 bits.
+func translatedBuilder(t *testing.T) (entries.Builder, p4info.Ports) {
+	t.Helper()
 	builtin := p4info.MustLoad()
 	ids, _ := builtin.Resolve()
 	tofino, _ := p4info.NewSchema(p4info.TranslatedPorts(builtin.Info))
@@ -65,7 +65,14 @@ func TestProfileTranslatedPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := entries.Builder{IDs: ids, Ports: ports}
+	return entries.Builder{IDs: ids, Ports: ports}, ports
+}
+
+// Ports read back from a switch decode the same whatever the width they
+// come in: the Tofino build's 4-byte singleton port ids, padded (as
+// written, not canonical), make the same profile as the canonical ones.
+func TestProfileTranslatedPorts(t *testing.T) {
+	b, ports := translatedBuilder(t)
 	host := net.HardwareAddr{2, 0, 0, 0, 0, 9}
 	state := func() []*p4v1.Entity {
 		return []*p4v1.Entity{
@@ -100,14 +107,7 @@ func TestProfileTranslatedPorts(t *testing.T) {
 // past 9 bits are no finding on a switch whose ports are translated, and
 // are one on a switch whose P4Info gives them 9 bits.
 func TestCheckTranslatedPortsModel(t *testing.T) {
-	builtin := p4info.MustLoad()
-	ids, _ := builtin.Resolve()
-	tofino, _ := p4info.NewSchema(p4info.TranslatedPorts(builtin.Info))
-	ports, err := tofino.ResolvePorts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := entries.Builder{IDs: ids, Ports: ports}
+	b, ports := translatedBuilder(t)
 	es := []*p4v1.Entity{
 		entries.Canonicalize(b.PortRole(1000, uint8(swmodel.RoleEdge))),
 		entries.Canonicalize(b.PortRole(40000, uint8(swmodel.RoleTM))),

@@ -19,13 +19,15 @@ import (
 	"github.com/symdist/symdist/internal/strictjson"
 )
 
-// Watch serves GET /api/watch?tm=TM (subscriber id "s1") and
-// POST /api/watch/s1/ack for one TM of group "web".
+// Watch serves GET /api/watch?tm=TM (subscriber id "s1"),
+// POST /api/watch/s1/ack and POST /api/tms/TM/report for one TM of group
+// "web".
 type Watch struct {
-	URL    string
-	TM     string
-	tables chan adminapi.Event
-	acks   chan uint64
+	URL     string
+	TM      string
+	tables  chan adminapi.Event
+	acks    chan uint64
+	reports chan adminapi.Report
 
 	mu        sync.Mutex
 	onAck     func(version uint64)
@@ -34,7 +36,7 @@ type Watch struct {
 
 // NewWatch starts the fake; it stops at the test's cleanup.
 func NewWatch(t testing.TB, tm string) *Watch {
-	f := &Watch{TM: tm, tables: make(chan adminapi.Event, 16), acks: make(chan uint64, 16)}
+	f := &Watch{TM: tm, tables: make(chan adminapi.Event, 16), acks: make(chan uint64, 16), reports: make(chan adminapi.Report, 16)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/watch", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("tm") != tm {
@@ -72,6 +74,18 @@ func NewWatch(t testing.TB, tm string) *Watch {
 		f.acks <- a.Version
 		_, _ = w.Write([]byte(`{}`))
 	})
+	mux.HandleFunc("POST /api/tms/{tm}/report", func(w http.ResponseWriter, r *http.Request) {
+		var rep adminapi.Report
+		if r.PathValue("tm") != tm || strictjson.Decode(r.Body, &rep, 64<<10) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		select {
+		case f.reports <- rep:
+		default: // the test reads none, or is behind: keep the first
+		}
+		_, _ = w.Write([]byte(`{}`))
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -102,6 +116,10 @@ func (f *Watch) OnAck(fn func(version uint64)) {
 	f.onAck = fn
 	f.mu.Unlock()
 }
+
+// Reports delivers the TM's reports (POST /api/tms/{tm}/report), in
+// order; past 16 unread, later ones are dropped.
+func (f *Watch) Reports() <-chan adminapi.Report { return f.reports }
 
 // Acks delivers the versions acknowledged, in order.
 func (f *Watch) Acks() <-chan uint64 { return f.acks }

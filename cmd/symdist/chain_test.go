@@ -70,3 +70,27 @@ func TestReadTableFileStrict(t *testing.T) {
 		})
 	}
 }
+
+// --snat and --vip: addresses and prefixes, IPv4-mapped ones unmapped, an
+// SNAT address once.
+func TestChainConnsConfig(t *testing.T) {
+	cfg, err := connsConfig([]string{"10.3.0.1", "::ffff:10.3.0.2", "2001:db8::1"}, []string{"10.3.0.10", "10.4.0.0/24", "10.5.0.7/24", "::ffff:10.6.0.0/120", "2001:db8::10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(cfg.SNAT, cfg.VIPs)
+	if want := "[10.3.0.1 10.3.0.2 2001:db8::1] [10.3.0.10/32 10.4.0.0/24 10.5.0.0/24 10.6.0.0/24 2001:db8::10/128]"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	for _, bad := range [][2][]string{
+		{{"10.3.0"}, nil},
+		{{"fe80::1%eth0"}, nil},
+		{{"10.3.0.1", "::ffff:10.3.0.1"}, nil},
+		{nil, {"10.3.0.0/33"}},
+		{nil, {"web"}},
+	} {
+		if _, err := connsConfig(bad[0], bad[1]); err == nil {
+			t.Errorf("--snat %v --vip %v: no error", bad[0], bad[1])
+		}
+	}
+}
