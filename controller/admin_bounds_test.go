@@ -62,6 +62,22 @@ func serveAdmin(t *testing.T, c *Controller, b adminBounds) string {
 	return ln.Addr().String()
 }
 
+// sendRaw connects to the admin API at addr and writes req as it is (no
+// HTTP client between: the bounds tests send what a client would not).
+// The connection is closed when the test ends.
+func sendRaw(t *testing.T, addr, req string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 // closedWithin reports whether the server closes conn within d: reads
 // (of any answer) end in EOF or a reset.
 func closedWithin(conn net.Conn, d time.Duration) bool {
@@ -101,15 +117,7 @@ func TestAdminConnectionsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			addr := serveAdmin(t, c, testBounds)
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			if _, err := io.WriteString(conn, tc.send); err != nil {
-				t.Fatal(err)
-			}
+			conn := sendRaw(t, serveAdmin(t, c, testBounds), tc.send)
 			if !closedWithin(conn, 3*time.Second) {
 				t.Errorf("connection still open 3 s later (bounds: read header %v, read %v, idle %v)",
 					testBounds.readHeader, testBounds.read, testBounds.idle)
@@ -184,15 +192,7 @@ func TestAdminWatchOutlivesTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serveAdmin(t, c, testBounds)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, "GET /api/watch?group=web HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn := sendRaw(t, serveAdmin(t, c, testBounds), "GET /api/watch?group=web HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 	r := bufio.NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	resp, err := http.ReadResponse(r, nil)
