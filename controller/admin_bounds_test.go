@@ -4,7 +4,6 @@ package controller
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/symdist/symdist/test/testbed"
 )
 
 // counterValue reads counter name{reason} from reg.
@@ -49,17 +49,8 @@ var testBounds = adminBounds{readHeader: 200 * time.Millisecond, read: 300 * tim
 // serveAdmin runs c's admin API with bounds b on a loopback port and
 // returns its address.
 func serveAdmin(t *testing.T, c *Controller, b adminBounds) string {
-	t.Helper()
 	c.adminBounds = b
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.ServeAdmin(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
+	return testbed.ServeAdmin(t, c)
 }
 
 // sendRaw connects to the admin API at addr and writes req as it is (no

@@ -6,7 +6,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -80,21 +79,6 @@ func browser(t *testing.T) (ctx context.Context, requests func() []string) {
 	}
 }
 
-// serveAdmin serves c's admin API on loopback until the test ends and
-// returns its URL.
-func serveAdmin(t *testing.T, c *controller.Controller) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.ServeAdmin(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
-}
-
 // sameOrigin fails the test for any request the page made elsewhere.
 func sameOrigin(t *testing.T, base string, urls []string) {
 	t.Helper()
@@ -139,7 +123,7 @@ func TestPageBrowser(t *testing.T) {
 	hold := 1500 * time.Millisecond // a drain waits this long for tm2's ack: the page shows the handover
 	cfg.HandoverTimeout = &hold
 	c, _ := runController(t, cfg)
-	base := serveAdmin(t, c)
+	base := "http://" + testbed.ServeAdmin(t, c)
 	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-tm="tm3"]`))); err != nil {
@@ -277,7 +261,7 @@ func TestPageBrowserToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := serveAdmin(t, c)
+	base := "http://" + testbed.ServeAdmin(t, c)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/"),

@@ -26,7 +26,7 @@ func TestPageEvents(t *testing.T) {
 	hold := time.Second
 	cfg.HandoverTimeout = &hold
 	c, _ := runController(t, cfg)
-	base := serveAdmin(t, c)
+	base := "http://" + testbed.ServeAdmin(t, c)
 	testbed.Eventually(t, "initial programming", 10*time.Second, func() bool { return inSync(c) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -3,14 +3,13 @@
 package main
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/controller"
+	"github.com/symdist/symdist/test/testbed"
 )
 
 // The admin API refuses what a web page can send (adminguard.go); the
@@ -60,12 +59,5 @@ func figure3Admin(t *testing.T) (*controller.Controller, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go c.ServeAdmin(ctx, ln)
-	return c, "http://" + ln.Addr().String()
+	return c, "http://" + testbed.ServeAdmin(t, c)
 }
