@@ -393,6 +393,11 @@ SED
   rm -f "$gen"
   edit "$d/cmake/Protobuf.cmake" 's|^\(\s*\)find_program(Protobuf_PROTOC_EXECUTABLE protoc)|&\n\1include(ProtobufGenerate)|' \
     'include(ProtobufGenerate)'
+  # The back end generates its own p4info.proto (barefoot/) with a command
+  # of its own, not protobuf_generate: the same fix after its protoc.
+  edit "$d/backends/tofino/bf-p4c/CMakeLists.txt" \
+    's|^\(\s*\)\${BFN_P4RUNTIME_INFO_PROTO}$|&\n\1COMMAND sed -i -E -f ${P4C_SOURCE_DIR}/cmake/pb-cstring-setters.sed ${BFN_P4RUNTIME_INFO_GEN_HDRS}|' \
+    'pb-cstring-setters.sed \${BFN_P4RUNTIME_INFO_GEN_HDRS}'
   # GCC 12's libstdc++ hands std::erase_if's predicate a const element
   # (p4c is built with GCC 13 and later upstream).
   edit "$d/ir/visitor.cpp" 's/\[this\](flow_join_points_t::value_type &el)/[this](const flow_join_points_t::value_type \&el)/' \
