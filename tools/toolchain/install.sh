@@ -398,6 +398,15 @@ SED
   edit "$d/backends/tofino/bf-p4c/CMakeLists.txt" \
     's|^\(\s*\)\${BFN_P4RUNTIME_INFO_PROTO}$|&\n\1COMMAND sed -i -E -f ${P4C_SOURCE_DIR}/cmake/pb-cstring-setters.sed ${BFN_P4RUNTIME_INFO_GEN_HDRS}|' \
     'pb-cstring-setters.sed \${BFN_P4RUNTIME_INFO_GEN_HDRS}'
+  # p4c's own bug (fixed upstream by p4lang/p4c#5753, after v1.2.5.16): since
+  # #5063, MatcherAllocator::bind_use keeps only the scratch registers'
+  # slices of a parser select, so every select loses its match registers
+  # and the emitted parser takes the first transition of every state
+  # (no `match:` in the .bfa; on Tofino 2 bfas then fails). Keep the
+  # ordinary registers' slices too, as #5753 does.
+  edit "$d/backends/tofino/bf-p4c/parde/allocate_parser_match_register.cpp" \
+    's|^\(\s*\)if (!is_scratch_register(reg_slice.first)) continue;|\1if (!is_scratch_register(reg_slice.first)) {\n\1    serializable_reg_slices.emplace_back(MatchRegister(reg_slice.first), reg_slice.second);  // p4c#5753\n\1    continue;\n\1}|' \
+    'p4c#5753'
   # GCC 12's libstdc++ hands std::erase_if's predicate a const element
   # (p4c is built with GCC 13 and later upstream).
   edit "$d/ir/visitor.cpp" 's/\[this\](flow_join_points_t::value_type &el)/[this](const flow_join_points_t::value_type \&el)/' \
