@@ -6,9 +6,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,15 +88,85 @@ func checkAssembled(t *testing.T, dir, target string) {
 	t.Run("bf-rt.json", func(t *testing.T) {
 		checkNames(t, filepath.Join(dir, "bf-rt.json"), info, "action_specs")
 	})
+	t.Run("parser branches", func(t *testing.T) {
+		checkParserBranches(t, filepath.Join(dir, "pipe", "context.json"))
+	})
+}
+
+// parserRow is one TCAM row of the parser in context.json: the state it
+// belongs to and the match registers its match is on.
+type parserRow struct {
+	State          string `json:"parser_name"`
+	StateID        int    `json:"parser_state_id"`
+	MatchRegisters []any  `json:"match_registers"`
+}
+
+// checkParserBranches checks that the assembled ingress parser branches:
+// a state with more than one TCAM row must match on a register, else
+// only its first row can ever be taken. p4c v1.2.5.16 unpatched (p4c
+// #5753) emits exactly that: every select of the program without its
+// match registers, every packet down the first transition of each state,
+// and names, sizes and the read-back all still pass.
+func checkParserBranches(t *testing.T, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Parser struct {
+			Ingress []parserRow `json:"ingress"`
+		} `json:"parser"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if msg := parserBranchFault(f.Parser.Ingress); msg != "" {
+		t.Errorf("%s: %s", filepath.Base(path), msg)
+	}
+}
+
+// parserBranchFault says what is wrong with a parser's rows, or "".
+func parserBranchFault(rows []parserRow) string {
+	if len(rows) == 0 {
+		return "no ingress parser rows"
+	}
+	nrows := map[int]int{}
+	matches := map[int]bool{}
+	name := map[int]string{}
+	for _, r := range rows {
+		nrows[r.StateID]++
+		matches[r.StateID] = matches[r.StateID] || len(r.MatchRegisters) > 0
+		name[r.StateID] = r.State
+	}
+	var bad []string
+	for id, n := range nrows {
+		if n > 1 && !matches[id] {
+			bad = append(bad, fmt.Sprintf("%s (%d rows)", name[id], n))
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Sprintf("%d states have several TCAM rows but match on no register, so only their first row is ever taken: %s", len(bad), strings.Join(bad, ", "))
+	}
+	return ""
 }
 
 // readBack runs bfdumpbin or bfdis on a binary: it must read it to the end
-// (exit 0, no parse error) and find configuration in it. Each line of
-// their output is one record of the binary, typed by its first letter
-// (bfdumpbin: R a register write, B a block write, D a DMA block, S
-// selected writes, P a parser handle); the counts are logged.
+// (exit 0, no parse error) and find configuration in it. bfdumpbin prints
+// one line per record of the binary, typed by its first letter (R a
+// register write, B a block write, D a DMA block, S selected writes, P a
+// parser handle). bfdis decodes every write into the chip's register
+// model; with -T*:1 it logs each register it sets by name
+// ("ubits:1:memories.top.pipes[0].i_prsr[0].ml_tcam_row_word0[192]...
+// = 65535"), so its count is by block (memories.top.pipes[0].i_prsr, ...),
+// and the ingress parser (i_prsr) must be among them. The counts are logged.
 func readBack(t *testing.T, tool, bin string) {
-	cmd := exec.CommandContext(t.Context(), tool, bin)
+	dis := filepath.Base(tool) == "bfdis"
+	args := []string{bin}
+	if dis {
+		args = []string{"-T*:1", bin}
+	}
+	cmd := exec.CommandContext(t.Context(), tool, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -103,13 +175,38 @@ func readBack(t *testing.T, tool, bin string) {
 	if strings.Contains(stderr.String(), "Parse error") || strings.Contains(stderr.String(), "Unknown file format") {
 		t.Fatalf("%s: %s", cmd, tail(stderr.String()))
 	}
+	out := &stdout
+	if dis {
+		out = &stderr
+	}
 	kinds := map[string]int{}
 	lines := 0
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
 		l := sc.Text()
 		if l == "" || l[0] == ' ' {
+			continue
+		}
+		if dis {
+			// [time:]source:level:register = value
+			lhs, _, ok := strings.Cut(l, " = ")
+			if !ok {
+				continue
+			}
+			name := lhs[strings.LastIndexByte(lhs, ':')+1:]
+			// memories.top.pipes[0].i_prsr[0].x -> memories.top.pipes[0].i_prsr
+			parts := strings.SplitN(name, ".", 5)
+			if len(parts) > 4 {
+				parts = parts[:4]
+			}
+			last := parts[len(parts)-1]
+			if i := strings.IndexByte(last, '['); i >= 0 {
+				parts[len(parts)-1] = last[:i]
+			}
+			block := strings.Join(parts, ".")
+			lines++
+			kinds[block]++
 			continue
 		}
 		lines++
@@ -121,7 +218,18 @@ func readBack(t *testing.T, tool, bin string) {
 	if lines == 0 {
 		t.Fatalf("%s printed nothing of %s", cmd, bin)
 	}
-	t.Logf("%s %s: %d records by first letter %v", filepath.Base(tool), filepath.Base(bin), lines, kinds)
+	if dis {
+		parser := 0
+		for k, n := range kinds {
+			if strings.Contains(k, "i_prsr") {
+				parser += n
+			}
+		}
+		if parser == 0 {
+			t.Errorf("%s set no register of the ingress parser (i_prsr): %v", cmd, kinds)
+		}
+	}
+	t.Logf("%s %s: %d records by kind %v", filepath.Base(tool), filepath.Base(bin), lines, kinds)
 }
 
 func tail(s string) string {
@@ -234,4 +342,26 @@ func checkNames(t *testing.T, path string, info *p4configv1.P4Info, actionsKey s
 	}
 	t.Logf("%s: %d tables in all; the P4Info's %d tables, %d action profiles and %d counters found with their sizes and actions",
 		base, len(f.Tables), len(info.GetTables()), len(info.GetActionProfiles()), len(info.GetCounters()))
+}
+
+// The parser check on rows as the broken and the fixed compiler write them.
+func TestParserBranchFault(t *testing.T) {
+	reg := []any{map[string]any{"container_width": 16}}
+	tests := []struct {
+		name  string
+		rows  []parserRow
+		fault bool
+	}{
+		{"no rows", nil, true},
+		{"one row, no register", []parserRow{{State: "a", StateID: 1}}, false},
+		{"several rows on a register", []parserRow{{State: "a", StateID: 1, MatchRegisters: reg}, {State: "a", StateID: 1, MatchRegisters: reg}}, false},
+		{"several rows, no register (p4c#5753)", []parserRow{{State: "a", StateID: 1}, {State: "a", StateID: 1}, {State: "b", StateID: 2}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parserBranchFault(tt.rows); (got != "") != tt.fault {
+				t.Errorf("fault %q, want a fault: %v", got, tt.fault)
+			}
+		})
+	}
 }

@@ -47,6 +47,9 @@ P4C_TAG=v1.2.4.8
 P4C_P4RUNTIME=1e771c4e05c4e7e250df00212b3ca02ee3202d71
 PTF_TAG=v0.12.2
 TOFINO_P4C_TAG=v1.2.5.16
+# The stamp names the edits too: a tree built before the parser fix
+# (p4c#5753, below) is rebuilt, resuming where it is.
+TOFINO_P4C_STAMP="$TOFINO_P4C_TAG+p4c5753"
 TOFINO_P4C_P4RUNTIME=ec4eb5ef70dbcbcbf2f8357a4b2b8c2f218845a5
 TOFINO_SPDLOG_TAG=v1.8.3
 TOFINO_JSL_TAG=0.2.4
@@ -484,7 +487,7 @@ fi
 all_stamped() {
   stamped PI "$PI_TAG" && stamped behavioral-model "$BMV2_TAG" && stamped p4c "$P4C_TAG" &&
     stamped ptf "$PTF_TAG" && stamped behavioral-model-speed "$BMV2_TAG" &&
-    { [[ $TOFINO != 1 ]] || stamped p4c-tofino "$TOFINO_P4C_TAG"; }
+    { [[ $TOFINO != 1 ]] || stamped p4c-tofino "$TOFINO_P4C_STAMP"; }
 }
 clones_missing() {
   local r
@@ -504,7 +507,7 @@ step p4c "$P4C_TAG" build_p4c
 step ptf "$PTF_TAG" build_ptf
 step behavioral-model-speed "$BMV2_TAG" build_bmv2_speed
 if [[ $TOFINO == 1 ]]; then
-  step p4c-tofino "$TOFINO_P4C_TAG" build_p4c_tofino
+  step p4c-tofino "$TOFINO_P4C_STAMP" build_p4c_tofino
 fi
 t=$(date +%s)
 say "== smoke test"
