@@ -64,6 +64,7 @@ func TestTofinoAssembled(t *testing.T) {
 				t.Skipf("no assembled %s build in %s (make tofino TOFINO_TARGET=%s; bfas: make toolchain TOFINO=1)", target, dir, target)
 			}
 			t.Run("P4Info", func(t *testing.T) { checkTofinoP4Info(t, filepath.Join(dir, "symdist.p4info.txtpb")) })
+			t.Run("fits", func(t *testing.T) { checkFits(t, dir, target) })
 			checkAssembled(t, dir, target)
 		})
 	}
