@@ -7,12 +7,10 @@
 #   speed build in PERF_PREFIX for make bench-switch), p4c v1.2.4.8 (bmv2 and
 #   p4test back ends), PTF v0.12.2; with TOFINO=1 also p4c v1.2.5.16 with the
 #   Tofino back end and its assembler (p4c-barefoot, bfas, bfdumpbin, bfdis) in
-#   TOFINO_PREFIX. That step is the long one: its back end alone is 30 unity
-#   files of eight large sources; not yet timed end to end (docs/hardware.md,
-#   "The toolchain": 55 min here for p4c's library, IR, front and mid end and
-#   control plane on 2 loaded cores, bfas and bfdumpbin 41 min beside the back
-#   end; estimated 2-3 h in all). A run after a failure resumes that build
-#   where it stopped.
+#   TOFINO_PREFIX, patched for p4c#5753 (parser selects). That step is the
+#   long one: its back end alone is 30 unity files of eight large sources;
+#   about 3 h of wall time here on 2 loaded cores (docs/hardware.md, "The
+#   toolchain"). A run after a failure resumes that build where it stopped.
 #
 # Sources: the upstream git repositories at the pinned tags, or P4_SRC=DIR:
 # local clones or bare mirrors, found as DIR/p4lang+PI/repo, DIR/p4lang+PI,
