@@ -122,14 +122,16 @@ func peerOf(c net.Conn) string {
 }
 
 func (l *Listener) refuse(c net.Conn, peer, why string) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0) // a reset: no TIME_WAIT, the peer learns at once
-	}
-	c.Close()
+	// Counted before the close: a peer that sees its connection reset
+	// finds the refusal already in the metric.
 	l.refused.Add(1)
 	if l.cfg.Refused != nil {
 		l.cfg.Refused()
 	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0) // a reset: no TIME_WAIT, the peer learns at once
+	}
+	c.Close()
 	if l.cfg.Log != nil {
 		l.lim.Log(l.cfg.Log, slog.LevelWarn, peer, "connection refused: "+why,
 			"server", l.cfg.Name, "peer", peer, "limit", l.cfg.Max, "per_peer", l.cfg.MaxPerPeer)
