@@ -206,13 +206,9 @@ func (r *Rehearsal) plan() error {
 			if rule.Dst == "" {
 				continue
 			}
-			p, err := netip.ParsePrefix(rule.Dst)
+			p, err := config.Prefix(rule.Dst)
 			if err != nil {
-				a, aerr := netip.ParseAddr(rule.Dst)
-				if aerr != nil {
-					continue
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
+				continue
 			}
 			a := p.Masked().Addr()
 			if p.Bits() < a.BitLen() {

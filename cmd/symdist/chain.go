@@ -19,6 +19,7 @@ import (
 	"github.com/symdist/symdist/adminapi"
 	"github.com/symdist/symdist/chain/agent"
 	"github.com/symdist/symdist/chain/conns"
+	"github.com/symdist/symdist/config"
 	"github.com/symdist/symdist/internal/connlimit"
 	"github.com/symdist/symdist/internal/limitlog"
 	"golang.org/x/sync/errgroup"
@@ -181,13 +182,9 @@ func connsConfig(snats, vips []string) (conns.Config, error) {
 		cfg.SNAT = append(cfg.SNAT, a.Unmap())
 	}
 	for _, s := range vips {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return cfg, fmt.Errorf("--vip %q: not a prefix or an address", s)
-			}
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		p, err := config.Prefix(s)
+		if err != nil || s == "" {
+			return cfg, fmt.Errorf("--vip %q: not a prefix or an address", s)
 		}
 		if p.Addr().Is4In6() {
 			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))

@@ -88,6 +88,7 @@ func TestChainConnsConfig(t *testing.T) {
 		{{"10.3.0.1", "::ffff:10.3.0.1"}, nil},
 		{nil, {"10.3.0.0/33"}},
 		{nil, {"web"}},
+		{nil, {""}},
 	} {
 		if _, err := connsConfig(bad[0], bad[1]); err == nil {
 			t.Errorf("--snat %v --vip %v: no error", bad[0], bad[1])
