@@ -124,20 +124,6 @@ func (c *Controller) keepInUseLocked(s *subscriber) {
 // unionInUse merges checked in_use lists: one entry per SNAT address,
 // addresses and ports sorted.
 func unionInUse(lists ...[]adminapi.InUse) []adminapi.InUse {
-	n := 0
-	for _, l := range lists {
-		if len(l) > 0 {
-			n++
-		}
-	}
-	if n <= 1 {
-		for _, l := range lists {
-			if len(l) > 0 {
-				return l
-			}
-		}
-		return nil
-	}
 	by := map[string][]uint16{}
 	for _, l := range lists {
 		for _, u := range l {
