@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,18 +188,22 @@ func TestPlanWarnsOfOpenConnections(t *testing.T) {
 	}
 }
 
+// snatAll gives every TM of the config the SNAT addresses addrs.
+func snatAll(addrs ...string) func(*config.Config) {
+	return func(c *config.Config) {
+		for i := range c.TMs {
+			c.TMs[i].SNAT = slices.Clone(addrs)
+		}
+	}
+}
+
 // The ports a TM still uses in buckets it lost, which it says in its ack of
 // the loss, reach the TMs that share its SNAT address in the gain's table
 // event (and GET buckets), so that the gainer never hands one out: from
 // the shared address and port to the same server, its connection would
 // reset the loser's. Reports keep them current; bad ones are refused.
 func TestHeldPortsReachTheGainer(t *testing.T) {
-	snat := func(c *config.Config) {
-		for i := range c.TMs {
-			c.TMs[i].SNAT = []string{"10.3.0.1"}
-		}
-	}
-	h := newHandoverLab(t, time.Minute, false, snat)
+	h := newHandoverLab(t, time.Minute, false, snatAll("10.3.0.1"))
 	ctx := context.Background()
 	s1, _ := h.watch(t, "tm1", "")
 	s2, _ := h.watch(t, "tm2", "")
@@ -253,12 +258,7 @@ func TestHeldPortsReachTheGainer(t *testing.T) {
 // the other's ack without any, whichever comes last, reaches the gainer,
 // outlives its stream, and a report replaces it.
 func TestHeldPortsOfTwoSubscribers(t *testing.T) {
-	snat := func(c *config.Config) {
-		for i := range c.TMs {
-			c.TMs[i].SNAT = []string{"10.3.0.1", "10.3.0.2"}
-		}
-	}
-	h := newHandoverLab(t, time.Minute, false, snat)
+	h := newHandoverLab(t, time.Minute, false, snatAll("10.3.0.1", "10.3.0.2"))
 	ctx := context.Background()
 	chain, _ := h.watch(t, "tm1", "")
 	portsWatch, _ := h.watch(t, "tm1", "")
